@@ -1,0 +1,72 @@
+/**
+ * The contract between the runtime and a segmentation network plugin. The runtime builds, trains, saves and
+ * transfers models only through this interface, so a second network is one more module exporting `network`,
+ * with no change to the runtime.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+export interface InputSize {
+  height: number;
+  width: number;
+}
+
+/** A JSON Schema object (draft-07, what ajv 8 validates by default). */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+export interface NetworkBuildOptions<S> {
+  inputSize: InputSize;
+  /** Output channels: max(class_title_to_idx) + 1. */
+  numClasses: number;
+  /** The network's own settings, as returned by `parseSettings`. */
+  settings: S;
+}
+
+export interface NetworkHeadOptions<S> {
+  numClasses: number;
+  settings: S;
+}
+
+/** Per-channel normalisation applied to RGB values scaled to [0, 1]: (x / 255 - mean) / std. */
+export interface Preprocessing {
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/**
+ * A segmentation network. The built model takes NHWC float32 images (RGB, normalised with `preprocessing`)
+ * of `inputSize` and returns softmax probabilities NHWC `[n, height, width, numClasses]`.
+ *
+ * Layer names must be explicit, unique and stable across builds with the same settings: saved weights,
+ * transfer learning and the ONNX export find layers by name.
+ */
+export interface SegmentationNetwork<S = unknown> {
+  /** Short identifier, e.g. `unet`; recorded in checkpoints. */
+  readonly name: string;
+  /** The defaults of `custom_model_config`. */
+  readonly defaults: Readonly<S>;
+  /** JSON Schema of `custom_model_config` (merged into the training config schema by the runtime). */
+  readonly settingsSchema: JsonSchema;
+  /** The layers `buildHead` creates, in graph order; the first one takes the backbone's feature tensor. */
+  readonly headLayerNames: readonly string[];
+  readonly preprocessing: Preprocessing;
+  /**
+   * `custom_model_config` as found in the training config (possibly partial, or absent) merged over the
+   * defaults and checked. Throws a config TaskError naming the field.
+   */
+  parseSettings(raw: unknown): S;
+  /** Builds a freshly initialised model. Throws a config TaskError if the input size does not suit. */
+  build(opts: NetworkBuildOptions<S>): tf.LayersModel;
+  /**
+   * Adds a freshly initialised head on the backbone's features, with the layer names in `headLayerNames`.
+   * `build` uses it too, so transfer learning gets exactly the head a fresh model has.
+   */
+  buildHead(features: tf.SymbolicTensor, opts: NetworkHeadOptions<S>): tf.SymbolicTensor;
+}
+
+/** What the runtime handles: a network whose settings type it does not know. */
+export type AnyNetwork = SegmentationNetwork<unknown>;
+
+/** The shape of a plugin module (e.g. `plugin/unet`): it exports its network as `network`. */
+export interface NetworkPluginModule {
+  network: AnyNetwork;
+}
