@@ -1,0 +1,5 @@
+export { exportToOnnx, exportLayerGraph, checkExportable, SUPPORTED_LAYER_CLASSES } from './export';
+export type { OnnxExport, OnnxExportOptions } from './export';
+export { readLayerGraph } from './layer-graph';
+export type { LayerGraph, GraphNode } from './layer-graph';
+export { OPSET } from './graph-builder';
