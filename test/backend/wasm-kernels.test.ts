@@ -1,0 +1,164 @@
+/**
+ * Our wasm kernels against the cpu backend's reference implementations.
+ *
+ * Tolerances: both backends compute in float32 but sum in different orders (XNNPACK blocks its sums, the cpu
+ * backend loops). A sum of K products of values in [-1, 1) then differs by about sqrt(K) * 6e-8 relative to
+ * its magnitude; our largest K here is about 3000 (gradient sums over batch x positions), hence 1e-5 on the
+ * relative L2 difference and 1e-4 on the worst element relative to the largest (2-3 orders above the expected
+ * error, 3-4 below what a wrong index or a missing tap produces: one tap of nine is about 0.1).
+ *
+ * Dilations: tfjs's Conv2D gradient refuses dilations > 1, and the Conv2DBackpropFilter/Input kernels have no
+ * dilation attribute, so there is no dilated case to test.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { backpropInputPath } from '../../src/backend/wasm-kernels/conv2d-backprop-input';
+import { isPatchMatMul } from '../../src/backend/wasm-kernels/conv2d-backprop-filter';
+import { ALL_WASM_PATCHES, setWasmPatches } from '../../src/backend/wasm-kernels';
+import { onBackend, randomArray, relativeL2, relativeMaxAbs, sizeOf, wasmDataIds } from './helpers';
+
+type Pad = 'same' | 'valid' | number;
+interface ConvCase {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  stride: number;
+  pad: Pad;
+}
+
+const L2_TOL = 1e-5;
+const MAX_TOL = 1e-4;
+
+const CASES: ConvCase[] = [
+  { x: [2, 9, 9, 3], k: [3, 3], co: 4, stride: 1, pad: 'same' },
+  { x: [1, 8, 7, 2], k: [3, 3], co: 5, stride: 1, pad: 'valid' },
+  { x: [3, 10, 10, 4], k: [3, 3], co: 3, stride: 2, pad: 'same' },
+  { x: [2, 10, 9, 3], k: [3, 3], co: 2, stride: 2, pad: 'valid' }, // 'valid' leaves the last input row unread
+  { x: [2, 11, 11, 2], k: [5, 5], co: 3, stride: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], k: [2, 2], co: 4, stride: 1, pad: 'same' }, // even kernel: asymmetric 'same' padding
+  { x: [2, 8, 8, 6], k: [2, 2], co: 3, stride: 2, pad: 'valid' }, // kernel == stride: the matMul paths
+  { x: [1, 9, 9, 4], k: [2, 2], co: 3, stride: 2, pad: 'valid' }, // kernel == stride, one row left over
+  { x: [3, 6, 5, 7], k: [1, 1], co: 4, stride: 1, pad: 'same' }, // the 1x1 head
+  { x: [2, 7, 7, 2], k: [3, 1], co: 2, stride: 1, pad: 1 }, // explicit numeric padding, non-square kernel
+  { x: [1, 12, 12, 8], k: [3, 3], co: 8, stride: 1, pad: 'same' },
+];
+
+function label(c: ConvCase): string {
+  return `x=${c.x.join('x')} k=${c.k.join('x')} co=${c.co} stride=${c.stride} pad=${c.pad}`;
+}
+
+function convInfo(c: ConvCase): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(c.x, [c.k[0], c.k[1], c.x[3], c.co], c.stride, 1, c.pad);
+}
+
+/** Runs one kernel directly (not through an op) so the kernel under test is exactly what runs. */
+function runKernelData(name: string, inputs: Record<string, tf.Tensor>, attrs: object): Float32Array {
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const data = out.dataSync() as Float32Array;
+  out.dispose();
+  return data;
+}
+
+function filterGrad(c: ConvCase, seed: number): Float32Array {
+  const info = convInfo(c);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(randomArray(sizeOf(c.x), seed), c.x);
+    const dy = tf.tensor4d(randomArray(sizeOf(info.outShape), seed + 1), info.outShape);
+    return runKernelData(
+      tf.Conv2DBackpropFilter,
+      { x, dy },
+      {
+        strides: c.stride,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        filterShape: [c.k[0], c.k[1], c.x[3], c.co],
+      },
+    );
+  });
+}
+
+function inputGrad(c: ConvCase, seed: number): Float32Array {
+  const info = convInfo(c);
+  const fShape = [c.k[0], c.k[1], c.x[3], c.co];
+  return tf.tidy(() => {
+    const dy = tf.tensor4d(randomArray(sizeOf(info.outShape), seed), info.outShape);
+    const filter = tf.tensor4d(
+      randomArray(sizeOf(fShape), seed + 1),
+      fShape as [number, number, number, number],
+    );
+    return runKernelData(
+      tf.Conv2DBackpropInput,
+      { dy, filter },
+      {
+        strides: c.stride,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        inputShape: c.x,
+      },
+    );
+  });
+}
+
+beforeAll(async () => {
+  setWasmPatches(ALL_WASM_PATCHES);
+  await onBackend('wasm', () => undefined);
+});
+
+describe('wasm Conv2DBackpropFilter (tfjs issue 8474) against cpu', () => {
+  it('is registered for wasm only once patched', () => {
+    setWasmPatches({ conv2dBackpropFilter: false });
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeUndefined();
+    setWasmPatches({ conv2dBackpropFilter: true });
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeDefined();
+  });
+
+  it('covers both rewrites in the cases below', () => {
+    const paths = CASES.map((c) => isPatchMatMul(convInfo(c)));
+    expect(paths).toContain(true);
+    expect(paths).toContain(false);
+  });
+
+  it.each(CASES.map((c, i) => [label(c), c, i] as const))('%s', async (_name, c, i) => {
+    const ref = await onBackend('cpu', () => filterGrad(c, 100 + i));
+    const tensorsBefore = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+    const idsBefore = wasmDataIds();
+    const got = filterGrad(c, 100 + i);
+    expect(got.length).toBe(c.k[0] * c.k[1] * c.x[3] * c.co);
+    expect(relativeL2(got, ref)).toBeLessThan(L2_TOL);
+    expect(relativeMaxAbs(got, ref)).toBeLessThan(MAX_TOL);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(wasmDataIds()).toBe(idsBefore);
+  });
+});
+
+describe('wasm Conv2DBackpropInput (fast paths) against cpu', () => {
+  it('replaces the shipped kernel and restores it when switched off', () => {
+    setWasmPatches({ conv2dBackpropInput: false });
+    const shipped = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+    setWasmPatches({ conv2dBackpropInput: true });
+    const ours = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+    expect(ours?.kernelFunc).not.toBe(shipped?.kernelFunc);
+    // The shipped code's set-up (binding its wasm function) is kept for the fallback path.
+    expect(ours?.setupFunc).toBe(shipped?.setupFunc);
+    setWasmPatches({ conv2dBackpropInput: false });
+    expect(tf.getKernel(tf.Conv2DBackpropInput, 'wasm')?.kernelFunc).toBe(shipped?.kernelFunc);
+    setWasmPatches({ conv2dBackpropInput: true });
+  });
+
+  it('covers the three paths in the cases below', () => {
+    const paths = new Set(CASES.map((c) => backpropInputPath(convInfo(c))));
+    expect([...paths].sort()).toEqual(['flipped-conv', 'matmul', 'shipped']);
+  });
+
+  it.each(CASES.map((c, i) => [label(c), c, i] as const))('%s', async (_name, c, i) => {
+    const ref = await onBackend('cpu', () => inputGrad(c, 200 + i));
+    const tensorsBefore = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+    const idsBefore = wasmDataIds();
+    const got = inputGrad(c, 200 + i);
+    expect(got.length).toBe(sizeOf(c.x));
+    expect(relativeL2(got, ref)).toBeLessThan(L2_TOL);
+    expect(relativeMaxAbs(got, ref)).toBeLessThan(MAX_TOL);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(wasmDataIds()).toBe(idsBefore);
+  });
+});
