@@ -258,12 +258,18 @@ const convertLeakyReLU: Converter = (node, ctx, opts) =>
   });
 
 const convertSoftmax: Converter = (node, ctx, opts) => {
-  // tfjs's Softmax layer defaults to axis 1 (H in NHWC), unlike Keras's -1; we follow tfjs exactly.
+  // tfjs's Softmax layer defaults to axis 1, but tf.softmax only runs on the last axis: such a model cannot
+  // predict in tfjs either. Only the channel axis is exported.
   const raw = node.config['axis'];
-  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : (raw ?? 1);
-  if (typeof axis !== 'number')
-    throw unsupported(node, `only a single softmax axis is supported, got ${JSON.stringify(raw)}`, 'axis');
-  ctx.builder.node('Softmax', [ctx.input(node, 0)], [opts.output], { axis: nchwAxis(node, axis, 'axis') });
+  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+  if (axis !== -1 && axis !== 3) {
+    throw unsupported(
+      node,
+      `only the channel axis (-1) is supported, got ${JSON.stringify(raw ?? 1)}`,
+      'axis',
+    );
+  }
+  ctx.builder.node('Softmax', [ctx.input(node, 0)], [opts.output], { axis: 1 });
 };
 
 const convertMaxPooling2D: Converter = (node, ctx, opts) => {
