@@ -1,0 +1,120 @@
+import { parseAgentOutput, readStrictOutput } from '../helpers/agent';
+import { configError } from '../../src/errors';
+import { createLogger } from '../../src/protocol/logger';
+import { EXIT_CRASH, EXIT_OK, runMain } from '../../src/protocol/main';
+import { memorySink } from '../../src/protocol/sink';
+
+function setup() {
+  const mem = memorySink();
+  const logger = createLogger({ sink: mem.sink, level: 'debug' });
+  const exits: number[] = [];
+  return { mem, logger, exits, exit: (code: number) => void exits.push(code) };
+}
+
+describe('runMain (spec H.3)', () => {
+  it('on success logs "Main started." at debug and exits 0', async () => {
+    const { mem, logger, exits, exit } = setup();
+    let ran = false;
+    const code = await runMain(
+      'TEST_MAIN',
+      async () => {
+        ran = true;
+      },
+      { logger, exit },
+    );
+    expect(ran).toBe(true);
+    expect(code).toBe(EXIT_OK);
+    expect(exits).toEqual([0]);
+    const lines = readStrictOutput(mem.lines.join('\n'));
+    expect(lines[0]).toMatchObject({
+      message: 'Main started.',
+      level: 'DEBUG',
+      fields: expect.objectContaining({ main_name: 'TEST_MAIN' }),
+    });
+    expect(lines.some((l) => l.eventType === 'EventType.TASK_CRASHED')).toBe(false);
+  });
+
+  it('on an error prints the crash line last and exits 1', async () => {
+    const { mem, logger, exits, exit } = setup();
+    const code = await runMain(
+      'TEST_MAIN',
+      () => {
+        logger.info('working');
+        throw new Error('division by zero');
+      },
+      { logger, exit },
+    );
+    expect(code).toBe(EXIT_CRASH);
+    expect(exits).toEqual([1]);
+    const lines = readStrictOutput(mem.lines.join('\n'));
+    const last = lines[lines.length - 1];
+    expect(last).toMatchObject({
+      message: 'Unexpected exception in main.',
+      level: 'FATAL',
+      eventType: 'EventType.TASK_CRASHED',
+    });
+    expect(last.fields).toMatchObject({ main_name: 'TEST_MAIN', exc_str: 'division by zero' });
+    const stack = last.fields.stack as string[];
+    expect(stack[0]).toBe('Error: division by zero');
+    expect(stack.some((s) => s.includes('main.test.ts'))).toBe(true);
+  });
+
+  it("puts a TaskError's file, item and field into exc_str", async () => {
+    const { mem, logger, exit } = setup();
+    await runMain(
+      'TEST_MAIN',
+      async () => {
+        throw configError('expected an integer, found "8" (string)', {
+          file: 'task_config.json',
+          field: 'batch_size.train',
+        });
+      },
+      { logger, exit },
+    );
+    const last = parseAgentOutput(mem.lines.join('\n')).pop();
+    expect(last?.fields.exc_str).toBe(
+      'task_config.json: field "batch_size.train": expected an integer, found "8" (string)',
+    );
+    expect(last?.fields).toMatchObject({
+      error_kind: 'config',
+      error_context: { file: 'task_config.json', field: 'batch_size.train' },
+    });
+  });
+
+  it('reports a thrown non-Error and the causes of an Error', async () => {
+    const a = setup();
+    await runMain('M', () => Promise.reject('plain string'), { logger: a.logger, exit: a.exit });
+    expect(JSON.parse(a.mem.lines[a.mem.lines.length - 1])).toMatchObject({
+      exc_str: 'plain string',
+      stack: ['plain string'],
+    });
+    const b = setup();
+    await runMain(
+      'M',
+      () => {
+        throw new Error('outer', { cause: new TypeError('inner') });
+      },
+      { logger: b.logger, exit: b.exit },
+    );
+    const stack = (JSON.parse(b.mem.lines[b.mem.lines.length - 1]) as { stack: string[] }).stack;
+    expect(stack).toContain('Caused by:');
+    expect(stack).toContain('TypeError: inner');
+  });
+
+  it('turns an error thrown outside the main promise into one crash line', async () => {
+    const { mem, logger, exits, exit } = setup();
+    // Jest installs its own handlers; calling ours directly is what a real stray exception would do.
+    let release: () => void = () => undefined;
+    const pending = runMain('M', () => new Promise<void>((resolve) => (release = resolve)), { logger, exit });
+    process.emit('uncaughtException', new Error('from a callback'), 'uncaughtException');
+    release();
+    await pending;
+    expect(exits).toEqual([1]);
+    const crashes = parseAgentOutput(mem.lines.join('\n')).filter(
+      (l) => l.eventType === 'EventType.TASK_CRASHED',
+    );
+    expect(crashes).toHaveLength(1);
+    expect(crashes[0].fields.exc_str).toBe('from a callback');
+    expect(process.listeners('uncaughtException').length).toBeLessThan(10);
+  });
+});

@@ -1,0 +1,83 @@
+import { eventsOf, parseAgentOutput } from '../helpers/agent';
+import { createLogger } from '../../src/protocol/logger';
+import { Progress } from '../../src/protocol/progress';
+import { memorySink } from '../../src/protocol/sink';
+
+/** The SDK's Progress.need_report cadence, written out independently (spec D.5), for comparison. */
+function sdkReportedCounts(total: number, steps: number[]): number[] {
+  const reportEvery = Math.max(1, Math.ceil((total / 100) * 1));
+  const out = [0];
+  let reported = 1;
+  let current = 0;
+  for (const step of steps) {
+    current += step;
+    const unknown = total <= 0;
+    if (
+      unknown ||
+      current >= total ||
+      current % reportEvery === 0 ||
+      reported - 1 < Math.floor(current / reportEvery)
+    ) {
+      out.push(current);
+      reported += 1;
+    }
+  }
+  return out;
+}
+
+function run(total: number, steps: number[]) {
+  const mem = memorySink();
+  const logger = createLogger({ sink: mem.sink });
+  const progress = Progress.start({ logger, subtask: 'Model training: ', total });
+  for (const s of steps) progress.iterDone(s);
+  const lines = eventsOf(parseAgentOutput(mem.lines.join('\n')), 'PROGRESS');
+  return { progress, lines, currents: lines.map((l) => l.fields.current as number) };
+}
+
+describe('Progress cadence (spec D.5)', () => {
+  it('reports once at the start with current 0', () => {
+    const { lines } = run(40, []);
+    expect(lines.map((l) => l.fields)).toEqual([
+      expect.objectContaining({ subtask: 'Model training: ', current: 0, total: 40 }),
+    ]);
+  });
+
+  it('reports every step for small totals, ending at the total', () => {
+    const { currents } = run(5, [1, 1, 1, 1, 1]);
+    expect(currents).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('prints at most about 100 lines for a long bar, and always the last step', () => {
+    const total = 12345;
+    const { currents, progress } = run(
+      total,
+      Array.from({ length: total }, () => 1),
+    );
+    expect(currents.length).toBeLessThanOrEqual(102);
+    expect(currents.length).toBeGreaterThanOrEqual(90);
+    expect(currents[currents.length - 1]).toBe(total);
+    expect(progress.reported).toBe(currents.length);
+  });
+
+  it('matches the SDK rule for uneven steps', () => {
+    const steps = [3, 7, 1, 50, 2, 2, 400, 1, 1, 533];
+    expect(run(1000, steps).currents).toEqual(sdkReportedCounts(1000, steps));
+  });
+
+  it('with an unknown total reports every step with total = current', () => {
+    const { lines } = run(0, [1, 1]);
+    expect(lines.map((l) => [l.fields.current, l.fields.total])).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+    ]);
+  });
+
+  it('setCurrent jumps to an absolute count', () => {
+    const mem = memorySink();
+    const progress = Progress.start({ logger: createLogger({ sink: mem.sink }), subtask: 's', total: 10 });
+    progress.setCurrent(10);
+    expect(progress.current).toBe(10);
+    expect(JSON.parse(mem.lines[mem.lines.length - 1])).toMatchObject({ current: 10, total: 10 });
+  });
+});
