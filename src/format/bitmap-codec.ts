@@ -1,0 +1,121 @@
+/**
+ * Bitmap geometry payloads (spec B.6): base64(zlib(PNG)) and back. The encoder writes what the SDK writes
+ * (tight crop, 1-bit palette PNG with index 0 transparent, zlib, base64); the decoder accepts what the SDK
+ * accepts (palette + tRNS, grey, grey + alpha, RGBA; a raw PNG without zlib) and rejects an RGB PNG without
+ * alpha as the SDK does ("Wrong internal mask format").
+ */
+
+import * as zlib from 'node:zlib';
+import { PNG, type PNGWithMetadata } from 'pngjs';
+import { decodeBase64Strict } from './base64';
+import type { BinaryMask, PixelPoint } from './model';
+import { encodeMaskPng, isPngSignature } from './png-chunks';
+import type { BitmapJson } from './types';
+
+/** The bounding box of the non-zero pixels, or null for an empty mask. Inclusive bounds. */
+export function maskBounds(
+  mask: BinaryMask,
+): { top: number; left: number; bottom: number; right: number } | null {
+  const { width, height, data } = mask;
+  let top = -1;
+  let bottom = -1;
+  let left = width;
+  let right = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let first = -1;
+    let last = -1;
+    for (let x = 0; x < width; x++) {
+      if (data[row + x] !== 0) {
+        if (first < 0) first = x;
+        last = x;
+      }
+    }
+    if (first < 0) continue;
+    if (top < 0) top = y;
+    bottom = y;
+    if (first < left) left = first;
+    if (last > right) right = last;
+  }
+  return top < 0 ? null : { top, left, bottom, right };
+}
+
+/** Crops a mask to its non-zero pixels and shifts the origin to match; null if the mask is empty. */
+export function tightCrop(
+  mask: BinaryMask,
+  origin: PixelPoint,
+): { mask: BinaryMask; origin: PixelPoint } | null {
+  const box = maskBounds(mask);
+  if (box === null) return null;
+  const width = box.right - box.left + 1;
+  const height = box.bottom - box.top + 1;
+  const data = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const src = (box.top + y) * mask.width + box.left;
+    for (let x = 0; x < width; x++) data[y * width + x] = mask.data[src + x] !== 0 ? 1 : 0;
+  }
+  return { mask: { width, height, data }, origin: { x: origin.x + box.left, y: origin.y + box.top } };
+}
+
+/**
+ * The `bitmap` JSON for a mask placed at `origin` (default 0,0), or null if the mask has no pixel set:
+ * the SDK refuses empty bitmaps, so a writer skips such labels instead of failing.
+ */
+export function encodeBitmap(mask: BinaryMask, origin: PixelPoint = { x: 0, y: 0 }): BitmapJson | null {
+  const cropped = tightCrop(mask, origin);
+  if (cropped === null) return null;
+  const png = encodeMaskPng(cropped.mask);
+  return {
+    origin: [cropped.origin.x, cropped.origin.y],
+    data: zlib.deflateSync(png).toString('base64'),
+  };
+}
+
+/** Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong. */
+export function decodeBitmapData(data: string): BinaryMask {
+  let bytes: Buffer;
+  try {
+    bytes = decodeBase64Strict(data);
+  } catch (e) {
+    throw new Error(`bitmap data is ${(e as Error).message}`);
+  }
+  return decodeMaskPng(unwrapZlib(bytes));
+}
+
+/** zlib-inflates the payload; a raw PNG (no zlib wrapper) is accepted as [SDK-cur] does. */
+function unwrapZlib(bytes: Buffer): Buffer {
+  try {
+    return zlib.inflateSync(bytes);
+  } catch (e) {
+    if (isPngSignature(bytes)) return bytes;
+    throw new Error(`bitmap data is neither zlib-compressed nor a PNG (zlib: ${(e as Error).message})`);
+  }
+}
+
+export function decodeMaskPng(png: Buffer): BinaryMask {
+  if (!isPngSignature(png)) {
+    throw new Error('bitmap data does not hold a PNG (no PNG signature after zlib)');
+  }
+  let image: PNGWithMetadata;
+  try {
+    // skipRescale keeps low-bit and 16-bit grey values as they are, so "non-zero" means what it says.
+    image = PNG.sync.read(png, { skipRescale: true });
+  } catch (e) {
+    throw new Error(`bitmap PNG is damaged: ${(e as Error).message}`);
+  }
+  // pngjs: alpha = an alpha channel or a tRNS chunk; color = RGB or palette.
+  let channel: number;
+  if (image.alpha) channel = 3;
+  else if (!image.color) channel = 0;
+  else {
+    throw new Error(
+      `bitmap PNG is ${image.palette ? 'a palette' : 'an RGB'} image without transparency; ` +
+        'a mask must be grey, or carry alpha / a tRNS chunk (the SDK: "Wrong internal mask format")',
+    );
+  }
+  const { width, height } = image;
+  const pixels = image.data as unknown as ArrayLike<number>; // Buffer, or Uint16Array for 16-bit input
+  const out = new Uint8Array(width * height);
+  for (let i = 0, p = channel; i < out.length; i++, p += 4) out[i] = pixels[p] !== 0 ? 1 : 0;
+  return { width, height, data: out };
+}

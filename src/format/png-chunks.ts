@@ -1,0 +1,77 @@
+/**
+ * A minimal PNG writer for 1-bit masks (spec B.6): IHDR (bit depth 1, colour type 3), PLTE 000000 FFFFFF,
+ * tRNS 00, IDAT, IEND, exactly the chunks PIL writes for `mode "P"` with `transparency=0`.
+ */
+
+import * as zlib from 'node:zlib';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export function isPngSignature(bytes: Uint8Array): boolean {
+  if (bytes.length < PNG_SIGNATURE.length) return false;
+  for (let i = 0; i < PNG_SIGNATURE.length; i++) if (bytes[i] !== PNG_SIGNATURE[i]) return false;
+  return true;
+}
+
+/** CRC-32 as PNG uses it; zlib.crc32 exists from Node 20.15, a table fallback covers older 20.x. */
+export const crc32: (data: Uint8Array) => number =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+    ? (data) => (zlib as unknown as { crc32(d: Uint8Array): number }).crc32(data)
+    : tableCrc32;
+
+let crcTable: Uint32Array | undefined;
+
+export function tableCrc32(data: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  out.set(data, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/**
+ * Encodes a 0/1 mask (row-major, any non-zero byte counts as 1) as a 1-bit palette PNG with index 0
+ * transparent. The mask must not be empty in either dimension.
+ */
+export function encodeMaskPng(mask: { width: number; height: number; data: Uint8Array }): Buffer {
+  const { width, height, data } = mask;
+  if (width < 1 || height < 1) throw new Error(`cannot write a ${width}x${height} PNG`);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 3; // colour type: indexed
+  // bytes 10-12: compression 0, filter 0, interlace 0
+  const rowBytes = (width + 7) >> 3;
+  const raw = Buffer.alloc((rowBytes + 1) * height); // each row: filter byte 0 (None), then packed bits
+  for (let y = 0; y < height; y++) {
+    const rowStart = y * (rowBytes + 1) + 1;
+    const src = y * width;
+    for (let x = 0; x < width; x++) {
+      if (data[src + x] !== 0) raw[rowStart + (x >> 3)] |= 0x80 >> (x & 7);
+    }
+  }
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
+    chunk('tRNS', Buffer.from([0])),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

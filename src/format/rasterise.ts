@@ -1,0 +1,177 @@
+/**
+ * Annotations to class-index masks and back. `rasteriseAnnotation` is the SDK's `make_gt` (spec E.5): start
+ * from a fill value, draw every label with its class index in annotation order (later labels over earlier
+ * ones), with OpenCV's pixel rules (see draw.ts). `classBitmapsFromMask` is `segmentation_array_to_sly_bitmaps`
+ * (spec G.3): one tight bitmap label per class present in a predicted mask.
+ */
+
+import { dataError } from '../errors';
+import { drawPolyline, fillPolygons, fillRectangle, paintMask, setPixel, type Canvas } from './draw';
+import type { Annotation, BinaryMask, BitmapGeometry, ImageSize, Label, PolygonGeometry } from './model';
+
+export type ClassIndexMap = ReadonlyMap<string, number> | Readonly<Record<string, number>>;
+
+export interface RasteriseOptions {
+  /** Class title to pixel value (a training config's `class_title_to_idx`). */
+  classToIndex: ClassIndexMap;
+  /** Value of pixels that no label covers (the SDK's `bkg_color`; UNet uses 0, the background index). */
+  fill: number;
+  /**
+   * The neutral class: its labels are drawn with `value`, the loss's ignore index (UNet: max index + 1). The
+   * neutral class is not in `class_title_to_idx` (spec E.3), so it is given here.
+   */
+  neutral?: { classTitle: string; value: number };
+  /** The file named in errors, e.g. the annotation's path. */
+  file?: string;
+}
+
+/** The mask type needed for a set of values: bytes when everything fits in 0..255. */
+export function maskArrayFor(values: Iterable<number>, length: number): Uint8Array | Int32Array {
+  for (const v of values) if (!Number.isInteger(v) || v < 0 || v > 255) return new Int32Array(length);
+  return new Uint8Array(length);
+}
+
+function toMap(map: ClassIndexMap): ReadonlyMap<string, number> {
+  return map instanceof Map ? map : new Map(Object.entries(map));
+}
+
+/**
+ * An H x W row-major mask of pixel values for the annotation's image size. A label whose class has no index
+ * is an error (the SDK's "Missing class mapping"); labels the SDK cannot draw as masks (graph, cuboid, 3-D,
+ * multichannel scores) are skipped.
+ */
+export function rasteriseAnnotation(
+  annotation: Annotation,
+  options: RasteriseOptions,
+): Uint8Array | Int32Array {
+  const { width, height } = annotation.size;
+  const indices = new Map(toMap(options.classToIndex));
+  if (options.neutral !== undefined) indices.set(options.neutral.classTitle, options.neutral.value);
+  const data = maskArrayFor([options.fill, ...indices.values()], width * height);
+  data.fill(options.fill);
+  const canvas: Canvas = { width, height, data };
+  annotation.labels.forEach((label, i) => {
+    const value = indices.get(label.classTitle);
+    if (value === undefined) {
+      throw dataError(
+        `class "${label.classTitle}" has no index in the class mapping (known: ${[...indices.keys()].join(', ')})`,
+        {
+          ...(options.file !== undefined ? { file: options.file } : {}),
+          item: `objects[${i}]`,
+          field: 'classTitle',
+        },
+      );
+    }
+    drawLabel(canvas, label, value);
+  });
+  return data;
+}
+
+export function drawLabel(canvas: Canvas, label: Label, value: number): void {
+  const g = label.geometry;
+  switch (g.type) {
+    case 'bitmap':
+      paintMask(canvas, g.origin, g.mask, value);
+      return;
+    case 'polygon':
+      drawPolygon(canvas, g, value);
+      return;
+    case 'rectangle':
+      fillRectangle(canvas, g, value);
+      return;
+    case 'point':
+      setPixel(canvas, g.x, g.y, value);
+      return;
+    case 'line':
+      drawPolyline(canvas, g.points, { closed: false, value });
+      return;
+    case 'multichannelBitmap':
+    case 'opaque':
+      return;
+  }
+}
+
+/**
+ * The SDK's `Polygon.draw`: fillPoly(exterior, 1) then fillPoly(holes, 0) on a scratch mask, then the mask's
+ * pixels take `value`. The scratch mask covers only the exterior's bounding box inside the canvas, which
+ * gives the same pixels (the drawing rules are translation-invariant).
+ */
+function drawPolygon(canvas: Canvas, polygon: PolygonGeometry, value: number): void {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const p of polygon.exterior) {
+    minX = Math.min(minX, p.x);
+    minY = Math.min(minY, p.y);
+    maxX = Math.max(maxX, p.x);
+    maxY = Math.max(maxY, p.y);
+  }
+  const left = Math.max(minX, 0);
+  const top = Math.max(minY, 0);
+  const right = Math.min(maxX, canvas.width - 1);
+  const bottom = Math.min(maxY, canvas.height - 1);
+  if (left > right || top > bottom) return;
+  const scratch: BinaryMask = {
+    width: right - left + 1,
+    height: bottom - top + 1,
+    data: new Uint8Array((right - left + 1) * (bottom - top + 1)),
+  };
+  const shift = (ring: readonly { x: number; y: number }[]) =>
+    ring.map((p) => ({ x: p.x - left, y: p.y - top }));
+  fillPolygons(scratch, [shift(polygon.exterior)], 1);
+  if (polygon.interior.length > 0) fillPolygons(scratch, polygon.interior.map(shift), 0);
+  paintMask(canvas, { x: left, y: top }, scratch, value);
+}
+
+export interface ClassBitmapsOptions {
+  /** H x W row-major class indices, e.g. the argmax of a network's scores. */
+  mask: ArrayLike<number>;
+  size: ImageSize;
+  /** Class title to index (a model's `class_title_to_idx`); indices not in it are ignored. */
+  classToIndex: ClassIndexMap;
+}
+
+/** One label per class present in the mask, with a tight bitmap, in ascending index order. */
+export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
+  const { mask, size } = options;
+  const { width, height } = size;
+  if (mask.length !== width * height) {
+    throw new Error(`mask has ${mask.length} pixels, expected ${width}x${height} = ${width * height}`);
+  }
+  const titleByIndex = new Map<number, string>();
+  for (const [title, index] of toMap(options.classToIndex)) titleByIndex.set(index, title);
+  // One pass for every class's bounding box.
+  const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = mask[y * width + x];
+      const box = boxes.get(v);
+      if (box === undefined) boxes.set(v, { top: y, left: x, bottom: y, right: x });
+      else {
+        if (x < box.left) box.left = x;
+        if (x > box.right) box.right = x;
+        box.bottom = y;
+      }
+    }
+  }
+  const labels: Label[] = [];
+  for (const [index, box] of [...boxes.entries()].sort((a, b) => a[0] - b[0])) {
+    const classTitle = titleByIndex.get(index);
+    if (classTitle === undefined) continue;
+    const w = box.right - box.left + 1;
+    const h = box.bottom - box.top + 1;
+    const data = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      const src = (box.top + y) * width + box.left;
+      for (let x = 0; x < w; x++) data[y * w + x] = mask[src + x] === index ? 1 : 0;
+    }
+    const geometry: BitmapGeometry = {
+      type: 'bitmap',
+      origin: { x: box.left, y: box.top },
+      mask: { width: w, height: h, data },
+    };
+    labels.push({ classTitle, description: '', tags: [], geometry, extra: {} });
+  }
+  return labels;
+}
