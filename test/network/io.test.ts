@@ -113,7 +113,10 @@ describe('model folder in the TensorFlow.js layers format (spec C.1: the plugin 
         };
       };
       const url = `http://127.0.0.1:${port}/${MODEL_JSON_FILE}`;
-      const loaded = await tf.loadLayersModel(tf.io.http(url, { fetchFunc }));
+      // tfjs only calls ok, status, json() and arrayBuffer() on what fetchFunc returns.
+      const loaded = await tf.loadLayersModel(
+        tf.io.http(url, { fetchFunc: fetchFunc as unknown as typeof fetch }),
+      );
       const { x, y } = tinyBatch(1, 2, 3);
       expect(predictArray(loaded, x)).toEqual(predictArray(model, x));
       tf.dispose([x, y]);
