@@ -1,0 +1,126 @@
+/**
+ * Chooses the inference engine: onnxruntime-node when it loads and the model exports to ONNX, tfjs otherwise.
+ * `force` (from the environment variable INFERENCE_ENGINE, read by the entry point) makes one mandatory. The
+ * result says which engine runs and why the other does not, for the caller to log.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { configError, errorMessage, TaskError } from '../../errors';
+import { exportToOnnx } from '../../onnx';
+import { fixedShapes } from './fixed-shape';
+import { OnnxEngine, type OrtModule } from './onnx-engine';
+import { TfjsEngine } from './tfjs-engine';
+import { ENGINE_NAMES, type EngineName, type SegmentationEngine } from './types';
+
+export const ENGINE_ENV_VAR = 'INFERENCE_ENGINE';
+
+export interface ChooseEngineOptions {
+  /** The network, built and loaded. It stays the caller's: dispose it when the chosen engine no longer needs it. */
+  readonly model: tf.LayersModel;
+  /** Require this engine (an error if it cannot run) instead of choosing. */
+  readonly force?: EngineName;
+  /** How onnxruntime-node is loaded; tests inject a failing loader. */
+  readonly loadOrt?: () => Promise<OrtModule>;
+  readonly intraOpNumThreads?: number;
+  readonly cuda?: 'auto' | 'never';
+}
+
+export interface EngineChoice {
+  readonly engine: SegmentationEngine;
+  /** Why this engine runs, e.g. `onnxruntime-node loaded and the model exported to ONNX`. */
+  readonly reason: string;
+  /** The other engine and why it is not running. */
+  readonly notChosen: { readonly name: EngineName; readonly reason: string };
+  /** Whether the tfjs model is still needed (only by the tfjs engine); when false the caller may dispose it. */
+  readonly needsTfjsModel: boolean;
+}
+
+/** INFERENCE_ENGINE's value → the forced engine; empty or absent means "choose". */
+export function parseEngineChoice(value: string | undefined): EngineName | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim().toLowerCase();
+  const hit = ENGINE_NAMES.find((n) => n === v);
+  if (hit === undefined) {
+    throw configError(
+      `unknown engine "${value}"; use one of: ${ENGINE_NAMES.join(', ')} (or leave it unset)`,
+      {
+        field: ENGINE_ENV_VAR,
+      },
+    );
+  }
+  return hit;
+}
+
+export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineChoice> {
+  const shapes = fixedShapes(opts.model); // a model neither engine can run fails here, whatever was asked
+  if (opts.force === 'tfjs') {
+    return {
+      engine: await TfjsEngine.create({ model: opts.model }),
+      reason: `${ENGINE_ENV_VAR}=tfjs`,
+      notChosen: { name: 'onnx', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
+      needsTfjsModel: true,
+    };
+  }
+  const onnx = await tryOnnx(opts, shapes);
+  if (onnx.ok) {
+    return {
+      engine: onnx.engine,
+      reason:
+        opts.force === 'onnx'
+          ? `${ENGINE_ENV_VAR}=onnx`
+          : 'onnxruntime-node loaded and the model exported to ONNX',
+      notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
+      needsTfjsModel: false,
+    };
+  }
+  if (opts.force === 'onnx') {
+    throw new TaskError(onnx.kind, `${ENGINE_ENV_VAR}=onnx, but ${onnx.reason}`, { field: ENGINE_ENV_VAR });
+  }
+  return {
+    engine: await TfjsEngine.create({ model: opts.model }),
+    reason: 'fallback: the ONNX engine could not run',
+    notChosen: { name: 'onnx', reason: onnx.reason },
+    needsTfjsModel: true,
+  };
+}
+
+type OnnxAttempt = { ok: true; engine: OnnxEngine } | { ok: false; reason: string; kind: 'config' | 'model' };
+
+async function tryOnnx(
+  opts: ChooseEngineOptions,
+  shapes: ReturnType<typeof fixedShapes>,
+): Promise<OnnxAttempt> {
+  let ort: OrtModule;
+  try {
+    ort = await (opts.loadOrt ?? defaultLoadOrt)();
+  } catch (e) {
+    return { ok: false, kind: 'config', reason: `onnxruntime-node did not load: ${errorMessage(e)}` };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = exportToOnnx(opts.model).bytes;
+  } catch (e) {
+    // An unsupported layer is a TaskError whose message names the layer and its class.
+    if (!(e instanceof TaskError)) throw e;
+    return { ok: false, kind: 'model', reason: `the model does not export to ONNX: ${e.message}` };
+  }
+  try {
+    const engine = await OnnxEngine.create({
+      ort,
+      model: bytes,
+      ...shapes,
+      intraOpNumThreads: opts.intraOpNumThreads,
+      cuda: opts.cuda,
+    });
+    return { ok: true, engine };
+  } catch (e) {
+    return {
+      ok: false,
+      kind: 'model',
+      reason: `onnxruntime-node could not create a session: ${errorMessage(e)}`,
+    };
+  }
+}
+
+async function defaultLoadOrt(): Promise<OrtModule> {
+  return import('onnxruntime-node');
+}

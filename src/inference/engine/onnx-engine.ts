@@ -1,0 +1,117 @@
+/**
+ * Runs an exported ONNX graph with onnxruntime-node: the CPU provider with one intra-op thread per core and
+ * every graph optimisation, or the CUDA provider when its library is installed (it is not in the npm package:
+ * only onnxruntime-node's install script downloads it), falling back to the CPU.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { checkBatch, type SegmentationEngine } from './types';
+
+export type OrtModule = typeof Ort;
+
+export interface OnnxEngineOptions {
+  readonly ort: OrtModule;
+  /** The serialised ONNX model (see src/onnx). */
+  readonly model: Uint8Array;
+  readonly inputShape: readonly [number, number, number];
+  readonly outputChannels: number;
+  /** Default: the machine's cores (`os.availableParallelism()`). */
+  readonly intraOpNumThreads?: number;
+  /** `auto`: CUDA when its provider library is present, else the CPU. Default `auto`. */
+  readonly cuda?: 'auto' | 'never';
+  /** Where onnxruntime-node keeps its native libraries; found from the module by default (tests override). */
+  readonly nativeDir?: string;
+}
+
+export class OnnxEngine implements SegmentationEngine {
+  readonly name = 'onnx' as const;
+
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    readonly inputShape: readonly [number, number, number],
+    readonly outputChannels: number,
+    readonly description: string,
+    /** Why CUDA is not used, when it is not; null when it is. */
+    readonly cudaNote: string | null,
+  ) {}
+
+  static async create(opts: OnnxEngineOptions): Promise<OnnxEngine> {
+    const threads = opts.intraOpNumThreads ?? availableParallelism();
+    const base: Ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    };
+    const version = opts.ort.env.versions.common;
+    let cudaNote: string | null;
+    if (opts.cuda === 'never') {
+      cudaNote = 'CUDA not requested';
+    } else {
+      const dir = opts.nativeDir ?? nativeLibraryDir();
+      const missing = dir === null ? 'onnxruntime-node native folder' : missingCudaLibrary(dir);
+      if (missing === null) {
+        try {
+          const session = await opts.ort.InferenceSession.create(opts.model, {
+            ...base,
+            executionProviders: ['cuda', 'cpu'],
+          });
+          const d = `onnxruntime-node ${version}, cuda provider (cpu fallback), ${threads} cpu threads`;
+          return new OnnxEngine(opts.ort, session, opts.inputShape, opts.outputChannels, d, null);
+        } catch (e) {
+          cudaNote = `the CUDA provider failed to start: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      } else {
+        // Checked first because a failed provider load also prints a native error line on stderr.
+        cudaNote = `no CUDA provider (${missing} not found)`;
+      }
+    }
+    const session = await opts.ort.InferenceSession.create(opts.model, {
+      ...base,
+      executionProviders: ['cpu'],
+    });
+    const d = `onnxruntime-node ${version}, cpu provider, ${threads} threads`;
+    return new OnnxEngine(opts.ort, session, opts.inputShape, opts.outputChannels, d, cudaNote);
+  }
+
+  async run(x: Float32Array, n: number): Promise<Float32Array> {
+    const shape = checkBatch(this, x, n);
+    const feeds = { [this.session.inputNames[0]]: new this.ort.Tensor('float32', x, [...shape]) };
+    const result = await this.session.run(feeds);
+    const out = result[this.session.outputNames[0]];
+    const expected = n * this.inputShape[0] * this.inputShape[1] * this.outputChannels;
+    if (out.type !== 'float32' || out.size !== expected) {
+      throw new Error(
+        `onnx engine: output ${out.type} [${out.dims.join(', ')}], expected ${expected} float32 values`,
+      );
+    }
+    return out.data as Float32Array;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** `.../onnxruntime-node/bin/napi-v6/<platform>/<arch>`, where its binding and provider libraries live. */
+function nativeLibraryDir(): string | null {
+  try {
+    const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
+}
+
+/** The first CUDA provider library missing from `dir`, or null when both are there. */
+export function missingCudaLibrary(dir: string): string | null {
+  const ext = process.platform === 'win32' ? '.dll' : process.platform === 'darwin' ? '.dylib' : '.so';
+  for (const lib of ['onnxruntime_providers_shared', 'onnxruntime_providers_cuda']) {
+    const file = (process.platform === 'win32' ? '' : 'lib') + lib + ext;
+    if (!existsSync(path.join(dir, file))) return file;
+  }
+  return null;
+}

@@ -1,0 +1,35 @@
+/**
+ * One interface for running a segmentation network at inference time, whatever runs it: onnxruntime-node
+ * (native, several times faster on CPU) or tfjs (any backend; always available).
+ */
+export type EngineName = 'onnx' | 'tfjs';
+
+export const ENGINE_NAMES: readonly EngineName[] = ['onnx', 'tfjs'];
+
+export interface SegmentationEngine {
+  readonly name: EngineName;
+  /** `[height, width, channels]` of one input image: the network's fixed input size. */
+  readonly inputShape: readonly [number, number, number];
+  /** Channels of the output (the number of classes). */
+  readonly outputChannels: number;
+  /** What runs, for the log: e.g. `onnxruntime-node 1.30.0, cpu provider, 2 threads`. */
+  readonly description: string;
+  /**
+   * Runs `n` images: `x` is NHWC float32, already normalised, of length n * h * w * c. Resolves to the
+   * network's output (softmax scores) NHWC, n * h * w * outputChannels values, owned by the caller.
+   */
+  run(x: Float32Array, n: number): Promise<Float32Array>;
+  /** Frees the engine's native or tensor memory. Never disposes a tfjs model it was given. */
+  dispose(): Promise<void>;
+}
+
+/** Checks a batch against the engine's input shape; a mismatch is a bug in the caller, not a user error. */
+export function checkBatch(engine: SegmentationEngine, x: Float32Array, n: number): readonly number[] {
+  const [h, w, c] = engine.inputShape;
+  if (!Number.isInteger(n) || n < 1 || x.length !== n * h * w * c) {
+    throw new Error(
+      `${engine.name} engine: a batch of ${n} images of ${h}x${w}x${c} needs ${n * h * w * c} values, got ${x.length}`,
+    );
+  }
+  return [n, h, w, c];
+}
