@@ -59,7 +59,7 @@ describe('exported model proto', () => {
     const conv = model([5, 5, 2], tf.layers.conv2d({ filters: 3, kernelSize: [2, 4], name: 'c' }));
     const proto = onnx.ModelProto.decode(exportToOnnx(conv).bytes);
     const init = Object.fromEntries(
-      (proto.graph?.initializer ?? []).map((t) => [t.name, t.dims.map(Number)]),
+      (proto.graph?.initializer ?? []).map((t) => [t.name, (t.dims ?? []).map(Number)]),
     );
     expect(init).toEqual({ 'c/weight': [3, 2, 2, 4], 'c/bias': [3] });
   });

@@ -34,7 +34,10 @@ const bn = (args: Parameters<typeof tf.layers.batchNormalization>[0] = {}): Laye
 function opCounts(model: tf.LayersModel): Record<string, number> {
   const proto = onnx.ModelProto.decode(exportToOnnx(model).bytes);
   const counts: Record<string, number> = {};
-  for (const n of proto.graph?.node ?? []) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+  for (const n of proto.graph?.node ?? []) {
+    const op = n.opType ?? '';
+    counts[op] = (counts[op] ?? 0) + 1;
+  }
   return counts;
 }
 

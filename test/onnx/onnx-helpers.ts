@@ -31,12 +31,13 @@ export function randomizeStatistics(model: tf.LayersModel, seed: number): void {
   for (const layer of model.layers) {
     const values = layer.weights.map((w) => {
       const short = w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
-      const n = w.shape.reduce((a, b) => a * (b as number), 1);
+      const shape = w.shape as number[]; // weights always have a fixed shape
+      const n = shape.reduce((a, b) => a * b, 1);
       s += 1;
-      if (short === 'moving_variance') return tf.tensor(randomArray(n, s, 0.2, 2), w.shape as number[]);
-      if (short === 'gamma') return tf.tensor(randomArray(n, s, 0.5, 1.5), w.shape as number[]);
+      if (short === 'moving_variance') return tf.tensor(randomArray(n, s, 0.2, 2), shape);
+      if (short === 'gamma') return tf.tensor(randomArray(n, s, 0.5, 1.5), shape);
       if (short === 'moving_mean' || short === 'beta' || short === 'bias') {
-        return tf.tensor(randomArray(n, s, -0.5, 0.5), w.shape as number[]);
+        return tf.tensor(randomArray(n, s, -0.5, 0.5), shape);
       }
       return w.read().clone();
     });

@@ -63,7 +63,7 @@ async function roundTrip(model: tf.LayersModel): Promise<tf.LayersModel> {
 }
 
 function opTypes(bytes: Uint8Array): string[] {
-  return (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType);
+  return (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType ?? '');
 }
 
 describe('U-Net export (spec G)', () => {
