@@ -24,16 +24,19 @@ function diffCount(a: Uint8Array | Int32Array, b: Uint8Array): number {
 describe('OpenCV drawing rules (spec E.5: make_gt draws with cv2)', () => {
   const { width, height } = reference;
   // Golden data drawn by OpenCV itself (see fixtures/make-cv2-draw-reference.py).
-  it.each(reference.cases.map((c, i) => [i, c.kind, c] as const))('case %i (%s) matches OpenCV pixel for pixel', (_i, kind, c) => {
-    const canvas = blank(width, height);
-    if (kind === 'polyline') {
-      drawPolyline(canvas, toPoints(c.exterior), { closed: false, value: 1 });
-    } else {
-      fillPolygons(canvas, [toPoints(c.exterior)], 1);
-      if (c.interior.length > 0) fillPolygons(canvas, c.interior.map(toPoints), 0);
-    }
-    expect(diffCount(canvas.data, unpack(c.mask, width * height))).toBe(0);
-  });
+  it.each(reference.cases.map((c, i) => [i, c.kind, c] as const))(
+    'case %i (%s) matches OpenCV pixel for pixel',
+    (_i, kind, c) => {
+      const canvas = blank(width, height);
+      if (kind === 'polyline') {
+        drawPolyline(canvas, toPoints(c.exterior), { closed: false, value: 1 });
+      } else {
+        fillPolygons(canvas, [toPoints(c.exterior)], 1);
+        if (c.interior.length > 0) fillPolygons(canvas, c.interior.map(toPoints), 0);
+      }
+      expect(diffCount(canvas.data, unpack(c.mask, width * height))).toBe(0);
+    },
+  );
 
   it('fills a rectangle with inclusive corners, clipped to the canvas', () => {
     const canvas = blank(6, 5);
@@ -44,7 +47,12 @@ describe('OpenCV drawing rules (spec E.5: make_gt draws with cv2)', () => {
 
   it('paints a mask at its origin, clipping what falls outside', () => {
     const canvas = blank(4, 3);
-    paintMask(canvas, { x: -1, y: 1 }, { width: 3, height: 3, data: Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0, 1]) }, 5);
+    paintMask(
+      canvas,
+      { x: -1, y: 1 },
+      { width: 3, height: 3, data: Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0, 1]) },
+      5,
+    );
     expect([...canvas.data]).toEqual([0, 0, 0, 0, 5, 0, 0, 0, 5, 5, 0, 0]);
   });
 });

@@ -1,0 +1,142 @@
+import * as zlib from 'node:zlib';
+import fc from 'fast-check';
+import reference from './fixtures/bitmap-reference.json';
+import { decodeBitmapData, encodeBitmap, maskBounds, tightCrop } from '../../src/format/bitmap-codec';
+import { crc32, tableCrc32 } from '../../src/format/png-chunks';
+import type { BinaryMask, PixelPoint } from '../../src/format/model';
+
+/** Absolute pixel positions set in a mask placed at an origin: what a bitmap means, whatever its crop. */
+function pixelSet(mask: BinaryMask, origin: PixelPoint): string[] {
+  const out: string[] = [];
+  for (let y = 0; y < mask.height; y++)
+    for (let x = 0; x < mask.width; x++)
+      if (mask.data[y * mask.width + x]) out.push(`${origin.x + x},${origin.y + y}`);
+  return out;
+}
+
+function pngChunkTypes(png: Buffer): string[] {
+  const types: string[] = [];
+  for (let i = 8; i < png.length; ) {
+    const length = png.readUInt32BE(i);
+    types.push(png.toString('latin1', i + 4, i + 8));
+    i += 12 + length;
+  }
+  return types;
+}
+
+describe('bitmap codec (spec B.6)', () => {
+  const example = {
+    origin: { x: 10, y: 20 },
+    data: 'eJzrDPBz5+WS4mJgYOD19HAJAtIsQMzMyAwk+6xsWoEUW4BPiCuQ/v///9Kb8+8CWYwlQX7BDA7PbqQBOXyeLo4hFXOSCxKCEgSAcvsYiv8q7m0GyjB4uvq5rHNKaAIAeQcaKw==',
+    mask: [0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1],
+  };
+
+  it('decodes the worked example to its 3 x 4 mask', () => {
+    const mask = decodeBitmapData(example.data);
+    expect({ width: mask.width, height: mask.height }).toEqual({ width: 4, height: 3 });
+    expect([...mask.data]).toEqual(example.mask);
+  });
+
+  it('encodes the worked example mask to a payload that decodes to the same pixels, tightly cropped', () => {
+    const mask = { width: 4, height: 3, data: Uint8Array.from(example.mask) };
+    const json = encodeBitmap(mask, example.origin);
+    expect(json).not.toBeNull();
+    // The empty first column is cropped away, so the origin moves one pixel right.
+    expect(json!.origin).toEqual([11, 20]);
+    expect(json!.data.startsWith('eJ')).toBe(true); // zlib header 78 9C, as the SDK's zlib.compress
+    const decoded = decodeBitmapData(json!.data);
+    expect(pixelSet(decoded, { x: 11, y: 20 })).toEqual(pixelSet(mask, example.origin));
+  });
+
+  it('writes exactly the PIL chunks: 1-bit palette, PLTE 000000 FFFFFF, tRNS 00', () => {
+    const json = encodeBitmap({ width: 3, height: 2, data: Uint8Array.from([1, 0, 1, 0, 1, 0]) })!;
+    const png = zlib.inflateSync(Buffer.from(json.data, 'base64'));
+    expect(pngChunkTypes(png)).toEqual(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
+    const ihdr = png.subarray(16, 29);
+    expect([ihdr.readUInt32BE(0), ihdr.readUInt32BE(4), ihdr[8], ihdr[9], ihdr[12]]).toEqual([3, 2, 1, 3, 0]);
+    expect(png.subarray(41, 47).toString('hex')).toBe('000000ffffff');
+    expect(png[59]).toBe(0);
+  });
+
+  it('round-trips random masks at random origins (property)', () => {
+    const maskArb = fc
+      .record({ width: fc.integer({ min: 1, max: 40 }), height: fc.integer({ min: 1, max: 30 }) })
+      .chain(({ width, height }) =>
+        fc.record({
+          width: fc.constant(width),
+          height: fc.constant(height),
+          bits: fc.uint8Array({ minLength: width * height, maxLength: width * height }),
+          origin: fc.record({ x: fc.integer({ min: -5, max: 500 }), y: fc.integer({ min: -5, max: 500 }) }),
+        }),
+      );
+    fc.assert(
+      fc.property(maskArb, ({ width, height, bits, origin }) => {
+        const mask = { width, height, data: bits.map((b) => (b > 128 ? 1 : 0)) };
+        const json = encodeBitmap(mask, origin);
+        const expected = pixelSet(mask, origin);
+        if (expected.length === 0) return json === null;
+        const decoded = decodeBitmapData(json!.data);
+        const [x, y] = json!.origin;
+        // Tight: the decoded mask touches all four of its borders.
+        const bounds = maskBounds(decoded)!;
+        return (
+          bounds.top === 0 &&
+          bounds.left === 0 &&
+          bounds.bottom === decoded.height - 1 &&
+          bounds.right === decoded.width - 1 &&
+          JSON.stringify(pixelSet(decoded, { x, y })) === JSON.stringify(expected)
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('returns null for an empty mask instead of throwing (the SDK cannot store one)', () => {
+    expect(encodeBitmap({ width: 5, height: 4, data: new Uint8Array(20) })).toBeNull();
+    expect(tightCrop({ width: 2, height: 2, data: new Uint8Array(4) }, { x: 0, y: 0 })).toBeNull();
+  });
+
+  describe('payloads made by the SDK, the web editor and others, decoded as OpenCV decodes them', () => {
+    // Golden data: made by Pillow, decoded by OpenCV (fixtures/make-bitmap-reference.py).
+    it.each(reference.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+      if (c.mask === null) {
+        expect(() => decodeBitmapData(c.data)).toThrow(/without transparency.*Wrong internal mask format/);
+        return;
+      }
+      const mask = decodeBitmapData(c.data);
+      expect({ width: mask.width, height: mask.height }).toEqual({ width: c.width, height: c.height });
+      expect(Buffer.from(mask.data).toString('hex')).toBe(c.mask);
+    });
+  });
+
+  describe('damaged payloads give one clear error', () => {
+    const good = encodeBitmap({ width: 2, height: 2, data: Uint8Array.from([1, 0, 0, 1]) })!.data;
+
+    it('broken base64', () => {
+      expect(() => decodeBitmapData(good.slice(0, 10) + '*' + good.slice(11))).toThrow(/not valid base64/);
+      expect(() => decodeBitmapData(good.slice(0, good.length - 1))).toThrow(/not valid base64/);
+    });
+
+    it('broken zlib', () => {
+      const bytes = Buffer.from(good, 'base64');
+      bytes[bytes.length - 3] ^= 0xff; // damages the stream and its checksum
+      expect(() => decodeBitmapData(bytes.toString('base64'))).toThrow(/neither zlib-compressed nor a PNG/);
+    });
+
+    it('zlib around something that is not a PNG', () => {
+      const notPng = zlib.deflateSync(Buffer.from('GIF89a, not a png')).toString('base64');
+      expect(() => decodeBitmapData(notPng)).toThrow(/does not hold a PNG/);
+    });
+
+    it('a PNG cut short', () => {
+      const png = zlib.inflateSync(Buffer.from(good, 'base64'));
+      const cut = zlib.deflateSync(png.subarray(0, 40)).toString('base64');
+      expect(() => decodeBitmapData(cut)).toThrow(/bitmap PNG is damaged/);
+    });
+  });
+
+  it('computes CRC-32 the same way with zlib and with the table fallback', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => crc32(bytes) === tableCrc32(bytes)));
+    expect(tableCrc32(Buffer.from('IEND', 'latin1'))).toBe(0xae426082);
+  });
+});
