@@ -132,8 +132,8 @@ export interface InitModelOptions {
   inputSize: InputSize;
   numClasses: number;
   weightsInitType: WeightsInitType;
-  /** The folder holding the initial model (the task's `model/`). */
-  modelDir: string;
+  /** The folder holding the initial model (the task's `model/`); absent means from scratch. */
+  modelDir?: string;
   /** continue_training: restore the optimizer state stored in the checkpoint, if any, into this optimizer. */
   optimizer?: tf.Optimizer;
 }
@@ -165,8 +165,9 @@ export async function buildAndInitModel(opts: InitModelOptions): Promise<Initial
     settings: opts.settings,
   });
   try {
-    const entries = await modelFolderEntries(opts.modelDir);
-    if (entries.length === 0) {
+    const modelDir = opts.modelDir;
+    const entries = modelDir === undefined ? [] : await modelFolderEntries(modelDir);
+    if (modelDir === undefined || entries.length === 0) {
       const fresh = [...weightedLayers(model).keys()];
       return {
         model,
@@ -175,7 +176,7 @@ export async function buildAndInitModel(opts: InitModelOptions): Promise<Initial
         restoredOptimizer: false,
       };
     }
-    const jsonPath = path.join(opts.modelDir, MODEL_JSON_FILE);
+    const jsonPath = path.join(modelDir, MODEL_JSON_FILE);
     if (!entries.includes(MODEL_JSON_FILE)) {
       throw modelError(
         `not found; the model folder holds ${entries.join(', ')}, which is not a TensorFlow.js model of the ` +
@@ -183,7 +184,7 @@ export async function buildAndInitModel(opts: InitModelOptions): Promise<Initial
         { file: jsonPath },
       );
     }
-    const source = await loadModelFromDir(opts.modelDir);
+    const source = await loadModelFromDir(modelDir);
     let report: CopyWeightsReport;
     try {
       report = copyWeights({
@@ -198,8 +199,8 @@ export async function buildAndInitModel(opts: InitModelOptions): Promise<Initial
     }
     let restoredOptimizer = false;
     if (opts.weightsInitType === 'continue_training' && opts.optimizer !== undefined) {
-      if (await hasOptimizerState(opts.modelDir)) {
-        await loadOptimizerStateFromDir({ dir: opts.modelDir, optimizer: opts.optimizer, model });
+      if (await hasOptimizerState(modelDir)) {
+        await loadOptimizerStateFromDir({ dir: modelDir, optimizer: opts.optimizer, model });
         restoredOptimizer = true;
       }
     }

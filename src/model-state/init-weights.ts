@@ -1,0 +1,118 @@
+/**
+ * Making an initial model folder (issue 6): training on the platform needs a model to start from, so this
+ * builds the network for a project's classes and an input size, initialises it randomly or from an existing
+ * checkpoint (transfer learning: every non-head weight kept, a fresh head for the new classes), and writes a
+ * folder ready to be packed as a model-state tar (spec C.1): config.json (spec C.2) + model.json + weights.bin.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { configError, modelError } from '../errors';
+import type { ModelConfigJson, ObjClassJson } from '../format/types';
+import { saveModelToDir } from '../network/io';
+import { buildAndInitModel, type CopyWeightsReport, modelFolderEntries } from '../network/transfer';
+import type { AnyNetwork, InputSize } from '../network/types';
+import { createSegmentationClasses, type SpecialClasses } from '../training/class-map';
+import { CHECKPOINT_CONFIG_FILE, syncTreeAndMeasure } from './checkpoint-writer';
+
+/** The parts of the (full, merged) training config this needs; all of it is stored as `settings`. */
+export interface InitWeightsSettings {
+  input_size: InputSize;
+  special_classes?: SpecialClasses;
+  custom_model_config?: unknown;
+  [key: string]: unknown;
+}
+
+export interface InitWeightsOptions {
+  network: AnyNetwork;
+  /** The training config the model is made for; stored as config.json `settings`. */
+  settings: InitWeightsSettings;
+  /** The project's classes (meta.json `classes`); the class map follows spec E.3. */
+  projectClasses: readonly ObjClassJson[];
+  /** A checkpoint folder to transfer the backbone from; random initialisation when absent. */
+  from?: string;
+  /** The folder to create; it must not exist, or be empty. */
+  outDir: string;
+}
+
+export interface InitWeightsResult {
+  dir: string;
+  config: ModelConfigJson;
+  init: 'random' | 'transfer_learning';
+  numClasses: number;
+  report: CopyWeightsReport;
+  /** Total bytes written. */
+  sizeb: number;
+}
+
+/** config.json of a model (spec C.2), from the settings and the class map. */
+export function modelConfigJson(
+  settings: InitWeightsSettings,
+  classes: { outClasses: ObjClassJson[]; classTitleToIdx: Record<string, number> },
+): ModelConfigJson {
+  return { settings, out_classes: classes.outClasses, class_title_to_idx: classes.classTitleToIdx };
+}
+
+export async function initWeights(opts: InitWeightsOptions): Promise<InitWeightsResult> {
+  const { network, settings } = opts;
+  const outDir = path.resolve(opts.outDir);
+  await assertEmptyOrAbsent(outDir);
+  if (opts.from !== undefined && (await modelFolderEntries(opts.from)).length === 0) {
+    throw modelError('is empty or absent: there is no model to transfer from', { file: opts.from });
+  }
+  // Transfer learning builds a fresh class map from the project (spec E.4), as training will.
+  const classes = createSegmentationClasses({
+    projectClasses: opts.projectClasses,
+    specialClasses: settings.special_classes,
+    weightsInitType: 'transfer_learning',
+  });
+  const networkSettings = network.parseSettings(settings.custom_model_config);
+  const { model, report } = await buildAndInitModel({
+    network,
+    settings: networkSettings,
+    inputSize: settings.input_size,
+    numClasses: classes.numClasses,
+    weightsInitType: 'transfer_learning',
+    modelDir: opts.from,
+  });
+  const config = modelConfigJson(settings, classes);
+  const tempDir = `${outDir}.tmp-${process.pid}`;
+  try {
+    await fsp.rm(tempDir, { recursive: true, force: true });
+    await fsp.mkdir(tempDir, { recursive: true });
+    await fsp.writeFile(path.join(tempDir, CHECKPOINT_CONFIG_FILE), JSON.stringify(config, null, 4));
+    await saveModelToDir(model, tempDir);
+    const sizeb = await syncTreeAndMeasure(tempDir);
+    await fsp.rm(outDir, { recursive: true, force: true }); // empty or absent, checked above
+    await fsp.rename(tempDir, outDir);
+    return {
+      dir: outDir,
+      config,
+      init: opts.from === undefined ? 'random' : 'transfer_learning',
+      numClasses: classes.numClasses,
+      report,
+      sizeb,
+    };
+  } catch (e) {
+    await fsp.rm(tempDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function assertEmptyOrAbsent(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw configError('exists and is not a folder', { file: dir });
+    throw e;
+  }
+  if (entries.length > 0) {
+    throw configError(`is not empty (${entries.slice(0, 5).join(', ')}); choose a new output folder`, {
+      file: dir,
+    });
+  }
+}
