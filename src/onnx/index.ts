@@ -3,3 +3,5 @@ export type { OnnxExport, OnnxExportOptions } from './export';
 export { readLayerGraph } from './layer-graph';
 export type { LayerGraph, GraphNode } from './layer-graph';
 export { OPSET } from './graph-builder';
+export { exportCheckpointToOnnx, onnxMetadataFromClassMap, ONNX_FILE } from './checkpoint-export';
+export type { CheckpointExportSummary } from './checkpoint-export';
