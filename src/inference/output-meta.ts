@@ -6,18 +6,20 @@
  */
 
 import { configError } from '../errors';
-import type { ObjClassJson, ProjectMetaJson, TagMetaJson } from '../format/types';
+import { colorForName } from '../format/color';
+import { createProjectMeta } from '../format/meta';
+import type { ObjClass, ProjectMeta, TagMeta } from '../format/model';
 import type { ModeConfig } from './mode-config';
 import { isNameIncluded, Renamer } from './renamer';
 
 /** What the model produces (spec F.1 `model_out_meta`): its out classes and the tag metas it may attach. */
 export interface ModelOutMeta {
-  readonly classes: readonly ObjClassJson[];
-  readonly tagMetas: readonly TagMetaJson[];
+  readonly classes: readonly ObjClass[];
+  readonly tagMetas: readonly TagMeta[];
 }
 
 export interface OutputMeta {
-  readonly meta: ProjectMetaJson;
+  readonly meta: ProjectMeta;
   /** Maps a model class title to its output title, or null when the class is not saved. */
   readonly classRenamer: Renamer;
   /** Maps a model tag name to its output name, or null when the tag is not saved. */
@@ -29,87 +31,9 @@ export interface OutputMeta {
 }
 
 export interface BuildOutputMetaOptions {
-  readonly inputMeta: ProjectMetaJson;
+  readonly inputMeta: ProjectMeta;
   readonly model: ModelOutMeta;
   readonly mode: ModeConfig;
-}
-
-export function buildOutputMeta(opts: BuildOutputMetaOptions): OutputMeta {
-  const { inputMeta, model, mode } = opts;
-  const classRenamer = Renamer.fromJson(mode.model_classes);
-  const tagRenamer = Renamer.fromJson(mode.model_tags);
-
-  const classes: ObjClassJson[] = [...inputMeta.classes];
-  const taken = new Map<string, string>(classes.map((c) => [c.title, 'an input project class']));
-  const addClass = (cls: ObjClassJson, origin: string, fix: Fix): void => {
-    const clash = taken.get(cls.title);
-    if (clash !== undefined) {
-      throw configError(
-        `the output class "${cls.title}" (${origin}) has the same name as ${clash}; ${fix.text}`,
-        {
-          field: fix.field,
-        },
-      );
-    }
-    taken.set(cls.title, origin);
-    classes.push(cls);
-  };
-
-  for (const cls of model.classes) {
-    const title = classRenamer.rename(cls.title);
-    if (title === null) continue;
-    const { id: _id, ...kept } = cls;
-    addClass({ ...kept, title }, `model class "${cls.title}" renamed`, FIX.modelClasses);
-  }
-
-  let regionClass: string | null = null;
-  const boxClassBySource = new Map<string, string>();
-  if ((mode.name === 'roi' || mode.name === 'sliding_window') && mode.save) {
-    regionClass = mode.class_name;
-    addClass(
-      { title: regionClass, shape: 'rectangle', color: colorForName(regionClass) },
-      `the ${mode.name} rectangle class`,
-      FIX.className,
-    );
-  }
-  if (mode.name === 'bboxes' && mode.save) {
-    for (const src of inputMeta.classes) {
-      if (!isNameIncluded(src.title, mode.from_classes)) continue;
-      const title = src.title + mode.add_suffix;
-      // A rectangle copy of the source class: geometry_config, hotkey and id belong to the source class only.
-      addClass(
-        { title, shape: 'rectangle', color: src.color },
-        `the box class of input class "${src.title}"`,
-        FIX.boxes,
-      );
-      boxClassBySource.set(src.title, title);
-    }
-  }
-
-  const tagMetas: TagMetaJson[] = [...(inputMeta.tags ?? [])];
-  const takenTags = new Set(tagMetas.map((t) => t.name));
-  for (const tm of model.tagMetas) {
-    const name = tagRenamer.rename(tm.name);
-    if (name === null) continue;
-    if (takenTags.has(name)) {
-      throw configError(
-        `the output tag "${name}" (model tag "${tm.name}" renamed) has the same name as an input project tag; ` +
-          FIX.modelTags.text,
-        { field: FIX.modelTags.field },
-      );
-    }
-    takenTags.add(name);
-    const { id: _id, ...kept } = tm;
-    tagMetas.push({ ...kept, name });
-  }
-
-  return {
-    meta: { ...inputMeta, classes, tags: tagMetas },
-    classRenamer,
-    tagRenamer,
-    regionClass,
-    boxClassBySource,
-  };
 }
 
 interface Fix {
@@ -131,16 +55,80 @@ const FIX = {
   boxes: { field: 'mode.add_suffix', text: 'change `mode.add_suffix` (the suffix of the saved box classes)' },
 } as const satisfies Record<string, Fix>;
 
-/**
- * A stable colour for a class the mode invents. The SDK picks a random one; a hash of the name keeps results
- * reproducible and still spreads different names apart.
- */
-export function colorForName(name: string): string {
-  let h = 0x811c9dc5; // FNV-1a, 32 bits
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+export function buildOutputMeta(opts: BuildOutputMetaOptions): OutputMeta {
+  const { inputMeta, model, mode } = opts;
+  const classRenamer = Renamer.fromJson(mode.model_classes);
+  const tagRenamer = Renamer.fromJson(mode.model_tags);
+
+  const classes: ObjClass[] = [...inputMeta.classes];
+  const taken = new Map<string, string>(classes.map((c) => [c.title, 'an input project class']));
+  const addClass = (cls: ObjClass, origin: string, fix: Fix): void => {
+    const clash = taken.get(cls.title);
+    if (clash !== undefined) {
+      throw configError(
+        `the output class "${cls.title}" (${origin}) has the same name as ${clash}; ${fix.text}`,
+        {
+          field: fix.field,
+        },
+      );
+    }
+    taken.set(cls.title, origin);
+    classes.push(cls);
+  };
+
+  for (const cls of model.classes) {
+    const title = classRenamer.rename(cls.title);
+    if (title === null) continue;
+    // The model's class id belongs to the training project, not to the results project.
+    const { id: _id, ...kept } = cls;
+    addClass({ ...kept, title }, `model class "${cls.title}" renamed`, FIX.modelClasses);
   }
-  const hex = (h & 0xffffff).toString(16).toUpperCase().padStart(6, '0');
-  return `#${hex}`;
+
+  let regionClass: string | null = null;
+  const boxClassBySource = new Map<string, string>();
+  if ((mode.name === 'roi' || mode.name === 'sliding_window') && mode.save) {
+    regionClass = mode.class_name;
+    addClass(
+      rectangleClass(regionClass, colorForName(regionClass)),
+      `the ${mode.name} rectangle class`,
+      FIX.className,
+    );
+  }
+  if (mode.name === 'bboxes' && mode.save) {
+    for (const src of inputMeta.classes) {
+      if (!isNameIncluded(src.title, mode.from_classes)) continue;
+      const title = src.title + mode.add_suffix;
+      // A rectangle copy of the source class: geometry config, hotkey and id belong to the source class only.
+      addClass(rectangleClass(title, src.color), `the box class of input class "${src.title}"`, FIX.boxes);
+      boxClassBySource.set(src.title, title);
+    }
+  }
+
+  const tagMetas: TagMeta[] = [...inputMeta.tagMetas];
+  const takenTags = new Set(tagMetas.map((t) => t.name));
+  for (const tm of model.tagMetas) {
+    const name = tagRenamer.rename(tm.name);
+    if (name === null) continue;
+    if (takenTags.has(name)) {
+      throw configError(
+        `the output tag "${name}" (model tag "${tm.name}" renamed) has the same name as an input project tag; ` +
+          FIX.modelTags.text,
+        { field: FIX.modelTags.field },
+      );
+    }
+    takenTags.add(name);
+    const { id: _id, ...kept } = tm;
+    tagMetas.push({ ...kept, name });
+  }
+
+  const parts = {
+    classes,
+    tagMetas,
+    ...(inputMeta.projectType !== undefined ? { projectType: inputMeta.projectType } : {}),
+  };
+  return { meta: createProjectMeta(parts), classRenamer, tagRenamer, regionClass, boxClassBySource };
+}
+
+function rectangleClass(title: string, color: string): ObjClass {
+  return { title, shape: 'rectangle', color, geometryConfig: {}, hotkey: '' };
 }

@@ -3,7 +3,7 @@
  * under which name.
  */
 
-import type { TagJson } from '../format/types';
+import type { Tag } from '../format/model';
 import type { NameSelection, RenamerJson } from './mode-config';
 
 export const MATCH_ALL = '__all__';
@@ -41,13 +41,12 @@ export class Renamer {
   }
 }
 
-/** `make_renamed_tags(..., skip_missing=True)`: renamed tags, unselected ones dropped; bare strings normalised. */
-export function renameTags(tags: readonly (TagJson | string)[], renamer: Renamer): TagJson[] {
-  const out: TagJson[] = [];
+/** `make_renamed_tags(..., skip_missing=True)`: renamed tags, unselected ones dropped. */
+export function renameTags(tags: readonly Tag[], renamer: Renamer): Tag[] {
+  const out: Tag[] = [];
   for (const tag of tags) {
-    const json: TagJson = typeof tag === 'string' ? { name: tag } : tag;
-    const name = renamer.rename(json.name);
-    if (name !== null) out.push({ ...json, name });
+    const name = renamer.rename(tag.name);
+    if (name !== null) out.push({ ...tag, name });
   }
   return out;
 }

@@ -1,22 +1,26 @@
 import { TaskError } from '../../src/errors';
-import type { ProjectMetaJson } from '../../src/format/types';
+import { colorForName } from '../../src/format/color';
+import { parseObjClass, parseProjectMeta, parseTagMeta } from '../../src/format/meta';
 import type { ModeConfig } from '../../src/inference/mode-config';
-import { buildOutputMeta, colorForName, type ModelOutMeta } from '../../src/inference/output-meta';
+import { buildOutputMeta, type ModelOutMeta } from '../../src/inference/output-meta';
 
-const inputMeta: ProjectMetaJson = {
-  classes: [
-    { title: 'kiwi', shape: 'polygon', color: '#00FF00', geometry_config: {}, id: 7, hotkey: 'k' },
-    { title: 'lemon', shape: 'bitmap', color: '#FFFF00' },
-  ],
-  tags: [{ name: 'train', value_type: 'none' }],
-};
+const inputMeta = parseProjectMeta(
+  {
+    classes: [
+      { title: 'kiwi', shape: 'polygon', color: '#00FF00', geometry_config: {}, id: 7, hotkey: 'k' },
+      { title: 'lemon', shape: 'bitmap', color: '#FFFF00' },
+    ],
+    tags: [{ name: 'train', value_type: 'none', color: '#0000FF' }],
+  },
+  { file: 'meta.json' },
+);
 
 const model: ModelOutMeta = {
   classes: [
-    { title: 'bg', shape: 'bitmap', color: '#000000', id: 99 },
-    { title: 'kiwi', shape: 'bitmap', color: '#11AA11' },
+    parseObjClass({ title: 'bg', shape: 'bitmap', color: '#000000', id: 99 }, {}),
+    parseObjClass({ title: 'kiwi', shape: 'bitmap', color: '#11AA11' }, {}),
   ],
-  tagMetas: [{ name: 'confidence', value_type: 'any_number' }],
+  tagMetas: [parseTagMeta({ name: 'confidence', value_type: 'any_number', color: '#FF0000' }, {})],
 };
 
 const suffix = { add_suffix: '_unet', save_classes: '__all__' } as const;
@@ -43,7 +47,7 @@ describe('output meta (spec F.3, F.4)', () => {
     ]);
     // The model's class id is not the results project's.
     expect(out.meta.classes[2].id).toBeUndefined();
-    expect(out.meta.tags?.map((t) => t.name)).toEqual(['train', 'confidence_unet']);
+    expect(out.meta.tagMetas.map((t) => t.name)).toEqual(['train', 'confidence_unet']);
     expect(out.classRenamer.rename('kiwi')).toBe('kiwi_unet');
     expect(out.tagRenamer.rename('confidence')).toBe('confidence_unet');
     expect(out.regionClass).toBeNull();
@@ -68,7 +72,10 @@ describe('output meta (spec F.3, F.4)', () => {
   });
 
   it('a renamed model tag clashing with an input tag is an error naming model_tags.add_suffix', () => {
-    const m: ModelOutMeta = { classes: [], tagMetas: [{ name: 'train', value_type: 'none' }] };
+    const m: ModelOutMeta = {
+      classes: [],
+      tagMetas: [parseTagMeta({ name: 'train', value_type: 'none' }, {})],
+    };
     const err = catchError(() => buildOutputMeta({ inputMeta, model: m, mode: { name: 'full_image' } }));
     expect(err.context.field).toBe('mode.model_tags.add_suffix');
     expect(err.message).toContain('"train"');
@@ -88,7 +95,10 @@ describe('output meta (spec F.3, F.4)', () => {
       title: 'inference_roi',
       shape: 'rectangle',
       color: colorForName('inference_roi'),
+      geometryConfig: {},
+      hotkey: '',
     });
+    expect(out.meta.classByTitle.get('inference_roi')).toBe(added);
     expect(out.regionClass).toBe('inference_roi');
     const noSave = buildOutputMeta({ inputMeta, model, mode: { ...roi, save: false } });
     expect(noSave.meta.classes.some((c) => c.title === 'inference_roi')).toBe(false);
@@ -118,7 +128,7 @@ describe('output meta (spec F.3, F.4)', () => {
     };
     const out = buildOutputMeta({ inputMeta, model, mode });
     expect(out.meta.classes.slice(4)).toEqual([
-      { title: 'kiwi_input_bbox', shape: 'rectangle', color: '#00FF00' },
+      { title: 'kiwi_input_bbox', shape: 'rectangle', color: '#00FF00', geometryConfig: {}, hotkey: '' },
     ]);
     expect([...out.boxClassBySource]).toEqual([['kiwi', 'kiwi_input_bbox']]);
 
@@ -130,14 +140,9 @@ describe('output meta (spec F.3, F.4)', () => {
   });
 
   it('does not change the input meta object', () => {
-    const before = JSON.stringify(inputMeta);
+    const before = JSON.stringify(inputMeta.classes) + JSON.stringify(inputMeta.tagMetas);
     buildOutputMeta({ inputMeta, model, mode: { name: 'full_image', model_classes: suffix } });
-    expect(JSON.stringify(inputMeta)).toBe(before);
-  });
-
-  it('colorForName gives the same #RRGGBB for the same name and differs between names', () => {
-    expect(colorForName('a')).toMatch(/^#[0-9A-F]{6}$/);
-    expect(colorForName('a')).toBe(colorForName('a'));
-    expect(colorForName('a')).not.toBe(colorForName('b'));
+    expect(JSON.stringify(inputMeta.classes) + JSON.stringify(inputMeta.tagMetas)).toBe(before);
+    expect(inputMeta.classByTitle.has('kiwi_unet')).toBe(false);
   });
 });

@@ -31,9 +31,19 @@ describe('Renamer (spec F.3)', () => {
     expect(isNameIncluded('p', ['p'])).toBe(true);
   });
 
-  it('renames tags, dropping unselected ones and normalising bare strings', () => {
+  it('renames tags, dropping unselected ones and keeping values and extra keys', () => {
     const r = Renamer.fromJson({ add_suffix: '_m', save_names: ['confidence', 'flag'] });
-    const out = renameTags([{ name: 'confidence', value: 0.5 }, 'flag', { name: 'other', value: 'x' }], r);
-    expect(out).toEqual([{ name: 'confidence_m', value: 0.5 }, { name: 'flag_m' }]);
+    const out = renameTags(
+      [
+        { name: 'confidence', value: 0.5, extra: {} },
+        { name: 'flag', extra: { labelerLogin: 'bob' } },
+        { name: 'other', value: 'x', extra: {} },
+      ],
+      r,
+    );
+    expect(out).toEqual([
+      { name: 'confidence_m', value: 0.5, extra: {} },
+      { name: 'flag_m', extra: { labelerLogin: 'bob' } },
+    ]);
   });
 });
