@@ -55,7 +55,7 @@ export function readLayerGraph(model: tf.LayersModel): LayerGraph {
     for (const input of t.inputs) visit(input);
     nodes.push(toNode(t, idOf));
   };
-  // Iterative enough for our depth (a U-Net has a few dozen layers); recursion depth = graph depth.
+  // Recursion depth is the graph's depth: a few dozen layers for our networks.
   for (const out of model.outputs) visit(out);
 
   const consumerCount = new Map<string, number>();
