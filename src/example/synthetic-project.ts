@@ -10,14 +10,27 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { AnnotationJson, LabelJson, ObjClassJson, ProjectMetaJson, TagMetaJson } from '../format/types';
+import { encodeBitmap } from '../format/bitmap-codec';
+import type { Geometry } from '../format/model';
+import { drawLabel } from '../format/rasterise';
+import type {
+  AnnotationJson,
+  BitmapJson,
+  LabelJson,
+  ObjClassJson,
+  ProjectMetaJson,
+  TagMetaJson,
+} from '../format/types';
 import type { Random } from '../training/random';
 import { mixSeed, mulberry32, randomInt, randomRange } from '../training/random';
 import { shuffled } from '../training/shuffle';
 
 export type FigureKind = 'circle' | 'square' | 'triangle';
-/** How an object is stored in the annotation. A `rectangle` class can only draw squares. */
-export type SyntheticGeometry = 'polygon' | 'rectangle';
+/**
+ * How an object is stored in the annotation. A `rectangle` class can only draw squares; a `bitmap` object is
+ * the figure's drawn pixels, encoded as the SDK does (spec B.6).
+ */
+export type SyntheticGeometry = 'polygon' | 'rectangle' | 'bitmap';
 
 export interface SyntheticClassSpec {
   title: string;
@@ -67,8 +80,13 @@ export interface SyntheticObject {
   /** `[x, y]` of the figure's centre, and the radius of its circumscribed circle, in pixels. */
   center: [number, number];
   radius: number;
-  /** The annotation's points (`[x, y]`, integers): the polygon, or the two inclusive rectangle corners. */
+  /**
+   * `[x, y]` integer points: the polygon, or the two inclusive rectangle corners. For a bitmap object, the
+   * polygon whose pixels the bitmap holds.
+   */
   points: [number, number][];
+  /** The encoded mask of a bitmap object. */
+  bitmap?: BitmapJson;
 }
 
 export interface SyntheticItem {
@@ -302,7 +320,7 @@ function foldTagNames(assignment: FoldAssignment, trainTag: string, valTag: stri
   }
 }
 
-/** ann/<image>.json (spec B.3, B.4): polygons and rectangles, integer `[x, y]` points. */
+/** ann/<image>.json (spec B.3, B.4): polygons and rectangles with integer `[x, y]` points, and bitmaps. */
 export function buildAnnotation(opts: {
   width: number;
   height: number;
@@ -313,7 +331,9 @@ export function buildAnnotation(opts: {
     classTitle: o.classTitle,
     description: '',
     tags: [],
-    points: { exterior: o.points.map(([x, y]): [number, number] => [x, y]), interior: [] },
+    ...(o.geometry === 'bitmap'
+      ? { bitmap: o.bitmap }
+      : { points: { exterior: o.points.map(([x, y]): [number, number] => [x, y]), interior: [] } }),
     geometryType: o.geometry,
     shape: o.geometry,
   }));
@@ -369,11 +389,9 @@ export function drawScene(opts: {
       ...placed.shape,
     };
     const base = cls.color.map((v) => v + randomInt(rand, -20, 20)) as Rgb;
-    paint(
-      rgb,
-      figureMask(object, width, height),
-      () => base.map((v) => clampByte(v + randomInt(rand, -12, 12))) as Rgb,
-    );
+    const mask = figureMask(object, width, height);
+    paint(rgb, mask, () => base.map((v) => clampByte(v + randomInt(rand, -12, 12))) as Rgb);
+    if (cls.geometry === 'bitmap') object.bitmap = encodeBitmap({ width, height, data: mask }) ?? undefined;
     objects.push(object);
   }
   if (opts.neutral && rand() < 0.5) {
@@ -469,68 +487,22 @@ function figurePoints(
 }
 
 /**
- * The pixels of an object, as a row-major 0/1 mask. Rectangles are inclusive boxes; polygons cover every pixel
- * whose centre is inside or within half a pixel of an edge, which is close to OpenCV's fillPoly that
- * Supervisely rasterises with.
+ * The pixels of an object, as a row-major 0/1 mask, drawn by the format's rasteriser (OpenCV's rules, as the
+ * SDK draws ground truth): the painted image and the training mask agree pixel for pixel.
  */
 export function figureMask(
   object: Pick<SyntheticObject, 'geometry' | 'points'>,
   width: number,
   height: number,
 ): Uint8Array {
-  const mask = new Uint8Array(width * height);
-  const xs = object.points.map((p) => p[0]);
-  const ys = object.points.map((p) => p[1]);
-  const left = Math.max(0, Math.min(...xs));
-  const right = Math.min(width - 1, Math.max(...xs));
-  const top = Math.max(0, Math.min(...ys));
-  const bottom = Math.min(height - 1, Math.max(...ys));
-  for (let y = top; y <= bottom; y += 1) {
-    for (let x = left; x <= right; x += 1) {
-      const inside =
-        object.geometry === 'rectangle' ||
-        insidePolygon(object.points, x, y) ||
-        nearPolygonEdge(object.points, x, y, 0.5);
-      if (inside) mask[y * width + x] = 1;
-    }
-  }
-  return mask;
-}
-
-/** Even-odd rule. */
-function insidePolygon(points: readonly [number, number][], x: number, y: number): boolean {
-  let inside = false;
-  for (let i = 0, j = points.length - 1; i < points.length; j = i, i += 1) {
-    const [xi, yi] = points[i];
-    const [xj, yj] = points[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-function nearPolygonEdge(
-  points: readonly [number, number][],
-  x: number,
-  y: number,
-  distance: number,
-): boolean {
-  for (let i = 0, j = points.length - 1; i < points.length; j = i, i += 1) {
-    if (distanceToSegment(x, y, points[j], points[i]) <= distance) return true;
-  }
-  return false;
-}
-
-function distanceToSegment(
-  x: number,
-  y: number,
-  [ax, ay]: [number, number],
-  [bx, by]: [number, number],
-): number {
-  const dx = bx - ax;
-  const dy = by - ay;
-  const lengthSq = dx * dx + dy * dy;
-  const t = lengthSq === 0 ? 0 : Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / lengthSq));
-  return Math.hypot(x - (ax + t * dx), y - (ay + t * dy));
+  const data = new Uint8Array(width * height);
+  const pts = object.points.map(([x, y]) => ({ x, y }));
+  const geometry: Geometry =
+    object.geometry === 'rectangle'
+      ? { type: 'rectangle', left: pts[0].x, top: pts[0].y, right: pts[1].x, bottom: pts[1].y }
+      : { type: 'polygon', exterior: pts, interior: [] };
+  drawLabel({ width, height, data }, { classTitle: '', description: '', tags: [], geometry, extra: {} }, 1);
+  return data;
 }
 
 function paint(rgb: Uint8Array, mask: Uint8Array, color: () => Rgb): void {

@@ -5,6 +5,9 @@ import sharp from 'sharp';
 import type { AnnotationJson, ProjectMetaJson } from '../../src/format/types';
 import type { SyntheticItem, SyntheticObject, SyntheticProject } from '../../src/example/synthetic-project';
 import { assignFolds, generateSyntheticProject } from '../../src/example/synthetic-project';
+import { decodeBitmapData } from '../../src/format/bitmap-codec';
+import { openProject, projectItems, readItemAnnotation } from '../../src/format/project-reader';
+import { rasteriseAnnotation } from '../../src/format/rasterise';
 
 const SIZE = 64;
 let tmp: string;
@@ -199,6 +202,37 @@ describe('synthetic project generator (spec B.1-B.5)', () => {
     }
   });
 
+  it('paints exactly the pixels the format rasteriser draws from the annotation (read back with the reader)', async () => {
+    const listing = await openProject(project.projectDir);
+    const titles = ['circle', 'square', 'triangle'];
+    const classToIndex = Object.fromEntries(titles.map((t, i) => [t, i + 1]));
+    let itemsChecked = 0;
+    for (const listed of projectItems(listing)) {
+      const annotation = await readItemAnnotation(listing, listed);
+      const mask = rasteriseAnnotation(annotation, {
+        classToIndex,
+        fill: 0,
+        neutral: { classTitle: 'neutral', value: 9 },
+      });
+      const img = await decodeRgb(listed.imagePath);
+      const mismatches: string[] = [];
+      for (let y = 0; y < SIZE; y += 1) {
+        for (let x = 0; x < SIZE; x += 1) {
+          const label = mask[y * SIZE + x];
+          if (label === 9) continue; // neutral: random colours, any class by chance
+          const expected = label === 0 ? 'grey' : titles[label - 1];
+          const got = classifyPixel(pixelAt(img, x, y), project.meta);
+          if (got !== expected) mismatches.push(`${x},${y}: ${expected} painted as ${got}`);
+        }
+      }
+      expect(`${listed.dataset}/${listed.name}: ${mismatches.slice(0, 3).join('; ')}`).toBe(
+        `${listed.dataset}/${listed.name}: `,
+      );
+      itemsChecked += 1;
+    }
+    expect(itemsChecked).toBe(20);
+  });
+
   it('leaves pixels outside all objects grey', async () => {
     const item = project.items[0];
     const img = await decodeRgb(item.imagePath);
@@ -289,6 +323,41 @@ describe('synthetic project options', () => {
     expect(p.meta.tags?.map((t) => t.name)).toEqual(['fit']);
     expect(p.items.every((i: SyntheticItem) => i.tags.join() === 'fit')).toBe(true);
     expect(p.items.every((i) => i.objects.length === 2)).toBe(true);
+  });
+
+  it('stores bitmap classes as encoded masks of exactly the drawn pixels (spec B.6)', async () => {
+    const p = await generate('bitmaps', {
+      datasets: [{ name: 'only', count: 6 }],
+      classes: [{ title: 'blob', figure: 'circle', geometry: 'bitmap' }, 'square'],
+      objectsPerImage: { min: 2, max: 3 },
+    });
+    expect(p.meta.classes.map((c) => [c.title, c.shape])).toEqual([
+      ['blob', 'bitmap'],
+      ['square', 'rectangle'],
+    ]);
+    let bitmaps = 0;
+    for (const item of p.items) {
+      const ann = await readJson<AnnotationJson>(item.annotationPath);
+      const img = await decodeRgb(item.imagePath);
+      for (const o of ann.objects.filter((l) => l.classTitle === 'blob')) {
+        expect([o.geometryType, o.shape, o.points]).toEqual(['bitmap', 'bitmap', undefined]);
+        const bitmap = o.bitmap ?? { origin: [0, 0], data: '' };
+        expect(bitmap.data.startsWith('eJ')).toBe(true);
+        const mask = decodeBitmapData(bitmap.data);
+        const [ox, oy] = bitmap.origin;
+        for (let y = -1; y <= mask.height; y += 1) {
+          for (let x = -1; x <= mask.width; x += 1) {
+            const inMask =
+              y >= 0 && x >= 0 && y < mask.height && x < mask.width && mask.data[y * mask.width + x] === 1;
+            if (ox + x < 0 || oy + y < 0 || ox + x >= SIZE || oy + y >= SIZE) continue;
+            const painted = classifyPixel(pixelAt(img, ox + x, oy + y), p.meta) === 'blob';
+            expect(painted).toBe(inMask);
+          }
+        }
+        bitmaps += 1;
+      }
+    }
+    expect(bitmaps).toBeGreaterThan(2);
   });
 
   it('rejects options that would make an unreadable or impossible project', async () => {
