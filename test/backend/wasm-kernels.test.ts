@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { backpropInputPath } from '../../src/backend/wasm-kernels/conv2d-backprop-input';
 import { isPatchMatMul } from '../../src/backend/wasm-kernels/conv2d-backprop-filter';
 import { ALL_WASM_PATCHES, setWasmPatches } from '../../src/backend/wasm-kernels';
+import { leadingAxes } from '../../src/backend/wasm-kernels/leading-axis-reduce';
 import { onBackend, randomArray, relativeL2, relativeMaxAbs, sizeOf, wasmDataIds } from './helpers';
 
 type Pad = 'same' | 'valid' | number;
@@ -160,5 +161,63 @@ describe('wasm Conv2DBackpropInput (fast paths) against cpu', () => {
     expect(relativeMaxAbs(got, ref)).toBeLessThan(MAX_TOL);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(wasmDataIds()).toBe(idsBefore);
+  });
+});
+
+describe('wasm Sum and Mean over leading axes (one matMul instead of transpose + reduce) against cpu', () => {
+  const REDUCTIONS: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [4, 6, 5, 3], axis: [0, 1, 2], keepDims: false }, // BatchNorm statistics: the patched case
+    { shape: [4, 6, 5, 3], axis: [2, 0, 1], keepDims: true }, // same axes, any order, kept dims
+    { shape: [7, 9], axis: 0, keepDims: false },
+    { shape: [3, 4, 5], axis: [0, 1], keepDims: false },
+    { shape: [3, 4, 5], axis: [1, 2], keepDims: false }, // trailing axes: the shipped kernel
+    { shape: [3, 4, 5], axis: [0, 2], keepDims: true }, // not contiguous: the shipped kernel
+    { shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false }, // everything: the shipped kernel
+    { shape: [1, 4, 5], axis: 0, keepDims: false }, // one row: the shipped kernel
+  ];
+
+  function reduce(kind: 'Sum' | 'Mean', r: (typeof REDUCTIONS)[number], seed: number): Float32Array {
+    return tf.tidy(() => {
+      const x = tf.tensor(randomArray(sizeOf(r.shape), seed), r.shape);
+      const out = kind === 'Sum' ? tf.sum(x, r.axis, r.keepDims) : tf.mean(x, r.axis, r.keepDims);
+      const expectedShape = tf.sum(tf.zeros(r.shape), r.axis, r.keepDims).shape;
+      expect(out.shape).toEqual(expectedShape);
+      return out.dataSync() as Float32Array;
+    });
+  }
+
+  it('picks the patched path exactly for leading contiguous axes', () => {
+    expect(REDUCTIONS.map((r) => leadingAxes(r.axis, r.shape.length))).toEqual([
+      3,
+      3,
+      1,
+      2,
+      null,
+      null,
+      null,
+      1,
+    ]);
+  });
+
+  for (const kind of ['Sum', 'Mean'] as const) {
+    it.each(
+      REDUCTIONS.map((r, i) => [`${r.shape.join('x')} axis=${r.axis} keepDims=${r.keepDims}`, r, i] as const),
+    )(`${kind} %s`, async (_n, r, i) => {
+      const ref = await onBackend('cpu', () => reduce(kind, r, 300 + i));
+      const tensorsBefore = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+      const idsBefore = wasmDataIds();
+      const got = reduce(kind, r, 300 + i);
+      expect(relativeMaxAbs(got, ref)).toBeLessThan(MAX_TOL);
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      expect(wasmDataIds()).toBe(idsBefore);
+    });
+  }
+
+  it('leaves int32 sums to the shipped kernel and still gets them right', async () => {
+    await onBackend('wasm', () => undefined);
+    const s = tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), 0));
+    expect(s.dtype).toBe('int32');
+    expect(Array.from(s.dataSync())).toEqual([9, 12]);
+    s.dispose();
   });
 });

@@ -6,19 +6,27 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormGradConfig } from './batchnorm-grad';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input';
+import { makeMeanConfig, makeSumConfig } from './leading-axis-reduce';
 
-export type WasmPatchName = 'conv2dBackpropFilter' | 'conv2dBackpropInput' | 'batchNormGrad';
+export type WasmPatchName =
+  | 'conv2dBackpropFilter'
+  | 'conv2dBackpropInput'
+  | 'batchNormGrad'
+  | 'leadingAxisReduce';
 export type WasmPatchSet = Record<WasmPatchName, boolean>;
 
 export const ALL_WASM_PATCHES: WasmPatchSet = {
   conv2dBackpropFilter: true,
   conv2dBackpropInput: true,
   batchNormGrad: true,
+  leadingAxisReduce: true,
 };
 
 /** What was registered before us, captured once per thread, so a patch can be switched off again. */
 interface Originals {
   conv2dBackpropInput: tf.KernelConfig | undefined;
+  sum: tf.KernelConfig | undefined;
+  mean: tf.KernelConfig | undefined;
   batchNormGrad: tf.GradConfig | undefined;
 }
 let originals: Originals | undefined;
@@ -26,11 +34,14 @@ const active: WasmPatchSet = {
   conv2dBackpropFilter: false,
   conv2dBackpropInput: false,
   batchNormGrad: false,
+  leadingAxisReduce: false,
 };
 
 function captureOriginals(): Originals {
   originals ??= {
     conv2dBackpropInput: tf.getKernel(tf.Conv2DBackpropInput, 'wasm'),
+    sum: tf.getKernel(tf.Sum, 'wasm'),
+    mean: tf.getKernel(tf.Mean, 'wasm'),
     batchNormGrad: tf.getGradient(tf.FusedBatchNorm),
   };
   return originals;
@@ -54,7 +65,7 @@ function removeKernel(kernelName: string): void {
  */
 export function setWasmPatches(wanted: Partial<WasmPatchSet> = ALL_WASM_PATCHES): WasmPatchSet {
   const orig = captureOriginals();
-  if (orig.conv2dBackpropInput === undefined) {
+  if (orig.conv2dBackpropInput === undefined || orig.sum === undefined || orig.mean === undefined) {
     throw new Error(
       'The wasm backend kernels are not registered: import @tensorflow/tfjs-backend-wasm first',
     );
@@ -71,6 +82,10 @@ export function setWasmPatches(wanted: Partial<WasmPatchSet> = ALL_WASM_PATCHES)
         ? makeConv2DBackpropInputConfig(orig.conv2dBackpropInput)
         : orig.conv2dBackpropInput,
     );
+  }
+  if (want.leadingAxisReduce !== active.leadingAxisReduce) {
+    replaceKernel(want.leadingAxisReduce ? makeSumConfig(orig.sum) : orig.sum);
+    replaceKernel(want.leadingAxisReduce ? makeMeanConfig(orig.mean) : orig.mean);
   }
   if (want.batchNormGrad !== active.batchNormGrad) {
     if (want.batchNormGrad) tf.registerGradient(fusedBatchNormGradConfig);

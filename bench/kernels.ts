@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:kernels`: where one training step of the bench U-Net spends its time on the wasm backend,
+ * kernel by kernel (tf.profile), and the step time with and without each of our wasm changes.
+ * Env: SIZE (128), BATCH (8), STEPS (timed steps per variant, 2), NETWORK_PLUGIN (a plugin module path; the
+ * U-Net plugin by default). The last line is one JSON object.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/select';
+import { ALL_WASM_PATCHES, setWasmPatches, type WasmPatchSet } from '../src/backend/wasm-kernels';
+import { loadNetworkPlugin } from '../src/network/load-plugin';
+import { InProcessEngine } from '../src/training/engine/in-process';
+import type { Batch } from '../src/training/engine/types';
+
+const SIZE = Number(process.env.SIZE ?? 128);
+const BATCH = Number(process.env.BATCH ?? 8);
+const STEPS = Number(process.env.STEPS ?? 2);
+const CLASSES = 4;
+
+const NONE: WasmPatchSet = {
+  conv2dBackpropFilter: true, // without it the step cannot run at all (tfjs issue 8474)
+  conv2dBackpropInput: false,
+  batchNormGrad: false,
+  leadingAxisReduce: false,
+};
+const VARIANTS: Record<string, WasmPatchSet> = {
+  'filter-grad only (the minimum to train)': NONE,
+  '+ fast input grad': { ...NONE, conv2dBackpropInput: true },
+  '+ BatchNorm grad without Tile': { ...NONE, batchNormGrad: true },
+  '+ leading-axis Sum/Mean': { ...NONE, leadingAxisReduce: true },
+  'all changes': ALL_WASM_PATCHES,
+};
+
+/** Seeded synthetic batch: the values do not matter for speed, only the shapes. */
+function syntheticBatch(n: number, size: number, seed: number): Batch {
+  let s = seed >>> 0;
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const x = new Float32Array(n * size * size * 3).map(() => rnd() * 2 - 1);
+  const y = new Int32Array(n * size * size).map(() => Math.floor(rnd() * CLASSES));
+  return { x, y, n, height: size, width: size };
+}
+
+function buildModel(): tf.LayersModel {
+  const network = loadNetworkPlugin(process.env.NETWORK_PLUGIN ?? require.resolve('../plugin/unet'));
+  const settings = network.parseSettings({});
+  return network.build({ inputSize: { height: SIZE, width: SIZE }, numClasses: CLASSES, settings });
+}
+
+interface KernelRow {
+  kernel: string;
+  ms: number;
+  calls: number;
+  share: number;
+}
+
+async function profileStep(
+  engine: InProcessEngine,
+  batch: Batch,
+): Promise<{ rows: KernelRow[]; shapes: string[] }> {
+  const info = await tf.profile(async () => {
+    await engine.trainStep(batch);
+  });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  const byShape = new Map<string, number>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    total += ms;
+    const row = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    row.ms += ms;
+    row.calls += 1;
+    byKernel.set(k.name, row);
+    const key = `${k.name} ${k.inputShapes.map((s) => `[${(s ?? []).join(',')}]`).join(' ')}`;
+    byShape.set(key, (byShape.get(key) ?? 0) + ms);
+  }
+  const rows = [...byKernel.entries()]
+    .map(([kernel, r]) => ({ kernel, ms: round(r.ms), calls: r.calls, share: round(r.ms / total, 3) }))
+    .sort((a, b) => b.ms - a.ms);
+  const shapes = [...byShape.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([k, ms]) => `${round(ms)} ms  ${k}`);
+  return { rows, shapes };
+}
+
+async function timeSteps(engine: InProcessEngine, batch: Batch, steps: number): Promise<number> {
+  await engine.trainStep(batch); // warm-up: first calls allocate and set up XNNPACK operators
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await engine.trainStep(batch);
+  return (performance.now() - t0) / steps;
+}
+
+function round(v: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ force: process.env.TFJS_BACKEND ?? 'wasm' });
+  console.log(`backend ${backend.name}${backend.reasons.length ? ` (${backend.reasons.join('; ')})` : ''}`);
+  const model = buildModel();
+  console.log(`network: ${model.countParams()} parameters, input ${SIZE}x${SIZE}, batch ${BATCH}`);
+  const engine = new InProcessEngine({ model, learningRate: 1e-3, numClasses: CLASSES, ignoreIndex: null });
+  const batch = syntheticBatch(BATCH, SIZE, 1);
+
+  const stepMs: Record<string, number> = {};
+  if (backend.name === 'wasm') {
+    for (const [name, patches] of Object.entries(VARIANTS)) {
+      setWasmPatches(patches);
+      stepMs[name] = round(await timeSteps(engine, batch, STEPS));
+      console.log(`step ${stepMs[name]} ms  ${name}`);
+    }
+  }
+  setWasmPatches(ALL_WASM_PATCHES);
+  const tensorsBefore = tf.memory().numTensors;
+  const { rows, shapes } = await profileStep(engine, batch);
+  const leak = tf.memory().numTensors - tensorsBefore;
+  console.log('\nper kernel, one profiled step (all changes on):');
+  for (const r of rows.slice(0, 20))
+    console.log(`${r.ms.toFixed(1).padStart(9)} ms ${String(r.calls).padStart(5)}x  ${r.kernel}`);
+  console.log('\nheaviest kernel+shape pairs:');
+  for (const s of shapes) console.log(`  ${s}`);
+  await engine.dispose();
+  model.dispose();
+  console.log(
+    JSON.stringify({
+      bench: 'kernels',
+      backend: backend.name,
+      size: SIZE,
+      batch: BATCH,
+      steps: STEPS,
+      stepMs,
+      profileTotalMs: round(rows.reduce((a, r) => a + r.ms, 0)),
+      kernels: rows.slice(0, 15),
+      tensorsPerStepLeak: leak,
+    }),
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
