@@ -1,0 +1,144 @@
+/**
+ * One image through a mode (spec F.3), with the network behind a callback: plan the crops, score them in
+ * batches, turn the scores into labels, merge them into the input annotation. No I/O and no tensors here; the
+ * runner supplies `scoreCrops`, which crops the decoded image, runs the network and resizes the scores back.
+ */
+
+import { modelError } from '../errors';
+import type { Annotation, ObjClass } from '../format/model';
+import type { ObjClassJson } from '../format/types';
+import { geometryBounds } from './label-geometry';
+import { mergeAnnotation, type ModeResult, type RegionResult } from './merge-annotation';
+import type { ModeConfig } from './mode-config';
+import type { LabelBox } from './modes/bboxes';
+import { planInference, type InferencePlan } from './modes/plan';
+import type { OutputMeta } from './output-meta';
+import { probabilityClasses, regionPredictions } from './predictions';
+import { rectHeight, rectWidth, type Rect } from './rect';
+import { argmaxMask, ScoreStitcher, type ScoreMap } from './stitch';
+
+/**
+ * Per-class scores (HWC, channel = class index) for each crop, each exactly the crop's size, in crop order.
+ * Called with at most `batchSize` crops at a time.
+ */
+export type ScoreCrops = (crops: readonly Rect[]) => Promise<ScoreMap[]>;
+
+export interface AnnotateImageOptions {
+  readonly mode: ModeConfig;
+  readonly annotation: Annotation;
+  readonly outputMeta: OutputMeta;
+  /** Network output index -> model class (`outClassMapping`). */
+  readonly classMapping: ReadonlyMap<number, ObjClass>;
+  readonly scoreCrops: ScoreCrops;
+  /** Crops per `scoreCrops` call; sliding windows are stitched batch by batch, so memory stays bounded. */
+  readonly batchSize?: number;
+}
+
+export interface AnnotatedImage {
+  readonly annotation: Annotation;
+  /** What was run, e.g. for logging the crops and the labels the bboxes mode skipped. */
+  readonly plan: InferencePlan;
+}
+
+export async function annotateImage(opts: AnnotateImageOptions): Promise<AnnotatedImage> {
+  const { mode, annotation, outputMeta, classMapping } = opts;
+  const image = annotation.size;
+  const plan = planInference({ mode, image, labels: labelBoxes(annotation) });
+  const saveScores = mode.save_probabilities === true;
+  const batchSize = Math.max(1, opts.batchSize ?? plan.crops.length);
+  const channels = classMapping.size === 0 ? 0 : Math.max(...classMapping.keys()) + 1;
+
+  const toRegion = (rect: Rect, scores: ScoreMap): RegionResult => {
+    checkScores(rect, scores, channels);
+    const mask = argmaxMask(scores);
+    const predictions = regionPredictions({
+      mask,
+      region: rect,
+      classMapping,
+      classRenamer: outputMeta.classRenamer,
+      ...(saveScores ? { scores } : {}),
+    });
+    return { rect, predictions };
+  };
+
+  let result: ModeResult;
+  if (plan.mode === 'sliding_window') {
+    const stitcher = new ScoreStitcher({
+      size: image,
+      channels,
+      blending: mode.name === 'sliding_window' ? mode.blending : 'sum',
+    });
+    await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) => {
+      checkScores(rect, scores, channels);
+      stitcher.add(rect, scores);
+    });
+    const whole = toRegion(
+      { top: 0, left: 0, bottom: image.height - 1, right: image.width - 1 },
+      stitcher.result(),
+    );
+    result = {
+      mode: 'sliding_window',
+      windows: plan.crops.map((rect) => ({ rect })),
+      stitched: whole.predictions,
+    };
+  } else {
+    const regions: RegionResult[] = [];
+    await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) =>
+      regions.push(toRegion(rect, scores)),
+    );
+    result =
+      plan.mode === 'bboxes'
+        ? { mode: 'bboxes', regions, cropLabel: plan.cropLabel }
+        : { mode: plan.mode, region: regions[0] };
+  }
+
+  const probClasses: ObjClassJson[] | undefined = saveScores
+    ? probabilityClasses(classMapping, outputMeta.classRenamer)
+    : undefined;
+  return {
+    annotation: mergeAnnotation({
+      input: annotation,
+      result,
+      outputMeta,
+      ...(probClasses !== undefined ? { probabilityClasses: probClasses } : {}),
+    }),
+    plan,
+  };
+}
+
+/** The input labels as the bboxes plan sees them. */
+export function labelBoxes(annotation: Annotation): LabelBox[] {
+  return annotation.labels.map((l) => ({ classTitle: l.classTitle, bbox: geometryBounds(l.geometry) }));
+}
+
+async function forEachBatch(
+  crops: readonly Rect[],
+  batchSize: number,
+  scoreCrops: ScoreCrops,
+  use: (rect: Rect, scores: ScoreMap) => void,
+): Promise<void> {
+  for (let i = 0; i < crops.length; i += batchSize) {
+    const batch = crops.slice(i, i + batchSize);
+    const scores = await scoreCrops(batch);
+    if (scores.length !== batch.length) {
+      throw new Error(`scoreCrops returned ${scores.length} score maps for ${batch.length} crops`);
+    }
+    batch.forEach((rect, k) => use(rect, scores[k]));
+  }
+}
+
+/** A crop's scores must be its size, with one channel per network output index (n_cls = max index + 1). */
+function checkScores(rect: Rect, scores: ScoreMap, channels: number): void {
+  if (scores.height !== rectHeight(rect) || scores.width !== rectWidth(rect)) {
+    throw new Error(
+      `scores for a ${rectHeight(rect)}x${rectWidth(rect)} crop are ${scores.height}x${scores.width}; resize them to the crop`,
+    );
+  }
+  if (scores.channels !== channels) {
+    throw modelError(
+      `the network gives ${scores.channels} score channels, but class_title_to_idx needs ${channels} ` +
+        '(its largest index + 1); the weights and config.json do not belong together',
+      { file: 'config.json', field: 'class_title_to_idx' },
+    );
+  }
+}
