@@ -1,0 +1,101 @@
+/**
+ * Decoding item images to RGB bytes with sharp (libvips), optionally resized in the same pass (bilinear).
+ * JPEG, PNG, WebP (and MPO, read as its first JPEG) go through sharp; BMP, which sharp's prebuilt libvips
+ * cannot read, goes through bmp.ts. Like cv2.imread(IMREAD_COLOR): alpha is dropped, grey becomes RGB,
+ * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
+ */
+
+import { promises as fs } from 'node:fs';
+import sharp from 'sharp';
+import { dataError, errorMessage } from '../errors';
+import type { ImageSize } from '../format/model';
+import { decodeBmp, isBmp } from './bmp';
+import { decideOrientation, type ExifHandling } from './orientation';
+
+export interface DecodedImage {
+  /** Row-major RGB, 3 bytes per pixel. */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** The image's size before resizing (after the EXIF decision): compare with the annotation. */
+  readonly sourceSize: ImageSize;
+  readonly exif: ExifHandling;
+}
+
+export interface DecodeImageOptions {
+  /** The annotation's size: the image must match it (see orientation.ts for EXIF). */
+  expectedSize?: ImageSize;
+  /** Resize to this size (bilinear, aspect ratio not kept), as cv2.resize to a network's input size. */
+  resize?: ImageSize;
+  /** The file as named in errors (default: the path). */
+  displayName?: string;
+}
+
+/** sharp's messages can span lines (libvips appends its warnings); the first line says what failed. */
+function firstLine(e: unknown): string {
+  return errorMessage(e).split('\n')[0];
+}
+
+export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
+  const where = { file: options.displayName ?? file };
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
+  }
+  let pipeline: ReturnType<typeof sharp>;
+  let stored: ImageSize;
+  let orientation: number | undefined;
+  if (isBmp(bytes)) {
+    let bmp: ReturnType<typeof decodeBmp>;
+    try {
+      bmp = decodeBmp(bytes);
+    } catch (e) {
+      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+    }
+    stored = { width: bmp.width, height: bmp.height };
+    pipeline = sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: 3 } });
+  } else {
+    pipeline = sharp(bytes);
+    try {
+      const metadata = await pipeline.metadata();
+      if (metadata.width === undefined || metadata.height === undefined)
+        throw new Error('the image has no size');
+      stored = { width: metadata.width, height: metadata.height };
+      orientation = metadata.orientation;
+    } catch (e) {
+      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+    }
+  }
+  const decision = decideOrientation({ stored, orientation, expected: options.expectedSize });
+  if (decision === null) {
+    const exifNote = orientation !== undefined && orientation > 1 ? ` (EXIF orientation ${orientation})` : '';
+    throw dataError(
+      `the image is ${stored.width}x${stored.height}${exifNote} but its annotation says ` +
+        `${options.expectedSize!.width}x${options.expectedSize!.height} (width x height)`,
+      where,
+    );
+  }
+  if (decision.exif === 'applied') pipeline = pipeline.autoOrient();
+  pipeline = pipeline.removeAlpha().toColourspace('srgb');
+  if (options.resize !== undefined) {
+    pipeline = pipeline.resize(options.resize.width, options.resize.height, {
+      fit: 'fill',
+      kernel: 'linear',
+    });
+  }
+  try {
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+      sourceSize: decision.size,
+      exif: decision.exif,
+    };
+  } catch (e) {
+    throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+  }
+}
