@@ -19,7 +19,6 @@ export interface InitWeightsSettings {
   input_size: InputSize;
   special_classes?: SpecialClasses;
   custom_model_config?: unknown;
-  [key: string]: unknown;
 }
 
 export interface InitWeightsOptions {
@@ -49,7 +48,11 @@ export function modelConfigJson(
   settings: InitWeightsSettings,
   classes: { outClasses: ObjClassJson[]; classTitleToIdx: Record<string, number> },
 ): ModelConfigJson {
-  return { settings, out_classes: classes.outClasses, class_title_to_idx: classes.classTitleToIdx };
+  return {
+    settings: { ...settings },
+    out_classes: classes.outClasses,
+    class_title_to_idx: classes.classTitleToIdx,
+  };
 }
 
 export async function initWeights(opts: InitWeightsOptions): Promise<InitWeightsResult> {

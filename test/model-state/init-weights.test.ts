@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { network } from '../../plugin/unet';
 import { TaskError } from '../../src/errors';
 import type { ObjClassJson, ProjectMetaJson } from '../../src/format/types';
+import { run } from '../../src/cli/commands/init-weights';
 import { initWeights, type InitWeightsSettings } from '../../src/model-state/init-weights';
 import { loadModelFromDir, saveModelToDir } from '../../src/network/io';
 import { buildAndInitModel } from '../../src/network/transfer';
@@ -23,7 +24,7 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-const SETTINGS: InitWeightsSettings = {
+const SETTINGS: InitWeightsSettings & Record<string, unknown> = {
   input_size: { width: 16, height: 16 },
   special_classes: { background: 'bg', neutral: 'neutral' },
   custom_model_config: { depth: 2, base_filters: 2, max_filters: 4 },
@@ -162,5 +163,80 @@ describe('init-weights: an initial model folder (issue 6; spec C.1, C.2, E.3)', 
       }),
     );
     expect(err.context.file).toBe('meta.json');
+  });
+});
+
+describe('sly-nn init-weights (issue 6)', () => {
+  const FIXTURE_PROJECT = path.dirname(FIXTURE_META);
+  afterEach(async () => {
+    // The command picks the best backend (wasm here); the other tests here run on cpu.
+    await tf.setBackend('cpu');
+  });
+
+  async function runCommand(args: string[]): Promise<{ code: number; lines: string[] }> {
+    const lines: string[] = [];
+    const code = await run(args, { out: (l) => lines.push(l) });
+    return { code, lines };
+  }
+
+  test('writes a model folder whose settings are the full merged, validated config', async () => {
+    const configFile = path.join(tmp, 'train_config.json');
+    await fsp.writeFile(
+      configFile,
+      JSON.stringify({
+        input_size: { width: 32, height: 32 },
+        custom_model_config: { depth: 2, base_filters: 2 },
+      }),
+    );
+    const outDir = path.join(tmp, 'cli-out');
+    const { code, lines } = await runCommand([
+      '--project',
+      FIXTURE_PROJECT,
+      '--out',
+      outDir,
+      '--config',
+      configFile,
+    ]);
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(
+      new RegExp(`^wrote ${outDir} \\(\\d+ bytes\\): config.json, model.json, weights.bin$`),
+    );
+    expect(lines.join('\n')).toContain('class_title_to_idx {"bg":0,"bike":1,"car":2,"dog":3,"person":4}');
+    const config = JSON.parse(await fsp.readFile(path.join(outDir, 'config.json'), 'utf8')) as {
+      settings: Record<string, unknown>;
+    };
+    // The defaults of the training schema and of the plugin's schema are filled in.
+    expect(config.settings).toMatchObject({
+      input_size: { width: 32, height: 32 },
+      weights_init_type: 'transfer_learning',
+      special_classes: { background: 'bg', neutral: 'neutral' },
+      custom_model_config: { depth: 2, base_filters: 2, max_filters: 128, bn_momentum: 0.9 },
+    });
+    expect(config.settings.epochs).toEqual(expect.any(Number));
+    const model = await loadModelFromDir(outDir);
+    expect(model.outputs[0].shape).toEqual([null, 32, 32, 5]);
+    model.dispose();
+  });
+
+  test('a config the plugin rejects is a config error naming the file and field', async () => {
+    const configFile = path.join(tmp, 'bad_config.json');
+    await fsp.writeFile(configFile, JSON.stringify({ custom_model_config: { depth: 9 } }));
+    const err = await caught(
+      runCommand(['--project', FIXTURE_META, '--out', path.join(tmp, 'cli-bad'), '--config', configFile]),
+    );
+    expect(err.kind).toBe('config');
+    expect(err.message).toContain(configFile);
+    expect(err.message).toContain('custom_model_config.depth');
+    await expect(fsp.readdir(path.join(tmp, 'cli-bad'))).rejects.toThrow(/ENOENT/);
+  });
+
+  test('--help prints the usage; missing arguments are an error with the usage', async () => {
+    const { code, lines } = await runCommand(['--help']);
+    expect(code).toBe(0);
+    expect(lines.join('\n')).toContain('Usage: sly-nn init-weights --project');
+    await expect(runCommand(['--project', FIXTURE_PROJECT])).rejects.toThrow(
+      /--project and --out are required/,
+    );
+    await expect(runCommand(['--bogus'])).rejects.toThrow(/bogus/);
   });
 });
