@@ -27,10 +27,17 @@ export async function writeFileAtomic(file: string, text: string | Uint8Array): 
   }
 }
 
-/** Hard-links `source` to `target`; copies (through a temporary file) where links fail, e.g. across devices. */
-export async function linkOrCopy(source: string, target: string): Promise<'linked' | 'copied'> {
+/**
+ * Hard-links `source` to `target`; copies (through a temporary file) where links fail, e.g. across devices.
+ * `link` is a seam for tests.
+ */
+export async function linkOrCopy(
+  source: string,
+  target: string,
+  link: (source: string, target: string) => Promise<void> = fs.link,
+): Promise<'linked' | 'copied'> {
   try {
-    await fs.link(source, target);
+    await link(source, target);
     return 'linked';
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
