@@ -1,0 +1,108 @@
+# syntax=docker/dockerfile:1
+#
+# The image the Supervisely agent runs for this plugin's train and inference tasks (spec H.1): the agent mounts
+# the task folder at /sly_task_data and starts `sh -c "python -u /workdir/src/train.py"` (or inference.py); those
+# launchers exec node on the compiled entry points in /workdir/dist.
+#
+# Build arguments:
+#   VARIANT=gpu (default): @tensorflow/tfjs-node-gpu, i.e. libtensorflow 2.9 for CUDA 11 + cuDNN 8.
+#   VARIANT=cpu: the same image with @tensorflow/tfjs-node (libtensorflow for the CPU) in its place.
+#   CUDA_IMAGE, NODE_IMAGE: the two base images, pinned by digest (see below).
+# The labels the web UI reads are added by plugin/build.sh, which prints the full `docker build` command.
+# The build needs network access to the npm registry and to storage.googleapis.com, where the tfjs-node
+# install script downloads libtensorflow (TFJS_NODE_BASE_URI / TFJS_NODE_CDN_STORAGE point it at a mirror).
+
+# CUDA 11.8 + cuDNN 8: what libtensorflow 2.9 inside tfjs-node-gpu 4.22 loads (libcudart.so.11.0, libcudnn.so.8);
+# with CUDA 12 it silently runs on the CPU. The 11.2 tags are gone from Docker Hub; 11.8 has the same sonames.
+# Build and runtime stages share this base, so a native addon compiled in the first runs in the second (same glibc).
+ARG CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04@sha256:85fb7ac694079fff1061a0140fd5b5a641997880e12112d92589c3bbb1e8b7ca
+# Node 20 and its npm, copied out of the official image. Its node binary is the nodejs.org build (glibc >= 2.28),
+# so it runs on Ubuntu 22.04 (glibc 2.35) although the image itself is Debian 12.
+ARG NODE_IMAGE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+ARG VARIANT=gpu
+
+FROM ${NODE_IMAGE} AS node
+
+# One stage per variant, so that `FROM base-${VARIANT}` picks the native tfjs package without shell logic.
+FROM ${CUDA_IMAGE} AS base-gpu
+ENV TFJS_NODE_PACKAGE=@tensorflow/tfjs-node-gpu
+
+FROM ${CUDA_IMAGE} AS base-cpu
+ENV TFJS_NODE_PACKAGE=@tensorflow/tfjs-node
+
+# ---- build: compile the TypeScript, then install the production dependencies with their native parts ----
+FROM base-${VARIANT} AS build
+ENV DEBIAN_FRONTEND=noninteractive
+# python3, make, g++: node-gyp compiles the tfjs-node addon when no prebuilt one can be downloaded.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
+COPY --from=node /usr/local/include/node /usr/local/include/node
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+    && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+    && node --version && npm --version
+# node-gyp compiles against the headers copied above instead of downloading them.
+ENV npm_config_nodedir=/usr/local
+# Same path as in the final stage: nothing built here has to be relocated.
+WORKDIR /workdir
+# .npmrc sets onnxruntime-node-install=skip: its install script would download onnxruntime's CUDA provider,
+# which is built for CUDA 12 + cuDNN 9 and cannot load on this CUDA 11.8 base; its CPU engine is inside the npm
+# package. To use that provider, build on a CUDA 12 + cuDNN 9 base and run `npm ci` with
+# ONNXRUNTIME_NODE_INSTALL=cuda12 (and delete the .npmrc line); tfjs-node-gpu would then fall back to the CPU.
+COPY package.json package-lock.json .npmrc ./
+# VARIANT=cpu: declare tfjs-node, at tfjs-node-gpu's version, in place of tfjs-node-gpu, and update the lockfile.
+RUN if [ "$TFJS_NODE_PACKAGE" != "@tensorflow/tfjs-node-gpu" ]; then \
+        version="$(node -p "require('./package.json').optionalDependencies['@tensorflow/tfjs-node-gpu']")" \
+        && npm pkg delete "optionalDependencies.@tensorflow/tfjs-node-gpu" \
+        && npm pkg set "optionalDependencies.$TFJS_NODE_PACKAGE=$version" \
+        && npm install --package-lock-only --ignore-scripts --no-audit --no-fund; \
+    fi
+# Every dependency, dev ones included, to compile. No install scripts: tsc needs no native code, and the
+# production install below runs them (one libtensorflow download instead of two).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY plugin ./plugin
+RUN npm run build
+# Production dependencies only, install scripts on. Not --omit=optional: sharp's platform binaries and the
+# native tfjs package are optional dependencies.
+RUN npm ci --omit=dev --no-audit --no-fund
+# A failed optional dependency is silent: fail the build here unless the native backend really loads and
+# computes, and sharp and onnxruntime-node load.
+RUN node -e "const tf = require(process.env.TFJS_NODE_PACKAGE); require('assert').strictEqual(tf.getBackend(), 'tensorflow', 'the native tfjs backend did not load'); tf.add(tf.ones([2]), 1).dataSync(); require('sharp'); require('onnxruntime-node'); console.log('native modules load:', process.env.TFJS_NODE_PACKAGE, tf.version.tfjs)"
+
+# ---- runtime: what the agent starts ----
+FROM base-${VARIANT} AS runtime
+ENV DEBIAN_FRONTEND=noninteractive
+# python + python-is-python3: the agent runs `python -u /workdir/src/<entry>.py`.
+# tini: an init that forwards signals to node and reaps zombies (node as PID 1 ignores SIGTERM).
+# /bin/sh -> bash: bash runs the agent's `sh -c "python -u ..."` by exec (dash forks and stays PID 1, where it
+# ignores SIGTERM), so the launcher becomes PID 1 and can exec tini -> node.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python-is-python3 tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && ln -sf bash /usr/bin/sh
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+ENV LANG=C.UTF-8 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    TF_FORCE_GPU_ALLOW_GROWTH=true \
+    CUDA_CACHE_PATH=/var/cache/cuda-jit \
+    CUDA_CACHE_MAXSIZE=4294967296
+# libtensorflow 2.9 has no native kernels for Ampere and newer GPUs: CUDA JIT-compiles them at start (minutes).
+# The cache above (4 GiB, CUDA's maximum; the default 256 MiB does not hold TensorFlow's kernels) keeps them;
+# to keep them across tasks, mount a host folder there or commit a container that has run once on the GPU.
+WORKDIR /workdir
+COPY --from=build /workdir/package.json ./package.json
+COPY --from=build /workdir/node_modules ./node_modules
+COPY --from=build /workdir/dist ./dist
+COPY src/train.py src/inference.py ./src/
+# The same check in the image that will run: its libraries, not the build stage's.
+RUN node -e "const tf = require(process.env.TFJS_NODE_PACKAGE); require('assert').strictEqual(tf.getBackend(), 'tensorflow', 'the native tfjs backend did not load'); tf.add(tf.ones([2]), 1).dataSync(); require('sharp'); require('onnxruntime-node'); console.log('native modules load:', process.env.TFJS_NODE_PACKAGE, tf.version.tfjs)" \
+    && mkdir -p "$CUDA_CACHE_PATH"
+WORKDIR /workdir/src
+# The agent overrides the entrypoint; this one serves `docker run` by hand.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["python", "-u", "/workdir/src/train.py"]
