@@ -14,9 +14,10 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { modelError } from '../errors';
 import { hasOptimizerState, loadModelFromDir, loadOptimizerStateFromDir, MODEL_JSON_FILE } from './io';
+import type { WeightsInitType } from '../task/config-types';
 import type { AnyNetwork, InputSize } from './types';
 
-export type WeightsInitType = 'transfer_learning' | 'continue_training';
+export type { WeightsInitType };
 
 export interface CopyWeightsOptions {
   source: tf.LayersModel;
