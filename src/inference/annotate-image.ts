@@ -9,7 +9,7 @@ import type { Annotation, ObjClass } from '../format/model';
 import type { ObjClassJson } from '../format/types';
 import { geometryBounds } from './label-geometry';
 import { mergeAnnotation, type ModeResult, type RegionResult } from './merge-annotation';
-import type { ModeConfig } from './mode-config';
+import type { ModeConfig } from '../task/config-types';
 import type { LabelBox } from './modes/bboxes';
 import { planInference, type InferencePlan } from './modes/plan';
 import type { OutputMeta } from './output-meta';

@@ -9,7 +9,7 @@ import { configError } from '../errors';
 import { colorForName } from '../format/color';
 import { createProjectMeta } from '../format/meta';
 import type { ObjClass, ProjectMeta, TagMeta } from '../format/model';
-import type { ModeConfig } from './mode-config';
+import type { ModeConfig } from '../task/config-types';
 import { isNameIncluded, Renamer } from './renamer';
 
 /** What the model produces (spec F.1 `model_out_meta`): its out classes and the tag metas it may attach. */

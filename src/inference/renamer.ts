@@ -4,9 +4,19 @@
  */
 
 import type { Tag } from '../format/model';
-import type { NameSelection, RenamerJson } from './mode-config';
 
 export const MATCH_ALL = '__all__';
+
+/** `"__all__"` or a list of names (spec F.3 `renamer`). */
+export type NameSelection = typeof MATCH_ALL | readonly string[];
+
+/** The renamer JSON as written in a task config (the validated `RenamerConfig` of src/task is one). */
+export interface RenamerJson {
+  add_suffix?: string;
+  save_classes?: NameSelection;
+  /** Alias of save_classes; wins on read. */
+  save_names?: NameSelection;
+}
 
 /** `is_name_included`: `"__all__"` matches everything, a list matches its members. */
 export function isNameIncluded(name: string, selection: NameSelection): boolean {

@@ -3,7 +3,7 @@
  * the image (spec F.3 sliding_window), resizing a network-sized map back to its crop, and argmax.
  */
 
-import type { Blending } from './mode-config';
+import type { Blending } from '../task/config-types';
 import {
   containsRect,
   describeRect,

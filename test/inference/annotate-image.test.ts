@@ -1,10 +1,11 @@
+import { modeConfig } from './helpers/mode-config';
 import { TaskError } from '../../src/errors';
 import { parseAnnotation } from '../../src/format/annotation';
 import { parseObjClass, parseProjectMeta } from '../../src/format/meta';
 import type { Annotation, BitmapGeometry, Label } from '../../src/format/model';
 import { decodeMultichannelBitmap } from '../../src/format/multichannel-bitmap';
 import { annotateImage, type ScoreCrops } from '../../src/inference/annotate-image';
-import type { ModeConfig } from '../../src/inference/mode-config';
+import type { ModeConfig } from '../../src/task/config-types';
 import { buildOutputMeta } from '../../src/inference/output-meta';
 import { outClassMapping } from '../../src/inference/predictions';
 import type { Rect } from '../../src/inference/rect';
@@ -104,20 +105,20 @@ const whole: Rect = { top: 0, left: 0, bottom: 23, right: 39 };
 
 describe('one image through each mode with a fake network (spec F.3)', () => {
   it('full_image: the predicted classes cover the image exactly as the network says', async () => {
-    const { annotation } = await run({ name: 'full_image', ...common });
+    const { annotation } = await run(modeConfig({ name: 'full_image', ...common }));
     expect(annotation.labels.map((l) => l.classTitle)).toEqual(['box', 'bg_m', 'fg_m']);
     expect(pixelsOf(annotation.labels, 'fg_m')).toEqual(truth([whole], true));
     expect(pixelsOf(annotation.labels, 'bg_m')).toEqual(truth([whole], false));
   });
 
   it('roi: predictions only inside the ROI', async () => {
-    const mode: ModeConfig = {
+    const mode = modeConfig({
       name: 'roi',
       ...common,
       bounds: { left: '25%', top: '2px', right: '0px', bottom: '50%' },
       save: false,
       class_name: 'r',
-    };
+    });
     const { annotation, plan } = await run(mode);
     const roi = { top: 2, left: 10, bottom: 11, right: 39 };
     expect(plan.crops).toEqual([roi]);
@@ -125,14 +126,14 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
   });
 
   it('bboxes: predictions inside each padded box, in label order', async () => {
-    const mode: ModeConfig = {
+    const mode = modeConfig({
       name: 'bboxes',
       ...common,
       from_classes: '__all__',
       padding: { left: '10px', top: '0px', right: '100%', bottom: '2px' },
       save: true,
       add_suffix: '_in',
-    };
+    });
     const { annotation, plan } = await run(mode);
     const box = { top: 4, left: 0, bottom: 13, right: 23 };
     expect(plan.crops).toEqual([box]);
@@ -142,7 +143,7 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
 
   for (const blending of ['sum', 'feather'] as const) {
     it(`sliding_window (${blending}): windows that agree stitch into the network's own answer, batch by batch`, async () => {
-      const mode: ModeConfig = {
+      const mode = modeConfig({
         name: 'sliding_window',
         ...common,
         window: { width: 16, height: 16 },
@@ -151,7 +152,7 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
         class_name: 'win',
         blending,
         save_probabilities: true,
-      };
+      });
       const calls: number[] = [];
       const { annotation, plan } = await run(mode, calls, 4);
       // rows: limit 8, stride 12 -> 0, 8; columns: limit 24, stride 12 -> 0, 12, 24
@@ -173,7 +174,7 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
   }
 
   it('a network with the wrong number of score channels is a model error', async () => {
-    const mode: ModeConfig = { name: 'full_image', ...common };
+    const mode = modeConfig({ name: 'full_image', ...common });
     const outputMeta = buildOutputMeta({ inputMeta, model, mode });
     const threeChannels: ScoreCrops = async (crops) =>
       crops.map((c) => scoreMap(c.bottom - c.top + 1, c.right - c.left + 1, 3));

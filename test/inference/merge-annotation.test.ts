@@ -1,8 +1,8 @@
 import { annotationToJson, parseAnnotation } from '../../src/format/annotation';
+import { modeConfig } from './helpers/mode-config';
 import { parseObjClass, parseProjectMeta, parseTagMeta } from '../../src/format/meta';
 import type { Annotation, Label, Tag } from '../../src/format/model';
 import { mergeAnnotation, type ModeResult, type RegionResult } from '../../src/inference/merge-annotation';
-import type { ModeConfig } from '../../src/inference/mode-config';
 import { buildOutputMeta } from '../../src/inference/output-meta';
 import { outClassMapping, probabilityClasses, regionPredictions } from '../../src/inference/predictions';
 import type { Rect } from '../../src/inference/rect';
@@ -98,7 +98,7 @@ const inputSummary = ['kiwi:rectangle', 'lemon:polygon[situated]', 'kiwi:rectang
 
 describe('merging predictions into the output annotation (spec F.3 table, F.4)', () => {
   it('full_image: input kept, predictions added, model image tags on the image, labels cut to the image', () => {
-    const mode: ModeConfig = { name: 'full_image', model_classes: suffix, model_tags: suffix };
+    const mode = modeConfig({ name: 'full_image', model_classes: suffix, model_tags: suffix });
     const out = buildOutputMeta({ inputMeta, model, mode });
     const region = regionResult(
       { top: 0, left: 0, bottom: 19, right: 29 },
@@ -125,14 +125,14 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
   });
 
   it('roi with save: the ROI rectangle of class_name carries the model tags, which also go on the image', () => {
-    const mode: ModeConfig = {
+    const mode = modeConfig({
       name: 'roi',
       model_classes: suffix,
       model_tags: suffix,
       bounds: { left: '10px', top: '2px', right: '0px', bottom: '0px' },
       save: true,
       class_name: 'inference_roi',
-    };
+    });
     const out = buildOutputMeta({ inputMeta, model, mode });
     const rect = { top: 2, left: 10, bottom: 19, right: 29 };
     const region = regionResult(rect, { modelTags: [confidence], renamer: out.classRenamer });
@@ -152,7 +152,7 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
   });
 
   it('bboxes: per selected label its predictions, its saved box, then the label with the model tags; the image tags untouched', () => {
-    const mode: ModeConfig = {
+    const mode = modeConfig({
       name: 'bboxes',
       model_classes: suffix,
       model_tags: suffix,
@@ -160,7 +160,7 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
       padding: { left: '0px', top: '0px', right: '0px', bottom: '0px' },
       save: true,
       add_suffix: '_input_bbox',
-    };
+    });
     const out = buildOutputMeta({ inputMeta, model, mode });
     const r0 = regionResult(
       { top: 3, left: 2, bottom: 8, right: 9 },
@@ -185,7 +185,7 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
   });
 
   it('sliding_window with save: one class_name rectangle per window (with its tags), then the stitched labels', () => {
-    const mode: ModeConfig = {
+    const mode = modeConfig({
       name: 'sliding_window',
       model_classes: suffix,
       model_tags: suffix,
@@ -194,7 +194,7 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
       save: true,
       class_name: 'sl_window',
       blending: 'feather',
-    };
+    });
     const out = buildOutputMeta({ inputMeta, model, mode });
     const whole = regionResult({ top: 0, left: 0, bottom: 19, right: 29 }, { renamer: out.classRenamer });
     const windows = [
@@ -218,7 +218,7 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
   });
 
   it('save_probabilities: customBigData keeps its keys and gains probabilityLabels and probabilityClasses (spec F.5)', () => {
-    const mode: ModeConfig = { name: 'full_image', model_classes: suffix, save_probabilities: true };
+    const mode = modeConfig({ name: 'full_image', model_classes: suffix, save_probabilities: true });
     const out = buildOutputMeta({ inputMeta, model, mode });
     const region = regionResult(
       { top: 0, left: 0, bottom: 19, right: 29 },
@@ -271,7 +271,11 @@ describe('merging predictions into the output annotation (spec F.3 table, F.4)',
         },
       ],
     };
-    const out = buildOutputMeta({ inputMeta, model, mode: { name: 'full_image', model_classes: suffix } });
+    const out = buildOutputMeta({
+      inputMeta,
+      model,
+      mode: modeConfig({ name: 'full_image', model_classes: suffix }),
+    });
     const region = regionResult({ top: 0, left: 0, bottom: 19, right: 29 }, { renamer: out.classRenamer });
     const merged = mergeAnnotation({
       input: withScores,

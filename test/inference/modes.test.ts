@@ -1,4 +1,5 @@
 import { TaskError } from '../../src/errors';
+import { modeConfig } from './helpers/mode-config';
 import { offsetPixels } from '../../src/inference/modes/bounds';
 import { bboxesRegions, paddedBox } from '../../src/inference/modes/bboxes';
 import { planInference } from '../../src/inference/modes/plan';
@@ -193,7 +194,7 @@ describe('sliding windows (spec F.3, SDK SlidingWindows)', () => {
 describe('inference plan per mode (spec F.3)', () => {
   const image = { height: 20, width: 30 };
   it('full_image: one crop, the whole image', () => {
-    expect(planInference({ mode: { name: 'full_image' }, image })).toEqual({
+    expect(planInference({ mode: modeConfig({ name: 'full_image' }), image })).toEqual({
       mode: 'full_image',
       crops: [{ top: 0, left: 0, bottom: 19, right: 29 }],
     });
@@ -201,12 +202,18 @@ describe('inference plan per mode (spec F.3)', () => {
 
   it('roi, bboxes and sliding_window delegate to their geometry', () => {
     const roi = planInference({
-      mode: { name: 'roi', bounds: { ...zero, top: '5px' }, save: false, class_name: 'r' },
+      mode: modeConfig({ name: 'roi', bounds: { ...zero, top: '5px' }, save: false, class_name: 'r' }),
       image,
     });
     expect(roi.crops).toEqual([{ top: 5, left: 0, bottom: 19, right: 29 }]);
     const bb = planInference({
-      mode: { name: 'bboxes', from_classes: '__all__', padding: zero, save: false, add_suffix: '_b' },
+      mode: modeConfig({
+        name: 'bboxes',
+        from_classes: '__all__',
+        padding: zero,
+        save: false,
+        add_suffix: '_b',
+      }),
       image,
       labels: [{ classTitle: 'a', bbox: { top: 1, left: 2, bottom: 3, right: 4 } }],
     });
@@ -216,14 +223,14 @@ describe('inference plan per mode (spec F.3)', () => {
       cropLabel: [0],
     });
     const sw = planInference({
-      mode: {
+      mode: modeConfig({
         name: 'sliding_window',
         window: { width: 16, height: 16 },
         min_overlap: { x: 2, y: 2 },
         save: false,
         class_name: 's',
         blending: 'feather',
-      },
+      }),
       image,
     });
     // rows: limit 4, stride 14 -> 0, 4; columns: limit 14 -> 0, 14

@@ -1,6 +1,7 @@
 /** The `bboxes` mode's regions (spec F.3 InfModeBboxes): one padded box per selected input label. */
 
-import type { SideBounds, NameSelection } from '../mode-config';
+import type { SideBounds } from '../../task/config-types';
+import type { NameSelection } from '../renamer';
 import { isNameIncluded } from '../renamer';
 import { intersectRects, rectFromSize, rectSize, translateRect, type Rect, type Size } from '../rect';
 import { sideOffsets } from './bounds';

@@ -6,7 +6,7 @@
 
 import { configError } from '../../errors';
 import type { Size } from '../rect';
-import type { SideBounds } from '../mode-config';
+import type { SideBounds } from '../../task/config-types';
 
 const PERCENT_OR_PX = /^(-?[0-9]+)(%|px)$/;
 

@@ -3,7 +3,7 @@
  * the SDK visits them, plus what the merge step needs to put the results back.
  */
 
-import type { ModeConfig } from '../mode-config';
+import type { ModeConfig } from '../../task/config-types';
 import { rectFromSize, type Rect, type Size } from '../rect';
 import { bboxesRegions, type LabelBox, type SkippedLabel } from './bboxes';
 import { roiRect } from './roi';

@@ -1,7 +1,7 @@
 /** The `roi` mode's region (spec F.3): the image minus the configured margins. */
 
 import { configError } from '../../errors';
-import type { SideBounds } from '../mode-config';
+import type { SideBounds } from '../../task/config-types';
 import { intersectRects, rectFromSize, type Rect, type Size } from '../rect';
 import { sideOffsets } from './bounds';
 
