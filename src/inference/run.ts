@@ -1,12 +1,275 @@
 /**
- * The inference run (owned by the lead): loads the model, applies the mode to every image, writes the results
- * project, then reports MODEL_APPLIED. Placeholder until the real body lands.
+ * The inference task (spec A.3, F, G.3): load the checkpoint in model/, apply the configured mode to every
+ * image of the input project, write the complete results project to results/<input project name>/, and only
+ * then print "model applied".
+ *
+ * The results project is built in a hidden temporary folder inside results/ and renamed at the end, so a crash
+ * never leaves a folder that looks complete. Several images are in flight at once (decoding, cropping, writing)
+ * while the network runs batches across them (MicroBatcher).
  */
-
-import { TaskError } from '../errors';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initBackend } from '../backend/select';
+import { TaskError, configError, dataError } from '../errors';
+import type { Annotation } from '../format/model';
+import {
+  countItems,
+  projectDisplayPath,
+  projectItems,
+  readItemAnnotation,
+  readSingleProject,
+  type ProjectItem,
+  type ProjectListing,
+} from '../format/project-reader';
+import { ResultsProjectWriter } from '../format/project-writer';
+import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
+import { decodeImage } from '../image/decode';
+import { normaliseRgbInto } from '../image/normalise';
+import { reportModelApplied } from '../protocol/events';
+import { Progress } from '../protocol/progress';
 import type { InferenceTaskContext } from '../task/context';
+import { annotateImage } from './annotate-image';
+import { MicroBatcher } from './batcher';
+import { loadInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
+import { chooseEngine, type EngineName, type SegmentationEngine } from './engine';
+import { buildOutputMeta, type OutputMeta } from './output-meta';
+import { outClassMapping } from './predictions';
+import type { Rect } from './rect';
+import { resizeScores, scoreMap, type ScoreMap } from './stitch';
 
-export async function runInference(ctx: InferenceTaskContext): Promise<void> {
-  ctx.logger.debug('runInference called', { task_dir: ctx.paths.root, mode: ctx.modeConfig.name });
-  throw new TaskError('config', 'inference is not available yet in this build of the plugin');
+export interface RunInferenceOptions {
+  /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
+  readonly engine?: EngineName;
+  /** Threads for the native engine; default: the machine's cores. */
+  readonly threads?: number;
+}
+
+/** What the run did, for tests and benchmarks. */
+export interface InferenceSummary {
+  readonly resultsDir: string;
+  readonly items: number;
+  readonly engine: EngineName;
+  readonly networkMs: number;
+  readonly wallMs: number;
+}
+
+export async function runInference(
+  ctx: InferenceTaskContext,
+  options: RunInferenceOptions = {},
+): Promise<InferenceSummary> {
+  const { paths, logger, modeConfig, modelConfig } = ctx;
+  const started = performance.now();
+
+  const project = await readSingleProject(paths.data);
+  const total = countItems(project);
+  logger.info(`Project structure has been read. Samples: ${total}.`, { project: project.name });
+  const finalDir = path.join(paths.results, project.name);
+  await ensureAbsent(finalDir, project.name);
+
+  const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
+  const backend = await initBackend();
+  logger.info('TensorFlow.js backend', { backend: backend.name, not_used: backend.reasons });
+  const checkpoint = await loadInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
+  if (checkpoint.preprocessingAssumed) {
+    logger.warn('model/config.json records no input normalisation; assuming ImageNet statistics', {
+      preprocessing: { mean: [...checkpoint.preprocessing.mean], std: [...checkpoint.preprocessing.std] },
+    });
+  }
+  const outputMeta = buildOutputMeta({
+    inputMeta: project.meta,
+    model: { classes: checkpoint.classes, tagMetas: [] },
+    mode: modeConfig,
+  });
+  const choice = await chooseEngine({
+    model: checkpoint.model,
+    ...(options.engine !== undefined ? { force: options.engine } : {}),
+    intraOpNumThreads: options.threads ?? os.availableParallelism(),
+  });
+  if (!choice.needsTfjsModel) checkpoint.model.dispose();
+  logger.info('Inference engine', {
+    engine: choice.engine.name,
+    why: choice.reason,
+    other_engine: choice.notChosen.name,
+    other_engine_not_used: choice.notChosen.reason,
+    detail: choice.engine.description,
+  });
+  building.iterDone();
+
+  const tempDir = path.join(paths.results, `.${project.name}.partial-${process.pid}`);
+  let networkMs = 0;
+  try {
+    const writer = await ResultsProjectWriter.create({
+      dir: tempDir,
+      projectName: project.name,
+      meta: outputMeta.meta,
+    });
+    const batcher = new MicroBatcher({
+      run: (x, n) => choice.engine.run(x, n),
+      batchSize: modelConfig.batch_size,
+      inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
+      outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
+    });
+    const classMapping = outClassMapping({
+      classes: checkpoint.classes,
+      classToIndex: checkpoint.classToIndex,
+    });
+    const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
+    await applyToProject({
+      project,
+      writer,
+      // Enough images in flight to fill a batch while the previous one runs.
+      concurrency: Math.max(2, modelConfig.batch_size + 1),
+      apply: (item) =>
+        applyToItem({
+          item,
+          project,
+          checkpoint,
+          outputMeta,
+          batcher,
+          mode: modeConfig,
+          classMapping,
+          cropsPerCall: 2 * modelConfig.batch_size,
+        }),
+      onItemDone: () => applying.iterDone(),
+    });
+    networkMs = batcher.stats.networkMs;
+    await writer.finish();
+    await fs.rename(tempDir, finalDir);
+    await fsyncDir(paths.results);
+  } catch (e) {
+    await fs.rm(tempDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await disposeEngine(choice.engine, choice.needsTfjsModel ? checkpoint : undefined);
+  }
+
+  reportModelApplied(logger);
+  return {
+    resultsDir: finalDir,
+    items: total,
+    engine: choice.engine.name,
+    networkMs,
+    wallMs: performance.now() - started,
+  };
+}
+
+async function ensureAbsent(dir: string, projectName: string): Promise<void> {
+  try {
+    await fs.access(dir);
+  } catch {
+    return;
+  }
+  throw configError(
+    `results/${projectName} already exists; the agent gives inference an empty results folder, so this task folder was used before`,
+    { file: `results/${projectName}` },
+  );
+}
+
+interface ApplyToProjectOptions {
+  readonly project: ProjectListing;
+  readonly writer: ResultsProjectWriter;
+  readonly concurrency: number;
+  readonly apply: (item: ProjectItem) => Promise<{ annotation: Annotation }>;
+  readonly onItemDone: () => void;
+}
+
+/** Runs `apply` over every item with bounded concurrency; writes are serialised (the writer is not reentrant). */
+async function applyToProject(opts: ApplyToProjectOptions): Promise<void> {
+  const items = projectItems(opts.project);
+  let writes: Promise<void> = Promise.resolve();
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (failed) return;
+      const next = items.next();
+      if (next.done === true) return;
+      const item = next.value;
+      try {
+        const { annotation } = await opts.apply(item);
+        writes = writes.then(() =>
+          opts.writer.addItem({
+            dataset: item.dataset,
+            name: item.name,
+            imagePath: item.imagePath,
+            annotation,
+          }),
+        );
+        await writes;
+        opts.onItemDone();
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: opts.concurrency }, () => worker()));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+}
+
+interface ApplyToItemOptions {
+  readonly item: ProjectItem;
+  readonly project: ProjectListing;
+  readonly checkpoint: InferenceCheckpoint;
+  readonly outputMeta: OutputMeta;
+  readonly batcher: MicroBatcher;
+  readonly mode: InferenceTaskContext['modeConfig'];
+  readonly classMapping: ReturnType<typeof outClassMapping>;
+  readonly cropsPerCall: number;
+}
+
+async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Annotation }> {
+  const { item, project, checkpoint } = opts;
+  const display = projectDisplayPath(project, item.imagePath);
+  const annotation = await readItemAnnotation(project, item);
+  const decoded = await decodeImage(item.imagePath, { expectedSize: annotation.size, displayName: display });
+  const image: RgbRaster = { data: decoded.data, width: decoded.width, height: decoded.height };
+  const { height, width } = checkpoint.inputSize;
+  const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
+    Promise.all(
+      crops.map(async (rect) => {
+        const rgb = await cropResizeRgb(image, rect, checkpoint.inputSize);
+        const x = new Float32Array(height * width * 3);
+        normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
+        const y = await opts.batcher.score(x);
+        const netScores = scoreMap(height, width, checkpoint.channels, y);
+        return resizeScores(netScores, {
+          height: rect.bottom - rect.top + 1,
+          width: rect.right - rect.left + 1,
+        });
+      }),
+    );
+  try {
+    const result = await annotateImage({
+      mode: opts.mode,
+      annotation,
+      outputMeta: opts.outputMeta,
+      classMapping: opts.classMapping,
+      scoreCrops,
+      // Sliding windows are stitched this many at a time: enough to fill the network's batches.
+      batchSize: opts.cropsPerCall,
+    });
+    return { annotation: result.annotation };
+  } catch (e) {
+    if (e instanceof TaskError) throw e.withContext({ file: display });
+    throw dataError(`inference failed: ${(e as Error).message}`, { file: display }, e);
+  }
+}
+
+async function disposeEngine(
+  engine: SegmentationEngine,
+  checkpoint: InferenceCheckpoint | undefined,
+): Promise<void> {
+  await engine.dispose();
+  checkpoint?.model.dispose();
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,0 +1,35 @@
+/**
+ * Entry point of an inference task (spec A.3, H.1): started by src/inference.py as `node dist/src/inference.js`.
+ * Thin on purpose: resolve the task folder, load and validate the model and mode configs (logged), make the
+ * configured GPU visible, then hand over to the inference run. Failures become the crash line and exit code 1.
+ *
+ * Only tfjs-free modules are imported statically: CUDA_VISIBLE_DEVICES must be set before tfjs loads.
+ */
+
+import { defaultLogger } from './protocol/logger';
+import { runMain } from './protocol/main';
+import { applyGpuDevices } from './task/gpu';
+import { loadInferenceConfig } from './task/inference-config';
+import { resolveTaskPaths } from './task/paths';
+import { PLUGIN_TASK_DEFAULTS } from './task/plugin-defaults';
+
+const INFERENCE_MAIN_NAME = 'TFJS_SEGMENTATION_INFERENCE';
+
+async function main(): Promise<void> {
+  const logger = defaultLogger();
+  const paths = resolveTaskPaths(process.env);
+  const { modelConfig, modeConfig } = await loadInferenceConfig({
+    paths,
+    logger,
+    defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+  });
+  const deviceIds = applyGpuDevices([modelConfig.gpu_device], process.env);
+  logger.debug('GPU devices remapped', {
+    cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
+    device_ids: deviceIds,
+  });
+  const { runInference } = await import('./inference/run');
+  await runInference({ paths, modelConfig, modeConfig, logger });
+}
+
+void runMain(INFERENCE_MAIN_NAME, main);

@@ -1,0 +1,283 @@
+/**
+ * The model tar (spec C.1): an uncompressed POSIX tar with config.json and the weights at the top level.
+ *
+ * Packing writes a temporary file and renames it. Unpacking is defensive, because a tar is user input:
+ * it refuses absolute paths, `..`, links that point outside the folder (or to nothing), hard links to anything
+ * but an earlier file of the archive, devices and fifos; it says clearly when the tar is empty, truncated or not
+ * a tar at all; and it extracts into a temporary folder that is renamed into place only when everything is
+ * fine, so a failure leaves nothing half-written.
+ */
+
+import { randomBytes } from 'crypto';
+import fs from 'fs/promises';
+import path from 'path';
+import * as tar from 'tar';
+import { TaskError, errorMessage, modelError } from '../errors';
+import { MODEL_CONFIG_FILE } from './config';
+
+export interface TarEntryInfo {
+  /** The path as stored in the archive. */
+  path: string;
+  /** node-tar's type name: File, Directory, SymbolicLink, Link, CharacterDevice, BlockDevice, FIFO, ... */
+  type: string;
+  linkpath?: string;
+  size: number;
+}
+
+export interface PackOptions {
+  /** The folder whose contents go to the top level of the tar. */
+  dir: string;
+  /** The tar file to write. */
+  file: string;
+  /** Refuse a folder without config.json (default true). */
+  requireConfig?: boolean;
+}
+
+export interface PackResult {
+  file: string;
+  /** The paths in the archive, in order. */
+  entries: string[];
+  bytes: number;
+}
+
+export async function packModelDir(options: PackOptions): Promise<PackResult> {
+  const dir = path.resolve(options.dir);
+  const file = path.resolve(options.file);
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat === undefined || !stat.isDirectory()) throw modelError('not a folder', { file: options.dir });
+  if (isInside(file, dir)) {
+    throw modelError('the tar file must not be written inside the folder being packed', {
+      file: options.file,
+    });
+  }
+  const names = (await fs.readdir(dir)).sort();
+  if (names.length === 0) throw modelError('the folder is empty: nothing to pack', { file: options.dir });
+  if ((options.requireConfig ?? true) && !names.includes(MODEL_CONFIG_FILE)) {
+    throw modelError(`no ${MODEL_CONFIG_FILE} at the top level of the folder; a model needs it (spec C.1)`, {
+      file: options.dir,
+    });
+  }
+  const temp = temporarySibling(file, 'pack');
+  try {
+    // portable: no uid/gid/user names, so the tar is the same whoever packs it.
+    await tar.create({ file: temp, cwd: dir, portable: true }, names);
+    await fs.rename(temp, file);
+  } catch (e) {
+    await fs.rm(temp, { force: true });
+    throw modelError(`cannot write the tar: ${errorMessage(e)}`, { file: options.file }, e);
+  }
+  // The archive's real order (node-tar reports entries as it starts them, not as it writes them).
+  const entries = (await listTarEntries(file, options.file)).map((e) => e.path);
+  return { file, entries, bytes: (await fs.stat(file)).size };
+}
+
+/** Every entry of a tar, or a model error saying why it cannot be read (empty, truncated, not a tar). */
+export async function listTarEntries(file: string, displayName = file): Promise<TarEntryInfo[]> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat === undefined || !stat.isFile()) throw modelError('tar file not found', { file: displayName });
+  if (stat.size === 0) throw modelError('the tar file is empty (0 bytes)', { file: displayName });
+  const entries: TarEntryInfo[] = [];
+  try {
+    await tar.list({
+      file,
+      strict: true,
+      onReadEntry: (e) =>
+        void entries.push({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size ?? 0 }),
+    });
+  } catch (e) {
+    throw modelError(await describeReadError(e, file, entries), { file: displayName }, e);
+  }
+  if (entries.length === 0) throw modelError('the tar file has no entries', { file: displayName });
+  return entries;
+}
+
+async function describeReadError(e: unknown, file: string, seen: readonly TarEntryInfo[]): Promise<string> {
+  const text = errorMessage(e);
+  if (/Truncated input/i.test(text)) {
+    const last = seen[seen.length - 1];
+    return `the tar file is truncated${last !== undefined ? ` (it ends inside or after "${last.path}")` : ''}; download or copy it again`;
+  }
+  if (seen.length === 0 && (await isAllZeros(file))) return 'the tar file has no entries';
+  if (/Unrecognized archive format|checksum failure/i.test(text))
+    return 'not a tar archive (or a corrupt one)';
+  return `cannot read the tar: ${text}`;
+}
+
+async function isAllZeros(file: string): Promise<boolean> {
+  const data = await fs.readFile(file);
+  return data.every((b) => b === 0);
+}
+
+const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+
+/** An archive path without "./" prefixes and trailing slashes; "" for the archive's root folder. */
+export function normaliseEntryPath(p: string): string {
+  let out = p.replace(/\/+$/, '');
+  while (out.startsWith('./')) out = out.slice(2).replace(/^\/+/, '');
+  return out === '.' ? '' : out;
+}
+
+/** What makes an archive unsafe to unpack; [] when nothing does. Pure: reads only the entry list. */
+export function unsafeEntries(entries: readonly TarEntryInfo[]): string[] {
+  const problems: string[] = [];
+  const files = new Set<string>();
+  const links = new Set<string>();
+  for (const entry of entries) {
+    const p = normaliseEntryPath(entry.path);
+    const shown = JSON.stringify(entry.path);
+    if (isAbsolute(entry.path)) {
+      problems.push(`${shown} is an absolute path`);
+      continue;
+    }
+    if (p.split('/').includes('..')) {
+      problems.push(`${shown} climbs out of the folder with ".."`);
+      continue;
+    }
+    if (!ALLOWED_TYPES.has(entry.type)) {
+      problems.push(`${shown} is a ${entry.type} (only files, folders and links are allowed)`);
+      continue;
+    }
+    const throughLink = [...links].find((l) => p.startsWith(`${l}/`));
+    if (throughLink !== undefined) problems.push(`${shown} is written through the link "${throughLink}"`);
+    if (entry.type === 'SymbolicLink') {
+      const target = entry.linkpath ?? '';
+      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(p), target));
+      if (target === '' || isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
+        problems.push(`${shown} is a link to ${JSON.stringify(target)}, outside the folder`);
+      }
+      links.add(p);
+    } else if (entry.type === 'Link') {
+      const target = normaliseEntryPath(entry.linkpath ?? '');
+      if (!files.has(target))
+        problems.push(
+          `${shown} is a hard link to ${JSON.stringify(entry.linkpath)}, not an earlier file of the archive`,
+        );
+      files.add(p);
+    } else if (entry.type !== 'Directory') {
+      files.add(p);
+    }
+  }
+  return problems;
+}
+
+export interface UnpackOptions {
+  file: string;
+  /** The folder to create. It must not exist, or be empty (or `replace` must be set). */
+  dir: string;
+  /** Refuse a tar without config.json at its top level (default true). */
+  requireConfig?: boolean;
+  /** Replace an existing non-empty folder (default false). */
+  replace?: boolean;
+}
+
+export interface UnpackResult {
+  dir: string;
+  /** The archive's paths, normalised, root entry left out. */
+  entries: string[];
+}
+
+export async function unpackModelTar(options: UnpackOptions): Promise<UnpackResult> {
+  const file = path.resolve(options.file);
+  const dir = path.resolve(options.dir);
+  const shown = options.file;
+  await checkDestination(dir, options);
+  const entries = await listTarEntries(file, shown);
+  const problems = unsafeEntries(entries);
+  if (problems.length > 0)
+    throw modelError(`refusing to unpack an unsafe tar: ${problems.join('; ')}`, { file: shown });
+  const paths = entries.map((e) => normaliseEntryPath(e.path)).filter((p) => p !== '');
+  if (paths.length === 0)
+    throw modelError('the tar file has no entries (only its root folder)', { file: shown });
+  if (
+    (options.requireConfig ?? true) &&
+    !entries.some((e) => e.type !== 'Directory' && normaliseEntryPath(e.path) === MODEL_CONFIG_FILE)
+  ) {
+    const nested = paths.find((p) => p.endsWith(`/${MODEL_CONFIG_FILE}`));
+    const hint =
+      nested !== undefined
+        ? ` (found "${nested}": pack the folder's contents, e.g. tar -cf model.tar -C <dir> .)`
+        : '';
+    throw modelError(`no ${MODEL_CONFIG_FILE} at the top level of the tar${hint}`, { file: shown });
+  }
+  const temp = temporarySibling(dir, 'unpack');
+  await fs.mkdir(temp, { recursive: false });
+  try {
+    await tar.extract({
+      file,
+      cwd: temp,
+      strict: true,
+      preservePaths: false,
+      // As root (the image), node-tar would chown to the archive's uid/gid; the task folder must stay ours.
+      preserveOwner: false,
+      // Defence in depth: the same types as the check above, whatever node-tar would otherwise accept.
+      filter: (_p, entry) => !('type' in entry) || ALLOWED_TYPES.has(String(entry.type)),
+    });
+    await checkLinksInside(temp);
+    await moveIntoPlace(temp, dir, options.replace ?? false);
+  } catch (e) {
+    await fs.rm(temp, { recursive: true, force: true });
+    if (e instanceof TaskError) throw e.withContext({ file: shown });
+    throw modelError(`cannot unpack: ${errorMessage(e)}`, { file: shown }, e);
+  }
+  return { dir, entries: paths };
+}
+
+async function checkDestination(dir: string, options: UnpackOptions): Promise<void> {
+  const stat = await fs.lstat(dir).catch(() => undefined);
+  if (stat === undefined || options.replace === true) return;
+  if (!stat.isDirectory())
+    throw modelError('the destination exists and is not a folder', { file: options.dir });
+  if ((await fs.readdir(dir)).length > 0) {
+    throw modelError('the destination folder is not empty (choose another folder, or replace it)', {
+      file: options.dir,
+    });
+  }
+}
+
+/** Every symbolic link under `root` must resolve (really, links followed) to a path inside `root`. */
+async function checkLinksInside(root: string): Promise<void> {
+  const realRoot = await fs.realpath(root);
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        const rel = path.relative(root, full);
+        const real = await fs.realpath(full).catch(() => undefined);
+        if (real === undefined)
+          throw modelError(`refusing to unpack: the link "${rel}" points to nothing in the archive`);
+        if (!isInside(real, realRoot))
+          throw modelError(`refusing to unpack: the link "${rel}" resolves outside the folder`);
+      } else if (entry.isDirectory()) {
+        await walk(full);
+      }
+    }
+  };
+  await walk(root);
+}
+
+async function moveIntoPlace(temp: string, dir: string, replace: boolean): Promise<void> {
+  const existing = await fs.lstat(dir).catch(() => undefined);
+  if (existing !== undefined) {
+    // Checked before extracting: either replace was asked for, or it is an empty folder.
+    if (replace) await fs.rm(dir, { recursive: true, force: true });
+    else await fs.rmdir(dir);
+  }
+  await fs.rename(temp, dir);
+}
+
+/** A hidden, unique name next to `target`, on the same file system, so rename is atomic. */
+function temporarySibling(target: string, purpose: string): string {
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function isAbsolute(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.startsWith('\\');
+}

@@ -1,0 +1,36 @@
+/**
+ * Entry point of a training task (spec A.2, H.1): started by src/train.py as `node dist/src/train.js`.
+ * Thin on purpose: resolve the task folder, load and validate the config (logged), make the configured GPUs
+ * visible, then hand over to the training run. Failures become the crash line and exit code 1 (spec H.3).
+ *
+ * Only tfjs-free modules are imported statically: CUDA_VISIBLE_DEVICES must be set before tfjs loads.
+ */
+
+import { defaultLogger } from './protocol/logger';
+import { runMain } from './protocol/main';
+import { applyGpuDevices } from './task/gpu';
+import { resolveTaskPaths } from './task/paths';
+import { PLUGIN_TASK_DEFAULTS } from './task/plugin-defaults';
+import { loadTrainConfig } from './task/train-config';
+
+const TRAIN_MAIN_NAME = 'TFJS_SEGMENTATION_TRAIN';
+
+async function main(): Promise<void> {
+  const logger = defaultLogger();
+  const paths = resolveTaskPaths(process.env);
+  logger.info('Will init all required to train.', { task_dir: paths.root });
+  const config = await loadTrainConfig({
+    paths,
+    logger,
+    customModelSchema: PLUGIN_TASK_DEFAULTS.customModelSchema,
+  });
+  const deviceIds = applyGpuDevices(config.gpu_devices, process.env);
+  logger.debug('GPU devices remapped', {
+    cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
+    device_ids: deviceIds,
+  });
+  const { runTraining } = await import('./training/run');
+  await runTraining({ paths, config, logger });
+}
+
+void runMain(TRAIN_MAIN_NAME, main);

@@ -1,0 +1,305 @@
+import { execFileSync } from 'child_process';
+import { randomBytes } from 'crypto';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { TaskError } from '../../src/errors';
+import { listTarEntries, packModelDir, unpackModelTar, unsafeEntries } from '../../src/model-state/tar';
+import { buildTar } from './tar-builder';
+import type { RawEntry } from './tar-builder';
+
+let work: string;
+beforeEach(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'model-tar-'));
+});
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function makeModelDir(name = 'ckpt'): { dir: string; weights: Buffer } {
+  const dir = path.join(work, name);
+  fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+  const weights = randomBytes(70_000);
+  fs.writeFileSync(path.join(dir, 'config.json'), '{"settings": {}}');
+  fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
+  fs.writeFileSync(path.join(dir, 'sub', 'model.json'), '{"a": 1}');
+  return { dir, weights };
+}
+
+function writeTar(name: string, entries: readonly RawEntry[]): string {
+  const file = path.join(work, name);
+  fs.writeFileSync(file, buildTar(entries));
+  return file;
+}
+
+async function unpackError(file: string, dir = path.join(work, 'out')): Promise<TaskError> {
+  try {
+    await unpackModelTar({ file, dir });
+  } catch (e) {
+    if (e instanceof TaskError) return e;
+    throw e;
+  }
+  throw new Error('unpack succeeded');
+}
+
+/** Nothing half-written: no destination and no temporary folder left next to it. */
+function expectNothingLeft(dir = path.join(work, 'out')): void {
+  expect(fs.existsSync(dir)).toBe(false);
+  expect(fs.readdirSync(path.dirname(dir)).filter((n) => n.includes('.unpack-'))).toEqual([]);
+}
+
+describe('pack (spec C.1)', () => {
+  it('writes an uncompressed tar with config.json and the weights at the top level', async () => {
+    const { dir } = makeModelDir();
+    const file = path.join(work, 'model.tar');
+    const result = await packModelDir({ dir, file });
+    expect(result.entries[0]).toBe('config.json');
+    expect([...result.entries].sort()).toEqual(['config.json', 'sub/', 'sub/model.json', 'weights.bin']);
+    const head = fs.readFileSync(file).subarray(257, 262).toString('ascii');
+    expect(head).toBe('ustar');
+    expect((await listTarEntries(file)).map((e) => e.path)).toEqual(result.entries);
+    expect(result.bytes).toBe(fs.statSync(file).size);
+  });
+
+  it('is read by Python tarfile the way the agent reads model tars', async () => {
+    const { dir, weights } = makeModelDir();
+    const file = path.join(work, 'model.tar');
+    await packModelDir({ dir, file });
+    const out = path.join(work, 'py');
+    execFileSync('python3', [
+      '-c',
+      'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])',
+      file,
+      out,
+    ]);
+    expect(fs.readFileSync(path.join(out, 'weights.bin')).equals(weights)).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'sub', 'model.json'), 'utf8')).toBe('{"a": 1}');
+  });
+
+  it('refuses a folder without config.json, an empty folder, and a tar inside the folder', async () => {
+    const empty = path.join(work, 'empty');
+    fs.mkdirSync(empty);
+    await expect(packModelDir({ dir: empty, file: path.join(work, 'a.tar') })).rejects.toThrow(/empty/);
+    fs.writeFileSync(path.join(empty, 'weights.bin'), 'x');
+    await expect(packModelDir({ dir: empty, file: path.join(work, 'a.tar') })).rejects.toThrow(
+      /no config.json/,
+    );
+    const { dir } = makeModelDir();
+    await expect(packModelDir({ dir, file: path.join(dir, 'self.tar') })).rejects.toThrow(
+      /inside the folder/,
+    );
+    expect(fs.readdirSync(work).filter((n) => n.includes('.pack-'))).toEqual([]);
+  });
+});
+
+describe('unpack (spec C.1)', () => {
+  it('round-trips a packed folder byte for byte', async () => {
+    const { dir, weights } = makeModelDir();
+    const file = path.join(work, 'model.tar');
+    await packModelDir({ dir, file });
+    const out = path.join(work, 'out');
+    const result = await unpackModelTar({ file, dir: out });
+    expect([...result.entries].sort()).toEqual(['config.json', 'sub', 'sub/model.json', 'weights.bin']);
+    expect(fs.readFileSync(path.join(out, 'weights.bin')).equals(weights)).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).toBe('{"settings": {}}');
+    expect(fs.readdirSync(work).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('accepts "./"-prefixed entries and a root entry (tar -C dir . / the agent\'s own tars)', async () => {
+    const file = writeTar('dot.tar', [
+      { path: './', type: 'dir' },
+      { path: './config.json', content: '{}' },
+      { path: './w/', type: 'dir' },
+      { path: './w/x.bin', content: 'abc' },
+      { path: './alias', type: 'symlink', linkpath: 'w/x.bin' },
+      { path: './hard', type: 'hardlink', linkpath: './w/x.bin' },
+    ]);
+    const out = path.join(work, 'out');
+    await unpackModelTar({ file, dir: out });
+    expect(fs.readFileSync(path.join(out, 'w', 'x.bin'), 'utf8')).toBe('abc');
+    expect(fs.readFileSync(path.join(out, 'alias'), 'utf8')).toBe('abc');
+    expect(fs.readFileSync(path.join(out, 'hard'), 'utf8')).toBe('abc');
+  });
+
+  it("unpacks into an existing empty folder (like the agent's model/)", async () => {
+    const file = writeTar('m.tar', [{ path: 'config.json', content: '{}' }]);
+    const out = path.join(work, 'out');
+    fs.mkdirSync(out);
+    await unpackModelTar({ file, dir: out });
+    expect(fs.readdirSync(out)).toEqual(['config.json']);
+  });
+
+  it('refuses a non-empty destination unless asked to replace it, and then replaces it', async () => {
+    const file = writeTar('m.tar', [{ path: 'config.json', content: '{"new": 1}' }]);
+    const out = path.join(work, 'out');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'old.txt'), 'old');
+    await expect(unpackModelTar({ file, dir: out })).rejects.toThrow(/not empty/);
+    expect(fs.readdirSync(out)).toEqual(['old.txt']);
+    await unpackModelTar({ file, dir: out, replace: true });
+    expect(fs.readdirSync(out)).toEqual(['config.json']);
+  });
+
+  it.each<[string, RawEntry[], RegExp]>([
+    [
+      'an absolute path',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: '/tmp/evil', content: 'x' },
+      ],
+      /"\/tmp\/evil" is an absolute path/,
+    ],
+    [
+      'a ".." path',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'a/../../evil', content: 'x' },
+      ],
+      /climbs out of the folder/,
+    ],
+    [
+      'a link to an absolute path',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'l', type: 'symlink', linkpath: '/etc' },
+      ],
+      /link to "\/etc", outside/,
+    ],
+    [
+      'a link climbing out',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'a/l', type: 'symlink', linkpath: '../../x' },
+      ],
+      /outside the folder/,
+    ],
+    [
+      'a hard link to a file outside',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'h', type: 'hardlink', linkpath: '/etc/passwd' },
+      ],
+      /hard link/,
+    ],
+    [
+      'a hard link to a later entry',
+      [
+        { path: 'h', type: 'hardlink', linkpath: 'config.json' },
+        { path: 'config.json', content: '{}' },
+      ],
+      /not an earlier file/,
+    ],
+    [
+      'a file written through a link',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'l', type: 'symlink', linkpath: 'd' },
+        { path: 'l/x', content: 'x' },
+      ],
+      /through the link "l"/,
+    ],
+    [
+      'a character device',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'tty', type: 'chardev' },
+      ],
+      /is a CharacterDevice/,
+    ],
+    [
+      'a block device',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'sda', type: 'blockdev' },
+      ],
+      /is a BlockDevice/,
+    ],
+    [
+      'a fifo',
+      [
+        { path: 'config.json', content: '{}' },
+        { path: 'pipe', type: 'fifo' },
+      ],
+      /is a FIFO/,
+    ],
+  ])('refuses %s, and leaves nothing behind', async (_name, entries, message) => {
+    const e = await unpackError(writeTar('bad.tar', entries));
+    expect(e.message).toMatch(/refusing to unpack an unsafe tar/);
+    expect(e.message).toMatch(message);
+    expect(e.context.file).toBe(path.join(work, 'bad.tar'));
+    expectNothingLeft();
+  });
+
+  it('refuses a chain of links that is inside by text but outside in fact', async () => {
+    // "q" → "." is harmless alone; through it, "x/y/z" → "../../q/.." reaches the parent of the folder.
+    const file = writeTar('chain.tar', [
+      { path: 'config.json', content: '{}' },
+      { path: 'q', type: 'symlink', linkpath: '.' },
+      { path: 'x/', type: 'dir' },
+      { path: 'x/y/', type: 'dir' },
+      { path: 'x/y/z', type: 'symlink', linkpath: '../../q/..' },
+    ]);
+    const e = await unpackError(file);
+    expect(e.message).toMatch(/"x\/y\/z" resolves outside the folder/);
+    expectNothingLeft();
+  });
+
+  it('refuses a dangling link', async () => {
+    const file = writeTar('dangling.tar', [
+      { path: 'config.json', content: '{}' },
+      { path: 'l', type: 'symlink', linkpath: 'missing' },
+    ]);
+    expect((await unpackError(file)).message).toMatch(/"l" points to nothing/);
+    expectNothingLeft();
+  });
+
+  it('says clearly when the tar is empty, truncated or not a tar', async () => {
+    const good = writeTar('good.tar', [
+      { path: 'config.json', content: '{}' },
+      { path: 'weights.bin', content: randomBytes(5000) },
+    ]);
+    const cases: [string, Buffer, RegExp][] = [
+      ['zero.tar', Buffer.alloc(0), /empty \(0 bytes\)/],
+      ['zeros.tar', Buffer.alloc(10240), /no entries/],
+      [
+        'truncated.tar',
+        fs.readFileSync(good).subarray(0, 3000),
+        /truncated \(it ends inside or after "weights.bin"\)/,
+      ],
+      ['text.tar', Buffer.from('this is not a tar\n'.repeat(100)), /not a tar archive/],
+    ];
+    for (const [name, data, message] of cases) {
+      const file = path.join(work, name);
+      fs.writeFileSync(file, data);
+      const e = await unpackError(file);
+      expect(e.message).toMatch(message);
+      expectNothingLeft();
+    }
+    expect((await unpackError(path.join(work, 'missing.tar'))).message).toMatch(/not found/);
+  });
+
+  it('requires config.json at the top level, with a hint when it is one folder down', async () => {
+    const nested = writeTar('nested.tar', [
+      { path: 'ckpt/', type: 'dir' },
+      { path: 'ckpt/config.json', content: '{}' },
+    ]);
+    const e = await unpackError(nested);
+    expect(e.message).toMatch(
+      /no config.json at the top level of the tar \(found "ckpt\/config.json": pack the folder's contents/,
+    );
+    expectNothingLeft();
+    const out = path.join(work, 'plain');
+    await unpackModelTar({ file: nested, dir: out, requireConfig: false });
+    expect(fs.existsSync(path.join(out, 'ckpt', 'config.json'))).toBe(true);
+  });
+});
+
+describe('unsafeEntries (pure check)', () => {
+  it('passes an ordinary model listing', () => {
+    expect(
+      unsafeEntries([
+        { path: 'config.json', type: 'File', size: 2 },
+        { path: 'w/', type: 'Directory', size: 0 },
+        { path: 'w/l', type: 'SymbolicLink', linkpath: '../config.json', size: 0 },
+      ]),
+    ).toEqual([]);
+  });
+});
