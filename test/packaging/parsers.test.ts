@@ -11,6 +11,7 @@ import {
   workdirAt,
 } from './dockerfile';
 import { isExcluded, parseDockerignore } from './dockerignore';
+import { BEGIN_MARKER, documentedBuildCommands, END_MARKER } from './readme';
 
 const SAMPLE = [
   '# syntax=docker/dockerfile:1',
@@ -124,5 +125,35 @@ describe('.dockerignore matcher (test helper)', () => {
     ['src/train.py', false],
   ])('%s excluded: %s', (path, excluded) => {
     expect(isExcluded(path, patterns)).toBe(excluded);
+  });
+});
+
+describe('README build-command section (test helper)', () => {
+  it('reads the fenced command lines between the markers only', () => {
+    const readme = [
+      '# Title',
+      '```sh',
+      'npm test',
+      '```',
+      BEGIN_MARKER,
+      'Some text.',
+      '```sh',
+      '# a comment',
+      'npm ci   --omit=dev',
+      '',
+      'node -e "a" \\',
+      '  --flag',
+      '```',
+      END_MARKER,
+      '```sh',
+      'npm publish',
+      '```',
+    ].join('\n');
+    expect(documentedBuildCommands(readme)).toEqual(['npm ci --omit=dev', 'node -e "a" --flag']);
+  });
+
+  it('is undefined without both markers', () => {
+    expect(documentedBuildCommands('no section')).toBeUndefined();
+    expect(documentedBuildCommands(`${BEGIN_MARKER}\n\`\`\`sh\nnpm ci\n\`\`\``)).toBeUndefined();
   });
 });
