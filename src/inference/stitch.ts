@@ -55,6 +55,7 @@ export class ScoreStitcher {
   private readonly acc: Float32Array;
   private readonly weight: Float32Array;
   private readonly profiles = new Map<number, Float32Array>();
+  private done = false;
 
   constructor(opts: { size: Size; channels: number; blending: Blending }) {
     this.size = opts.size;
@@ -66,6 +67,7 @@ export class ScoreStitcher {
 
   /** Adds one window's scores; `scores` must be exactly the window's size. */
   add(window: Rect, scores: ScoreMap): void {
+    if (this.done) throw new Error('ScoreStitcher.add() after result()');
     const h = rectHeight(window);
     const w = rectWidth(window);
     if (!containsRect(rectFromSize(this.size), window)) {
@@ -98,12 +100,19 @@ export class ScoreStitcher {
   }
 
   /**
-   * The weighted mean per pixel. A pixel no window covered is an implementation error (the SDK's "Wrong sliding
-   * window moving"): the window plan always covers the image.
+   * The weighted mean per pixel, normalised in place (no second image-sized buffer), so the stitcher is done
+   * afterwards. A pixel no window covered is an implementation error (the SDK's "Wrong sliding window moving"):
+   * the window plan always covers the image.
    */
   result(): ScoreMap {
+    this.finish();
+    return scoreMap(this.size.height, this.size.width, this.channels, this.acc);
+  }
+
+  private finish(): void {
+    if (this.done) throw new Error('ScoreStitcher.result() was already called');
+    this.done = true;
     const C = this.channels;
-    const out = new Float32Array(this.acc.length);
     for (let pix = 0; pix < this.weight.length; pix++) {
       const k = this.weight[pix];
       if (!(k > 0)) {
@@ -113,9 +122,8 @@ export class ScoreStitcher {
         );
       }
       const d = pix * C;
-      for (let c = 0; c < C; c++) out[d + c] = this.acc[d + c] / k;
+      for (let c = 0; c < C; c++) this.acc[d + c] /= k;
     }
-    return scoreMap(this.size.height, this.size.width, C, out);
   }
 
   private profile(n: number): Float32Array {
@@ -206,17 +214,4 @@ export function argmaxMask(scores: ScoreMap): ClassIndexMask {
     out[p] = best;
   }
   return out;
-}
-
-/** The scores of one region of a map (e.g. a crop's part of the image), as its own map. */
-export function cropScores(src: ScoreMap, rect: Rect): ScoreMap {
-  const h = rectHeight(rect);
-  const w = rectWidth(rect);
-  const C = src.channels;
-  const out = new Float32Array(h * w * C);
-  for (let y = 0; y < h; y++) {
-    const from = ((rect.top + y) * src.width + rect.left) * C;
-    out.set(src.data.subarray(from, from + w * C), y * w * C);
-  }
-  return scoreMap(h, w, C, out);
 }

@@ -3,7 +3,6 @@ import { slidingWindows } from '../../src/inference/modes/sliding-window';
 import type { Rect } from '../../src/inference/rect';
 import {
   argmaxMask,
-  cropScores,
   featherProfile,
   resizeScores,
   scoreMap,
@@ -128,6 +127,12 @@ describe('score stitching (spec F.3 sliding_window)', () => {
     const win = { top: 0, left: 0, bottom: 1, right: 1 };
     expect(() => s.add(win, scoreMap(3, 2, 2))).toThrow(/expected 2x2x2/);
     expect(() => s.add({ top: 3, left: 3, bottom: 4, right: 4 }, scoreMap(2, 2, 2))).toThrow(/outside/);
+    // result() normalises its own buffer in place, so the stitcher is finished afterwards.
+    const whole = { top: 0, left: 0, bottom: 3, right: 3 };
+    s.add(whole, constantWindowScores(whole, 0.5));
+    expect(s.result().data[0]).toBeCloseTo(0.5, 6);
+    expect(() => s.result()).toThrow(/already/);
+    expect(() => s.add(whole, constantWindowScores(whole, 0.5))).toThrow(/after result/);
   });
 });
 
@@ -164,13 +169,18 @@ describe('resizing scores back to a crop (bilinear, cv2 pixel centres)', () => {
             src.data[i * 2 + 1] = 1 - raw[i];
           }
           const out = resizeScores(src, { height: H, width: W });
+          let worstSum = 0;
+          let lowest = Infinity;
+          let highest = -Infinity;
           for (let i = 0; i < H * W; i++) {
             const a = out.data[i * 2];
-            const b = out.data[i * 2 + 1];
-            expect(a + b).toBeCloseTo(1, 5);
-            expect(a).toBeGreaterThanOrEqual(-1e-6);
-            expect(a).toBeLessThanOrEqual(1 + 1e-6);
+            worstSum = Math.max(worstSum, Math.abs(a + out.data[i * 2 + 1] - 1));
+            lowest = Math.min(lowest, a);
+            highest = Math.max(highest, a);
           }
+          expect(worstSum).toBeLessThan(1e-5);
+          expect(lowest).toBeGreaterThanOrEqual(-1e-6);
+          expect(highest).toBeLessThanOrEqual(1 + 1e-6);
         },
       ),
       { numRuns: 100 },
@@ -178,7 +188,7 @@ describe('resizing scores back to a crop (bilinear, cv2 pixel centres)', () => {
   });
 });
 
-describe('argmax and crop of score maps', () => {
+describe('argmax of score maps', () => {
   it('takes the highest channel per pixel; ties go to the lowest index (numpy argmax)', () => {
     const m = scoreMap(1, 3, 3, Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.5, 0, 0.2, 0.2, 0.6]));
     const mask = argmaxMask(m);
@@ -192,10 +202,5 @@ describe('argmax and crop of score maps', () => {
     const mask = argmaxMask(m);
     expect(mask).toBeInstanceOf(Int32Array);
     expect(mask[0]).toBe(299);
-  });
-
-  it('crops a region of a map', () => {
-    const m = scoreMap(3, 3, 1, Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8]));
-    expect(Array.from(cropScores(m, { top: 1, left: 1, bottom: 2, right: 2 }).data)).toEqual([4, 5, 7, 8]);
   });
 });

@@ -1,0 +1,96 @@
+/**
+ * Batches network inputs across images: several images are in flight at once (decoding, cropping), each asks
+ * for its crops' scores, and the batcher runs the engine on full batches while the next images decode. So the
+ * network sees batches even in full-image mode, where each image is a single crop.
+ */
+
+export type RunBatch = (x: Float32Array, n: number) => Promise<Float32Array>;
+
+export interface MicroBatcherOptions {
+  readonly run: RunBatch;
+  readonly batchSize: number;
+  /** Values per input sample (H * W * 3). */
+  readonly inputLength: number;
+  /** Values per output sample (H * W * channels). */
+  readonly outputLength: number;
+}
+
+interface Pending {
+  readonly input: Float32Array;
+  readonly resolve: (scores: Float32Array) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class MicroBatcher {
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private scheduled = false;
+  private busyMs = 0;
+  private batches = 0;
+  private samples = 0;
+
+  constructor(private readonly opts: MicroBatcherOptions) {
+    if (opts.batchSize < 1) throw new RangeError(`batchSize must be >= 1, got ${opts.batchSize}`);
+  }
+
+  /** The network's scores for one input sample. */
+  score(input: Float32Array): Promise<Float32Array> {
+    if (input.length !== this.opts.inputLength) {
+      return Promise.reject(
+        new RangeError(`a network input needs ${this.opts.inputLength} values, got ${input.length}`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Time spent inside the engine, and how many batches and samples it ran. */
+  get stats(): { networkMs: number; batches: number; samples: number } {
+    return { networkMs: this.busyMs, batches: this.batches, samples: this.samples };
+  }
+
+  private kick(): void {
+    if (this.running) return; // the running batch picks the queue up when it ends
+    if (this.queue.length >= this.opts.batchSize) {
+      void this.flush();
+      return;
+    }
+    // A partial batch waits one turn of the event loop, so requests made together run together.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        if (!this.running && this.queue.length > 0) void this.flush();
+      });
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    const take = this.queue.splice(0, this.opts.batchSize);
+    const { inputLength, outputLength } = this.opts;
+    try {
+      const x = new Float32Array(take.length * inputLength);
+      take.forEach((p, i) => x.set(p.input, i * inputLength));
+      const started = performance.now();
+      const y = await this.opts.run(x, take.length);
+      this.busyMs += performance.now() - started;
+      this.batches += 1;
+      this.samples += take.length;
+      if (y.length !== take.length * outputLength) {
+        throw new Error(
+          `the engine returned ${y.length} values for ${take.length} samples of ${outputLength}`,
+        );
+      }
+      // Copies, so one sample's scores do not pin the whole batch's buffer in memory.
+      take.forEach((p, i) => p.resolve(y.slice(i * outputLength, (i + 1) * outputLength)));
+    } catch (e) {
+      for (const p of take) p.reject(e);
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) this.kick();
+    }
+  }
+}

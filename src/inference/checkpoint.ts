@@ -1,0 +1,146 @@
+/**
+ * Loading a checkpoint for inference (spec C.2, F.1 `_load_train_config`): config.json says the input size,
+ * the class map and the normalisation; model.json + weights.bin hold the network. The network's topology comes
+ * from model.json, so inference needs no network plugin. Everything is checked against everything else before
+ * a single image is read: a checkpoint that is missing, incomplete or made for another network fails here.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { modelError, TaskError } from '../errors';
+import { parseObjClass } from '../format/meta';
+import type { ImageSize, ObjClass } from '../format/model';
+import type { ChannelStats } from '../image/normalise';
+import { readModelConfig, type ModelConfig } from '../model-state/config';
+import { loadModelFromDir, MODEL_JSON_FILE } from '../network/io';
+
+/** What the U-Net plugin used before checkpoints recorded their normalisation (ImageNet statistics). */
+export const LEGACY_PREPROCESSING: ChannelStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+export interface InferenceCheckpoint {
+  readonly config: ModelConfig;
+  readonly model: tf.LayersModel;
+  readonly inputSize: ImageSize;
+  /** Network output channels: max(class_title_to_idx) + 1. */
+  readonly channels: number;
+  readonly classes: readonly ObjClass[];
+  readonly classToIndex: Readonly<Record<string, number>>;
+  readonly preprocessing: ChannelStats;
+  /** Set when config.json recorded no normalisation and the legacy one is assumed (the caller warns). */
+  readonly preprocessingAssumed: boolean;
+}
+
+export interface LoadCheckpointOptions {
+  /** The model folder (the task's model/). */
+  readonly dir: string;
+  /** How the folder is named in messages, e.g. "model". */
+  readonly displayName: string;
+}
+
+export async function loadInferenceCheckpoint(opts: LoadCheckpointOptions): Promise<InferenceCheckpoint> {
+  const configFile = `${opts.displayName}/config.json`;
+  const config = await readModelConfig(opts.dir, { displayName: configFile });
+  const inputSize = readInputSize(config, configFile);
+  const classes = config.out_classes.map((c, i) =>
+    parseObjClass(c, { file: configFile, field: `out_classes[${i}]` }),
+  );
+  const classToIndex = config.class_title_to_idx;
+  const indices = Object.values(classToIndex);
+  if (indices.length === 0) {
+    throw modelError('the class map is empty', { file: configFile, field: 'class_title_to_idx' });
+  }
+  const channels = Math.max(...indices) + 1;
+  const { preprocessing, assumed } = readPreprocessing(config, configFile);
+
+  let model: tf.LayersModel;
+  try {
+    model = await loadModelFromDir(opts.dir);
+  } catch (e) {
+    if (e instanceof TaskError) throw e.withContext({ file: `${opts.displayName}/${MODEL_JSON_FILE}` });
+    throw modelError(
+      `cannot load the network: ${(e as Error).message}`,
+      {
+        file: `${opts.displayName}/${MODEL_JSON_FILE}`,
+      },
+      e,
+    );
+  }
+  try {
+    checkModelShapes(model, { inputSize, channels, file: `${opts.displayName}/${MODEL_JSON_FILE}` });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return {
+    config,
+    model,
+    inputSize,
+    channels,
+    classes,
+    classToIndex,
+    preprocessing,
+    preprocessingAssumed: assumed,
+  };
+}
+
+function readInputSize(config: ModelConfig, file: string): ImageSize {
+  const raw = (config.settings as { input_size?: unknown }).input_size;
+  const size = raw as { height?: unknown; width?: unknown } | undefined;
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  if (typeof size !== 'object' || size === null || !ok(size.height) || !ok(size.width)) {
+    throw modelError('expected {"height": int, "width": int}: the training config of this checkpoint', {
+      file,
+      field: 'settings.input_size',
+    });
+  }
+  return { height: size.height, width: size.width };
+}
+
+function readPreprocessing(
+  config: ModelConfig,
+  file: string,
+): { preprocessing: ChannelStats; assumed: boolean } {
+  const raw = config.extra.preprocessing;
+  if (raw === undefined) return { preprocessing: LEGACY_PREPROCESSING, assumed: true };
+  const p = raw as { mean?: unknown; std?: unknown };
+  const triple = (v: unknown, positive: boolean): v is [number, number, number] =>
+    Array.isArray(v) &&
+    v.length === 3 &&
+    v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0));
+  if (typeof p !== 'object' || p === null || !triple(p.mean, false) || !triple(p.std, true)) {
+    throw modelError('expected {"mean": [r, g, b], "std": [r, g, b]} with positive std', {
+      file,
+      field: 'preprocessing',
+    });
+  }
+  return { preprocessing: { mean: p.mean, std: p.std }, assumed: false };
+}
+
+/** The network must take [n, H, W, 3] at the trained input size and give [n, H, W, channels]. */
+export function checkModelShapes(
+  model: tf.LayersModel,
+  expected: { inputSize: ImageSize; channels: number; file: string },
+): void {
+  const where = { file: expected.file };
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw modelError(
+      `expected a network with one input and one output, found ${model.inputs.length} and ${model.outputs.length}: ` +
+        'this checkpoint was not made by this plugin',
+      where,
+    );
+  }
+  const [, h, w, c] = model.inputs[0].shape;
+  if (h !== expected.inputSize.height || w !== expected.inputSize.width || c !== 3) {
+    throw modelError(
+      `the network takes [${model.inputs[0].shape.join(', ')}] but config.json says input_size ` +
+        `${expected.inputSize.width}x${expected.inputSize.height} (RGB): the weights and the config do not belong together`,
+      where,
+    );
+  }
+  const out = model.outputs[0].shape;
+  if (out.length !== 4 || out[3] !== expected.channels) {
+    throw modelError(
+      `the network outputs [${out.join(', ')}] but the class map needs ${expected.channels} channels ` +
+        '(max of class_title_to_idx + 1): the weights and the config do not belong together',
+      where,
+    );
+  }
+}
