@@ -1,0 +1,56 @@
+import { MicroBatcher } from '../../src/inference/batcher';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A fake engine: output sample i is its input doubled, so results can be matched to requests. */
+function fakeEngine(calls: number[], delayMs = 5) {
+  return async (x: Float32Array, n: number): Promise<Float32Array> => {
+    calls.push(n);
+    await sleep(delayMs);
+    return x.map((v) => 2 * v);
+  };
+}
+
+describe('MicroBatcher (inference batching across images)', () => {
+  it('gives each request its own scores, in any arrival order', async () => {
+    const calls: number[] = [];
+    const b = new MicroBatcher({ run: fakeEngine(calls), batchSize: 3, inputLength: 2, outputLength: 2 });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((v) => b.score(new Float32Array([v, -v]))));
+    expect(results.map((r) => Array.from(r))).toEqual([1, 2, 3, 4, 5].map((v) => [2 * v, -2 * v]));
+    expect(b.stats.samples).toBe(5);
+  });
+
+  it('fills batches up to batchSize while the engine is busy', async () => {
+    const calls: number[] = [];
+    const b = new MicroBatcher({ run: fakeEngine(calls, 20), batchSize: 4, inputLength: 1, outputLength: 1 });
+    const first = b.score(new Float32Array([0]));
+    await sleep(1); // the first (lone) request starts the engine
+    const rest = Array.from({ length: 8 }, (_, i) => b.score(new Float32Array([i])));
+    await Promise.all([first, ...rest]);
+    expect(calls).toEqual([1, 4, 4]);
+    expect(b.stats.batches).toBe(3);
+  });
+
+  it('rejects every request of a failed batch, and keeps serving later ones', async () => {
+    let fail = true;
+    const b = new MicroBatcher({
+      run: async (x) => {
+        if (fail) throw new Error('engine broke');
+        return x;
+      },
+      batchSize: 2,
+      inputLength: 1,
+      outputLength: 1,
+    });
+    const failed = [b.score(new Float32Array([1])), b.score(new Float32Array([2]))];
+    await expect(Promise.all(failed)).rejects.toThrow('engine broke');
+    await Promise.allSettled(failed);
+    fail = false;
+    await expect(b.score(new Float32Array([3]))).resolves.toEqual(new Float32Array([3]));
+  });
+
+  it('refuses an input of the wrong size', async () => {
+    const b = new MicroBatcher({ run: async (x) => x, batchSize: 2, inputLength: 3, outputLength: 3 });
+    await expect(b.score(new Float32Array(2))).rejects.toThrow(/needs 3 values, got 2/);
+  });
+});
