@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import {
   copySpecs,
   logicalLines,
@@ -12,6 +15,7 @@ import {
 } from './dockerfile';
 import { isExcluded, parseDockerignore } from './dockerignore';
 import { BEGIN_MARKER, documentedBuildCommands, END_MARKER } from './readme';
+import { packageName, walkRequires } from './require-walk';
 
 const SAMPLE = [
   '# syntax=docker/dockerfile:1',
@@ -155,5 +159,50 @@ describe('README build-command section (test helper)', () => {
   it('is undefined without both markers', () => {
     expect(documentedBuildCommands('no section')).toBeUndefined();
     expect(documentedBuildCommands(`${BEGIN_MARKER}\n\`\`\`sh\nnpm ci\n\`\`\``)).toBeUndefined();
+  });
+});
+
+describe('require walk over compiled code (test helper)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'packaging-walk-'));
+    const write = (rel: string, text: string): void => {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), text);
+    };
+    write(
+      'dist/main.js',
+      `const a = require("./lib/a"); const fs = require('node:fs'); const p = require("path");
+       const later = () => Promise.resolve().then(() => require("./lib/late"));
+       const dyn = require(name);`,
+    );
+    write(
+      'dist/lib/a/index.js',
+      'require("@scope/pkg/sub"); require("../../schema.json"); require("../../../outside");',
+    );
+    write('dist/lib/late.js', 'require("dev-only"); require("./missing");');
+    write('dist/schema.json', '{}');
+    write('outside.js', '');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('follows relative and lazy requires, allows built-ins and listed packages, reports the rest', () => {
+    const walk = walkRequires({
+      root: path.join(dir, 'dist'),
+      entries: [path.join(dir, 'dist', 'main.js')],
+      packages: new Set(['@scope/pkg']),
+    });
+    expect(walk.files.map((f) => path.relative(fs.realpathSync(dir), f)).sort()).toEqual(
+      ['dist/lib/a/index.js', 'dist/lib/late.js', 'dist/main.js', 'dist/schema.json'].map((p) =>
+        p.split('/').join(path.sep),
+      ),
+    );
+    expect(walk.problems.sort()).toEqual([
+      `${path.join('lib', 'a', 'index.js')}: require("../../../outside") leaves ${fs.realpathSync(path.join(dir, 'dist'))}`,
+      `${path.join('lib', 'late.js')}: require("./missing") resolves to no file`,
+      `${path.join('lib', 'late.js')}: require("dev-only") is not an allowed package`,
+    ]);
+    expect(packageName('@a/b/c')).toBe('@a/b');
+    expect(packageName('fs-extra/lib/x')).toBe('fs-extra');
   });
 });
