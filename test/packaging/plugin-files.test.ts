@@ -1,0 +1,127 @@
+/**
+ * The files the web UI shows (spec G.1, H.2): plugin_info.json, VERSION (in step with package.json) and the run
+ * presets of predefined_run_configs.json, each validated through the task layer exactly as a task config would
+ * be (src/task), so a preset the UI offers never fails at start.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseUnetSettings, UNET_SETTINGS_SCHEMA } from '../../plugin/unet/settings';
+import { MODE_NAMES } from '../../src/task/config-types';
+import { resolveInferenceConfig } from '../../src/task/inference-config';
+import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { resolveTrainConfig } from '../../src/task/train-config';
+
+const ROOT = path.resolve(__dirname, '../..');
+const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+
+interface Preset {
+  title: string;
+  type: 'train' | 'inference';
+  config: Record<string, unknown>;
+}
+
+const presets = readJson('predefined_run_configs.json') as Preset[];
+const trainPresets = presets.filter((p) => p.type === 'train');
+const inferencePresets = presets.filter((p) => p.type === 'inference');
+const modeName = (p: Preset): unknown => (p.config.mode as Record<string, unknown> | undefined)?.name;
+
+describe('plugin_info.json (spec G.1, H.2)', () => {
+  const info = readJson('plugin_info.json') as Record<string, unknown>;
+
+  it('has a title, a description and type "architecture", and no run_mode (spec H.1: NN plugins must not set it)', () => {
+    expect(Object.keys(info).sort()).toEqual(['description', 'title', 'type']);
+    expect(info.type).toBe('architecture');
+    expect(typeof info.title === 'string' && info.title.trim().length > 0).toBe(true);
+    expect(typeof info.description === 'string' && info.description.trim().length > 0).toBe(true);
+  });
+});
+
+describe('VERSION (spec G.1)', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'VERSION'), 'utf8');
+
+  it('is one line <image>:<tag>, the image name valid for Docker', () => {
+    expect(text).toMatch(/^[^\n]+\n?$/);
+    expect(text.trim()).toMatch(
+      /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[\w][\w.-]{0,127}$/,
+    );
+  });
+
+  it("has package.json's version as its tag", () => {
+    const { version } = readJson('package.json') as { version: string };
+    expect(text.trim().split(':')[1]).toBe(version);
+  });
+});
+
+describe('predefined_run_configs.json (spec G.1, G.3)', () => {
+  it('is a list of {title, type, config} with unique titles', () => {
+    expect(Array.isArray(presets)).toBe(true);
+    for (const p of presets) {
+      expect(Object.keys(p).sort()).toEqual(['config', 'title', 'type']);
+      expect(['train', 'inference']).toContain(p.type);
+      expect(p.title.trim().length).toBeGreaterThan(0);
+    }
+    expect(new Set(presets.map((p) => p.title)).size).toBe(presets.length);
+  });
+
+  it('has one train preset and one inference preset per mode', () => {
+    expect(trainPresets).toHaveLength(1);
+    expect(inferencePresets.map(modeName).sort()).toEqual([...MODE_NAMES].sort());
+  });
+
+  it('the train preset is valid, with the U-Net settings, and shows every option (nothing left to defaults)', () => {
+    const preset = trainPresets[0] as Preset;
+    const resolved = resolveTrainConfig(preset.config, {
+      file: 'predefined_run_configs.json',
+      customModelSchema: UNET_SETTINGS_SCHEMA,
+    });
+    expect(resolved).toEqual(preset.config);
+    // As the entry point resolves it (with the plugin schema it is given, if any).
+    expect(() =>
+      resolveTrainConfig(preset.config, { customModelSchema: PLUGIN_TASK_DEFAULTS.customModelSchema }),
+    ).not.toThrow();
+    const settings = parseUnetSettings(resolved.custom_model_config);
+    const stride = 2 ** settings.depth;
+    expect([resolved.input_size.width % stride, resolved.input_size.height % stride]).toEqual([0, 0]);
+  });
+
+  it.each(inferencePresets.map((p) => [modeName(p), p] as const))(
+    'the %s preset is valid as the task layer reads it, with a class suffix so outputs never clash (spec F.3)',
+    (name, preset) => {
+      const { modelConfig, modeConfig } = resolveInferenceConfig(preset.config, {
+        file: 'predefined_run_configs.json',
+        defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+      });
+      expect(modeConfig.name).toBe(name);
+      expect(modelConfig.batch_size).toBeGreaterThanOrEqual(1);
+      expect(modeConfig.model_classes.add_suffix).not.toBe('');
+      expect(modeConfig.model_tags.add_suffix).not.toBe('');
+    },
+  );
+
+  it('the sliding windows have the training input size and an overlap smaller than the window', () => {
+    const train = resolveTrainConfig((trainPresets[0] as Preset).config, {
+      customModelSchema: UNET_SETTINGS_SCHEMA,
+    });
+    const preset = inferencePresets.find((p) => modeName(p) === 'sliding_window') as Preset;
+    const { modeConfig } = resolveInferenceConfig(preset.config);
+    if (modeConfig.name !== 'sliding_window') throw new Error('not a sliding_window preset');
+    expect(modeConfig.window).toEqual(train.input_size);
+    expect(modeConfig.min_overlap.x).toBeLessThan(modeConfig.window.width);
+    expect(modeConfig.min_overlap.y).toBeLessThan(modeConfig.window.height);
+  });
+
+  it('validation is live: a preset with a misspelled key or a bad value is refused', () => {
+    const preset = inferencePresets[0] as Preset;
+    const mode = preset.config.mode as Record<string, unknown>;
+    expect(() =>
+      resolveInferenceConfig({ ...preset.config, mode: { ...mode, save_probabilites: true } }),
+    ).toThrow(/save_probabilites/);
+    const train = (trainPresets[0] as Preset).config;
+    expect(() =>
+      resolveTrainConfig(
+        { ...train, input_size: { width: 100, height: 128 } },
+        { customModelSchema: UNET_SETTINGS_SCHEMA },
+      ),
+    ).toThrow(/multiple of 16/);
+  });
+});
