@@ -1,0 +1,166 @@
+/**
+ * `npm run example`: the whole plugin on a generated project, the way the agent runs it. It generates a small
+ * project of coloured shapes, runs the training task (dist/src/train.js) in a task folder, then runs the
+ * inference task (dist/src/inference.js) with the last checkpoint on fresh images, scores the predictions
+ * against their ground truth, and prints where the checkpoint and the result project are.
+ *
+ * Environment: EXAMPLE_DIR (default ./example-output), EXAMPLE_EPOCHS (default 6).
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { generateSyntheticProject } from './synthetic-project';
+import { scoreResults } from './score';
+
+const DIST_SRC = path.resolve(__dirname, '..');
+const CLASSES = ['circle', 'square', 'triangle'];
+const SUFFIX = '_unet';
+
+interface AgentLine {
+  message: string;
+  level: string;
+  event_type?: string;
+  [key: string]: unknown;
+}
+
+async function main(): Promise<void> {
+  const root = path.resolve(process.env.EXAMPLE_DIR ?? 'example-output');
+  const epochs = Number(process.env.EXAMPLE_EPOCHS ?? '6');
+  await fs.rm(root, { recursive: true, force: true });
+  const started = Date.now();
+
+  // 1. Training task folder: task_config.json, data/<project>, an empty model/ (train from scratch), results/.
+  const trainDir = path.join(root, 'train-task');
+  console.log(`Generating a training project in ${path.join(trainDir, 'data')} ...`);
+  await generateSyntheticProject({
+    dir: path.join(trainDir, 'data'),
+    projectName: 'shapes',
+    datasets: [
+      { name: 'ds1', count: 48 },
+      { name: 'ds2', count: 16 },
+    ],
+    width: 96,
+    height: 64,
+    neutral: true,
+    folds: { val: 0.25 },
+    seed: 1,
+  });
+  await fs.mkdir(path.join(trainDir, 'model'));
+  await fs.mkdir(path.join(trainDir, 'results'));
+  await writeJson(path.join(trainDir, 'task_config.json'), {
+    input_size: { width: 64, height: 64 },
+    batch_size: { train: 8, val: 8 },
+    epochs,
+    val_every: 1,
+    lr: 0.003,
+    custom_model_config: { depth: 3, base_filters: 8, max_filters: 32 },
+  });
+  console.log(`Training for ${epochs} epochs (node dist/src/train.js, SLY_TASK_DATA=${trainDir}) ...`);
+  const trainLines = await runTask('train.js', trainDir);
+  const checkpoints = trainLines.filter((l) => l.event_type === 'EventType.CHECKPOINT');
+  if (checkpoints.length === 0) throw new Error('training produced no checkpoint');
+  const last = checkpoints[checkpoints.length - 1];
+  const checkpointDir = path.join(trainDir, 'results', String(last.subdir));
+
+  // 2. Inference task folder: fresh images, the last checkpoint as model/, a full-image config.
+  const inferDir = path.join(root, 'inference-task');
+  const truth = await generateSyntheticProject({
+    dir: path.join(inferDir, 'data'),
+    projectName: 'new shapes',
+    datasets: [{ name: 'test', count: 16 }],
+    width: 96,
+    height: 64,
+    neutral: true,
+    seed: 99,
+  });
+  await fs.cp(checkpointDir, path.join(inferDir, 'model'), { recursive: true });
+  await fs.mkdir(path.join(inferDir, 'results'));
+  await writeJson(path.join(inferDir, 'task_config.json'), {
+    model: { gpu_device: 0, batch_size: 8 },
+    mode: { name: 'full_image', model_classes: { save_classes: '__all__', add_suffix: SUFFIX } },
+  });
+  console.log(
+    `Applying checkpoint ${last.subdir} to ${truth.items.length} new images (node dist/src/inference.js) ...`,
+  );
+  const inferLines = await runTask('inference.js', inferDir);
+  if (!inferLines.some((l) => l.event_type === 'EventType.MODEL_APPLIED')) {
+    throw new Error('inference did not report "model applied"');
+  }
+  const resultsDir = path.join(inferDir, 'results', 'new shapes');
+  const score = await scoreResults({
+    truthDir: truth.projectDir,
+    resultsDir,
+    classes: ['bg', ...CLASSES],
+    suffix: SUFFIX,
+    ignoreClass: 'neutral',
+  });
+
+  const fmt = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));
+  console.log('');
+  console.log(`Done in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(`  checkpoint:      ${checkpointDir} (last of ${checkpoints.length})`);
+  console.log(`  result project:  ${resultsDir}`);
+  console.log(
+    `  on the new images: pixel accuracy ${fmt(score.pixelAccuracy)}, mean IoU ${fmt(score.meanIou)} ` +
+      `(${Object.entries(score.iou)
+        .map(([c, v]) => `${c} ${fmt(v)}`)
+        .join(', ')})`,
+  );
+}
+
+/** Runs an entry point as the agent does (task folder in SLY_TASK_DATA), echoing a short view of its log. */
+function runTask(entry: string, taskDir: string): Promise<AgentLine[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(DIST_SRC, entry)], {
+      env: { ...process.env, SLY_TASK_DATA: taskDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: AgentLine[] = [];
+    readline.createInterface({ input: child.stdout }).on('line', (text) => {
+      let line: AgentLine;
+      try {
+        line = JSON.parse(text) as AgentLine;
+      } catch {
+        console.log(`  | ${text}`);
+        return;
+      }
+      lines.push(line);
+      echo(line);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(lines);
+      else reject(new Error(`${entry} exited with ${code}; its log is above`));
+    });
+  });
+}
+
+function echo(line: AgentLine): void {
+  const num = (v: unknown): string => (typeof v === 'number' ? v.toFixed(3) : 'n/a');
+  if (line.event_type === 'EventType.METRICS' && line.type === 'val') {
+    const m = line.metrics as Record<string, number | null>;
+    console.log(
+      `  epoch ${num(line.epoch)}: val loss ${num(m.loss)}, accuracy ${num(m.accuracy)}, mean IoU ${num(m.mean_iou)}`,
+    );
+  } else if (line.event_type === 'EventType.CHECKPOINT') {
+    console.log(
+      `  checkpoint ${String(line.subdir)} written (${String(line.sizeb)} bytes, best: ${String(line.best_now)})`,
+    );
+  } else if (line.level === 'warn' || line.level === 'error' || line.level === 'fatal') {
+    console.log(
+      `  ${line.level}: ${line.message}${line.exc_str !== undefined ? ` ${String(line.exc_str)}` : ''}`,
+    );
+  } else if (line.message === 'TensorFlow.js backend' || line.message === 'Inference engine') {
+    console.log(`  ${line.message}: ${String(line.backend ?? line.engine)}`);
+  }
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await fs.writeFile(file, JSON.stringify(value, null, 2));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
