@@ -8,105 +8,121 @@ import { parseArgs } from 'node:util';
 import { network as unet } from '../../../plugin/unet';
 import { initBackend } from '../../backend/select';
 import { dataError } from '../../errors';
-import { parseProjectMeta, objClassToJson } from '../../format/meta';
+import { objClassToJson, parseProjectMeta } from '../../format/meta';
+import { initWeights, type InitWeightsResult } from '../../model-state/init-weights';
+import { packModelDir } from '../../model-state/tar';
 import { readJsonFile } from '../../task/json-file';
 import { resolveTrainConfig } from '../../task/train-config';
-import { initWeights, type InitWeightsResult } from '../../model-state/init-weights';
+import { type CliCommand, UsageError } from '../command';
 
-export const name = 'init-weights';
-export const usage =
-  'init-weights --project <project dir | meta.json> --out <model dir> [--config <file>] [--from <dir>]';
-export const summary =
-  'Make an initial model folder (random, or transferred from a checkpoint) for a project';
-export const help = `Usage: sly-nn ${usage}
-
-Builds the ${unet.name} network for the classes of a Supervisely project and writes <model dir> with
-config.json (settings, out_classes, class_title_to_idx), model.json and weights.bin: a model ready to be packed
-(sly-nn pack <model dir> model.tar) and uploaded to start trainings from.
-
-  --project <path>  the project folder (its meta.json is read) or a meta.json file
-  --out <dir>       the folder to create (must not exist, or be empty)
-  --config <file>   a training config (JSON, as task_config.json): merged over the defaults and validated;
-                    input_size, special_classes and custom_model_config shape the model, and the whole merged
-                    config is stored as "settings". Without it, the defaults are used.
-  --from <dir>      a checkpoint of this plugin (model.json + weights.bin): its weights are kept for every layer
-                    but the head, which is freshly initialised for the project's classes (transfer learning)
-
-Class indices follow the platform's rules: the background class at 0, the others in code-point order of their
-titles, the neutral class left out. Random weights are for transfer learning only: upload them as such.`;
-
-export interface InitWeightsIo {
-  readonly out: (line: string) => void;
-}
-
-interface ParsedArgs {
+interface InitWeightsArgs {
   project: string;
   out: string;
   config?: string;
   from?: string;
+  tar?: string;
 }
 
-function parse(args: readonly string[]): ParsedArgs | 'help' {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      project: { type: 'string' },
-      out: { type: 'string' },
-      config: { type: 'string' },
-      from: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help === true) return 'help';
-  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"\n\n${help}`);
+function parseInitWeightsArgs(args: readonly string[]): InitWeightsArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: {
+        project: { type: 'string' },
+        out: { type: 'string' },
+        config: { type: 'string' },
+        from: { type: 'string' },
+        tar: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (values.project === undefined || values.out === undefined) {
-    throw new Error(`--project and --out are required\n\n${help}`);
+    throw new UsageError('--project and --out are required');
   }
-  return { project: values.project, out: values.out, config: values.config, from: values.from };
+  return {
+    project: values.project,
+    out: values.out,
+    config: values.config,
+    from: values.from,
+    tar: values.tar,
+  };
 }
 
-/** Runs the command; returns the exit code. Errors (TaskError naming the file and field) propagate to the CLI main. */
-export async function run(
-  args: readonly string[],
-  io: InitWeightsIo = { out: (l) => console.log(l) },
-): Promise<number> {
-  const parsed = parse(args);
-  if (parsed === 'help') {
-    io.out(help);
-    return 0;
-  }
-  const metaFile = parsed.project.endsWith('.json') ? parsed.project : path.join(parsed.project, 'meta.json');
-  const meta = parseProjectMeta(await readJsonFile(metaFile, metaFile), { file: metaFile });
-  if (meta.classes.length === 0) {
-    throw dataError('the project has no classes to train a model for', { file: metaFile, field: 'classes' });
-  }
-  const rawConfig = parsed.config === undefined ? {} : await readJsonFile(parsed.config, parsed.config);
-  const settings = resolveTrainConfig(rawConfig, {
-    file: parsed.config ?? 'the default training config',
-    customModelSchema: unet.settingsSchema,
-  });
-  // Building and saving is light work; wasm when available, else the cpu backend.
-  await initBackend();
-  const result = await initWeights({
-    network: unet,
-    settings,
-    projectClasses: meta.classes.map(objClassToJson),
-    from: parsed.from,
-    outDir: parsed.out,
-  });
-  for (const line of describeResult(result)) io.out(line);
-  return 0;
-}
-
-export function describeResult(r: InitWeightsResult): string[] {
-  const lines = [
-    `wrote ${r.dir} (${r.sizeb} bytes): config.json, model.json, weights.bin`,
-    `  weights: ${r.init === 'random' ? 'random (for transfer learning only)' : 'transferred; fresh head'}` +
-      (r.report.freshLayers.length > 0 && r.init !== 'random' ? ` (${r.report.freshLayers.join(', ')})` : ''),
+export function describeInitWeights(r: InitWeightsResult): string[] {
+  const weights =
+    r.init === 'random'
+      ? 'random (upload as "for transfer learning only")'
+      : `transferred from the checkpoint; fresh ${r.report.freshLayers.join(', ')}`;
+  return [
+    `Wrote ${r.dir} (${r.sizeb} bytes): config.json, model.json, weights.bin`,
+    `  weights: ${weights}`,
     `  output classes: ${r.numClasses}; class_title_to_idx ${JSON.stringify(r.config.class_title_to_idx)}`,
-    `  pack it with: sly-nn pack ${r.dir} model.tar`,
   ];
-  return lines;
 }
+
+export const initWeightsCommand: CliCommand = {
+  name: 'init-weights',
+  summary: 'Make an initial model for a project: random weights, or transferred from a checkpoint',
+  usage:
+    'sly-nn init-weights --project <dir | meta.json> --out <dir> [--config <file>] [--from <dir>] [--tar <file>]',
+  help: [
+    `Builds the ${unet.name} network for the classes of a Supervisely project and writes a model folder with`,
+    'config.json (settings, out_classes, class_title_to_idx), model.json and weights.bin (spec C): a model to',
+    'upload and start trainings from.',
+    '',
+    'Options:',
+    '  --project <path>  the project folder (its meta.json is read) or a meta.json file',
+    '  --out <dir>       the model folder to create (must not exist, or be empty)',
+    '  --config <file>   a training config (JSON, like task_config.json), merged over the defaults and',
+    '                    validated; input_size, special_classes and custom_model_config shape the model, and the',
+    '                    whole merged config is stored as "settings". Without it, the defaults are used.',
+    '  --from <dir>      a checkpoint of this plugin (model.json + weights.bin): every layer but the head keeps',
+    "                    its weights; the head is new, for the project's classes (transfer learning)",
+    '  --tar <file>      also pack the folder into a model tar (config.json and weights at the top level)',
+    '',
+    'Class indices follow the platform (spec E.3): the background class at 0, the others in code-point order',
+    'of their titles, the neutral class left out. Random weights are for transfer learning only.',
+    '',
+    'Example: sly-nn init-weights --project ./my_project --config train.json --out ./unet-init --tar unet-init.tar',
+  ].join('\n'),
+  async run(args, io) {
+    const opts = parseInitWeightsArgs(args);
+    const metaFile = opts.project.endsWith('.json') ? opts.project : path.join(opts.project, 'meta.json');
+    const meta = parseProjectMeta(await readJsonFile(metaFile, metaFile), { file: metaFile });
+    if (meta.classes.length === 0) {
+      throw dataError('the project has no classes to train a model for', {
+        file: metaFile,
+        field: 'classes',
+      });
+    }
+    const rawConfig = opts.config === undefined ? {} : await readJsonFile(opts.config, opts.config);
+    const settings = resolveTrainConfig(rawConfig, {
+      file: opts.config ?? 'the default training config',
+      customModelSchema: unet.settingsSchema,
+    });
+    // Building and saving is light work: whichever backend starts (wasm here, else the cpu backend).
+    await initBackend();
+    const result = await initWeights({
+      network: unet,
+      settings,
+      projectClasses: meta.classes.map(objClassToJson),
+      from: opts.from,
+      outDir: opts.out,
+    });
+    for (const line of describeInitWeights(result)) io.out(line);
+    if (opts.tar !== undefined) {
+      const packed = await packModelDir({ dir: result.dir, file: opts.tar });
+      io.out(`Packed ${packed.entries.length} entries (${packed.bytes} bytes) into ${opts.tar}`);
+    } else {
+      io.out(`  pack it with: sly-nn pack ${result.dir} model.tar`);
+    }
+    return 0;
+  },
+};

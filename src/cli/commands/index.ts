@@ -1,0 +1,11 @@
+/**
+ * The registry of `sly-nn` commands, in the order `sly-nn --help` lists them. To add a command, write one file
+ * in this folder exporting a CliCommand, and add it here.
+ */
+
+import type { CliCommand } from '../command';
+import { packCommand } from './pack';
+import { unpackCommand } from './unpack';
+import { validateConfigCommand } from './validate-config';
+
+export const COMMANDS: readonly CliCommand[] = [packCommand, unpackCommand, validateConfigCommand];

@@ -1,0 +1,147 @@
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import type { CliCommand, CliIo } from '../../src/cli/command';
+import { COMMANDS } from '../../src/cli/commands';
+import { runCli } from '../../src/cli/run-cli';
+import { builtFile } from '../contract/built';
+
+function memoryIo(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t) };
+}
+
+let work: string;
+beforeEach(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'sly-nn-'));
+});
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = path.join(work, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('sly-nn dispatcher', () => {
+  it('--help lists every registered command; no arguments is a usage error', async () => {
+    const io = memoryIo();
+    expect(await runCli(['--help'], io)).toBe(0);
+    for (const c of COMMANDS) expect(io.stdout[0]).toContain(c.name);
+    const bare = memoryIo();
+    expect(await runCli([], bare)).toBe(2);
+    expect(bare.stderr[0]).toContain('Usage: sly-nn <command>');
+  });
+
+  it('<command> --help prints its usage and help', async () => {
+    for (const c of COMMANDS) {
+      const io = memoryIo();
+      expect(await runCli([c.name, '--help'], io)).toBe(0);
+      expect(io.stdout[0]).toContain(`Usage: ${c.usage}`);
+      expect(io.stdout[0]).toContain(c.help);
+    }
+  });
+
+  it('an unknown command, a wrong argument count and an unknown option are usage errors (exit 2)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['pakc'], /unknown command "pakc"/],
+      [['pack', 'only-one'], /expected 2 argument\(s\) <dir> <file.tar>, got 1/],
+      [['unpack', 'a.tar', 'b', '--force'], /Unknown option '--force'/],
+      [['validate-config', 'deploy', 'x.json'], /must be "train" or "inference"/],
+    ];
+    for (const [argv, message] of cases) {
+      const io = memoryIo();
+      expect(await runCli(argv, io)).toBe(2);
+      expect(io.stderr.join('\n')).toMatch(message);
+    }
+  });
+
+  it('a failing command prints its error on stderr and exits 1', async () => {
+    const failing: CliCommand = {
+      name: 'fail',
+      summary: 's',
+      usage: 'sly-nn fail',
+      help: 'h',
+      run: async () => {
+        throw new Error('it broke');
+      },
+    };
+    const io = memoryIo();
+    expect(await runCli(['fail'], io, [failing])).toBe(1);
+    expect(io.stderr).toEqual(['sly-nn fail: error: it broke']);
+  });
+});
+
+describe('sly-nn validate-config', () => {
+  it('train: prints the full config on success', async () => {
+    const io = memoryIo();
+    expect(await runCli(['validate-config', 'train', write('t.json', '{"epochs": 3}')], io)).toBe(0);
+    expect(JSON.parse(io.stdout[0])).toMatchObject({
+      epochs: 3,
+      lr: 0.001,
+      input_size: { width: 128, height: 128 },
+    });
+  });
+
+  it('train: a problem names the file and the field, exit 1', async () => {
+    const file = write('t.json', '{"val_evrey": 2}');
+    const io = memoryIo();
+    expect(await runCli(['validate-config', 'train', file], io)).toBe(1);
+    expect(io.stderr[0]).toBe(
+      `sly-nn validate-config: error: ${file}: field "val_evrey": unknown key; did you mean "val_every"?`,
+    );
+  });
+
+  it('inference: prints model and mode; the plugin default mode fills what the file leaves out', async () => {
+    const io = memoryIo();
+    expect(
+      await runCli(['validate-config', 'inference', write('i.json', '{"model": {"batch_size": 2}}')], io),
+    ).toBe(0);
+    const full = JSON.parse(io.stdout[0]) as { model: unknown; mode: { name: string } };
+    expect(full.model).toEqual({ gpu_device: 0, batch_size: 2 });
+    expect(full.mode.name).toBe('full_image');
+  });
+
+  it('--quiet prints nothing; a missing file and invalid JSON are errors', async () => {
+    const quiet = memoryIo();
+    expect(await runCli(['validate-config', 'train', write('ok.json', '{}'), '--quiet'], quiet)).toBe(0);
+    expect(quiet.stdout).toEqual([]);
+    const missing = memoryIo();
+    expect(await runCli(['validate-config', 'train', path.join(work, 'nope.json')], missing)).toBe(1);
+    expect(missing.stderr[0]).toMatch(/nope\.json: file not found/);
+    const bad = memoryIo();
+    expect(await runCli(['validate-config', 'inference', write('bad.json', '{"model": }')], bad)).toBe(1);
+    expect(bad.stderr[0]).toMatch(/bad\.json: invalid JSON at line 1, column 11/);
+  });
+});
+
+describe('sly-nn as a real process (package.json bin)', () => {
+  function slyNn(...args: string[]) {
+    const result = spawnSync(process.execPath, [builtFile('src/cli/main.ts'), ...args], { encoding: 'utf8' });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('pack then unpack round-trips a checkpoint folder', () => {
+    write('ckpt/config.json', '{"settings": {}}');
+    write('ckpt/weights.bin', 'W'.repeat(3000));
+    const tarFile = path.join(work, 'model.tar');
+    const packed = slyNn('pack', path.join(work, 'ckpt'), tarFile);
+    expect(packed).toMatchObject({ status: 0, stderr: '' });
+    expect(packed.stdout).toMatch(/^Packed 2 entries \(\d+ bytes\) into /);
+    const out = path.join(work, 'out');
+    expect(slyNn('unpack', tarFile, out)).toMatchObject({ status: 0, stderr: '' });
+    expect(fs.readFileSync(path.join(out, 'weights.bin'), 'utf8')).toBe('W'.repeat(3000));
+  });
+
+  it('errors go to stderr with a non-zero exit', () => {
+    const notTar = write('x.tar', 'not a tar at all\n'.repeat(64));
+    const r = slyNn('unpack', notTar, path.join(work, 'out'));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/sly-nn unpack: error: .*x\.tar: not a tar archive/);
+    expect(slyNn('frobnicate').status).toBe(2);
+  });
+});
