@@ -10,6 +10,7 @@ import { PNG, type PNGWithMetadata } from 'pngjs';
 import { decodeBase64Strict } from './base64';
 import type { BinaryMask, PixelPoint } from './model';
 import { encodeMaskPng, isPngSignature } from './png-chunks';
+import { readMaskPngFast } from './png-mask-reader';
 import type { BitmapJson } from './types';
 
 /** The bounding box of the non-zero pixels, or null for an empty mask. Inclusive bounds. */
@@ -96,6 +97,18 @@ export function decodeMaskPng(png: Buffer): BinaryMask {
   if (!isPngSignature(png)) {
     throw new Error('bitmap data does not hold a PNG (no PNG signature after zlib)');
   }
+  try {
+    const fast = readMaskPngFast(png);
+    if (fast !== undefined) return fast;
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new Error(message.startsWith('bitmap PNG') ? message : `bitmap PNG is damaged: ${message}`);
+  }
+  return decodeMaskPngGeneral(png);
+}
+
+/** Any PNG, through pngjs (expands to RGBA): RGB(A), grey + alpha, interlaced. */
+function decodeMaskPngGeneral(png: Buffer): BinaryMask {
   let image: PNGWithMetadata;
   try {
     // skipRescale keeps low-bit and 16-bit grey values as they are, so "non-zero" means what it says.

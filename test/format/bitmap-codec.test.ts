@@ -1,7 +1,14 @@
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import reference from './fixtures/bitmap-reference.json';
-import { decodeBitmapData, encodeBitmap, maskBounds, tightCrop } from '../../src/format/bitmap-codec';
+import { PNG } from 'pngjs';
+import {
+  decodeBitmapData,
+  decodeMaskPng,
+  encodeBitmap,
+  maskBounds,
+  tightCrop,
+} from '../../src/format/bitmap-codec';
 import { crc32, tableCrc32 } from '../../src/format/png-chunks';
 import type { BinaryMask, PixelPoint } from '../../src/format/model';
 
@@ -109,6 +116,26 @@ describe('bitmap codec (spec B.6)', () => {
     });
   });
 
+  it('reads grey PNGs written with every PNG filter type (fast path) as pngjs reads them', () => {
+    const width = 23;
+    const height = 9;
+    const grey = Uint8Array.from({ length: width * height }, (_, i) =>
+      (i * 37) % 5 === 0 ? 0 : (i * 53) % 256,
+    );
+    for (const filterType of [-1, 0, 1, 2, 3, 4]) {
+      const image = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+      image.data = Buffer.from(grey);
+      const png = PNG.sync.write(image, {
+        colorType: 0,
+        inputColorType: 0,
+        inputHasAlpha: false,
+        filterType,
+      });
+      const mask = decodeMaskPng(png);
+      expect([...mask.data]).toEqual([...grey].map((v) => (v !== 0 ? 1 : 0)));
+    }
+  });
+
   describe('damaged payloads give one clear error', () => {
     const good = encodeBitmap({ width: 2, height: 2, data: Uint8Array.from([1, 0, 0, 1]) })!.data;
 
@@ -126,6 +153,13 @@ describe('bitmap codec (spec B.6)', () => {
     it('zlib around something that is not a PNG', () => {
       const notPng = zlib.deflateSync(Buffer.from('GIF89a, not a png')).toString('base64');
       expect(() => decodeBitmapData(notPng)).toThrow(/does not hold a PNG/);
+    });
+
+    it('a PNG with a damaged chunk (CRC mismatch)', () => {
+      const png = zlib.inflateSync(Buffer.from(good, 'base64'));
+      png[png.indexOf('IDAT') + 6] ^= 0x01;
+      const damaged = zlib.deflateSync(png).toString('base64');
+      expect(() => decodeBitmapData(damaged)).toThrow(/bitmap PNG is damaged: bad CRC in the IDAT chunk/);
     });
 
     it('a PNG cut short', () => {

@@ -1,0 +1,164 @@
+/**
+ * A fast reader for the PNGs bitmaps almost always hold: palette (the SDK's 1-bit masks) or grey, not
+ * interlaced. It reads the mask straight from the palette indices or grey values, about ten times faster
+ * than expanding to RGBA with pngjs. Other PNGs (RGB, RGBA, grey + alpha, interlaced) return undefined and
+ * the caller falls back to pngjs. Chunk CRCs are checked, so damage is reported, not decoded.
+ */
+
+import * as zlib from 'node:zlib';
+import type { BinaryMask } from './model';
+import { crc32, isPngSignature } from './png-chunks';
+
+const COLOR_GREY = 0;
+const COLOR_PALETTE = 3;
+
+interface Chunks {
+  width: number;
+  height: number;
+  depth: number;
+  colorType: number;
+  interlace: number;
+  paletteSize: number;
+  trns?: Buffer;
+  idat: Buffer[];
+}
+
+function readChunks(png: Buffer): Chunks {
+  let at = 8;
+  let header: Omit<Chunks, 'idat' | 'paletteSize' | 'trns'> | undefined;
+  let paletteSize = 0;
+  let trns: Buffer | undefined;
+  const idat: Buffer[] = [];
+  for (;;) {
+    if (at + 12 > png.length) throw new Error('the PNG ends before its IEND chunk');
+    const length = png.readUInt32BE(at);
+    const type = png.toString('latin1', at + 4, at + 8);
+    const end = at + 8 + length;
+    if (end + 4 > png.length) throw new Error(`the PNG's ${type} chunk is cut short`);
+    if (crc32(png.subarray(at + 4, end)) !== png.readUInt32BE(end))
+      throw new Error(`bad CRC in the ${type} chunk`);
+    const data = png.subarray(at + 8, end);
+    if (type === 'IHDR') {
+      header = {
+        width: data.readUInt32BE(0),
+        height: data.readUInt32BE(4),
+        depth: data[8],
+        colorType: data[9],
+        interlace: data[12],
+      };
+    } else if (type === 'PLTE') paletteSize = length / 3;
+    else if (type === 'tRNS') trns = data;
+    else if (type === 'IDAT') idat.push(data);
+    else if (type === 'IEND') break;
+    at = end + 4;
+  }
+  if (header === undefined) throw new Error('the PNG has no IHDR chunk');
+  return { ...header, paletteSize, trns, idat };
+}
+
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/** Undoes the per-row filters; returns the rows without their filter bytes. */
+function unfilter(raw: Buffer, rowBytes: number, height: number, bpp: number): Uint8Array {
+  const out = new Uint8Array(rowBytes * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (rowBytes + 1)];
+    const src = y * (rowBytes + 1) + 1;
+    const row = y * rowBytes;
+    const prev = row - rowBytes;
+    // One loop per filter type: the type is fixed for the whole row.
+    if (filter === 0) {
+      out.set(raw.subarray(src, src + rowBytes), row);
+    } else if (filter === 1) {
+      for (let x = 0; x < rowBytes; x++) out[row + x] = raw[src + x] + (x >= bpp ? out[row + x - bpp] : 0);
+    } else if (filter === 2) {
+      if (y === 0) out.set(raw.subarray(src, src + rowBytes), row);
+      else for (let x = 0; x < rowBytes; x++) out[row + x] = raw[src + x] + out[prev + x];
+    } else if (filter === 3) {
+      for (let x = 0; x < rowBytes; x++) {
+        const left = x >= bpp ? out[row + x - bpp] : 0;
+        const up = y > 0 ? out[prev + x] : 0;
+        out[row + x] = raw[src + x] + ((left + up) >> 1);
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < rowBytes; x++) {
+        const left = x >= bpp ? out[row + x - bpp] : 0;
+        const up = y > 0 ? out[prev + x] : 0;
+        const upLeft = y > 0 && x >= bpp ? out[prev + x - bpp] : 0;
+        out[row + x] = raw[src + x] + paeth(left, up, upLeft);
+      }
+    } else {
+      throw new Error(`unknown PNG filter type ${filter}`);
+    }
+  }
+  return out;
+}
+
+/** The mask of a palette or grey PNG, or undefined if this PNG needs the general decoder. */
+export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
+  if (!isPngSignature(png)) throw new Error('no PNG signature');
+  const c = readChunks(png);
+  if (c.interlace !== 0 || (c.colorType !== COLOR_GREY && c.colorType !== COLOR_PALETTE)) return undefined;
+  if (![1, 2, 4, 8, 16].includes(c.depth) || (c.colorType === COLOR_PALETTE && c.depth === 16)) {
+    throw new Error(`bit depth ${c.depth} is not valid for colour type ${c.colorType}`);
+  }
+  if (c.colorType === COLOR_PALETTE && c.paletteSize === 0) throw new Error('a palette PNG without PLTE');
+  if (c.colorType === COLOR_PALETTE && c.trns === undefined) {
+    throw new Error(
+      'bitmap PNG is a palette image without transparency; a mask must be grey, or carry alpha / a tRNS chunk ' +
+        '(the SDK: "Wrong internal mask format")',
+    );
+  }
+  const { width, height, depth } = c;
+  const rowBytes = Math.ceil((width * depth) / 8);
+  let raw: Buffer;
+  try {
+    raw = zlib.inflateSync(Buffer.concat(c.idat));
+  } catch (e) {
+    throw new Error(`the PNG's image data does not inflate: ${(e as Error).message}`);
+  }
+  if (raw.length < (rowBytes + 1) * height)
+    throw new Error('the PNG image data is shorter than its size says');
+  const rows = unfilter(raw, rowBytes, height, depth === 16 ? 2 : 1);
+  // Which sample values are "set": palette entries with non-zero alpha; grey values other than 0 (or, with a
+  // tRNS grey value, other than that value, which pngjs and OpenCV turn into alpha 0).
+  const set = sampleTest(c);
+  const data = new Uint8Array(width * height);
+  if (depth === 16) {
+    for (let i = 0; i < width * height; i++) data[i] = set((rows[2 * i] << 8) | rows[2 * i + 1]) ? 1 : 0; // rows are exactly 2 * width bytes
+  } else {
+    const table = Uint8Array.from({ length: 1 << depth }, (_, v) => (set(v) ? 1 : 0));
+    const perByte = 8 / depth;
+    const mask = (1 << depth) - 1;
+    for (let y = 0; y < height; y++) {
+      const row = y * rowBytes;
+      const dst = y * width;
+      for (let x = 0; x < width; x++) {
+        const sample =
+          depth === 8
+            ? rows[row + x]
+            : (rows[row + ((x / perByte) | 0)] >> (8 - depth * ((x % perByte) + 1))) & mask;
+        data[dst + x] = table[sample];
+      }
+    }
+  }
+  return { width, height, data };
+}
+
+function sampleTest(c: Chunks): (sample: number) => boolean {
+  if (c.colorType === COLOR_PALETTE) {
+    const alpha = c.trns ?? Buffer.alloc(0);
+    return (index) => (index < alpha.length ? alpha[index] !== 0 : true);
+  }
+  if (c.trns !== undefined && c.trns.length >= 2) {
+    const transparent = c.trns.readUInt16BE(0);
+    return (value) => value !== transparent;
+  }
+  return (value) => value !== 0;
+}
