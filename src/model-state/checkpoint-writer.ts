@@ -8,14 +8,14 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ModelConfigJson } from '../format/types';
+import { type ModelConfigInput, writeModelConfig } from './config';
 
-export const CHECKPOINT_CONFIG_FILE = 'config.json';
 /** Prefix of the temporary folders; they never look like a checkpoint name. */
 export const TEMP_PREFIX = '.checkpoint-tmp-';
 const CHECKPOINT_NAME = /^\d{8}$/;
 
 export interface CheckpointWriteOptions {
-  /** The checkpoint's config.json (spec C.2). */
+  /** The checkpoint's config.json (spec C.2); checked and written by ./config.ts (classes as `out_classes`). */
   config: ModelConfigJson;
   /** Writes the weights into the given (temporary) folder. */
   saveWeights: (dir: string) => Promise<void>;
@@ -88,7 +88,7 @@ export class CheckpointWriter {
     const tempDir = path.join(this.resultsDir, `${TEMP_PREFIX}${process.pid}-${this.tempCounter++}`);
     await fsp.mkdir(tempDir);
     try {
-      await fsp.writeFile(path.join(tempDir, CHECKPOINT_CONFIG_FILE), JSON.stringify(opts.config, null, 4));
+      await writeModelConfig(tempDir, configInput(opts.config));
       await opts.saveWeights(tempDir);
       for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
         const file = resolveInsideCheckpoint(tempDir, name);
@@ -110,6 +110,12 @@ export class CheckpointWriter {
       throw e;
     }
   }
+}
+
+/** The wire shape as config.ts's writer takes it; extra top-level keys are kept. */
+function configInput(json: ModelConfigJson): ModelConfigInput {
+  const { settings, out_classes: outClasses, classes, class_title_to_idx: classTitleToIdx, ...extra } = json;
+  return { settings, outClasses: outClasses ?? classes ?? [], classTitleToIdx, extra };
 }
 
 function resolveInsideCheckpoint(dir: string, name: string): string {

@@ -12,7 +12,8 @@ import { saveModelToDir } from '../network/io';
 import { buildAndInitModel, type CopyWeightsReport, modelFolderEntries } from '../network/transfer';
 import type { AnyNetwork, InputSize } from '../network/types';
 import { createSegmentationClasses, type SpecialClasses } from '../training/class-map';
-import { CHECKPOINT_CONFIG_FILE, syncTreeAndMeasure } from './checkpoint-writer';
+import { syncTreeAndMeasure } from './checkpoint-writer';
+import { type ModelConfigInput, modelConfigJson, writeModelConfig } from './config';
 
 /** The parts of the (full, merged) training config this needs; all of it is stored as `settings`. */
 export interface InitWeightsSettings {
@@ -43,18 +44,6 @@ export interface InitWeightsResult {
   sizeb: number;
 }
 
-/** config.json of a model (spec C.2), from the settings and the class map. */
-export function modelConfigJson(
-  settings: InitWeightsSettings,
-  classes: { outClasses: ObjClassJson[]; classTitleToIdx: Record<string, number> },
-): ModelConfigJson {
-  return {
-    settings: { ...settings },
-    out_classes: classes.outClasses,
-    class_title_to_idx: classes.classTitleToIdx,
-  };
-}
-
 export async function initWeights(opts: InitWeightsOptions): Promise<InitWeightsResult> {
   const { network, settings } = opts;
   const outDir = path.resolve(opts.outDir);
@@ -77,19 +66,23 @@ export async function initWeights(opts: InitWeightsOptions): Promise<InitWeights
     weightsInitType: 'transfer_learning',
     modelDir: opts.from,
   });
-  const config = modelConfigJson(settings, classes);
+  const configInput: ModelConfigInput = {
+    settings: { ...settings },
+    outClasses: classes.outClasses,
+    classTitleToIdx: classes.classTitleToIdx,
+  };
   const tempDir = `${outDir}.tmp-${process.pid}`;
   try {
     await fsp.rm(tempDir, { recursive: true, force: true });
     await fsp.mkdir(tempDir, { recursive: true });
-    await fsp.writeFile(path.join(tempDir, CHECKPOINT_CONFIG_FILE), JSON.stringify(config, null, 4));
+    await writeModelConfig(tempDir, configInput);
     await saveModelToDir(model, tempDir);
     const sizeb = await syncTreeAndMeasure(tempDir);
     await fsp.rm(outDir, { recursive: true, force: true }); // empty or absent, checked above
     await fsp.rename(tempDir, outDir);
     return {
       dir: outDir,
-      config,
+      config: modelConfigJson(configInput),
       init: opts.from === undefined ? 'random' : 'transfer_learning',
       numClasses: classes.numClasses,
       report,

