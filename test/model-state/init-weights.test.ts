@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { network } from '../../plugin/unet';
 import { TaskError } from '../../src/errors';
 import type { ObjClassJson, ProjectMetaJson } from '../../src/format/types';
-import { run } from '../../src/cli/commands/init-weights';
+import { UsageError } from '../../src/cli/command';
+import { initWeightsCommand } from '../../src/cli/commands/init-weights';
+import { listTarEntries } from '../../src/model-state/tar';
 import { initWeights, type InitWeightsSettings } from '../../src/model-state/init-weights';
 import { loadModelFromDir, saveModelToDir } from '../../src/network/io';
 import { buildAndInitModel } from '../../src/network/transfer';
@@ -175,7 +177,7 @@ describe('sly-nn init-weights (issue 6)', () => {
 
   async function runCommand(args: string[]): Promise<{ code: number; lines: string[] }> {
     const lines: string[] = [];
-    const code = await run(args, { out: (l) => lines.push(l) });
+    const code = await initWeightsCommand.run(args, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     return { code, lines };
   }
 
@@ -199,7 +201,7 @@ describe('sly-nn init-weights (issue 6)', () => {
     ]);
     expect(code).toBe(0);
     expect(lines[0]).toMatch(
-      new RegExp(`^wrote ${outDir} \\(\\d+ bytes\\): config.json, model.json, weights.bin$`),
+      new RegExp(`^Wrote ${outDir} \\(\\d+ bytes\\): config.json, model.json, weights.bin$`),
     );
     expect(lines.join('\n')).toContain('class_title_to_idx {"bg":0,"bike":1,"car":2,"dog":3,"person":4}');
     const config = JSON.parse(await fsp.readFile(path.join(outDir, 'config.json'), 'utf8')) as {
@@ -230,13 +232,28 @@ describe('sly-nn init-weights (issue 6)', () => {
     await expect(fsp.readdir(path.join(tmp, 'cli-bad'))).rejects.toThrow(/ENOENT/);
   });
 
-  test('--help prints the usage; missing arguments are an error with the usage', async () => {
-    const { code, lines } = await runCommand(['--help']);
+  test('--tar also packs the folder into a model tar with config.json and the weights at the top level', async () => {
+    const outDir = path.join(tmp, 'cli-tar');
+    const tarFile = path.join(tmp, 'cli-tar.tar');
+    const { code, lines } = await runCommand(['--project', FIXTURE_META, '--out', outDir, '--tar', tarFile]);
     expect(code).toBe(0);
-    expect(lines.join('\n')).toContain('Usage: sly-nn init-weights --project');
+    expect(lines[lines.length - 1]).toMatch(/^Packed \d+ entries \(\d+ bytes\) into .*cli-tar\.tar$/);
+    const names = (await listTarEntries(tarFile)).map((e) => e.path.replace(/^\.\//, ''));
+    expect(names.filter((n) => n !== '' && n !== '.').sort()).toEqual([
+      'config.json',
+      'model.json',
+      'weights.bin',
+    ]);
+  });
+
+  test('bad arguments are usage errors', async () => {
+    await expect(runCommand(['--project', FIXTURE_PROJECT])).rejects.toThrow(UsageError);
     await expect(runCommand(['--project', FIXTURE_PROJECT])).rejects.toThrow(
       /--project and --out are required/,
     );
     await expect(runCommand(['--bogus'])).rejects.toThrow(/bogus/);
+    await expect(runCommand(['--project', 'p', '--out', 'o', 'extra'])).rejects.toThrow(
+      /unexpected argument "extra"/,
+    );
   });
 });
