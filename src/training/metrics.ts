@@ -40,6 +40,22 @@ export class ConfusionMatrix {
     }
   }
 
+  /**
+   * Adds counts already tallied elsewhere (a step engine's numClasses x numClasses matrix, row-major, rows =
+   * truth), so arrays of pixels need not cross back from the engine.
+   */
+  addCounts(counts: ArrayLike<number>): void {
+    if (counts.length !== this.counts.length) {
+      throw new RangeError(
+        `expected ${this.counts.length} counts (${this.numClasses}^2), got ${counts.length}`,
+      );
+    }
+    for (let i = 0; i < counts.length; i += 1) {
+      if (!(counts[i] >= 0)) throw new RangeError(`counts[${i}] = ${counts[i]} is not a pixel count`);
+      this.counts[i] += counts[i];
+    }
+  }
+
   /** Pixels counted (ignored ones excluded). */
   get total(): number {
     return this.counts.reduce((s, c) => s + c, 0);

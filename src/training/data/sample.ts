@@ -1,0 +1,151 @@
+/**
+ * One training or validation sample, from the project on disk to the numbers the step engine takes (spec E.5,
+ * G.2): the annotation is read and checked against the project meta; the image is decoded and resized to the
+ * network input (bilinear); the ground truth is drawn at the annotation's size with the drawing class map
+ * (the neutral class at the ignore index) and resized to the input by nearest neighbour; seeded flips are
+ * applied to both; the image is normalised with the network's statistics. `collateSamples` stacks samples
+ * into the engine's Batch.
+ *
+ * `prepareSample` is the pure part (tested on its own); `loadSample` adds the reading and decoding.
+ */
+
+import { TaskError } from '../../errors';
+import type { ImageSize } from '../../format/model';
+import type { ProjectItem, ProjectListing } from '../../format/project-reader';
+import { projectDisplayPath, readItemAnnotation } from '../../format/project-reader';
+import type { ClassIndexMap } from '../../format/rasterise';
+import { rasteriseAnnotation } from '../../format/rasterise';
+import { decodeImage } from '../../image/decode';
+import type { ChannelStats } from '../../image/normalise';
+import { normaliseRgbInto } from '../../image/normalise';
+import { resizeNearest } from '../../image/resize-nearest';
+import type { FlipProbabilities, Flips } from '../augment';
+import { applyFlips, drawFlips, NO_FLIPS } from '../augment';
+import type { Batch } from '../engine/types';
+import { mixSeed, mulberry32 } from '../random';
+
+/** How every sample of a run is made; the same for all samples of a fold. */
+export interface SampleRecipe {
+  /** The network input size: images and masks are resized to it. */
+  inputSize: ImageSize;
+  /** Class title -> pixel value for drawing the ground truth (the neutral class at the ignore index). */
+  drawingClassToIdx: ClassIndexMap;
+  /** The value of pixels no object covers: the background index, or the ignore index without a background. */
+  fill: number;
+  /** The network's input normalisation. */
+  preprocessing: ChannelStats;
+  /** Flip probabilities (0 or 0.5 from the config); validation passes none. */
+  flips?: FlipProbabilities;
+}
+
+/** Where a sample's randomness comes from: the config seed, the epoch and the sample's index in its fold. */
+export interface SampleSeed {
+  seed: number;
+  epoch: number;
+  index: number;
+}
+
+/** One sample, ready to be batched: HWC float image and HW class indices at the input size. */
+export interface Sample {
+  x: Float32Array;
+  y: Int32Array;
+  height: number;
+  width: number;
+  /** The flips that were applied (for tests and debugging). */
+  flips: Flips;
+}
+
+/** The probabilities the config's `augment` switches stand for: a fair coin when on. */
+export function flipProbabilities(augment: {
+  flip_horizontal: boolean;
+  flip_vertical: boolean;
+}): FlipProbabilities {
+  return { horizontal: augment.flip_horizontal ? 0.5 : 0, vertical: augment.flip_vertical ? 0.5 : 0 };
+}
+
+/** The flips of one sample: a function of (seed, epoch, index) only, so a run can be repeated exactly. */
+export function sampleFlips(probabilities: FlipProbabilities | undefined, seed: SampleSeed): Flips {
+  if (probabilities === undefined || (probabilities.horizontal === 0 && probabilities.vertical === 0)) {
+    return { ...NO_FLIPS };
+  }
+  return drawFlips(mulberry32(mixSeed(seed.seed, seed.epoch, seed.index)), probabilities);
+}
+
+/**
+ * The pure part of a sample: `rgb` is already at the input size; `mask` is at `maskSize` (the annotation's
+ * size) and is resized here by nearest neighbour.
+ */
+export function prepareSample(opts: {
+  rgb: Uint8Array;
+  mask: Uint8Array | Int32Array;
+  maskSize: ImageSize;
+  recipe: SampleRecipe;
+  flips: Flips;
+}): Sample {
+  const { height, width } = opts.recipe.inputSize;
+  if (opts.rgb.length !== height * width * 3) {
+    throw new RangeError(`image has ${opts.rgb.length} bytes, expected ${width}x${height}x3`);
+  }
+  const resized = resizeNearest(opts.mask, opts.maskSize, opts.recipe.inputSize);
+  const image = applyFlips({ data: opts.rgb, height, width, channels: 3 }, opts.flips);
+  const mask = applyFlips({ data: resized, height, width, channels: 1 }, opts.flips);
+  const x = new Float32Array(height * width * 3);
+  normaliseRgbInto(image.data, x, 0, opts.recipe.preprocessing);
+  const y = mask.data instanceof Int32Array ? mask.data : Int32Array.from(mask.data);
+  return { x, y, height, width, flips: { ...opts.flips } };
+}
+
+/**
+ * Reads one item: its annotation (checked against the project meta), its image (decoded at the input size)
+ * and its ground truth. Failures are data errors naming the file and the item.
+ */
+export async function loadSample(opts: {
+  project: ProjectListing;
+  item: ProjectItem;
+  recipe: SampleRecipe;
+  seed: SampleSeed;
+}): Promise<Sample> {
+  const { project, item, recipe } = opts;
+  const itemName = `${item.dataset}/${item.name}`;
+  try {
+    const annotation = await readItemAnnotation(project, item);
+    const annotationFile = projectDisplayPath(project, item.annotationPath);
+    const image = await decodeImage(item.imagePath, {
+      expectedSize: annotation.size,
+      resize: recipe.inputSize,
+      displayName: projectDisplayPath(project, item.imagePath),
+    });
+    const mask = rasteriseAnnotation(annotation, {
+      classToIndex: recipe.drawingClassToIdx,
+      fill: recipe.fill,
+      file: annotationFile,
+    });
+    return prepareSample({
+      rgb: image.data,
+      mask,
+      maskSize: annotation.size,
+      recipe,
+      flips: sampleFlips(recipe.flips, opts.seed),
+    });
+  } catch (e) {
+    // The format and image layers name the file; the item (dataset/image) is added for the reader.
+    throw e instanceof TaskError ? e.withContext({ item: itemName }) : e;
+  }
+}
+
+/** Stacks samples of one size into the engine's batch (NHWC images, NHW labels). */
+export function collateSamples(samples: readonly Sample[]): Batch {
+  if (samples.length === 0) throw new RangeError('cannot make a batch of no samples');
+  const { height, width } = samples[0];
+  const pixels = height * width;
+  const x = new Float32Array(samples.length * pixels * 3);
+  const y = new Int32Array(samples.length * pixels);
+  samples.forEach((s, i) => {
+    if (s.height !== height || s.width !== width) {
+      throw new RangeError(`sample ${i} is ${s.width}x${s.height}, the batch is ${width}x${height}`);
+    }
+    x.set(s.x, i * pixels * 3);
+    y.set(s.y, i * pixels);
+  });
+  return { x, y, n: samples.length, height, width };
+}

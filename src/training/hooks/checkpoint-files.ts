@@ -1,0 +1,82 @@
+/**
+ * The files of one training checkpoint (spec C.1, C.2), written through the CheckpointWriter (temporary folder,
+ * fsync, rename): config.json, model.json + weights.bin with the optimizer state (so continue_training resumes
+ * Adam exactly), model.onnx when asked (a failed export is a warning: the checkpoint is still good for tfjs),
+ * and, when asked, a model-state tar beside the folder in results/ (never inside it, so sizeb and the agent's
+ * copy are the folder alone).
+ */
+
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { errorMessage } from '../../errors';
+import type { ModelConfigJson } from '../../format/types';
+import type { CheckpointWriter, WrittenCheckpoint } from '../../model-state/checkpoint-writer';
+import { packModelDir } from '../../model-state/tar';
+import { saveModelToDir } from '../../network/io';
+import { exportToOnnx, onnxMetadataFromClassMap, ONNX_FILE } from '../../onnx';
+import type { Logger } from '../../protocol/logger';
+
+export interface CheckpointFilesOptions {
+  writer: CheckpointWriter;
+  model: tf.LayersModel;
+  /** Saved with the weights when given. */
+  optimizer?: tf.Optimizer;
+  config: ModelConfigJson;
+  exportOnnx: boolean;
+  saveTar: boolean;
+  logger: Logger;
+}
+
+export interface CheckpointFiles extends WrittenCheckpoint {
+  /** Whether model.onnx is in the folder. */
+  onnx: boolean;
+  /** The tar beside the folder, when one was written. */
+  tarFile?: string;
+}
+
+/** The tar of checkpoint `subdir`: `results/<subdir>.tar`. */
+export function checkpointTarPath(resultsDir: string, subdir: string): string {
+  return path.join(resultsDir, `${subdir}.tar`);
+}
+
+/** model.onnx's bytes, or undefined after a warning naming the reason. */
+export function onnxBytesOrWarn(opts: {
+  model: tf.LayersModel;
+  classTitleToIdx: Readonly<Record<string, number>>;
+  logger: Logger;
+}): Uint8Array | undefined {
+  try {
+    return exportToOnnx(opts.model, { metadata: onnxMetadataFromClassMap(opts.classTitleToIdx) }).bytes;
+  } catch (e) {
+    opts.logger.warn(
+      'ONNX export failed; this checkpoint has no model.onnx (inference falls back to tfjs).',
+      {
+        reason: errorMessage(e),
+      },
+    );
+    return undefined;
+  }
+}
+
+export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promise<CheckpointFiles> {
+  const onnx = opts.exportOnnx
+    ? onnxBytesOrWarn({
+        model: opts.model,
+        classTitleToIdx: opts.config.class_title_to_idx,
+        logger: opts.logger,
+      })
+    : undefined;
+  const written = await opts.writer.write({
+    config: opts.config,
+    saveWeights: async (dir) => {
+      await saveModelToDir(opts.model, dir, { optimizer: opts.optimizer });
+    },
+    extraFiles: onnx === undefined ? {} : { [ONNX_FILE]: onnx },
+  });
+  let tarFile: string | undefined;
+  if (opts.saveTar) {
+    tarFile = checkpointTarPath(opts.writer.resultsDir, written.subdir);
+    await packModelDir({ dir: written.dir, file: tarFile });
+  }
+  return { ...written, onnx: onnx !== undefined, ...(tarFile === undefined ? {} : { tarFile }) };
+}

@@ -1,0 +1,67 @@
+/**
+ * A checkpoint after each validation (spec E.6, E.8): when the validation hook has written val metrics at this
+ * step, the caller's `save` writes the checkpoint folder completely, and only then is the checkpoint line
+ * printed (spec D.6: the agent copies the folder at once). `best_now`: always for the first checkpoint, then
+ * only when the val loss is strictly lower than every earlier one.
+ */
+
+import { reportCheckpoint } from '../../protocol/events';
+import type { Logger } from '../../protocol/logger';
+import type { MetricValues } from '../metrics';
+import type { TrainHook } from '../trainer';
+import { valMetricsAtStep } from './validation';
+
+/** What the checkpoint line needs to know of a saved checkpoint. */
+export interface SavedCheckpoint {
+  id: number;
+  /** Relative to results/, 8 digits. */
+  subdir: string;
+  sizeb: number;
+}
+
+export interface CheckpointRequest {
+  epochFloat: number;
+  valMetrics: MetricValues;
+  /** Whether this checkpoint is reported as the best so far. */
+  bestNow: boolean;
+}
+
+export interface CheckpointHookOptions {
+  logger: Logger;
+  save: (request: CheckpointRequest) => Promise<SavedCheckpoint>;
+}
+
+/** The SDK's rule: strictly lower loss than the best so far; a null loss never improves on anything. */
+export class BestTracker {
+  private best = Number.POSITIVE_INFINITY;
+  private seen = 0;
+
+  /** Records one checkpoint's val loss; true when it is reported as best (the first one always is). */
+  offer(loss: number | null | undefined): boolean {
+    const improves = typeof loss === 'number' && Number.isFinite(loss) && loss < this.best;
+    if (improves) this.best = loss;
+    const first = this.seen === 0;
+    this.seen += 1;
+    return improves || first;
+  }
+}
+
+export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
+  const best = new BestTracker();
+  return {
+    name: 'checkpoint',
+    afterStep: async (state) => {
+      const valMetrics = valMetricsAtStep(state);
+      if (!('loss' in valMetrics)) return;
+      const bestNow = best.offer(valMetrics.loss);
+      const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics, bestNow });
+      reportCheckpoint(opts.logger, {
+        id: saved.id,
+        subdir: saved.subdir,
+        sizeb: saved.sizeb,
+        bestNow,
+        optional: { epoch: state.epochFloat, val_metrics: valMetrics },
+      });
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The training run's hooks, in their fixed order (house plan habit 2): the epoch log, progress, the train
+ * metrics line, validation, the checkpoint (which reads what validation wrote at the same step), then the
+ * tensor count. Each is a small factory, testable alone.
+ */
+
+import type { Logger } from '../../protocol/logger';
+import type { EvalPlanner } from '../planner';
+import type { MetricValues } from '../metrics';
+import type { RunState, TrainHook } from '../trainer';
+import type { CheckpointRequest, SavedCheckpoint } from './checkpoint';
+import { checkpointHook } from './checkpoint';
+import { epochLogHook } from './epoch-log';
+import { progressHook } from './progress';
+import { tensorCountHook } from './tensor-count';
+import { trainMetricsHook } from './train-metrics';
+import { validationHook } from './validation';
+
+export { BestTracker, checkpointHook } from './checkpoint';
+export type { CheckpointHookOptions, CheckpointRequest, SavedCheckpoint } from './checkpoint';
+export { epochLogHook } from './epoch-log';
+export { progressHook, TRAINING_SUBTASK } from './progress';
+export { tensorCountHook, TENSOR_COUNT_MESSAGE } from './tensor-count';
+export { trainMetricsHook } from './train-metrics';
+export {
+  IOU_PREFIX,
+  VAL_METRIC_PREFIX,
+  iouPerClass,
+  valMetricsAtStep,
+  validationHook,
+  validationMetricValues,
+} from './validation';
+export type { ValidationHookOptions, ValidationTally } from './validation';
+
+export interface StandardHooksOptions {
+  logger: Logger;
+  planner: EvalPlanner;
+  evaluate: (state: RunState) => Promise<MetricValues>;
+  saveCheckpoint: (request: CheckpointRequest) => Promise<SavedCheckpoint>;
+  countTensors: () => number;
+}
+
+/** The built-in hooks in their fixed order. */
+export function standardHooks(opts: StandardHooksOptions): TrainHook[] {
+  const { logger } = opts;
+  return [
+    epochLogHook({ logger }),
+    progressHook({ logger }),
+    trainMetricsHook({ logger }),
+    validationHook({ logger, planner: opts.planner, evaluate: opts.evaluate }),
+    checkpointHook({ logger, save: opts.saveCheckpoint }),
+    tensorCountHook({ logger, countTensors: opts.countTensors }),
+  ];
+}
