@@ -1,12 +1,20 @@
 /**
  * `npm run bench:kernels`: where one training step of the bench U-Net spends its time on the wasm backend,
  * kernel by kernel (tf.profile), and the step time with and without each of our wasm changes.
- * Env: SIZE (128), BATCH (8), STEPS (timed steps per variant, 2), NETWORK_PLUGIN (a plugin module path; the
+ * Variants: the minimum (filter gradient only), the minimum plus each change, all changes but each one, and
+ * all. Env: SIZE (128), BATCH (8), STEPS (timed steps per variant, 2), VARIANTS=all|quick (quick: the minimum
+ * and all), NETWORK_PLUGIN (a plugin module path; the
  * U-Net plugin by default). The last line is one JSON object.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
-import { ALL_WASM_PATCHES, setWasmPatches, type WasmPatchSet } from '../src/backend/wasm-kernels';
+import {
+  ALL_WASM_PATCHES,
+  NO_WASM_PATCHES,
+  setWasmPatches,
+  type WasmPatchName,
+  type WasmPatchSet,
+} from '../src/backend/wasm-kernels';
 import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { InProcessEngine } from '../src/training/engine/in-process';
 import type { Batch } from '../src/training/engine/types';
@@ -16,18 +24,16 @@ const BATCH = Number(process.env.BATCH ?? 8);
 const STEPS = Number(process.env.STEPS ?? 2);
 const CLASSES = 4;
 
-const NONE: WasmPatchSet = {
-  conv2dBackpropFilter: true, // without it the step cannot run at all (tfjs issue 8474)
-  conv2dBackpropInput: false,
-  batchNormGrad: false,
-  leadingAxisReduce: false,
-};
+/** The minimum to train at all: the filter gradient wasm lacks (tfjs issue 8474). */
+const MINIMUM: WasmPatchSet = { ...NO_WASM_PATCHES, conv2dBackpropFilter: true };
+const OPTIONAL = (Object.keys(ALL_WASM_PATCHES) as WasmPatchName[]).filter(
+  (p) => p !== 'conv2dBackpropFilter',
+);
 const VARIANTS: Record<string, WasmPatchSet> = {
-  'filter-grad only (the minimum to train)': NONE,
-  '+ fast input grad': { ...NONE, conv2dBackpropInput: true },
-  '+ BatchNorm grad without Tile': { ...NONE, batchNormGrad: true },
-  '+ leading-axis Sum/Mean': { ...NONE, leadingAxisReduce: true },
-  'all changes': ALL_WASM_PATCHES,
+  'filter-grad only': MINIMUM,
+  ...Object.fromEntries(OPTIONAL.map((p) => [`filter-grad + ${p}`, { ...MINIMUM, [p]: true }])),
+  ...Object.fromEntries(OPTIONAL.map((p) => [`all but ${p}`, { ...ALL_WASM_PATCHES, [p]: false }])),
+  all: { ...ALL_WASM_PATCHES },
 };
 
 /** Seeded synthetic batch: the values do not matter for speed, only the shapes. */
@@ -104,7 +110,9 @@ async function main(): Promise<void> {
 
   const stepMs: Record<string, number> = {};
   if (backend.name === 'wasm') {
+    const quick = process.env.VARIANTS === 'quick';
     for (const [name, patches] of Object.entries(VARIANTS)) {
+      if (quick && name !== 'all' && name !== 'filter-grad only') continue;
       setWasmPatches(patches);
       stepMs[name] = round(await timeSteps(engine, batch, STEPS));
       console.log(`step ${stepMs[name]} ms  ${name}`);

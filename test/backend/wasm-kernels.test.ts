@@ -221,3 +221,103 @@ describe('wasm Sum and Mean over leading axes (one matMul instead of transpose +
     s.dispose();
   });
 });
+
+describe('wasm Concat and SplitV as heap copies against cpu', () => {
+  const CONCATS: { shapes: number[][]; axis: number; dtype: 'float32' | 'int32' }[] = [
+    {
+      shapes: [
+        [2, 3, 4, 5],
+        [2, 3, 4, 7],
+      ],
+      axis: -1,
+      dtype: 'float32',
+    }, // the U-Net's skip concatenation
+    {
+      shapes: [
+        [2, 3, 4, 5],
+        [2, 1, 4, 5],
+        [2, 2, 4, 5],
+      ],
+      axis: 1,
+      dtype: 'float32',
+    },
+    {
+      shapes: [
+        [3, 300],
+        [3, 2],
+      ],
+      axis: 1,
+      dtype: 'int32',
+    }, // a long run (set) and a short one (loop)
+    {
+      shapes: [
+        [2, 0, 3],
+        [2, 4, 3],
+      ],
+      axis: 1,
+      dtype: 'float32',
+    }, // an empty input: the shipped kernel
+  ];
+  it.each(CONCATS.map((c, i) => [JSON.stringify(c), c, i] as const))('Concat %s', async (_n, c, i) => {
+    const run = () =>
+      tf.tidy(() => {
+        const xs = c.shapes.map((s, j) =>
+          tf.tensor(randomArray(sizeOf(s), 400 + 10 * i + j), s).cast(c.dtype),
+        );
+        const out = tf.concat(xs, c.axis);
+        return { shape: out.shape, data: Array.from(out.dataSync()) };
+      });
+    const ref = await onBackend('cpu', run);
+    const before = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+    const ids = wasmDataIds();
+    expect(run()).toEqual(ref);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(wasmDataIds()).toBe(ids);
+  });
+
+  const SPLITS: { shape: number[]; sizes: number | number[]; axis: number; dtype: 'float32' | 'int32' }[] = [
+    { shape: [2, 3, 4, 12], sizes: [5, 7], axis: 3, dtype: 'float32' }, // the concatenation's gradient
+    { shape: [2, 6, 4, 3], sizes: 3, axis: 1, dtype: 'float32' },
+    { shape: [4, 10], sizes: [1, -1, 2], axis: 1, dtype: 'int32' },
+  ];
+  it.each(SPLITS.map((c, i) => [JSON.stringify(c), c, i] as const))('SplitV %s', async (_n, c, i) => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(randomArray(sizeOf(c.shape), 500 + i), c.shape).cast(c.dtype);
+        return tf.split(x, c.sizes, c.axis).map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) }));
+      });
+    const ref = await onBackend('cpu', run);
+    const before = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+    const ids = wasmDataIds();
+    expect(run()).toEqual(ref);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(wasmDataIds()).toBe(ids);
+  });
+});
+
+describe('wasm MaxPoolGrad against cpu', () => {
+  const POOLS: { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid' }[] = [
+    { x: [2, 8, 8, 3], k: 2, s: 2, pad: 'valid' }, // the U-Net's pooling
+    { x: [2, 9, 7, 2], k: 2, s: 2, pad: 'valid' }, // odd sizes: a row and a column nobody reads
+    { x: [1, 7, 7, 4], k: 3, s: 2, pad: 'same' }, // padding
+    { x: [2, 6, 6, 2], k: 3, s: 1, pad: 'same' }, // overlapping windows accumulate
+  ];
+  it.each(POOLS.map((c, i) => [JSON.stringify(c), c, i] as const))('%s', async (_n, c, i) => {
+    // ReLU'd inputs: many ties at zero, where the position that gets the gradient must match (first max).
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.relu(tf.tensor4d(randomArray(sizeOf(c.x), 600 + i), c.x));
+        const y = tf.maxPool(x, c.k, c.s, c.pad);
+        const dy = tf.tensor(randomArray(sizeOf(y.shape), 700 + i), y.shape);
+        const g = tf.grad((t: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(t, c.k, c.s, c.pad), dy)))(x);
+        return g.dataSync() as Float32Array;
+      });
+    const ref = await onBackend('cpu', run);
+    const before = (await onBackend('wasm', () => tf.memory().numTensors)) as number;
+    const ids = wasmDataIds();
+    const got = run();
+    expect(relativeMaxAbs(got, ref)).toBeLessThan(1e-6);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(wasmDataIds()).toBe(ids);
+  });
+});

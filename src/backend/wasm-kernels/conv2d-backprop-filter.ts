@@ -55,7 +55,12 @@ export function isPatchMatMul(info: ConvInfo): boolean {
   );
 }
 
-/** dW[a,b,c,o] = sum over n,i,j of x[n, i*s+a, j*s+b, c] * dy[n,i,j,o]: patches as rows, one matMul. */
+/**
+ * dW[a,b,c,o] = sum over n,i,j of x[n, i*s+a, j*s+b, c] * dy[n,i,j,o]: with patches as rows P [rows, K]
+ * (K = kh*kw*ci, a cheap transpose that keeps channels innermost) this is P^T dy, computed as (dy^T P)^T
+ * because wasm's BatchMatMul is 10-50x slower when asked to transpose an operand, and transposing P to
+ * [K, rows] moves channels outermost (15x slower than the other transposes here).
+ */
 function filterGradByMatMul(
   s: KernelScope,
   x: tf.TensorInfo,
@@ -65,18 +70,16 @@ function filterGradByMatMul(
   const { batchSize: n, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
   const { inChannels: ci, outChannels: co } = info;
   const rows = n * ho * wo;
-  // Patches as columns [kh*kw*ci, rows], by one transpose: wasm's BatchMatMul is 10-50x slower when asked to
-  // transpose an operand itself.
-  const patchesT =
+  const patches =
     kh === 1 && kw === 1
-      ? s.transpose(s.reshape(x, [rows, ci]), [1, 0])
-      : s.reshape(s.transpose(s.reshape(x, [n, ho, kh, wo, kw, ci]), [2, 4, 5, 0, 1, 3]), [
-          kh * kw * ci,
+      ? s.reshape(x, [rows, ci])
+      : s.reshape(s.transpose(s.reshape(x, [n, ho, kh, wo, kw, ci]), [0, 1, 3, 2, 4, 5]), [
           rows,
+          kh * kw * ci,
         ]);
-  const dy2 = s.reshape(dy, [rows, co]);
-  const prod = s.run(tf.BatchMatMul, { a: patchesT, b: dy2 }, { transposeA: false, transposeB: false });
-  return s.reshape(prod, [kh, kw, ci, co]);
+  const dyT = s.transpose(s.reshape(dy, [rows, co]), [1, 0]);
+  const prod = s.run(tf.BatchMatMul, { a: dyT, b: patches }, { transposeA: false, transposeB: false }); // [co, K]
+  return s.reshape(s.transpose(prod, [1, 0]), [kh, kw, ci, co]);
 }
 
 function filterGradByConv(

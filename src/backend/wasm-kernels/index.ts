@@ -4,46 +4,68 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedBatchNormGradConfig } from './batchnorm-grad';
+import { makeConcatConfig, makeSplitVConfig } from './concat-split';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input';
 import { makeMeanConfig, makeSumConfig } from './leading-axis-reduce';
+import { makeMaxPoolGradConfig } from './max-pool-grad';
 
 export type WasmPatchName =
   | 'conv2dBackpropFilter'
   | 'conv2dBackpropInput'
   | 'batchNormGrad'
-  | 'leadingAxisReduce';
+  | 'leadingAxisReduce'
+  | 'concatSplit'
+  | 'maxPoolGrad';
 export type WasmPatchSet = Record<WasmPatchName, boolean>;
 
-export const ALL_WASM_PATCHES: WasmPatchSet = {
+export const ALL_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
   conv2dBackpropFilter: true,
   conv2dBackpropInput: true,
   batchNormGrad: true,
   leadingAxisReduce: true,
-};
+  concatSplit: true,
+  maxPoolGrad: true,
+});
 
-/** What was registered before us, captured once per thread, so a patch can be switched off again. */
-interface Originals {
-  conv2dBackpropInput: tf.KernelConfig | undefined;
-  sum: tf.KernelConfig | undefined;
-  mean: tf.KernelConfig | undefined;
-  batchNormGrad: tf.GradConfig | undefined;
-}
-let originals: Originals | undefined;
-const active: WasmPatchSet = {
+export const NO_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
   conv2dBackpropFilter: false,
   conv2dBackpropInput: false,
   batchNormGrad: false,
   leadingAxisReduce: false,
-};
+  concatSplit: false,
+  maxPoolGrad: false,
+});
+
+/** The shipped kernels we wrap (each override falls back to them), captured once per thread. */
+const WRAPPED_KERNELS = [
+  tf.Conv2DBackpropInput,
+  tf.Sum,
+  tf.Mean,
+  tf.Concat,
+  tf.SplitV,
+  tf.MaxPoolGrad,
+] as const;
+type WrappedKernel = (typeof WRAPPED_KERNELS)[number];
+
+interface Originals {
+  kernels: Record<WrappedKernel, tf.KernelConfig>;
+  batchNormGrad: tf.GradConfig | undefined;
+}
+let originals: Originals | undefined;
+const active: WasmPatchSet = { ...NO_WASM_PATCHES };
 
 function captureOriginals(): Originals {
-  originals ??= {
-    conv2dBackpropInput: tf.getKernel(tf.Conv2DBackpropInput, 'wasm'),
-    sum: tf.getKernel(tf.Sum, 'wasm'),
-    mean: tf.getKernel(tf.Mean, 'wasm'),
-    batchNormGrad: tf.getGradient(tf.FusedBatchNorm),
-  };
+  if (originals !== undefined) return originals;
+  const kernels = {} as Record<WrappedKernel, tf.KernelConfig>;
+  for (const name of WRAPPED_KERNELS) {
+    const k = tf.getKernel(name, 'wasm');
+    if (k === undefined) {
+      throw new Error(`wasm kernel '${name}' is not registered: import @tensorflow/tfjs-backend-wasm first`);
+    }
+    kernels[name] = k;
+  }
+  originals = { kernels, batchNormGrad: tf.getGradient(tf.FusedBatchNorm) };
   return originals;
 }
 
@@ -55,43 +77,47 @@ function replaceKernel(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 
-function removeKernel(kernelName: string): void {
-  if (tf.getKernel(kernelName, 'wasm') !== undefined) tf.unregisterKernel(kernelName, 'wasm');
+/** Each patch as the kernels it registers when on, given the shipped ones. */
+function patchKernels(name: WasmPatchName, k: Originals['kernels'], on: boolean): tf.KernelConfig[] {
+  switch (name) {
+    case 'conv2dBackpropInput':
+      return [on ? makeConv2DBackpropInputConfig(k.Conv2DBackpropInput) : k.Conv2DBackpropInput];
+    case 'leadingAxisReduce':
+      return on ? [makeSumConfig(k.Sum), makeMeanConfig(k.Mean)] : [k.Sum, k.Mean];
+    case 'concatSplit':
+      return on ? [makeConcatConfig(k.Concat), makeSplitVConfig(k.SplitV)] : [k.Concat, k.SplitV];
+    case 'maxPoolGrad':
+      return [on ? makeMaxPoolGradConfig(k.MaxPoolGrad) : k.MaxPoolGrad];
+    default:
+      return [];
+  }
 }
 
 /**
  * Makes the registries match `wanted` (missing names keep their current state). Idempotent. Needs the wasm
- * backend package to have been imported (its kernels must be registered) but not the backend started.
+ * backend package to have been imported (its kernels must be registered), not necessarily started.
  */
 export function setWasmPatches(wanted: Partial<WasmPatchSet> = ALL_WASM_PATCHES): WasmPatchSet {
   const orig = captureOriginals();
-  if (orig.conv2dBackpropInput === undefined || orig.sum === undefined || orig.mean === undefined) {
-    throw new Error(
-      'The wasm backend kernels are not registered: import @tensorflow/tfjs-backend-wasm first',
-    );
-  }
   const want: WasmPatchSet = { ...active, ...wanted };
-
-  if (want.conv2dBackpropFilter !== active.conv2dBackpropFilter) {
-    if (want.conv2dBackpropFilter) replaceKernel(conv2DBackpropFilterConfig);
-    else removeKernel(tf.Conv2DBackpropFilter);
+  for (const name of Object.keys(want) as WasmPatchName[]) {
+    if (want[name] === active[name]) continue;
+    const on = want[name];
+    if (name === 'conv2dBackpropFilter') {
+      // wasm ships no such kernel (tfjs issue 8474): "off" means absent.
+      if (on) replaceKernel(conv2DBackpropFilterConfig);
+      else if (tf.getKernel(tf.Conv2DBackpropFilter, 'wasm') !== undefined) {
+        tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+      }
+    } else if (name === 'batchNormGrad') {
+      // Gradients are global in tfjs, not per backend; ours computes the same values on every backend.
+      if (on) tf.registerGradient(fusedBatchNormGradConfig);
+      else if (orig.batchNormGrad !== undefined) tf.registerGradient(orig.batchNormGrad);
+    } else {
+      patchKernels(name, orig.kernels, on).forEach(replaceKernel);
+    }
+    active[name] = on;
   }
-  if (want.conv2dBackpropInput !== active.conv2dBackpropInput) {
-    replaceKernel(
-      want.conv2dBackpropInput
-        ? makeConv2DBackpropInputConfig(orig.conv2dBackpropInput)
-        : orig.conv2dBackpropInput,
-    );
-  }
-  if (want.leadingAxisReduce !== active.leadingAxisReduce) {
-    replaceKernel(want.leadingAxisReduce ? makeSumConfig(orig.sum) : orig.sum);
-    replaceKernel(want.leadingAxisReduce ? makeMeanConfig(orig.mean) : orig.mean);
-  }
-  if (want.batchNormGrad !== active.batchNormGrad) {
-    if (want.batchNormGrad) tf.registerGradient(fusedBatchNormGradConfig);
-    else if (orig.batchNormGrad !== undefined) tf.registerGradient(orig.batchNormGrad);
-  }
-  Object.assign(active, want);
   return { ...active };
 }
 

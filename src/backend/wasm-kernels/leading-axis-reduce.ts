@@ -1,12 +1,12 @@
 /**
  * Sum and Mean over leading axes for wasm. The shipped kernels reduce only innermost axes, so reducing an
  * NHWC tensor over N, H, W (BatchNorm statistics and their gradients, bias gradients) first transposes the
- * whole tensor: about 26 ms for 8x128x128x16, against 3.6 ms for the same sum as ones[1, NHW] x [NHW, C], one
- * matMul in XNNPACK. Other reductions go to the shipped kernels.
+ * whole tensor. A JavaScript loop over the wasm heap, summing rows into per-column float64 accumulators,
+ * reads the tensor once instead (a matMul by a ones vector was tried: XNNPACK re-packs the big operand on
+ * every new tensor, which costs more than the transpose). Other reductions go to the shipped kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { composeKernel } from './compose';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap };
 
@@ -22,32 +22,34 @@ export function leadingAxes(axis: number | number[] | undefined, rank: number): 
   return sorted.every((a, i) => a === i) ? sorted.length : null;
 }
 
+/** Column sums of a row-major [rows, cols] matrix, accumulated in float64. */
+export function columnSums(v: Float32Array, rows: number, cols: number): Float64Array {
+  const acc = new Float64Array(cols);
+  for (let r = 0, off = 0; r < rows; r++, off += cols) {
+    for (let c = 0; c < cols; c++) acc[c] += v[off + c];
+  }
+  return acc;
+}
+
 function makeReduceConfig(shipped: tf.KernelConfig, mean: boolean): tf.KernelConfig {
   const kernelFunc = (args: KernelArgs): tf.TensorInfo => {
     const { x } = args.inputs as Record<'x', tf.TensorInfo>;
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const k = leadingAxes(axis, x.shape.length);
-    const rows = k === null ? 0 : tf.util.sizeFromShape(x.shape.slice(0, k));
-    if (k === null || x.dtype !== 'float32' || rows < 2) {
+    if (k === null || x.dtype !== 'float32') {
       return shipped.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
     }
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
     const kept = x.shape.slice(k);
     const cols = tf.util.sizeFromShape(kept);
-    return composeKernel(args.backend, (s) => {
-      const ones = s.makeFloat32([1, rows], (v) => v.fill(1));
-      const prod = s.run(
-        tf.BatchMatMul,
-        { a: ones, b: s.reshape(x, [rows, cols]) },
-        { transposeA: false, transposeB: false },
-      );
-      if (mean) {
-        // Divide the few sums in place, as the shipped Mean does (sum, then divide).
-        const v = args.backend.typedArrayFromHeap(prod) as Float32Array;
-        for (let i = 0; i < v.length; i++) v[i] /= rows;
-      }
-      const outShape = keepDims ? [...new Array<number>(k).fill(1), ...kept] : kept;
-      return s.reshape(prod, outShape);
-    });
+    const outShape = keepDims ? [...new Array<number>(k).fill(1), ...kept] : kept;
+    const backend = args.backend;
+    const out = backend.makeOutput(outShape, 'float32');
+    // Views after the allocation: growing the heap detaches older views.
+    const sums = columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, cols);
+    const outView = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let c = 0; c < cols; c++) outView[c] = mean ? sums[c] / rows : sums[c];
+    return out;
   };
   return {
     kernelName: shipped.kernelName,
