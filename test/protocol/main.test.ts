@@ -103,10 +103,12 @@ describe('runMain (spec H.3)', () => {
 
   it('turns an error thrown outside the main promise into one crash line', async () => {
     const { mem, logger, exits, exit } = setup();
-    // Jest installs its own handlers; calling ours directly is what a real stray exception would do.
+    // Jest owns the real uncaught-exception path; calling our handler (the last one added) is what it would do.
     let release: () => void = () => undefined;
     const pending = runMain('M', () => new Promise<void>((resolve) => (release = resolve)), { logger, exit });
-    process.emit('uncaughtException', new Error('from a callback'), 'uncaughtException');
+    const handlers = process.listeners('uncaughtException');
+    const ours = handlers[handlers.length - 1];
+    ours(new Error('from a callback'), 'uncaughtException');
     release();
     await pending;
     expect(exits).toEqual([1]);
