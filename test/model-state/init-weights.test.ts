@@ -7,6 +7,7 @@ import { TaskError } from '../../src/errors';
 import type { ObjClassJson, ProjectMetaJson } from '../../src/format/types';
 import { UsageError } from '../../src/cli/command';
 import { initWeightsCommand } from '../../src/cli/commands/init-weights';
+import { runCli } from '../../src/cli/run-cli';
 import { listTarEntries } from '../../src/model-state/tar';
 import { initWeights, type InitWeightsSettings } from '../../src/model-state/init-weights';
 import { loadModelFromDir, saveModelToDir } from '../../src/network/io';
@@ -244,6 +245,21 @@ describe('sly-nn init-weights (issue 6)', () => {
       'model.json',
       'weights.bin',
     ]);
+  });
+
+  test('through the sly-nn dispatcher: exit 2 with the usage for bad arguments, 1 naming the file on errors', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    expect(await runCli(['init-weights', '--out', 'x'], io, [initWeightsCommand])).toBe(2);
+    expect(out.join('\n')).toContain('Usage: sly-nn init-weights --project');
+    out.length = 0;
+    const missing = path.join(tmp, 'no-project');
+    expect(
+      await runCli(['init-weights', '--project', missing, '--out', path.join(tmp, 'o4')], io, [
+        initWeightsCommand,
+      ]),
+    ).toBe(1);
+    expect(out.join('\n')).toContain(`${missing}/meta.json: file not found`);
   });
 
   test('bad arguments are usage errors', async () => {
