@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The image the Supervisely agent runs for this plugin's train and inference tasks (spec H.1): the agent mounts
 # the task folder at /sly_task_data and starts `sh -c "python -u /workdir/src/train.py"` (or inference.py); those
 # launchers exec node on the compiled entry points in /workdir/dist.
@@ -32,7 +30,7 @@ ENV TFJS_NODE_PACKAGE=@tensorflow/tfjs-node
 
 # ---- build: compile the TypeScript, then install the production dependencies with their native parts ----
 FROM base-${VARIANT} AS build
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 # python3, make, g++: node-gyp compiles the tfjs-node addon when no prebuilt one can be downloaded.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
@@ -75,7 +73,7 @@ RUN node -e "const tf = require(process.env.TFJS_NODE_PACKAGE); require('assert'
 
 # ---- runtime: what the agent starts ----
 FROM base-${VARIANT} AS runtime
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 # python + python-is-python3: the agent runs `python -u /workdir/src/<entry>.py`.
 # tini: an init that forwards signals to node and reaps zombies (node as PID 1 ignores SIGTERM).
 # /bin/sh -> bash: bash runs the agent's `sh -c "python -u ..."` by exec (dash forks and stays PID 1, where it

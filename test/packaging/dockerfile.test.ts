@@ -105,6 +105,12 @@ describe('base images (spec H.1)', () => {
     expect(new Set(roots)).toEqual(new Set([CUDA_IMAGE]));
   });
 
+  it('pulls no unpinned BuildKit frontend (a "# syntax=" directive must be pinned too)', () => {
+    const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const directive = /^#\s*syntax\s*=\s*(\S+)/im.exec(text.split(/\n(?!#)/)[0] as string);
+    if (directive !== null) expect(directive[1]).toMatch(PINNED);
+  });
+
   it('a VARIANT other than gpu or cpu names no stage, so the build fails', () => {
     const stage = buildStage();
     expect(stageNamed(dockerfile, resolveFrom(dockerfile, stage, { VARIANT: 'tpu' }), stage.index)).toBe(
