@@ -42,7 +42,7 @@ export function parseGeometry(label: JsonObject, shape: ShapeName, where: TaskEr
       return { type: 'line', points: parsePointList(label, where, { min: 2, what: 'a line' }) };
     case 'multichannelBitmap': {
       const field = expectObject(label.multichannelBitmap, { ...where, field: 'multichannelBitmap' });
-      const origin = parseOrigin(field.origin, { ...where, field: 'multichannelBitmap.origin' });
+      const origin = parsePoint(field.origin, { ...where, field: 'multichannelBitmap.origin' });
       const encoded = expectString(field.data, { ...where, field: 'multichannelBitmap.data' });
       return { type: 'multichannelBitmap', origin, encoded };
     }
@@ -68,17 +68,13 @@ function concreteShapeOfAnyLabel(label: JsonObject, where: TaskErrorContext): Sh
 
 function parseBitmap(label: JsonObject, where: TaskErrorContext): Geometry {
   const field = expectObject(label.bitmap, { ...where, field: 'bitmap' });
-  const origin = parseOrigin(field.origin, { ...where, field: 'bitmap.origin' });
+  const origin = parsePoint(field.origin, { ...where, field: 'bitmap.origin' });
   const encoded = expectString(field.data, { ...where, field: 'bitmap.data' });
   try {
     return { type: 'bitmap', origin, mask: decodeBitmapData(encoded), encoded };
   } catch (e) {
     throw dataError((e as Error).message, { ...where, field: 'bitmap.data' }, e);
   }
-}
-
-function parseOrigin(value: unknown, where: TaskErrorContext): PixelPoint {
-  return parsePoint(value, where);
 }
 
 /** `[x, y]` with banker's rounding (spec B.4). */

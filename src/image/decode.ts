@@ -68,12 +68,14 @@ export async function decodeImage(file: string, options: DecodeImageOptions = {}
       throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
     }
   }
-  const decision = decideOrientation({ stored, orientation, expected: options.expectedSize });
+  const expected = options.expectedSize;
+  const decision = decideOrientation({ stored, orientation, expected });
   if (decision === null) {
     const exifNote = orientation !== undefined && orientation > 1 ? ` (EXIF orientation ${orientation})` : '';
+    const says =
+      expected === undefined ? '' : ` but its annotation says ${expected.width}x${expected.height}`;
     throw dataError(
-      `the image is ${stored.width}x${stored.height}${exifNote} but its annotation says ` +
-        `${options.expectedSize!.width}x${options.expectedSize!.height} (width x height)`,
+      `the image is ${stored.width}x${stored.height}${exifNote}${says} (width x height)`,
       where,
     );
   }
