@@ -50,10 +50,11 @@ export class ConfusionMatrix {
         `expected ${this.counts.length} counts (${this.numClasses}^2), got ${counts.length}`,
       );
     }
+    // All checked before any is added: a bad matrix leaves this one as it was.
     for (let i = 0; i < counts.length; i += 1) {
       if (!(counts[i] >= 0)) throw new RangeError(`counts[${i}] = ${counts[i]} is not a pixel count`);
-      this.counts[i] += counts[i];
     }
+    for (let i = 0; i < counts.length; i += 1) this.counts[i] += counts[i];
   }
 
   /** Pixels counted (ignored ones excluded). */

@@ -1,0 +1,314 @@
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointWriter } from '../../src/model-state/checkpoint-writer';
+import { listTarEntries } from '../../src/model-state/tar';
+import { loadModelFromDir } from '../../src/network/io';
+import { createLogger } from '../../src/protocol/logger';
+import { memorySink } from '../../src/protocol/sink';
+import {
+  BestTracker,
+  iouPerClass,
+  standardHooks,
+  TENSOR_COUNT_MESSAGE,
+  validationMetricValues,
+} from '../../src/training/hooks';
+import { writeCheckpointFiles } from '../../src/training/hooks/checkpoint-files';
+import { ConfusionMatrix, WeightedMean } from '../../src/training/metrics';
+import { EvalPlanner } from '../../src/training/planner';
+import { Trainer } from '../../src/training/trainer';
+
+type Line = Record<string, unknown> & { message: string; level: string };
+
+function logged() {
+  const mem = memorySink();
+  const logger = createLogger({ sink: mem.sink, level: 'debug' });
+  const lines = (): Line[] => mem.lines.map((l) => JSON.parse(l) as Line);
+  return { logger, lines };
+}
+
+/** A short name per line, to compare the order of what was printed. */
+function kind(l: Line): string {
+  if (l.event_type === 'EventType.PROGRESS') return `progress ${String(l.current)}/${String(l.total)}`;
+  if (l.event_type === 'EventType.METRICS') return `${String(l.type)} ${String(l.epoch)}`;
+  if (l.event_type === 'EventType.CHECKPOINT') return `checkpoint ${String(l.id)} ${String(l.best_now)}`;
+  return l.message;
+}
+
+describe('training hooks (spec D.5, E.6-E.8)', () => {
+  it('run in a fixed order, and a run prints progress, metrics, validations and checkpoints in the SDK order', async () => {
+    const { logger, lines } = logged();
+    const valLosses = [1.0, 0.8, 0.8, 0.9, 0.5, null];
+    const saves: { linesBefore: number; bestNow: boolean; loss: unknown }[] = [];
+    let evaluations = 0;
+    let tensors = 10;
+    const hooks = standardHooks({
+      logger,
+      planner: new EvalPlanner({ valEvery: 0.5 }),
+      evaluate: async () => ({ loss: valLosses[evaluations++], accuracy: 0.5 }),
+      saveCheckpoint: async (request) => {
+        saves.push({ linesBefore: lines().length, bestNow: request.bestNow, loss: request.valMetrics.loss });
+        return {
+          id: saves.length - 1,
+          subdir: String(saves.length - 1).padStart(8, '0'),
+          sizeb: 100 + saves.length,
+        };
+      },
+      countTensors: () => tensors++,
+    });
+    expect(hooks.map((h) => h.name)).toEqual([
+      'epoch log',
+      'progress',
+      'train metrics',
+      'validation',
+      'checkpoint',
+      'tensor count',
+    ]);
+    const outcome = await new Trainer({
+      epochs: 3,
+      itersPerEpoch: 2,
+      step: async ({ globalStep }) => ({
+        loss: 1 / (globalStep + 1),
+        metrics: { accuracy: globalStep / 10 },
+      }),
+      hooks,
+    }).train();
+    expect(outcome).toEqual({ kind: 'completed' });
+    const all = lines();
+    const firstEpoch = all.slice(0, all.findIndex((l) => l.message === TENSOR_COUNT_MESSAGE) + 1).map(kind);
+    expect(firstEpoch).toEqual([
+      'progress 0/6',
+      'Starting new epoch',
+      'progress 1/6',
+      'train 0.5',
+      'val 0.5',
+      'checkpoint 0 true',
+      'progress 2/6',
+      'train 1',
+      'val 1',
+      'checkpoint 1 true',
+      'Epoch has finished',
+      TENSOR_COUNT_MESSAGE,
+    ]);
+    const checkpoints = all.filter((l) => l.event_type === 'EventType.CHECKPOINT');
+    expect(checkpoints.map((c) => c.id)).toEqual([0, 1, 2, 3, 4, 5]);
+    // Strictly lower loss only; an equal or higher one is not best; a null loss is never best after the first.
+    expect(checkpoints.map((c) => c.best_now)).toEqual([true, true, false, false, true, false]);
+    expect(checkpoints[1]).toMatchObject({ subdir: '00000001', sizeb: 102 });
+    expect(checkpoints[1].optional).toEqual({ epoch: 1, val_metrics: { loss: 0.8, accuracy: 0.5 } });
+    // The checkpoint is saved (written) before its line exists.
+    saves.forEach((s, i) => {
+      const lineIndex = all.indexOf(checkpoints[i]);
+      expect(s.linesBefore).toBeLessThanOrEqual(lineIndex);
+    });
+    const trainLines = all.filter((l) => l.type === 'train');
+    expect(trainLines.map((l) => l.epoch)).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
+    expect(trainLines[1].metrics).toEqual({ loss: 0.5, accuracy: 0.1 });
+    const progress = all.filter((l) => l.event_type === 'EventType.PROGRESS');
+    expect(progress.every((p) => p.subtask === 'Model training: ')).toBe(true);
+    expect(progress.map((p) => p.current)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const counts = all.filter((l) => l.message === TENSOR_COUNT_MESSAGE);
+    expect(counts.map((l) => [l.epoch, l.num_tensors])).toEqual([
+      [1, 10],
+      [2, 11],
+      [3, 12],
+    ]);
+  });
+
+  it('validate only when the planner says so (val_every 2 over 3 epochs: once)', async () => {
+    const { logger, lines } = logged();
+    let evaluations = 0;
+    await new Trainer({
+      epochs: 3,
+      itersPerEpoch: 4,
+      step: async () => ({ loss: 1 }),
+      hooks: standardHooks({
+        logger,
+        planner: new EvalPlanner({ valEvery: 2 }),
+        evaluate: async () => {
+          evaluations += 1;
+          return { loss: 0.3 };
+        },
+        saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
+        countTensors: () => 0,
+      }),
+    }).train();
+    expect(evaluations).toBe(1);
+    expect(
+      lines()
+        .filter((l) => l.type === 'val')
+        .map((l) => l.epoch),
+    ).toEqual([2]);
+  });
+
+  it('train metrics: non-finite values are written as null', async () => {
+    const { logger, lines } = logged();
+    const hooks = standardHooks({
+      logger,
+      planner: new EvalPlanner({ valEvery: 100 }),
+      evaluate: async () => ({}),
+      saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
+      countTensors: () => 0,
+    });
+    await new Trainer({
+      epochs: 1,
+      itersPerEpoch: 1,
+      step: async () => ({ loss: Number.NaN, metrics: { accuracy: Number.POSITIVE_INFINITY } }),
+      hooks,
+    }).train();
+    expect(lines().find((l) => l.type === 'train')?.metrics).toEqual({ loss: null, accuracy: null });
+  });
+
+  it('best_now: the first checkpoint always, then strictly lower loss', () => {
+    const t = new BestTracker();
+    expect([t.offer(null), t.offer(2), t.offer(2), t.offer(1.5), t.offer(Number.NaN), t.offer(1)]).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
+  });
+});
+
+describe('validation metrics (spec D.5)', () => {
+  it('per-class IoU is null for a class absent from the ground truth; mean_iou averages the others', () => {
+    const confusion = new ConfusionMatrix({ numClasses: 3 });
+    // truth 0: 6 right, 2 predicted as 1; truth 1: 3 right, 1 predicted as 0; class 2 never true, once predicted.
+    confusion.addCounts([6, 2, 0, 1, 3, 0, 0, 0, 0]);
+    confusion.add({ predicted: [2], truth: [0] });
+    const loss = new WeightedMean();
+    loss.add(0.5, 100);
+    loss.add(1, 300);
+    const metrics = validationMetricValues({ loss, confusion }, { bg: 0, a: 1, b: 2 });
+    const iouBg = 6 / (6 + 3 + 1);
+    const iouA = 3 / (3 + 1 + 2);
+    expect(metrics.loss).toBeCloseTo(0.875);
+    expect(metrics.accuracy).toBeCloseTo(9 / 13);
+    expect(metrics.iou_bg).toBeCloseTo(iouBg);
+    expect(metrics.iou_a).toBeCloseTo(iouA);
+    expect(metrics.iou_b).toBeNull();
+    expect(metrics.mean_iou).toBeCloseTo((iouBg + iouA) / 2);
+    expect(iouPerClass(confusion, { outside: 7 })).toEqual({});
+  });
+
+  it('addCounts checks its input', () => {
+    const c = new ConfusionMatrix({ numClasses: 2 });
+    expect(() => c.addCounts([1, 2, 3])).toThrow(/expected 4 counts/);
+    expect(() => c.addCounts([1, -1, 0, 0])).toThrow(/not a pixel count/);
+    expect(c.total).toBe(0); // nothing of the refused matrix was added
+    c.addCounts(Float64Array.from([1, 2, 3, 4]));
+    expect(c.count(1, 0)).toBe(3);
+    expect(c.total).toBe(10);
+  });
+});
+
+describe('checkpoint files (spec C.1, C.2, E.6)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-files-'));
+  });
+  afterEach(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  const config = {
+    settings: { input_size: { width: 8, height: 8 } },
+    out_classes: [
+      { title: 'bg', shape: 'bitmap', color: '#222222' },
+      { title: 'a', shape: 'bitmap', color: '#FF0000' },
+    ],
+    class_title_to_idx: { bg: 0, a: 1 },
+    preprocessing: { mean: [0, 0, 0], std: [1, 1, 1] },
+  };
+
+  function convModel(): tf.LayersModel {
+    const input = tf.input({ shape: [8, 8, 3], name: 'image' });
+    const conv = tf.layers
+      .conv2d({ name: 'head_conv', filters: 2, kernelSize: 1 })
+      .apply(input) as tf.SymbolicTensor;
+    const out = tf.layers
+      .activation({ name: 'head_softmax', activation: 'softmax' })
+      .apply(conv) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: out });
+  }
+
+  it('writes config.json, the weights with the optimizer state, model.onnx and a tar beside the folder', async () => {
+    const { logger, lines } = logged();
+    const model = convModel();
+    const optimizer = tf.train.adam(0.01);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    optimizer.minimize(
+      () => tf.sum(model.predict(tf.ones([1, 8, 8, 3])) as tf.Tensor).neg() as tf.Scalar,
+      false,
+      vars,
+    );
+    const before = tf.memory().numTensors;
+    const writer = await CheckpointWriter.create(dir);
+    const files = await writeCheckpointFiles({
+      writer,
+      model,
+      optimizer,
+      config,
+      exportOnnx: true,
+      saveTar: true,
+      logger,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(files).toMatchObject({
+      id: 0,
+      subdir: '00000000',
+      onnx: true,
+      tarFile: path.join(dir, '00000000.tar'),
+    });
+    const names = (await fsp.readdir(files.dir)).sort();
+    expect(names).toEqual(['config.json', 'model.json', 'model.onnx', 'weights.bin']);
+    let total = 0;
+    for (const n of names) total += (await fsp.stat(path.join(files.dir, n))).size;
+    expect(files.sizeb).toBe(total);
+    const written = JSON.parse(await fsp.readFile(path.join(files.dir, 'config.json'), 'utf8'));
+    expect(written).toMatchObject(config);
+    const modelJson = JSON.parse(await fsp.readFile(path.join(files.dir, 'model.json'), 'utf8'));
+    const groups = modelJson.weightsManifest.flatMap((g: { weights: { group?: string }[] }) =>
+      g.weights.map((w) => w.group),
+    );
+    expect(groups).toContain('optimizer');
+    const entries = (await listTarEntries(files.tarFile as string)).map((e) => e.path.replace(/^\.\//, ''));
+    expect(entries).toEqual(
+      expect.arrayContaining(['config.json', 'model.json', 'model.onnx', 'weights.bin']),
+    );
+    expect((await fsp.readdir(dir)).sort()).toEqual(['00000000', '00000000.tar']);
+    const reloaded = await loadModelFromDir(files.dir);
+    expect(reloaded.getWeights()[0].dataSync()).toEqual(model.getWeights()[0].dataSync());
+    reloaded.dispose();
+    expect(lines().filter((l) => l.level === 'warn')).toEqual([]);
+    model.dispose();
+    optimizer.dispose();
+  });
+
+  it('an ONNX export failure is a warning, and the checkpoint is still complete without model.onnx', async () => {
+    const { logger, lines } = logged();
+    const input = tf.input({ shape: [4], name: 'x' });
+    const dense = tf.layers.dense({ name: 'dense', units: 2 }).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: dense });
+    const writer = await CheckpointWriter.create(dir);
+    const files = await writeCheckpointFiles({
+      writer,
+      model,
+      config,
+      exportOnnx: true,
+      saveTar: false,
+      logger,
+    });
+    expect(files.onnx).toBe(false);
+    expect(files.tarFile).toBeUndefined();
+    expect((await fsp.readdir(files.dir)).sort()).toEqual(['config.json', 'model.json', 'weights.bin']);
+    const warnings = lines().filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].message).toMatch(/ONNX export failed/);
+    expect(String(warnings[0].reason)).toMatch(/Dense/);
+    model.dispose();
+  });
+});
