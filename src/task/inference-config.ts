@@ -20,8 +20,7 @@ import { readTaskConfig } from './task-config';
 import type { JsonObject } from './update-recursively';
 import { isJsonObject, updateRecursively } from './update-recursively';
 import { convertFromV1InferenceConfig } from './v1-config';
-import { assertValid, nearest } from './validate';
-import { withSharedDefinitions } from './validate';
+import { assertValid, describeValue, nearest, withSharedDefinitions } from './validate';
 
 export const INFERENCE_MODEL_SCHEMA: JsonSchema = modelSchemaJson;
 
@@ -137,7 +136,10 @@ export function resolveInferenceModelConfig(
   options: { file?: string } = {},
 ): InferenceModelConfig {
   if (!isJsonObject(model)) {
-    throw configError('expected an object', { file: options.file, field: 'model' });
+    throw configError(`expected an object, found ${describeValue(model)}`, {
+      file: options.file,
+      field: 'model',
+    });
   }
   const schema = withSharedDefinitions(INFERENCE_MODEL_SCHEMA);
   const merged = updateRecursively(defaultsFromSchema(schema, schema) as JsonObject, model, {
@@ -167,9 +169,12 @@ export function resolveInferenceConfig(raw: unknown, options: InferenceConfigOpt
       );
     }
   }
-  const modelConfig = resolveInferenceModelConfig(v2.model ?? {}, { file });
-  const taskMode = v2.mode ?? {};
-  if (!isJsonObject(taskMode)) throw configError('expected an object', { file, field: 'mode' });
+  // Present but null is an error (as in the SDK), not an empty section.
+  const modelConfig = resolveInferenceModelConfig('model' in v2 ? v2.model : {}, { file });
+  const taskMode = 'mode' in v2 ? v2.mode : {};
+  if (!isJsonObject(taskMode)) {
+    throw configError(`expected an object, found ${describeValue(taskMode)}`, { file, field: 'mode' });
+  }
   const modeConfig = validateModeConfig(effectiveModeConfig(taskMode, options.defaultModeConfig, { file }), {
     file,
   });

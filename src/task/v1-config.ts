@@ -27,7 +27,7 @@ export function convertFromV1InferenceConfig(raw: JsonObject): JsonObject {
       });
     }
   }
-  const rawMode = raw.mode ?? {};
+  const rawMode = Object.prototype.hasOwnProperty.call(raw, 'mode') ? raw.mode : {};
   // Not an object: pass it on unchanged, so validation names it ("mode": expected an object).
   if (!isJsonObject(rawMode)) return { model, mode: deepCopy(rawMode) };
   const mode: JsonObject = deepCopy(rawMode);

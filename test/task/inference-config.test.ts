@@ -205,6 +205,18 @@ describe('whole inference config (spec A.3, F.1)', () => {
     );
   });
 
+  it('a null model or mode section is an error, not an empty section', () => {
+    expect(errorOf(() => resolveInferenceConfig({ model: null })).message).toContain(
+      'field "model": expected an object, found null',
+    );
+    expect(errorOf(() => resolveInferenceConfig({ model: {}, mode: null })).message).toContain(
+      'field "mode": expected an object, found null',
+    );
+    expect(errorOf(() => resolveInferenceConfig({ model: {}, mode: 'roi' })).message).toContain(
+      'field "mode": expected an object, found "roi"',
+    );
+  });
+
   it('uses the plugin default mode when the task has none', () => {
     const { modeConfig } = resolveInferenceConfig(
       { model: {} },
