@@ -9,6 +9,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input';
 import { makeMeanConfig, makeSumConfig } from './leading-axis-reduce';
 import { makeMaxPoolGradConfig } from './max-pool-grad';
+import { fixWasmOneHot } from './one-hot';
 
 export type WasmPatchName =
   | 'conv2dBackpropFilter'
@@ -99,6 +100,7 @@ function patchKernels(name: WasmPatchName, k: Originals['kernels'], on: boolean)
  */
 export function setWasmPatches(wanted: Partial<WasmPatchSet> = ALL_WASM_PATCHES): WasmPatchSet {
   const orig = captureOriginals();
+  fixWasmOneHot(); // a correctness fix, always on: see one-hot.ts
   const want: WasmPatchSet = { ...active, ...wanted };
   for (const name of Object.keys(want) as WasmPatchName[]) {
     if (want[name] === active[name]) continue;
