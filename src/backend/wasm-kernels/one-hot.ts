@@ -13,6 +13,10 @@ export function makeOneHotConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
     kernelName: tf.OneHot,
     backendName: 'wasm',
+    // The shipped setup binds the C++ function when the backend starts: keep it, or a fix registered before
+    // start-up calls an unbound function.
+    setupFunc: shipped.setupFunc,
+    disposeFunc: shipped.disposeFunc,
     kernelFunc: (args) => {
       const attrs = args.attrs as unknown as { dtype?: tf.DataType };
       const call = (a: typeof args): tf.TensorInfo => shipped.kernelFunc(a) as tf.TensorInfo;
