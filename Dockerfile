@@ -96,7 +96,7 @@ WORKDIR /workdir
 COPY --from=build /workdir/package.json ./package.json
 COPY --from=build /workdir/node_modules ./node_modules
 COPY --from=build /workdir/dist ./dist
-COPY src/train.py src/inference.py ./src/
+COPY src/sly_launch.py src/train.py src/inference.py ./src/
 # The same check in the image that will run: its libraries, not the build stage's.
 RUN node -e "const tf = require(process.env.TFJS_NODE_PACKAGE); require('assert').strictEqual(tf.getBackend(), 'tensorflow'); tf.ones([2]).add(1).dataSync(); require('sharp'); require('onnxruntime-node')" \
     && mkdir -p "$CUDA_CACHE_PATH"

@@ -28,8 +28,10 @@ async function main(): Promise<void> {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
     device_ids: deviceIds,
   });
+  const { parseEngineChoice } = await import('./inference/engine/choose-engine');
+  const engine = parseEngineChoice(process.env.INFERENCE_ENGINE);
   const { runInference } = await import('./inference/run');
-  await runInference({ paths, modelConfig, modeConfig, logger });
+  await runInference({ paths, modelConfig, modeConfig, logger }, engine !== undefined ? { engine } : {});
 }
 
 void runMain(INFERENCE_MAIN_NAME, main);

@@ -10,7 +10,7 @@ import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { resolveTaskPaths } from './task/paths';
-import { PLUGIN_TASK_DEFAULTS } from './task/plugin-defaults';
+import { TASK_DEFAULTS } from './plugin-choice';
 import { loadTrainConfig } from './task/train-config';
 
 const TRAIN_MAIN_NAME = 'TFJS_SEGMENTATION_TRAIN';
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const config = await loadTrainConfig({
     paths,
     logger,
-    customModelSchema: PLUGIN_TASK_DEFAULTS.customModelSchema,
+    customModelSchema: TASK_DEFAULTS.customModelSchema,
   });
   const deviceIds = applyGpuDevices(config.gpu_devices, process.env);
   logger.debug('GPU devices remapped', {

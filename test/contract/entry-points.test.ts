@@ -118,6 +118,11 @@ describe('entry points through the Python launchers (spec H.1, H.3)', () => {
     fs.mkdirSync(path.join(fakeRepo, 'src'), { recursive: true });
     const launcher = path.join(fakeRepo, 'src', 'train.py');
     fs.copyFileSync(path.join(REPO_ROOT, 'src', 'train.py'), launcher);
+    // The launchers share their body; it travels with them.
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'src', 'sly_launch.py'),
+      path.join(fakeRepo, 'src', 'sly_launch.py'),
+    );
     const { status, stdout } = launch('train', '{}', {}, launcher);
     expect(status).toBe(1);
     const crash = crashLine(readStrictOutput(stdout));

@@ -4,8 +4,16 @@
  */
 
 import type { CliCommand } from '../command';
+import { exportOnnxCommand } from './export-onnx';
+import { initWeightsCommand } from './init-weights';
 import { packCommand } from './pack';
 import { unpackCommand } from './unpack';
 import { validateConfigCommand } from './validate-config';
 
-export const COMMANDS: readonly CliCommand[] = [packCommand, unpackCommand, validateConfigCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  packCommand,
+  unpackCommand,
+  validateConfigCommand,
+  initWeightsCommand,
+  exportOnnxCommand,
+];
