@@ -32,7 +32,8 @@ import type { InferenceTaskContext } from '../task/context';
 import { annotateImage } from './annotate-image';
 import { MicroBatcher } from './batcher';
 import { loadInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
-import { chooseEngine, type EngineName, type SegmentationEngine } from './engine';
+import type { EngineName } from './engine';
+import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
 import type { Rect } from './rect';
@@ -43,6 +44,8 @@ export interface RunInferenceOptions {
   readonly engine?: EngineName;
   /** Threads for the native engine; default: the machine's cores. */
   readonly threads?: number;
+  /** Run the network in a worker thread: `auto` (default) when the compiled worker exists, or `never`. */
+  readonly networkThread?: 'auto' | 'never';
 }
 
 /** What the run did, for tests and benchmarks. */
@@ -81,18 +84,21 @@ export async function runInference(
     model: { classes: checkpoint.classes, tagMetas: [] },
     mode: modeConfig,
   });
-  const choice = await chooseEngine({
-    model: checkpoint.model,
-    ...(options.engine !== undefined ? { force: options.engine } : {}),
+  const network = await startNetwork({
+    checkpoint,
+    modelDir: paths.model,
+    backend,
+    ...(options.engine !== undefined ? { engine: options.engine } : {}),
     intraOpNumThreads: options.threads ?? os.availableParallelism(),
+    thread: options.networkThread ?? 'auto',
   });
-  if (!choice.needsTfjsModel) checkpoint.model.dispose();
   logger.info('Inference engine', {
-    engine: choice.engine.name,
-    why: choice.reason,
-    other_engine: choice.notChosen.name,
-    other_engine_not_used: choice.notChosen.reason,
-    detail: choice.engine.description,
+    engine: network.engine.name,
+    why: network.engine.reason,
+    other_engine: network.engine.notChosen.name,
+    other_engine_not_used: network.engine.notChosen.reason,
+    detail: network.engine.description,
+    own_thread: network.threaded,
   });
   building.iterDone();
 
@@ -105,7 +111,7 @@ export async function runInference(
       meta: outputMeta.meta,
     });
     const batcher = new MicroBatcher({
-      run: (x, n) => choice.engine.run(x, n),
+      run: (x, n) => network.run(x, n),
       batchSize: modelConfig.batch_size,
       inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
       outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
@@ -141,14 +147,14 @@ export async function runInference(
     await fs.rm(tempDir, { recursive: true, force: true });
     throw e;
   } finally {
-    await disposeEngine(choice.engine, choice.needsTfjsModel ? checkpoint : undefined);
+    await network.close();
   }
 
   reportModelApplied(logger);
   return {
     resultsDir: finalDir,
     items: total,
-    engine: choice.engine.name,
+    engine: network.engine.name,
     networkMs,
     wallMs: performance.now() - started,
   };
@@ -223,13 +229,30 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
   const { item, project, checkpoint } = opts;
   const display = projectDisplayPath(project, item.imagePath);
   const annotation = await readItemAnnotation(project, item);
-  const decoded = await decodeImage(item.imagePath, { expectedSize: annotation.size, displayName: display });
-  const image: RgbRaster = { data: decoded.data, width: decoded.width, height: decoded.height };
   const { height, width } = checkpoint.inputSize;
+  // full_image needs the image only at the network's size: decoding straight to it skips a full-size raster
+  // and a second resize. It is also exactly what training feeds the network (the loader decodes with the same
+  // `resize`; for JPEG, libvips may then shrink while decoding), so the input matches training at least as well.
+  const networkSizeOnly = opts.mode.name === 'full_image';
+  const decoded = await decodeImage(item.imagePath, {
+    expectedSize: annotation.size,
+    displayName: display,
+    ...(networkSizeOnly ? { resize: checkpoint.inputSize } : {}),
+  });
+  const image: RgbRaster = { data: decoded.data, width: decoded.width, height: decoded.height };
+  const inputFor = (rect: Rect): Promise<Uint8Array> => {
+    if (networkSizeOnly) {
+      if (!isWholeImage(rect, decoded.sourceSize)) {
+        throw new Error(`full_image asked for the crop ${JSON.stringify(rect)}, not the whole image`);
+      }
+      return Promise.resolve(decoded.data);
+    }
+    return cropResizeRgb(image, rect, checkpoint.inputSize);
+  };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
     Promise.all(
       crops.map(async (rect) => {
-        const rgb = await cropResizeRgb(image, rect, checkpoint.inputSize);
+        const rgb = await inputFor(rect);
         const x = new Float32Array(height * width * 3);
         normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
         const y = await opts.batcher.score(x);
@@ -257,12 +280,10 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
   }
 }
 
-async function disposeEngine(
-  engine: SegmentationEngine,
-  checkpoint: InferenceCheckpoint | undefined,
-): Promise<void> {
-  await engine.dispose();
-  checkpoint?.model.dispose();
+function isWholeImage(rect: Rect, size: { height: number; width: number }): boolean {
+  return (
+    rect.top === 0 && rect.left === 0 && rect.bottom === size.height - 1 && rect.right === size.width - 1
+  );
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -1,0 +1,76 @@
+/**
+ * Where the inference network runs: in a worker thread when the compiled worker exists (the main thread then
+ * stays free for decoding, labels and writing while a batch runs), otherwise on the main thread. Either way the
+ * caller gets one `run(x, n)` and the engine choice to log.
+ */
+import type { BackendSelection } from '../backend/select';
+import type { InferenceCheckpoint } from './checkpoint';
+import { chooseEngine, type EngineName } from './engine';
+import { NetworkThread, type EngineReport } from './network-thread';
+
+export interface NetworkRunner {
+  readonly engine: EngineReport;
+  /** Whether the network runs in its own thread. */
+  readonly threaded: boolean;
+  /** NHWC float32 inputs (ownership passes to the runner) to NHWC scores. */
+  run(x: Float32Array, n: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export interface StartNetworkOptions {
+  /** Loaded and checked on the main thread; its tfjs model is disposed here once no longer needed. */
+  readonly checkpoint: InferenceCheckpoint;
+  readonly modelDir: string;
+  readonly backend: BackendSelection;
+  readonly engine?: EngineName;
+  readonly intraOpNumThreads: number;
+  /** `auto` (default): a thread when the compiled worker script exists. */
+  readonly thread?: 'auto' | 'never';
+}
+
+export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRunner> {
+  if ((opts.thread ?? 'auto') === 'auto' && NetworkThread.available()) {
+    // The thread loads its own copy; the main thread's is only needed for the checks already made.
+    opts.checkpoint.model.dispose();
+    const thread = await NetworkThread.create({
+      modelDir: opts.modelDir,
+      backend: opts.backend.name,
+      ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
+      intraOpNumThreads: opts.intraOpNumThreads,
+    });
+    return {
+      engine: thread.engine,
+      threaded: true,
+      run: (x, n) => thread.run(x, n),
+      close: () => thread.close(),
+    };
+  }
+  const { model } = opts.checkpoint;
+  let choice: Awaited<ReturnType<typeof chooseEngine>>;
+  try {
+    choice = await chooseEngine({
+      model,
+      ...(opts.engine !== undefined ? { force: opts.engine } : {}),
+      intraOpNumThreads: opts.intraOpNumThreads,
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  if (!choice.needsTfjsModel) model.dispose();
+  const engine = choice.engine;
+  return {
+    engine: {
+      name: engine.name,
+      description: engine.description,
+      reason: choice.reason,
+      notChosen: choice.notChosen,
+    },
+    threaded: false,
+    run: (x, n) => engine.run(x, n),
+    close: async () => {
+      await engine.dispose();
+      if (choice.needsTfjsModel) model.dispose();
+    },
+  };
+}

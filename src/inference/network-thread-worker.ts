@@ -1,0 +1,75 @@
+/**
+ * The worker side of network-thread.ts: loads the checkpoint's network, chooses the engine, and runs batches
+ * in order, one at a time.
+ */
+import { parentPort } from 'node:worker_threads';
+import { initBackend } from '../backend/select';
+import { loadInferenceCheckpoint } from './checkpoint';
+import { chooseEngine, type SegmentationEngine } from './engine';
+import type { FromNetworkThread, NetworkThreadInit, ToNetworkThread } from './network-thread';
+import { serializeError } from './network-thread';
+
+if (parentPort === null) throw new Error('network-thread-worker must run in a worker thread');
+const port = parentPort;
+
+let engine: SegmentationEngine | undefined;
+let disposeModel: (() => void) | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+function send(msg: FromNetworkThread, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+async function start(init: NetworkThreadInit): Promise<void> {
+  await initBackend({ force: init.backend, env: {} });
+  const checkpoint = await loadInferenceCheckpoint({ dir: init.modelDir, displayName: 'model' });
+  const choice = await chooseEngine({
+    model: checkpoint.model,
+    ...(init.engine !== undefined ? { force: init.engine } : {}),
+    intraOpNumThreads: init.intraOpNumThreads,
+  });
+  if (choice.needsTfjsModel) disposeModel = () => checkpoint.model.dispose();
+  else checkpoint.model.dispose();
+  engine = choice.engine;
+  send({
+    kind: 'ready',
+    engine: {
+      name: choice.engine.name,
+      description: choice.engine.description,
+      reason: choice.reason,
+      notChosen: choice.notChosen,
+    },
+  });
+}
+
+async function handle(msg: ToNetworkThread): Promise<void> {
+  switch (msg.kind) {
+    case 'init':
+      try {
+        await start(msg.init);
+      } catch (e) {
+        send({ kind: 'failed', id: 0, error: serializeError(e) });
+      }
+      return;
+    case 'run':
+      try {
+        if (engine === undefined) throw new Error('the network thread got a batch before init');
+        const out = await engine.run(msg.x, msg.n);
+        // onnxruntime may hand out a view on a buffer it shares; a copy can always be transferred.
+        const y = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
+        send({ kind: 'ran', id: msg.id, y }, [y.buffer as ArrayBuffer]);
+      } catch (e) {
+        send({ kind: 'failed', id: msg.id, error: serializeError(e) });
+      }
+      return;
+    case 'close':
+      await engine?.dispose();
+      disposeModel?.();
+      // Ends this thread only (process.exit in a worker stops the worker, not the process).
+      process.exit(0);
+  }
+}
+
+port.on('message', (msg: ToNetworkThread) => {
+  queue = queue.then(() => handle(msg));
+});

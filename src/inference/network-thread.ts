@@ -1,0 +1,165 @@
+/**
+ * The inference network in its own worker thread. Both engines run synchronously on the thread that calls
+ * them (tfjs wasm computes on the calling thread; onnxruntime-node's `run` is a synchronous native call made
+ * from a setImmediate), so on the main thread the network would stop decoding, label making and writing for
+ * the whole batch. In a worker, the main thread keeps preparing the next images while a batch runs.
+ *
+ * The worker loads the checkpoint's network itself (a second, cheap copy of the weights) and chooses its
+ * engine with `chooseEngine`, as the main thread would; inputs and outputs cross as transferred buffers.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { TaskError, type TaskErrorContext, type TaskErrorKind } from '../errors';
+import type { EngineName } from './engine';
+
+/** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
+const WORKER_SCRIPT = path.join(__dirname, 'network-thread-worker.js');
+
+export interface NetworkThreadInit {
+  /** The checkpoint folder (the task's model/). */
+  readonly modelDir: string;
+  /** The tfjs backend the main thread chose, so both threads agree (see backend/select.ts). */
+  readonly backend: string;
+  readonly engine?: EngineName;
+  readonly intraOpNumThreads: number;
+}
+
+export interface SerializedError {
+  readonly message: string;
+  readonly stack?: string;
+  readonly taskKind?: TaskErrorKind;
+  readonly detail?: string;
+  readonly context?: TaskErrorContext;
+}
+
+export type ToNetworkThread =
+  | { readonly kind: 'init'; readonly init: NetworkThreadInit }
+  | { readonly kind: 'run'; readonly id: number; readonly x: Float32Array; readonly n: number }
+  | { readonly kind: 'close' };
+
+export interface EngineReport {
+  readonly name: EngineName;
+  readonly description: string;
+  readonly reason: string;
+  readonly notChosen: { readonly name: EngineName; readonly reason: string };
+}
+
+export type FromNetworkThread =
+  | { readonly kind: 'ready'; readonly engine: EngineReport }
+  | { readonly kind: 'ran'; readonly id: number; readonly y: Float32Array }
+  | { readonly kind: 'failed'; readonly id: number; readonly error: SerializedError }
+  | { readonly kind: 'closed' };
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof TaskError) {
+    return { message: e.message, stack: e.stack, taskKind: e.kind, detail: e.detail, context: e.context };
+  }
+  if (e instanceof Error) return { message: e.message, stack: e.stack };
+  return { message: String(e) };
+}
+
+/** A TaskError stays a TaskError (its kind and context decide the crash line); anything else an Error. */
+export function deserializeError(s: SerializedError): Error {
+  const e =
+    s.taskKind !== undefined && s.detail !== undefined
+      ? new TaskError(s.taskKind, s.detail, s.context ?? {})
+      : new Error(s.message);
+  if (s.stack !== undefined) e.stack = s.stack;
+  return e;
+}
+
+interface Waiting {
+  readonly resolve: (y: Float32Array) => void;
+  readonly reject: (e: Error) => void;
+}
+
+export class NetworkThread {
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiting>();
+  private dead: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly engine: EngineReport,
+  ) {
+    worker.on('message', (msg: FromNetworkThread) => this.onMessage(msg));
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => this.fail(new Error(`the network thread exited (code ${code})`)));
+  }
+
+  /** Whether the compiled worker script exists (it does in dist/, not under ts-jest). */
+  static available(): boolean {
+    return existsSync(WORKER_SCRIPT);
+  }
+
+  /** Starts the thread and waits until its engine is ready; a failure there (e.g. a forced engine) rejects. */
+  static async create(init: NetworkThreadInit): Promise<NetworkThread> {
+    const worker = new Worker(WORKER_SCRIPT);
+    try {
+      const engine = await new Promise<EngineReport>((resolve, reject) => {
+        const onMessage = (msg: FromNetworkThread): void => {
+          cleanup();
+          if (msg.kind === 'ready') resolve(msg.engine);
+          else if (msg.kind === 'failed') reject(deserializeError(msg.error));
+          else reject(new Error(`the network thread answered "${msg.kind}" before "ready"`));
+        };
+        const onError = (e: Error): void => {
+          cleanup();
+          reject(e);
+        };
+        const onExit = (code: number): void => {
+          cleanup();
+          reject(new Error(`the network thread exited while starting (code ${code})`));
+        };
+        const cleanup = (): void => {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+        };
+        worker.on('message', onMessage);
+        worker.on('error', onError);
+        worker.on('exit', onExit);
+        worker.postMessage({ kind: 'init', init } satisfies ToNetworkThread);
+      });
+      return new NetworkThread(worker, engine);
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+  }
+
+  /** Runs one batch; `x` is transferred (unusable by the caller afterwards). */
+  run(x: Float32Array, n: number): Promise<Float32Array> {
+    if (this.dead !== undefined) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ kind: 'run', id, x, n } satisfies ToNetworkThread, [x.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Frees the engine and ends the thread. */
+  async close(): Promise<void> {
+    if (this.dead !== undefined) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ kind: 'close' } satisfies ToNetworkThread);
+    await exited;
+  }
+
+  private onMessage(msg: FromNetworkThread): void {
+    if (msg.kind === 'ran' || msg.kind === 'failed') {
+      const w = this.waiting.get(msg.id);
+      if (w === undefined) return;
+      this.waiting.delete(msg.id);
+      if (msg.kind === 'ran') w.resolve(msg.y);
+      else w.reject(deserializeError(msg.error));
+    }
+  }
+
+  private fail(e: Error): void {
+    this.dead ??= e;
+    for (const w of this.waiting.values()) w.reject(e);
+    this.waiting.clear();
+  }
+}

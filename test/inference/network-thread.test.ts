@@ -1,0 +1,181 @@
+/** @jest-environment ./test/onnx/ort-environment.js */
+/**
+ * The inference network in a worker thread (src/inference/network-thread.ts), spec F.2: the results project
+ * must be the same whether the network runs on the main thread or in its own thread. The worker script exists
+ * only compiled, so this runs the built code: `npx tsc -p tsconfig.build.json` first.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateSyntheticProject } from '../../src/example/synthetic-project';
+import { TaskError } from '../../src/errors';
+import { initWeights } from '../../src/model-state/init-weights';
+import { loadNetworkPlugin } from '../../src/network/load-plugin';
+import { createLogger, memorySink } from '../../src/protocol';
+import { resolveInferenceConfig } from '../../src/task/inference-config';
+import { taskPathsAt } from '../../src/task/paths';
+import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { deserializeError, serializeError } from '../../src/inference/network-thread';
+import type * as RunModule from '../../src/inference/run';
+import type * as ThreadModule from '../../src/inference/network-thread';
+import { builtFile } from '../contract/built';
+
+// The compiled modules, loaded at run time once builtFile has checked they are fresh: their __dirname is in
+// dist/, where the worker script is.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const built = {
+  run: (): typeof RunModule => require(builtFile('src/inference/run.ts')) as typeof RunModule,
+  thread: (): typeof ThreadModule => {
+    builtFile('src/inference/network-thread-worker.ts');
+    return require(builtFile('src/inference/network-thread.ts')) as typeof ThreadModule;
+  },
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+let root: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'infer-thread-'));
+  const source = await generateSyntheticProject({
+    dir: path.join(root, 'source'),
+    projectName: 'source',
+    datasets: [{ name: 'ds', count: 1 }],
+    width: 32,
+    height: 32,
+    seed: 1,
+  });
+  modelDir = path.join(root, 'model');
+  await initWeights({
+    network: loadNetworkPlugin(require.resolve('../../plugin/unet')),
+    settings: {
+      input_size: { height: 32, width: 32 },
+      special_classes: { background: 'bg', neutral: 'neutral' },
+      custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
+    },
+    projectClasses: source.meta.classes,
+    outDir: modelDir,
+  });
+});
+
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function makeTask(name: string): Promise<string> {
+  const dir = path.join(root, name);
+  await generateSyntheticProject({
+    dir: path.join(dir, 'data'),
+    projectName: 'p',
+    datasets: [{ name: 'ds', count: 5 }],
+    width: 80,
+    height: 48,
+    imageFormat: 'jpeg',
+    seed: 3,
+  });
+  await fs.cp(modelDir, path.join(dir, 'model'), { recursive: true });
+  await fs.mkdir(path.join(dir, 'results'));
+  return dir;
+}
+
+/** Runs the built inference task; returns every result annotation's text by item, and the log lines. */
+async function runBuilt(
+  dir: string,
+  mode: Record<string, unknown>,
+  options: Parameters<typeof RunModule.runInference>[1],
+): Promise<{ anns: Map<string, string>; lines: Record<string, unknown>[] }> {
+  const sink = memorySink();
+  const logger = createLogger({ sink: sink.sink, level: 'debug' });
+  const { modelConfig, modeConfig } = resolveInferenceConfig(
+    { model: { batch_size: 2 }, mode },
+    { defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig },
+  );
+  const summary = await built
+    .run()
+    .runInference({ paths: taskPathsAt(dir), modelConfig, modeConfig, logger }, options);
+  const annDir = path.join(summary.resultsDir, 'ds', 'ann');
+  const anns = new Map<string, string>();
+  for (const f of (await fs.readdir(annDir)).sort())
+    anns.set(f, await fs.readFile(path.join(annDir, f), 'utf8'));
+  return { anns, lines: sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+describe('network in a worker thread (spec F.2)', () => {
+  it.each([
+    ['onnx', { name: 'full_image' }],
+    ['tfjs', { name: 'full_image' }],
+    [
+      'onnx',
+      {
+        name: 'sliding_window',
+        window: { width: 32, height: 32 },
+        min_overlap: { x: 8, y: 8 },
+        model_classes: { add_suffix: '_m' },
+      },
+    ],
+  ] as const)('%s, %j: the same results as on the main thread', async (engine, mode) => {
+    const threaded = await runBuilt(await makeTask(`t-${engine}-${mode.name}`), mode, {
+      engine,
+      networkThread: 'auto',
+    });
+    const inline = await runBuilt(await makeTask(`m-${engine}-${mode.name}`), mode, {
+      engine,
+      networkThread: 'never',
+    });
+    const engineLine = (lines: Record<string, unknown>[]) =>
+      lines.find((l) => l.message === 'Inference engine');
+    expect(engineLine(threaded.lines)).toMatchObject({ engine, own_thread: true });
+    expect(engineLine(inline.lines)).toMatchObject({ engine, own_thread: false });
+    expect(threaded.anns.size).toBe(5);
+    expect([...threaded.anns.keys()]).toEqual([...inline.anns.keys()]);
+    for (const [name, text] of threaded.anns) expect(text).toBe(inline.anns.get(name));
+  });
+
+  it('a closed thread refuses batches instead of hanging', async () => {
+    const { NetworkThread } = built.thread();
+    const thread = await NetworkThread.create({
+      modelDir,
+      backend: 'cpu',
+      engine: 'tfjs',
+      intraOpNumThreads: 1,
+    });
+    const y = await thread.run(new Float32Array(32 * 32 * 3), 1);
+    expect(y).toHaveLength(32 * 32 * 4); // bg + 3 classes
+    await thread.close();
+    await expect(thread.run(new Float32Array(32 * 32 * 3), 1)).rejects.toThrow(/exited/);
+  });
+
+  it('a batch of the wrong size fails that batch only', async () => {
+    const { NetworkThread } = built.thread();
+    const thread = await NetworkThread.create({
+      modelDir,
+      backend: 'cpu',
+      engine: 'tfjs',
+      intraOpNumThreads: 1,
+    });
+    try {
+      await expect(thread.run(new Float32Array(10), 1)).rejects.toThrow(/needs 3072 values, got 10/);
+      await expect(thread.run(new Float32Array(32 * 32 * 3 * 2), 2)).resolves.toHaveLength(2 * 32 * 32 * 4);
+    } finally {
+      await thread.close();
+    }
+  });
+});
+
+describe('errors crossing the thread boundary', () => {
+  it('a TaskError keeps its kind, detail and context; other errors their message', () => {
+    const e = new TaskError('model', 'bad weights', { file: 'model/model.json', field: 'x' });
+    const back = deserializeError(structuredClone(serializeError(e)));
+    expect(back).toBeInstanceOf(TaskError);
+    expect(back).toMatchObject({
+      kind: 'model',
+      detail: 'bad weights',
+      context: e.context,
+      message: e.message,
+    });
+    const plain = deserializeError(structuredClone(serializeError(new RangeError('oops'))));
+    expect(plain).not.toBeInstanceOf(TaskError);
+    expect(plain.message).toBe('oops');
+    expect(deserializeError(serializeError('a string')).message).toBe('a string');
+  });
+});
