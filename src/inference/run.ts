@@ -37,7 +37,8 @@ import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
 import type { Rect } from './rect';
-import { resizeScores, scoreMap, type ScoreMap } from './stitch';
+import { resizeScoresFast } from './score-resize';
+import { scoreMap, type ScoreMap } from './stitch';
 
 export interface RunInferenceOptions {
   /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
@@ -257,7 +258,7 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
         normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
         const y = await opts.batcher.score(x);
         const netScores = scoreMap(height, width, checkpoint.channels, y);
-        return resizeScores(netScores, {
+        return resizeScoresFast(netScores, {
           height: rect.bottom - rect.top + 1,
           width: rect.right - rect.left + 1,
         });

@@ -1,0 +1,188 @@
+/**
+ * Score maps from the network's size to a crop's size, faster than stitch.ts and with the same results:
+ * - `resizeScoresFast`: the bilinear resize as two passes (rows, then columns); bit for bit stitch.ts
+ *   `resizeScores` (same taps, same double-precision expressions, the row pass kept in float64).
+ * - `argmaxOfResized`: the class mask `argmaxMask(resizeScores(src, size))` without making the resized map,
+ *   for when only labels are needed (no saved probabilities): a pixel whose four source pixels agree on their
+ *   class with a clear margin gets that class, since a convex combination of score vectors that all rank class
+ *   L first by more than the rounding error ranks L first too; every other pixel (class borders, near ties) is
+ *   computed exactly as the full path does.
+ */
+import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
+import type { Size } from './rect';
+
+interface AxisTaps {
+  readonly i0: Int32Array;
+  readonly i1: Int32Array;
+  /** Weight of the second tap; float32 like stitch.ts, so the results match exactly. */
+  readonly f: Float32Array;
+}
+
+/** For each destination index: the two source indices and the weight of the second (cv2 INTER_LINEAR). */
+function axisTaps(srcLen: number, dstLen: number): AxisTaps {
+  const i0 = new Int32Array(dstLen);
+  const i1 = new Int32Array(dstLen);
+  const f = new Float32Array(dstLen);
+  const scale = srcLen / dstLen;
+  for (let d = 0; d < dstLen; d++) {
+    const s = Math.min(Math.max((d + 0.5) * scale - 0.5, 0), srcLen - 1);
+    const lo = Math.floor(s);
+    i0[d] = lo;
+    i1[d] = Math.min(lo + 1, srcLen - 1);
+    f[d] = s - lo;
+  }
+  return { i0, i1, f };
+}
+
+export function resizeScoresFast(src: ScoreMap, size: Size): ScoreMap {
+  const { height: H, width: W } = size;
+  const C = src.channels;
+  if (H === src.height && W === src.width) return scoreMap(H, W, C, src.data.slice());
+  const xs = axisTaps(src.width, W);
+  const ys = axisTaps(src.height, H);
+  const sd = src.data;
+  const srcRow = src.width * C;
+  const dstRow = W * C;
+
+  // Row pass, only for the source rows some output row reads. Output rows read source rows in non-decreasing
+  // order, so the last two rows computed are all that is ever reused (memory stays two rows, whatever the size).
+  const cache: { r: number; row: Float64Array }[] = [];
+  const rowPass = (r: number, keep?: Float64Array): Float64Array => {
+    const hit = cache.find((e) => e.r === r);
+    if (hit !== undefined) return hit.row;
+    let row: Float64Array;
+    if (cache.length < 2) row = new Float64Array(dstRow);
+    else {
+      // Reuse the buffer of the entry the caller does not hold.
+      const evict = cache[0].row === keep ? 1 : 0;
+      row = cache[evict].row;
+      cache.splice(evict, 1);
+    }
+    const base = r * srcRow;
+    for (let x = 0; x < W; x++) {
+      const a = base + xs.i0[x] * C;
+      const b = base + xs.i1[x] * C;
+      const fx = xs.f[x];
+      const gx = 1 - fx; // a double, as stitch.ts computes it inline
+      const d = x * C;
+      for (let c = 0; c < C; c++) row[d + c] = sd[a + c] * gx + sd[b + c] * fx;
+    }
+    cache.push({ r, row });
+    return row;
+  };
+
+  const out = new Float32Array(H * dstRow);
+  for (let y = 0; y < H; y++) {
+    const top = rowPass(ys.i0[y]);
+    const bottom = rowPass(ys.i1[y], top);
+    const fy = ys.f[y];
+    const gy = 1 - fy;
+    const o = y * dstRow;
+    for (let k = 0; k < dstRow; k++) out[o + k] = top[k] * gy + bottom[k] * fy;
+  }
+  return scoreMap(H, W, C, out);
+}
+
+/**
+ * A source pixel's class (first maximum, as numpy's argmax), or -1 when some other class is within `threshold`
+ * of it: such pixels, and any output pixel that reads one, take the exact path.
+ */
+function clearLabels(src: ScoreMap, threshold: number): Int32Array {
+  const C = src.channels;
+  const n = src.height * src.width;
+  const d = src.data;
+  const out = new Int32Array(n);
+  for (let p = 0; p < n; p++) {
+    const base = p * C;
+    let best = 0;
+    let bestV = d[base];
+    for (let c = 1; c < C; c++) {
+      if (d[base + c] > bestV) {
+        bestV = d[base + c];
+        best = c;
+      }
+    }
+    let clear = true;
+    for (let c = 0; c < C; c++) {
+      // Written so that NaN counts as unclear.
+      if (c !== best && !(bestV - d[base + c] > threshold)) {
+        clear = false;
+        break;
+      }
+    }
+    out[p] = clear ? best : -1;
+  }
+  return out;
+}
+
+/**
+ * Exactly `argmaxMask(resizeScores(src, size))`. The margin for the shortcut is 2^-20 of the largest score
+ * magnitude: float32 rounding of the resized values moves each by at most 2^-24 of it, so a margin that large
+ * cannot be undone by rounding.
+ */
+export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
+  const { height: H, width: W } = size;
+  const C = src.channels;
+  const w = src.width;
+  const sd = src.data;
+  let magnitude = 0;
+  for (let i = 0; i < sd.length; i++) magnitude = Math.max(magnitude, Math.abs(sd[i]));
+  const labels = clearLabels(src, magnitude * 2 ** -20);
+  const xs = axisTaps(src.width, W);
+  const ys = axisTaps(src.height, H);
+  const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
+  // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
+  // weight): build that row once per source-row pair, with the list of columns left for the exact path.
+  const template = C <= 256 ? new Uint8Array(W) : new Int32Array(W);
+  const exactColumns = new Int32Array(W);
+  let exactCount = 0;
+  let pair = -1;
+  for (let y = 0; y < H; y++) {
+    const r0 = ys.i0[y] * w;
+    const r1 = ys.i1[y] * w;
+    if (r0 * (src.height + 1) + r1 !== pair) {
+      pair = r0 * (src.height + 1) + r1;
+      exactCount = 0;
+      for (let x = 0; x < W; x++) {
+        const c0 = xs.i0[x];
+        const c1 = xs.i1[x];
+        const label = labels[r0 + c0];
+        if (
+          label >= 0 &&
+          labels[r0 + c1] === label &&
+          labels[r1 + c0] === label &&
+          labels[r1 + c1] === label
+        ) {
+          template[x] = label;
+        } else {
+          exactColumns[exactCount++] = x;
+        }
+      }
+    }
+    const o = y * W;
+    out.set(template, o);
+    const fy = ys.f[y];
+    for (let e = 0; e < exactCount; e++) {
+      // The full path's arithmetic for this one pixel: stitch.ts resizeScores, then argmaxMask.
+      const x = exactColumns[e];
+      const p00 = (r0 + xs.i0[x]) * C;
+      const p01 = (r0 + xs.i1[x]) * C;
+      const p10 = (r1 + xs.i0[x]) * C;
+      const p11 = (r1 + xs.i1[x]) * C;
+      const fx = xs.f[x];
+      let best = 0;
+      let bestV = 0;
+      for (let c = 0; c < C; c++) {
+        const top = sd[p00 + c] * (1 - fx) + sd[p01 + c] * fx;
+        const bottom = sd[p10 + c] * (1 - fx) + sd[p11 + c] * fx;
+        const v = Math.fround(top * (1 - fy) + bottom * fy);
+        if (c === 0 || v > bestV) {
+          bestV = v;
+          best = c;
+        }
+      }
+      out[o + x] = best;
+    }
+  }
+  return out;
+}
