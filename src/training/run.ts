@@ -33,8 +33,8 @@ import { createSegmentationClasses } from './class-map';
 import { EpochBatchReader, FoldBatches } from './data/fold-batches';
 import type { Sample, SampleRecipe } from './data/sample';
 import { collateSamples, flipProbabilities, loadSample } from './data/sample';
-import { InProcessEngine } from './engine/in-process';
 import type { TrainEngine } from './engine/types';
+import { defaultEngineFactory, type EngineFactory } from './engine-factory';
 import type { FoldPurpose } from './folds';
 import { writeCheckpointFiles } from './hooks/checkpoint-files';
 import type { ValidationTally } from './hooks/validation';
@@ -52,23 +52,12 @@ export const DEFAULT_NETWORK_MODULE = path.join(__dirname, '..', '..', 'plugin',
 
 const CONFIG_FILE = 'task_config.json';
 
-export interface EngineRequest {
-  model: tf.LayersModel;
-  /** Fresh, or holding the moments restored from the checkpoint (continue_training). */
-  optimizer: tf.AdamOptimizer;
-  learningRate: number;
-  numClasses: number;
-  ignoreIndex: number | null;
-  /** `compute_workers` of the config. */
-  computeWorkers: TrainConfig['compute_workers'];
-  logger: Logger;
-}
-
-export type EngineFactory = (request: EngineRequest) => Promise<TrainEngine>;
-
 export interface RunTrainingOptions {
-  /** The network to train; default: the plugin at DEFAULT_NETWORK_MODULE. */
-  network?: AnyNetwork;
+  /**
+   * The network plugin module (a path: data-parallel worker threads load it too); default
+   * DEFAULT_NETWORK_MODULE.
+   */
+  networkModule?: string;
   /** Backend choice (tests force one); default: the best that loads, or TFJS_BACKEND. */
   backend?: InitBackendOptions;
   /** How the step engine is made; default: `defaultEngineFactory`. */
@@ -83,32 +72,15 @@ export interface TrainingSummary {
   plan: TrainingPlan;
 }
 
-/**
- * The step engine from `compute_workers`. Only the in-process engine exists in this build, so every value
- * trains in this thread; a request for more workers is logged so the user knows.
- */
-export const defaultEngineFactory: EngineFactory = async (request) => {
-  if (typeof request.computeWorkers === 'number' && request.computeWorkers > 1) {
-    request.logger.warn('Data-parallel training is not available in this build; training in one thread.', {
-      compute_workers: request.computeWorkers,
-    });
-  }
-  return new InProcessEngine({
-    model: request.model,
-    optimizer: request.optimizer,
-    learningRate: request.learningRate,
-    numClasses: request.numClasses,
-    ignoreIndex: request.ignoreIndex,
-  });
-};
-
 export async function runTraining(
   ctx: TrainTaskContext,
   options: RunTrainingOptions = {},
 ): Promise<TrainingSummary> {
   const { paths, config, logger } = ctx;
-  logBackend(logger, await initBackend(options.backend));
-  const network = options.network ?? loadNetworkPlugin(DEFAULT_NETWORK_MODULE);
+  const backend = await initBackend(options.backend);
+  logBackend(logger, backend);
+  const networkModule = options.networkModule ?? DEFAULT_NETWORK_MODULE;
+  const network = loadNetworkPlugin(networkModule);
 
   const project = await readSingleProject(paths.data);
   logger.info(`Project structure has been read. Samples: ${countItems(project)}.`, {
@@ -133,6 +105,16 @@ export async function runTraining(
       numClasses: classes.numClasses,
       ignoreIndex: plan.ignoreIndex,
       computeWorkers: config.compute_workers,
+      backend: backend.name,
+      batchSize: plan.train.batchSize,
+      replica: {
+        pluginModule: networkModule,
+        buildOptions: {
+          inputSize: config.input_size,
+          numClasses: classes.numClasses,
+          settings: built.settings,
+        },
+      },
       logger,
     });
     logger.info('Training engine ready.', { engine: engine.description });
@@ -244,6 +226,8 @@ function logPlan(logger: Logger, plan: TrainingPlan, config: TrainConfig): void 
 
 interface BuiltModel extends InitializedModel {
   optimizer: tf.AdamOptimizer;
+  /** The network's parsed settings (worker threads build their replicas from them). */
+  settings: unknown;
 }
 
 /** Spec E.4, G.2 `_construct_and_fill_model`: the network for the class count, filled from model/. */
@@ -298,7 +282,7 @@ async function buildModel(opts: {
     out_channels: opts.classes.numClasses,
   });
   progress.iterDone();
-  return { ...built, optimizer };
+  return { ...built, optimizer, settings };
 }
 
 /** Settings errors name a field of the training config: say which file it is in. */

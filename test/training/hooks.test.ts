@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { ModelConfigJson } from '../../src/format/types';
 import { CheckpointWriter } from '../../src/model-state/checkpoint-writer';
 import { listTarEntries } from '../../src/model-state/tar';
 import { loadModelFromDir } from '../../src/network/io';
@@ -214,7 +215,7 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
-  const config = {
+  const config: ModelConfigJson = {
     settings: { input_size: { width: 8, height: 8 } },
     out_classes: [
       { title: 'bg', shape: 'bitmap', color: '#222222' },

@@ -1,0 +1,140 @@
+/**
+ * Shared by the training end-to-end tests: a task folder laid out as the agent lays it out (spec A.2), the
+ * real launcher run as the agent runs it (spec H.1), an in-process run through `runTraining`, and readers
+ * for checkpoint folders that do not go through the code under test (the weights are read straight from
+ * model.json's manifest and weights.bin).
+ */
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateSyntheticProject, type SyntheticProjectOptions } from '../../src/example/synthetic-project';
+import { createLogger } from '../../src/protocol/logger';
+import { memorySink } from '../../src/protocol/sink';
+import { taskPathsAt } from '../../src/task/paths';
+import { resolveTrainConfig } from '../../src/task/train-config';
+import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
+import { builtFile, REPO_ROOT } from '../contract/built';
+import { readStrictOutput, type AgentLogLine } from '../helpers/agent';
+
+export interface TaskSetup {
+  /** Project options without `dir` (the project goes to data/). */
+  project: Omit<SyntheticProjectOptions, 'dir'>;
+  /** task_config.json as written. */
+  config: Record<string, unknown>;
+  /** Files to put in model/ (copied from this folder). */
+  modelFrom?: string;
+}
+
+export async function makeTask(setup: TaskSetup): Promise<string> {
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'sly-train-'));
+  for (const sub of ['data', 'model', 'results', 'tmp', 'logs']) await fsp.mkdir(path.join(root, sub));
+  await fsp.writeFile(path.join(root, '__do_not_clean.marker'), ''); // the agent's own entry (spec A.1)
+  await generateSyntheticProject({ ...setup.project, dir: path.join(root, 'data') });
+  await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify(setup.config));
+  if (setup.modelFrom !== undefined)
+    await fsp.cp(setup.modelFrom, path.join(root, 'model'), { recursive: true });
+  return root;
+}
+
+export async function removeTask(root: string | undefined): Promise<void> {
+  if (root !== undefined) await fsp.rm(root, { recursive: true, force: true });
+}
+
+export interface LauncherRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  lines: AgentLogLine[];
+}
+
+/** `python3 -u src/train.py` with the task folder, stdout on a pipe, as the agent starts it (spec H.1). */
+export function runLauncher(root: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000): LauncherRun {
+  builtFile('src/train.ts');
+  builtFile('src/training/run.ts');
+  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', 'train.py')], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'DEBUG', SLY_TASK_DATA: root, TFJS_BACKEND: 'wasm', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error !== undefined) throw result.error;
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    lines: readStrictOutput(result.stdout),
+  };
+}
+
+export type Line = Record<string, unknown> & { message: string; level: string };
+
+export interface InProcessRun {
+  summary?: TrainingSummary;
+  error?: unknown;
+  lines: Line[];
+}
+
+/** runTraining in this process on the wasm backend, logging at debug into memory. */
+export async function runInProcess(root: string, options: RunTrainingOptions = {}): Promise<InProcessRun> {
+  const mem = memorySink();
+  const logger = createLogger({ sink: mem.sink, level: 'debug' });
+  const paths = taskPathsAt(root);
+  const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')));
+  const lines = (): Line[] => mem.lines.map((l) => JSON.parse(l) as Line);
+  try {
+    const summary = await runTraining({ paths, config, logger }, { backend: { force: 'wasm' }, ...options });
+    return { summary, lines: lines() };
+  } catch (error) {
+    return { error, lines: lines() };
+  }
+}
+
+/** The model weights of a checkpoint folder by name, read from model.json's manifest and the weight files. */
+export async function readCheckpointWeights(
+  dir: string,
+): Promise<Map<string, { shape: number[]; values: Float32Array }>> {
+  const json = JSON.parse(await fsp.readFile(path.join(dir, 'model.json'), 'utf8')) as {
+    weightsManifest: {
+      paths: string[];
+      weights: { name: string; shape: number[]; dtype: string; group?: string }[];
+    }[];
+  };
+  const out = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const group of json.weightsManifest) {
+    const data = Buffer.concat(await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p)))));
+    let offset = 0;
+    for (const w of group.weights) {
+      expect(w.dtype).toBe('float32');
+      const count = w.shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(
+        data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + count * 4),
+      );
+      offset += count * 4;
+      if (w.group !== 'optimizer') out.set(w.name, { shape: w.shape, values });
+    }
+  }
+  return out;
+}
+
+/** Total bytes of the files under a folder. */
+export async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    total += entry.isDirectory() ? await folderBytes(p) : (await fsp.stat(p)).size;
+  }
+  return total;
+}
+
+/** The lines of one event type (agent-parsed lines). */
+export function events(lines: readonly AgentLogLine[], name: string): AgentLogLine[] {
+  return lines.filter((l) => l.eventType === `EventType.${name}`);
+}
+
+/** The U-Net head layers (plugin/unet): their weights are the ones transfer learning re-initialises. */
+export const HEAD_PREFIXES = ['head_conv/'];
+
+export function isHeadWeight(name: string): boolean {
+  return HEAD_PREFIXES.some((p) => name.startsWith(p));
+}
