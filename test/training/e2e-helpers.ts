@@ -105,13 +105,17 @@ export async function readCheckpointWeights(
     const data = Buffer.concat(await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p)))));
     let offset = 0;
     for (const w of group.weights) {
-      expect(w.dtype).toBe('float32');
+      // Model weights are float32; the optimizer group also holds Adam's int32 iteration count (4 bytes too).
+      expect(['float32', 'int32']).toContain(w.dtype);
       const count = w.shape.reduce((a, b) => a * b, 1);
-      const values = new Float32Array(
-        data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + count * 4),
-      );
+      const start = data.byteOffset + offset;
       offset += count * 4;
-      if (w.group !== 'optimizer') out.set(w.name, { shape: w.shape, values });
+      if (w.group === 'optimizer') continue;
+      expect(w.dtype).toBe('float32');
+      out.set(w.name, {
+        shape: w.shape,
+        values: new Float32Array(data.buffer.slice(start, start + count * 4)),
+      });
     }
   }
   return out;
