@@ -8,7 +8,6 @@
 import * as os from 'node:os';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../backend/select';
-import type { Logger } from '../protocol/logger';
 import type { TrainConfig } from '../task/config-types';
 import { DataParallelEngine } from './engine/data-parallel';
 import { InProcessEngine } from './engine/in-process';
@@ -31,7 +30,6 @@ export interface EngineRequest {
     pluginModule: string;
     buildOptions: { inputSize: { height: number; width: number }; numClasses: number; settings: unknown };
   };
-  logger: Logger;
 }
 
 export type EngineFactory = (request: EngineRequest) => Promise<TrainEngine>;

@@ -115,7 +115,6 @@ export async function runTraining(
           settings: built.settings,
         },
       },
-      logger,
     });
     logger.info('Training engine ready.', { engine: engine.description });
     const summary = await trainLoop({

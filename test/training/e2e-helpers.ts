@@ -53,7 +53,14 @@ export function runLauncher(root: string, env: NodeJS.ProcessEnv = {}, timeoutMs
   builtFile('src/train.ts');
   builtFile('src/training/run.ts');
   const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', 'train.py')], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'DEBUG', SLY_TASK_DATA: root, TFJS_BACKEND: 'wasm', ...env },
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'DEBUG',
+      SLY_TASK_DATA: root,
+      TFJS_BACKEND: 'wasm',
+      PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ in the checkout
+      ...env,
+    },
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,

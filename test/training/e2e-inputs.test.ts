@@ -65,7 +65,7 @@ describe('bad inputs in a training run (spec E.5)', () => {
     roots.push(root);
     const [victim] = await trainImages(root);
     await corrupt(root, [victim]);
-    const run = runLauncher(root, { PYTHONDONTWRITEBYTECODE: '1' });
+    const run = runLauncher(root);
     if (run.status !== 0) throw new Error(`exit ${run.status}\n${run.stdout.slice(-3000)}\n${run.stderr}`);
     expect(run.lines.find((l) => l.message === 'Training engine ready.')?.fields.engine).toMatch(
       /data-parallel/,
@@ -91,7 +91,7 @@ describe('bad inputs in a training run (spec E.5)', () => {
     roots.push(root);
     const victims = (await trainImages(root)).slice(0, 2);
     await corrupt(root, victims);
-    const run = runLauncher(root, { PYTHONDONTWRITEBYTECODE: '1' });
+    const run = runLauncher(root);
     expect(run.status).toBe(1);
     const last = run.lines[run.lines.length - 1];
     expect(last.eventType).toBe('EventType.TASK_CRASHED');

@@ -155,7 +155,7 @@ describe('training from a model (spec E.4)', () => {
       modelFrom: sourceCheckpoint,
     });
     roots.push(root);
-    const run = runLauncher(root, { PYTHONDONTWRITEBYTECODE: '1' });
+    const run = runLauncher(root);
     expect(run.status).toBe(1);
     const last = run.lines[run.lines.length - 1];
     expect(last.eventType).toBe('EventType.TASK_CRASHED');

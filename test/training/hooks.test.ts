@@ -15,6 +15,7 @@ import {
   TENSOR_COUNT_MESSAGE,
   validationMetricValues,
 } from '../../src/training/hooks';
+import { resolveComputeWorkers } from '../../src/training/engine-factory';
 import { writeCheckpointFiles } from '../../src/training/hooks/checkpoint-files';
 import { ConfusionMatrix, WeightedMean } from '../../src/training/metrics';
 import { EvalPlanner } from '../../src/training/planner';
@@ -311,5 +312,17 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
     expect(warnings[0].message).toMatch(/ONNX export failed/);
     expect(String(warnings[0].reason)).toMatch(/Dense/);
     model.dispose();
+  });
+});
+
+describe('engine choice from compute_workers', () => {
+  it('a number is taken as is; auto: one on a native backend, else one per core up to the batch size', () => {
+    const base = { cores: 8, batchSize: 4 };
+    expect(resolveComputeWorkers({ ...base, setting: 3, backend: 'wasm' })).toBe(3);
+    expect(resolveComputeWorkers({ ...base, setting: 'auto', backend: 'node' })).toBe(1);
+    expect(resolveComputeWorkers({ ...base, setting: 'auto', backend: 'node-gpu' })).toBe(1);
+    expect(resolveComputeWorkers({ ...base, setting: 'auto', backend: 'wasm' })).toBe(4);
+    expect(resolveComputeWorkers({ cores: 2, batchSize: 8, setting: 'auto', backend: 'cpu' })).toBe(2);
+    expect(resolveComputeWorkers({ cores: 1, batchSize: 8, setting: 'auto', backend: 'wasm' })).toBe(1);
   });
 });
