@@ -10,7 +10,7 @@ import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { resolveTaskPaths } from './task/paths';
-import { TASK_DEFAULTS } from './plugin-choice';
+import { NETWORK_MODULE, TASK_DEFAULTS } from './plugin-choice';
 import { loadTrainConfig } from './task/train-config';
 
 const TRAIN_MAIN_NAME = 'TFJS_SEGMENTATION_TRAIN';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     device_ids: deviceIds,
   });
   const { runTraining } = await import('./training/run');
-  await runTraining({ paths, config, logger });
+  await runTraining({ paths, config, logger }, { networkModule: NETWORK_MODULE });
 }
 
 void runMain(TRAIN_MAIN_NAME, main);

@@ -13,6 +13,7 @@ import { buildAndInitModel, type CopyWeightsReport, modelFolderEntries } from '.
 import type { AnyNetwork, InputSize } from '../network/types';
 import { createSegmentationClasses, type SpecialClasses } from '../training/class-map';
 import { syncTreeAndMeasure } from './checkpoint-writer';
+import { networkRecord } from '../network/record';
 import { type ModelConfigInput, modelConfigJson, writeModelConfig } from './config';
 
 /** The parts of the (full, merged) training config this needs; all of it is stored as `settings`. */
@@ -70,6 +71,7 @@ export async function initWeights(opts: InitWeightsOptions): Promise<InitWeights
     settings: { ...settings },
     outClasses: classes.outClasses,
     classTitleToIdx: classes.classTitleToIdx,
+    extra: { ...networkRecord(network) },
   };
   const tempDir = `${outDir}.tmp-${process.pid}`;
   try {

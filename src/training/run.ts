@@ -9,7 +9,6 @@
  */
 
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendSelection, InitBackendOptions } from '../backend/select';
 import { initBackend } from '../backend/select';
@@ -22,6 +21,7 @@ import { modelConfigJson } from '../model-state/config';
 import { loadNetworkPlugin } from '../network/load-plugin';
 import type { InitializedModel } from '../network/transfer';
 import { buildAndInitModel } from '../network/transfer';
+import { networkRecord } from '../network/record';
 import type { AnyNetwork } from '../network/types';
 import type { Logger } from '../protocol/logger';
 import { Progress } from '../protocol/progress';
@@ -47,17 +47,14 @@ import { EvalPlanner } from './planner';
 import type { TrainHook, TrainOutcome } from './trainer';
 import { Trainer } from './trainer';
 
-/** The network plugin used when the caller passes none: the U-Net, found next to the runtime (src or dist). */
-export const DEFAULT_NETWORK_MODULE = path.join(__dirname, '..', '..', 'plugin', 'unet');
-
 const CONFIG_FILE = 'task_config.json';
 
 export interface RunTrainingOptions {
   /**
-   * The network plugin module (a path: data-parallel worker threads load it too); default
-   * DEFAULT_NETWORK_MODULE.
+   * The network plugin module, chosen by the entry point (a path: data-parallel worker threads load it too).
+   * The runtime never names a concrete network itself.
    */
-  networkModule?: string;
+  networkModule: string;
   /** Backend choice (tests force one); default: the best that loads, or TFJS_BACKEND. */
   backend?: InitBackendOptions;
   /** How the step engine is made; default: `defaultEngineFactory`. */
@@ -74,12 +71,12 @@ export interface TrainingSummary {
 
 export async function runTraining(
   ctx: TrainTaskContext,
-  options: RunTrainingOptions = {},
+  options: RunTrainingOptions,
 ): Promise<TrainingSummary> {
   const { paths, config, logger } = ctx;
   const backend = await initBackend(options.backend);
   logBackend(logger, backend);
-  const networkModule = options.networkModule ?? DEFAULT_NETWORK_MODULE;
+  const { networkModule } = options;
   const network = loadNetworkPlugin(networkModule);
 
   const project = await readSingleProject(paths.data);
@@ -362,8 +359,7 @@ async function trainLoop(opts: {
     settings: config as unknown as Record<string, unknown>,
     outClasses: classes.outClasses,
     classTitleToIdx: classes.classTitleToIdx,
-    // Inference reads the normalisation from here, so it always matches what the network was trained on.
-    extra: { network: opts.network.name, preprocessing: opts.network.preprocessing },
+    extra: { ...networkRecord(opts.network) },
   });
   let checkpoints = 0;
 

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { generateSyntheticProject, type SyntheticProjectOptions } from '../../src/example/synthetic-project';
 import { createLogger } from '../../src/protocol/logger';
 import { memorySink } from '../../src/protocol/sink';
+import { NETWORK_MODULE } from '../../src/plugin-choice';
 import { taskPathsAt } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
@@ -83,14 +84,20 @@ export interface InProcessRun {
 }
 
 /** runTraining in this process on the wasm backend, logging at debug into memory. */
-export async function runInProcess(root: string, options: RunTrainingOptions = {}): Promise<InProcessRun> {
+export async function runInProcess(
+  root: string,
+  options: Partial<RunTrainingOptions> = {},
+): Promise<InProcessRun> {
   const mem = memorySink();
   const logger = createLogger({ sink: mem.sink, level: 'debug' });
   const paths = taskPathsAt(root);
   const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')));
   const lines = (): Line[] => mem.lines.map((l) => JSON.parse(l) as Line);
   try {
-    const summary = await runTraining({ paths, config, logger }, { backend: { force: 'wasm' }, ...options });
+    const summary = await runTraining(
+      { paths, config, logger },
+      { backend: { force: 'wasm' }, networkModule: NETWORK_MODULE, ...options },
+    );
     return { summary, lines: lines() };
   } catch (error) {
     return { error, lines: lines() };
