@@ -30,12 +30,14 @@ export interface ModelConfigInput {
 
 /** The JSON written to config.json. */
 export function modelConfigJson(input: ModelConfigInput): ModelConfigJson {
-  return {
-    ...(input.extra ?? {}),
+  const json: ModelConfigJson = {
     settings: input.settings,
     out_classes: input.outClasses.map((c) => ({ ...c })),
     class_title_to_idx: { ...input.classTitleToIdx },
   };
+  // Extra keys follow the SDK's, and never replace them.
+  for (const [key, value] of Object.entries(input.extra ?? {})) if (!(key in json)) json[key] = value;
+  return json;
 }
 
 /**

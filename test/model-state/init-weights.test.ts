@@ -57,7 +57,16 @@ describe('init-weights: an initial model folder (issue 6; spec C.1, C.2, E.3)', 
       string,
       unknown
     >;
-    expect(Object.keys(config)).toEqual(['settings', 'out_classes', 'class_title_to_idx']);
+    // The SDK's keys (spec C.2), then the network record inference reads its normalisation from.
+    expect(Object.keys(config)).toEqual([
+      'settings',
+      'out_classes',
+      'class_title_to_idx',
+      'network',
+      'preprocessing',
+    ]);
+    expect(config.network).toBe('unet');
+    expect(config.preprocessing).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
     expect(config.settings).toEqual(SETTINGS);
     // Spec E.3: background at 0, the others in code-point order; every out class a bitmap, bg added last.
     expect(config.class_title_to_idx).toEqual({ bg: 0, bike: 1, car: 2, dog: 3, person: 4 });
