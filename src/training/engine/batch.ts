@@ -1,0 +1,90 @@
+/** Pure checks and reshuffles of a batch before any tensor exists: validation, labels, shards. */
+import { dataError } from '../../errors';
+import type { Batch, LossOptions } from './types';
+
+/** Labels ready for the loss: ignored pixels become -1 (tf.oneHot gives them an all-zero row). */
+export interface PreparedLabels {
+  labels: Int32Array;
+  /** Non-ignored pixels. */
+  count: number;
+}
+
+export function checkBatch(batch: Batch): number {
+  const { n, height, width } = batch;
+  const pixels = n * height * width;
+  for (const [field, v] of [
+    ['n', n],
+    ['height', height],
+    ['width', width],
+  ] as const) {
+    if (!Number.isInteger(v) || v <= 0)
+      throw dataError(`batch ${field} must be a positive integer, got ${v}`, { field });
+  }
+  if (batch.y.length !== pixels) {
+    throw dataError(`batch labels hold ${batch.y.length} values, expected n*height*width = ${pixels}`, {
+      field: 'y',
+    });
+  }
+  const channels = batch.x.length / pixels;
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw dataError(
+      `batch images hold ${batch.x.length} values, not a multiple of n*height*width = ${pixels}`,
+      {
+        field: 'x',
+      },
+    );
+  }
+  return channels;
+}
+
+/** Maps the ignore index to -1 and checks every other label is a class index. */
+export function prepareLabels(y: Int32Array, opts: LossOptions): PreparedLabels {
+  const labels = new Int32Array(y.length);
+  let count = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v === opts.ignoreIndex) {
+      labels[i] = -1;
+    } else if (v >= 0 && v < opts.numClasses) {
+      labels[i] = v;
+      count++;
+    } else {
+      const ignore = opts.ignoreIndex === null ? '' : ` or the ignore index ${opts.ignoreIndex}`;
+      throw dataError(`label ${v} at pixel ${i} is not a class index in [0, ${opts.numClasses})${ignore}`, {
+        field: 'y',
+      });
+    }
+  }
+  return { labels, count };
+}
+
+/** Sizes of `parts` contiguous shards of n samples, as even as possible, larger first; no empty shard. */
+export function shardSizes(n: number, parts: number): number[] {
+  const k = Math.max(1, Math.min(parts, n));
+  const base = Math.floor(n / k);
+  return Array.from({ length: k }, (_, i) => base + (i < n % k ? 1 : 0));
+}
+
+/** The samples [start, start + count) of a batch; copies, so the buffers can be transferred to a worker. */
+export function sliceBatch(batch: Batch, start: number, count: number): Batch {
+  const px = batch.height * batch.width;
+  const channels = batch.x.length / (batch.n * px);
+  return {
+    x: batch.x.slice(start * px * channels, (start + count) * px * channels),
+    y: batch.y.slice(start * px, (start + count) * px),
+    n: count,
+    height: batch.height,
+    width: batch.width,
+  };
+}
+
+/** Splits a batch into shards of `shardSizes(n, parts)`. */
+export function splitBatch(batch: Batch, parts: number): Batch[] {
+  const out: Batch[] = [];
+  let start = 0;
+  for (const size of shardSizes(batch.n, parts)) {
+    out.push(parts === 1 ? batch : sliceBatch(batch, start, size));
+    start += size;
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+/**
+ * One copy of the network and the work done on it for one shard of a batch. The in-process engine has one;
+ * the data-parallel engine has one per thread. Both engines combine shard results the same way, so their
+ * steps agree.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { modelError } from '../../errors';
+import { checkBatch, prepareLabels } from './batch';
+import { correctPixels, pixelCrossEntropy, trainingView, type OutputKind } from './loss';
+import type { Batch, LossOptions } from './types';
+
+/** Gradients of the shard's mean loss, one per trainable variable (in `Replica.trainable` order). */
+export interface ShardGradients {
+  /** Owned by the caller, who must dispose them. Null when every pixel was ignored (nothing to learn). */
+  grads: tf.Tensor[] | null;
+  /** Mean loss over the shard's counted pixels. */
+  loss: number;
+  correct: number;
+  /** Counted (non-ignored) pixels: the shard's weight. */
+  count: number;
+}
+
+export interface ShardEval {
+  lossSum: number;
+  count: number;
+  /** Row-major numClasses x numClasses pixel counts (rows: true class). */
+  confusion: Float64Array;
+}
+
+export class Replica {
+  readonly forward: tf.LayersModel;
+  readonly outputKind: OutputKind;
+  readonly trainable: tf.Variable[];
+
+  constructor(
+    readonly model: tf.LayersModel,
+    readonly loss: LossOptions,
+  ) {
+    const view = trainingView(model);
+    this.forward = view.forward;
+    this.outputKind = view.kind;
+    this.trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const outChannels = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+    if (outChannels !== loss.numClasses) {
+      throw modelError(
+        `the network outputs ${outChannels} channels but there are ${loss.numClasses} classes`,
+        {
+          item: model.name,
+        },
+      );
+    }
+  }
+
+  trainShard(shard: Batch): ShardGradients {
+    const channels = checkBatch(shard);
+    const { labels, count } = prepareLabels(shard.y, this.loss);
+    if (count === 0) return { grads: null, loss: 0, correct: 0, count: 0 };
+    const { n, height: h, width: w } = shard;
+    const { numClasses } = this.loss;
+    return tf.tidy(() => {
+      const x = tf.tensor4d(shard.x, [n, h, w, channels]);
+      const lab = tf.tensor3d(labels, [n, h, w], 'int32');
+      const oneHot = floatOneHot(lab, numClasses);
+      let correct: tf.Scalar | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.forward.apply(x, { training: true }) as tf.Tensor4D;
+        correct = tf.keep(correctPixels(out, lab));
+        return tf.div(tf.sum(pixelCrossEntropy(out, oneHot, this.outputKind)), count) as tf.Scalar;
+      }, this.trainable);
+      const result = {
+        grads: this.trainable.map((v) => tf.keep(grads[v.name])),
+        loss: value.dataSync()[0],
+        correct: (correct as tf.Scalar).dataSync()[0],
+        count,
+      };
+      (correct as tf.Scalar).dispose();
+      return result;
+    });
+  }
+
+  evalShard(shard: Batch): ShardEval {
+    const channels = checkBatch(shard);
+    const { labels, count } = prepareLabels(shard.y, this.loss);
+    const { n, height: h, width: w } = shard;
+    const { numClasses } = this.loss;
+    const { lossSum, predicted } = tf.tidy(() => {
+      const x = tf.tensor4d(shard.x, [n, h, w, channels]);
+      const lab = tf.tensor3d(labels, [n, h, w], 'int32');
+      const oneHot = floatOneHot(lab, numClasses);
+      const out = this.forward.apply(x, { training: false }) as tf.Tensor4D;
+      return {
+        lossSum: tf.sum(pixelCrossEntropy(out, oneHot, this.outputKind)).dataSync()[0],
+        predicted: tf.argMax(out, -1).dataSync() as Int32Array,
+      };
+    });
+    const confusion = new Float64Array(numClasses * numClasses);
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i] >= 0) confusion[labels[i] * numClasses + predicted[i]]++;
+    }
+    return { lossSum, count, confusion };
+  }
+
+  /** Every weight, in the model's own order, as copies (safe to transfer to another thread). */
+  readWeights(): Float32Array[] {
+    return this.model.weights.map((w) => copyData(w.read()));
+  }
+
+  writeWeights(values: readonly Float32Array[]): void {
+    writeVariables(this.model.weights, values, this.model.name);
+  }
+
+  readNonTrainable(): Float32Array[] {
+    return this.model.nonTrainableWeights.map((w) => copyData(w.read()));
+  }
+
+  writeNonTrainable(values: readonly Float32Array[]): void {
+    writeVariables(this.model.nonTrainableWeights, values, this.model.name);
+  }
+}
+
+/**
+ * One-hot rows as float32; labels of -1 give all-zero rows. Built as int32 and cast: the wasm OneHot kernel
+ * ignores a float32 dtype and writes int32 bit patterns (1 reads as 1.4e-45).
+ */
+function floatOneHot(labels: tf.Tensor3D, depth: number): tf.Tensor4D {
+  return tf.tidy(() => tf.cast(tf.oneHot(labels, depth), 'float32') as tf.Tensor4D);
+}
+
+/** A tensor's values as an array of our own: the cpu backend's dataSync returns its live storage. */
+export function copyData(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync() as Float32Array);
+}
+
+function writeVariables(
+  vars: readonly tf.LayerVariable[],
+  values: readonly Float32Array[],
+  modelName: string,
+): void {
+  if (vars.length !== values.length) {
+    throw modelError(`expected ${vars.length} weight tensors, got ${values.length}`, { item: modelName });
+  }
+  vars.forEach((v, i) => {
+    const size = v.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+    if (values[i].length !== size) {
+      throw modelError(`weight ${v.name} has ${size} values, got ${values[i].length}`, { item: modelName });
+    }
+    const t = tf.tensor(values[i], v.shape as number[], v.dtype);
+    v.write(t);
+    t.dispose();
+  });
+}

@@ -1,0 +1,57 @@
+/** Batch checks, label preparation (ignore index, spec G.2) and sharding: pure functions. */
+import { checkBatch, prepareLabels, shardSizes, splitBatch } from '../../src/training/engine/batch';
+import { TaskError } from '../../src/errors';
+
+function batch(n: number, h: number, w: number, c = 3) {
+  return {
+    x: Float32Array.from({ length: n * h * w * c }, (_, i) => i),
+    y: Int32Array.from({ length: n * h * w }, (_, i) => i % 3),
+    n,
+    height: h,
+    width: w,
+  };
+}
+
+describe('engine batches (spec G.2: neutral pixels are ignored)', () => {
+  it('checks sizes and reports the channel count', () => {
+    expect(checkBatch(batch(2, 3, 4))).toBe(3);
+    expect(checkBatch(batch(1, 2, 2, 1))).toBe(1);
+    expect(() => checkBatch({ ...batch(2, 3, 4), y: new Int32Array(5) })).toThrow(
+      /labels hold 5 values, expected n\*height\*width = 24/,
+    );
+    expect(() => checkBatch({ ...batch(2, 3, 4), x: new Float32Array(25) })).toThrow(TaskError);
+    expect(() => checkBatch({ ...batch(2, 3, 4), n: 0 })).toThrow(/batch n must be a positive integer/);
+  });
+
+  it('maps the ignore index to -1, counts the rest, and rejects labels out of range', () => {
+    const y = Int32Array.from([0, 3, 1, 2, 3, 0]);
+    expect(prepareLabels(y, { numClasses: 3, ignoreIndex: 3 })).toEqual({
+      labels: Int32Array.from([0, -1, 1, 2, -1, 0]),
+      count: 4,
+    });
+    expect(() => prepareLabels(y, { numClasses: 3, ignoreIndex: null })).toThrow(
+      /label 3 at pixel 1 is not a class index in \[0, 3\)/,
+    );
+    expect(() => prepareLabels(Int32Array.from([-1]), { numClasses: 3, ignoreIndex: 3 })).toThrow(
+      /or the ignore index 3/,
+    );
+  });
+
+  it('splits as evenly as possible, larger shards first, never an empty shard', () => {
+    expect(shardSizes(8, 2)).toEqual([4, 4]);
+    expect(shardSizes(7, 2)).toEqual([4, 3]);
+    expect(shardSizes(7, 3)).toEqual([3, 2, 2]);
+    expect(shardSizes(1, 4)).toEqual([1]);
+    expect(shardSizes(5, 1)).toEqual([5]);
+  });
+
+  it('slices contiguous samples, copying', () => {
+    const b = batch(3, 2, 2);
+    const [s0, s1] = splitBatch(b, 2);
+    expect(s0.n).toBe(2);
+    expect(s1.n).toBe(1);
+    expect(Array.from(s1.x)).toEqual(Array.from(b.x.slice(2 * 12, 3 * 12)));
+    expect(Array.from(s1.y)).toEqual(Array.from(b.y.slice(8, 12)));
+    expect(s0.x.buffer).not.toBe(b.x.buffer);
+  });
+});

@@ -1,0 +1,81 @@
+/** Tiny networks for the engine tests: with and without BatchNorm, ending in a softmax layer or not. */
+import * as tf from '@tensorflow/tfjs';
+
+export function tinySegmenter(o: {
+  classes: number;
+  size: number;
+  batchNorm: boolean;
+  softmaxLayer?: boolean;
+}): tf.LayersModel {
+  let seed = 3;
+  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const input = tf.input({ shape: [o.size, o.size, 3], name: 'image' });
+  let x = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init(), name: 'c1' })
+    .apply(input) as tf.SymbolicTensor;
+  if (o.batchNorm) x = tf.layers.batchNormalization({ name: 'bn1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU({ name: 'r1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(), name: 'c2' })
+    .apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2dTranspose({ filters: 4, kernelSize: 2, strides: 2, kernelInitializer: init(), name: 'up' })
+    .apply(x) as tf.SymbolicTensor;
+  const out =
+    o.softmaxLayer === false
+      ? (tf.layers
+          .conv2d({
+            filters: o.classes,
+            kernelSize: 1,
+            activation: 'softmax',
+            kernelInitializer: init(),
+            name: 'head',
+          })
+          .apply(x) as tf.SymbolicTensor)
+      : (tf.layers
+          .activation({ activation: 'softmax', name: 'head_softmax' })
+          .apply(
+            tf.layers
+              .conv2d({ filters: o.classes, kernelSize: 1, kernelInitializer: init(), name: 'head' })
+              .apply(x),
+          ) as tf.SymbolicTensor);
+  return tf.model({ inputs: input, outputs: out, name: 'tiny' });
+}
+
+/** mulberry32-based batch: images in [-1, 1), labels in [0, labelMax]. */
+export function randomBatch(o: { n: number; size: number; labelMax: number; seed: number }) {
+  let a = o.seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const px = o.n * o.size * o.size;
+  return {
+    x: Float32Array.from({ length: px * 3 }, () => rnd() * 2 - 1),
+    y: Int32Array.from({ length: px }, () => Math.floor(rnd() * (o.labelMax + 1))),
+    n: o.n,
+    height: o.size,
+    width: o.size,
+  };
+}
+
+export function weightsOf(model: tf.LayersModel): Float32Array[] {
+  return model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
+}
+
+export function maxRelativeDifference(a: Float32Array[], b: Float32Array[]): number {
+  let worst = 0;
+  a.forEach((t, i) => {
+    let num = 0;
+    let den = 0;
+    for (let j = 0; j < t.length; j++) {
+      num = Math.max(num, Math.abs(t[j] - b[i][j]));
+      den = Math.max(den, Math.abs(b[i][j]));
+    }
+    worst = Math.max(worst, num / Math.max(den, 1e-12));
+  });
+  return worst;
+}
