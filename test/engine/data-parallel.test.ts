@@ -31,12 +31,22 @@ const UNET_SPEC: ReplicaSpec = {
 };
 
 /** A BatchNorm-free network as a plain JS plugin module, so workers can load it like any plugin. */
-function writeTinyPlugin(dir: string): string {
-  const file = path.join(dir, 'tiny-plugin.js');
+function writeTinyPlugin(dir: string, opts: { throwInWorkers?: boolean } = {}): string {
+  const file = path.join(dir, opts.throwInWorkers ? 'boom-plugin.js' : 'tiny-plugin.js');
   const tfPath = require.resolve('@tensorflow/tfjs');
   writeFileSync(
     file,
     `const tf = require(${JSON.stringify(tfPath)});
+const { isMainThread } = require('node:worker_threads');
+class Boom extends tf.layers.Layer {
+  computeOutputShape(s) { return s; }
+  call(inputs) {
+    if (!isMainThread) throw new Error('boom in a worker thread');
+    return Array.isArray(inputs) ? inputs[0] : inputs;
+  }
+  static get className() { return 'Boom'; }
+}
+const THROW_IN_WORKERS = ${opts.throwInWorkers === true};
 function buildHead(features, o) {
   const logits = tf.layers.conv2d({ name: 'head_conv', filters: o.numClasses, kernelSize: 1 }).apply(features);
   return tf.layers.activation({ name: 'head_softmax', activation: 'softmax' }).apply(logits);
@@ -51,6 +61,7 @@ exports.network = {
     let x = tf.layers.conv2d({ name: 'c1', filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input);
     x = tf.layers.conv2d({ name: 'c2', filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x);
     x = tf.layers.conv2dTranspose({ name: 'up', filters: 4, kernelSize: 2, strides: 2 }).apply(x);
+    if (THROW_IN_WORKERS) x = new Boom({ name: 'boom' }).apply(x);
     return tf.model({ name: 'tiny', inputs: input, outputs: buildHead(x, o) });
   },
 };
@@ -141,12 +152,12 @@ describe('data-parallel training engine (worker threads)', () => {
   });
 
   it('surfaces a worker failure during a step as an error, and refuses further steps', async () => {
-    // The workers' replica expects 8x8 images while the batch is 16x16: only the worker's shard fails.
-    const model = build(UNET_SPEC);
+    // A plugin whose network throws inside worker threads only: the main thread's shard succeeds.
     const spec: ReplicaSpec = {
-      ...UNET_SPEC,
-      buildOptions: { ...UNET_SPEC.buildOptions, inputSize: { height: 8, width: 8 } },
+      pluginModule: writeTinyPlugin(tmp, { throwInWorkers: true }),
+      buildOptions: { ...UNET_SPEC.buildOptions, settings: {} },
     };
+    const model = build(spec);
     const engine = await DataParallelEngine.create({
       model,
       replica: spec,
@@ -155,14 +166,19 @@ describe('data-parallel training engine (worker threads)', () => {
       numClasses: CLASSES,
       ignoreIndex: IGNORE,
     });
-    const tensors = tf.memory().numTensors;
-    const batch = randomBatch({ n: 2, size: SIZE, labelMax: IGNORE, seed: 1 });
-    await expect(engine.trainStep(batch)).rejects.toThrow(/^worker 1: .*shape/);
-    expect(tf.memory().numTensors).toBe(tensors); // the main thread's shard gradients were freed
-    await expect(engine.trainStep(batch)).rejects.toThrow(/stopped after an earlier failure: worker 1/);
-    await engine.dispose();
+    try {
+      const tensors = tf.memory().numTensors;
+      const batch = randomBatch({ n: 2, size: SIZE, labelMax: IGNORE, seed: 1 });
+      await expect(engine.trainStep(batch)).rejects.toThrow(/^worker 1: boom in a worker thread/);
+      expect(tf.memory().numTensors).toBe(tensors); // the main thread's shard gradients were freed
+      await expect(engine.trainStep(batch)).rejects.toThrow(
+        /stopped after an earlier failure: worker 1: boom/,
+      );
+    } finally {
+      await engine.dispose();
+      model.dispose();
+    }
     expect(engine.workerExitCodes()).toEqual([0]);
-    model.dispose();
   });
 
   it('fails to start with the plugin error (a config TaskError naming the module) and leaves no worker', async () => {
