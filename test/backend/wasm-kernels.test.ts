@@ -309,7 +309,9 @@ describe('wasm MaxPoolGrad against cpu', () => {
         const x = tf.relu(tf.tensor4d(randomArray(sizeOf(c.x), 600 + i), c.x));
         const y = tf.maxPool(x, c.k, c.s, c.pad);
         const dy = tf.tensor(randomArray(sizeOf(y.shape), 700 + i), y.shape);
-        const g = tf.grad((t: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(t, c.k, c.s, c.pad), dy)))(x);
+        const g = tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, c.k, c.s, c.pad), dy)),
+        )(x);
         return g.dataSync() as Float32Array;
       });
     const ref = await onBackend('cpu', run);
