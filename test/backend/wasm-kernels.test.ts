@@ -323,3 +323,31 @@ describe('wasm MaxPoolGrad against cpu', () => {
     expect(wasmDataIds()).toBe(ids);
   });
 });
+
+describe('wasm Identity shares the buffer instead of copying', () => {
+  it('clones without a new buffer, and the buffer lives until the last reference goes', async () => {
+    await onBackend('wasm', () => undefined);
+    const ids = wasmDataIds();
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const b = tf.clone(a);
+    expect(wasmDataIds()).toBe(ids + 1); // one buffer for both
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    const c = tf.add(b, 1); // a kernel reading the shared buffer
+    expect(Array.from(c.dataSync())).toEqual([2, 3, 4, 5]);
+    b.dispose();
+    c.dispose();
+    expect(wasmDataIds()).toBe(ids);
+  });
+
+  it('keeps variables independent: assigning to one does not change its clone', async () => {
+    await onBackend('wasm', () => undefined);
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const snapshot = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8, 9]));
+    expect(Array.from(snapshot.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(v.dataSync())).toEqual([7, 8, 9]);
+    snapshot.dispose();
+    v.dispose();
+  });
+});

@@ -7,6 +7,7 @@ import { fusedBatchNormGradConfig } from './batchnorm-grad';
 import { makeConcatConfig, makeSplitVConfig } from './concat-split';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInputConfig } from './conv2d-backprop-input';
+import { makeIdentityConfig } from './identity-share';
 import { makeMeanConfig, makeSumConfig } from './leading-axis-reduce';
 import { makeMaxPoolGradConfig } from './max-pool-grad';
 import { fixWasmOneHot } from './one-hot';
@@ -17,7 +18,8 @@ export type WasmPatchName =
   | 'batchNormGrad'
   | 'leadingAxisReduce'
   | 'concatSplit'
-  | 'maxPoolGrad';
+  | 'maxPoolGrad'
+  | 'identityShare';
 export type WasmPatchSet = Record<WasmPatchName, boolean>;
 
 export const ALL_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
@@ -27,6 +29,7 @@ export const ALL_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
   leadingAxisReduce: true,
   concatSplit: true,
   maxPoolGrad: true,
+  identityShare: true,
 });
 
 export const NO_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
@@ -36,6 +39,7 @@ export const NO_WASM_PATCHES: Readonly<WasmPatchSet> = Object.freeze({
   leadingAxisReduce: false,
   concatSplit: false,
   maxPoolGrad: false,
+  identityShare: false,
 });
 
 /** The shipped kernels we wrap (each override falls back to them), captured once per thread. */
@@ -46,6 +50,7 @@ const WRAPPED_KERNELS = [
   tf.Concat,
   tf.SplitV,
   tf.MaxPoolGrad,
+  tf.Identity,
 ] as const;
 type WrappedKernel = (typeof WRAPPED_KERNELS)[number];
 
@@ -89,6 +94,8 @@ function patchKernels(name: WasmPatchName, k: Originals['kernels'], on: boolean)
       return on ? [makeConcatConfig(k.Concat), makeSplitVConfig(k.SplitV)] : [k.Concat, k.SplitV];
     case 'maxPoolGrad':
       return [on ? makeMaxPoolGradConfig(k.MaxPoolGrad) : k.MaxPoolGrad];
+    case 'identityShare':
+      return [on ? makeIdentityConfig(k.Identity) : k.Identity];
     default:
       return [];
   }

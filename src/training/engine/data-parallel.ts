@@ -176,14 +176,18 @@ export class DataParallelEngine implements TrainEngine {
     prepareLabels(batch.y, this.replica.loss); // fail on bad labels before any thread starts working
     const shards = splitBatch(batch, this.links.length + 1);
     const vars = this.replica.trainable;
+    const t0 = performance.now();
     const weights = this.weightsForWorkers(shards.length - 1);
     const remote = shards.slice(1).map((shard, i) => this.send(i, 'train', shard, weights));
     const snapshot = shards.length > 1 ? this.replica.readNonTrainable() : undefined;
     const local: ShardGradients[] = [];
     try {
+      const t1 = performance.now();
       local.push(this.replica.trainShard(shards[0]));
       const ownStats = snapshot !== undefined ? this.replica.readNonTrainable() : undefined;
+      const t2 = performance.now();
       const replies = (await this.collect(remote)) as Extract<Reply, { kind: 'trained' }>[];
+      const t3 = performance.now();
       const fromWorkers = replies.map((r) => ({
         grads: r.grads?.map((g, i) => tf.tensor(g, vars[i].shape, 'float32')) ?? null,
         loss: r.loss,
@@ -200,7 +204,8 @@ export class DataParallelEngine implements TrainEngine {
       }
       const result = finishTrainStep(this.optimizer, vars, local);
       for (const l of this.links) l.needsWeights = true;
-      return result;
+      const timing = { computeMs: t2 - t1, waitMs: t3 - t2, combineMs: t1 - t0 + (performance.now() - t3) };
+      return { ...result, timing };
     } catch (e) {
       await Promise.allSettled(remote);
       throw this.markBroken(e);

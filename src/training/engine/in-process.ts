@@ -39,6 +39,7 @@ export class InProcessEngine implements TrainEngine {
     checkBatch(batch);
     const shards = splitBatch(batch, this.microBatches);
     const results: ShardGradients[] = [];
+    const t0 = performance.now();
     try {
       if (shards.length === 1) {
         results.push(this.replica.trainShard(shards[0]));
@@ -52,7 +53,9 @@ export class InProcessEngine implements TrainEngine {
         }
         this.replica.writeNonTrainable(averageStatistics(snapshot, stats));
       }
-      return finishTrainStep(this.optimizer, this.replica.trainable, results);
+      const t1 = performance.now();
+      const result = finishTrainStep(this.optimizer, this.replica.trainable, results);
+      return { ...result, timing: { computeMs: t1 - t0, waitMs: 0, combineMs: performance.now() - t1 } };
     } finally {
       for (const r of results) r.grads?.forEach((g) => g.dispose());
     }

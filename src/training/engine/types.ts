@@ -24,6 +24,17 @@ export interface TrainStepResult {
   pixels: number;
   /** False when every pixel was ignored: the optimizer was not stepped. */
   applied: boolean;
+  /** Where the step's wall time went on the main thread, in ms (for benchmarks and debug logs). */
+  timing?: StepTiming;
+}
+
+export interface StepTiming {
+  /** Computing the main thread's shard(s): forward and backward. */
+  computeMs: number;
+  /** Waiting for worker threads after the main thread's own shard was done. */
+  waitMs: number;
+  /** Averaging gradients and statistics, the Adam step, reading weights for the workers. */
+  combineMs: number;
 }
 
 export interface EvalStepResult {
