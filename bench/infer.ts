@@ -19,6 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { initBackend } from '../src/backend/select';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
 import { serializeAnnotation } from '../src/format/annotation';
+import type { Annotation, ImageSize } from '../src/format/model';
+import { rasteriseAnnotation } from '../src/format/rasterise';
 import { projectItems, readItemAnnotation, readSingleProject } from '../src/format/project-reader';
 import { linkOrCopy, writeFileAtomic } from '../src/format/project-writer';
 import { cropResizeRgb } from '../src/image/crop-resize';
@@ -34,8 +36,10 @@ import {
 } from '../src/inference/engine';
 import { buildOutputMeta } from '../src/inference/output-meta';
 import { outClassMapping } from '../src/inference/predictions';
-import { runInference } from '../src/inference/run';
-import { argmaxMask, resizeScores, scoreMap } from '../src/inference/stitch';
+import { defaultIntraOpThreads } from '../src/inference/network-runner';
+import { imagesInFlight, runInference } from '../src/inference/run';
+import { argmaxOfResized, resizeScoresFast } from '../src/inference/score-resize';
+import { argmaxMask, scoreMap, type ScoreMap } from '../src/inference/stitch';
 import { initWeights } from '../src/model-state/init-weights';
 import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { createLogger, memorySink } from '../src/protocol';
@@ -57,6 +61,7 @@ interface BenchEnv {
   saveProbabilities: boolean;
   forced: EngineName | undefined;
   networkThread: 'auto' | 'never';
+  inFlight: number | undefined;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -73,12 +78,13 @@ function readEnv(): BenchEnv {
     n: intEnv('N', 200, 1),
     width: intEnv('WIDTH', 640, 16),
     height: intEnv('HEIGHT', 480, 16),
-    threads: intEnv('THREADS', os.availableParallelism(), 1),
+    threads: intEnv('THREADS', defaultIntraOpThreads(process.env.NETWORK_THREAD !== '0'), 1),
     netImages: intEnv('NET_IMAGES', 160, 1),
     samples: intEnv('SAMPLES', 8, 1),
     saveProbabilities: process.env.SAVE_PROBABILITIES === '1',
     forced: parseEngineChoice(process.env.INFERENCE_ENGINE),
     networkThread: process.env.NETWORK_THREAD === '0' ? 'never' : 'auto',
+    inFlight: process.env.IN_FLIGHT === undefined ? undefined : intEnv('IN_FLIGHT', 1, 1),
   };
 }
 
@@ -138,6 +144,48 @@ async function makeModel(
 
 type StageTimes = Record<string, number>;
 
+/**
+ * Softmax-like scores at the network's size from an item's ground truth: the class map (background where no
+ * label is) sampled at the network's pixels, one-hot, blurred over 3x3 so borders are soft, then mixed with a
+ * little uniform mass. Sums to 1 per pixel, like the network's softmax.
+ */
+function groundTruthScores(
+  annotation: Annotation,
+  checkpoint: InferenceCheckpoint,
+  net: ImageSize,
+): ScoreMap {
+  const C = checkpoint.channels;
+  const background = checkpoint.classToIndex.bg ?? 0;
+  const mask = rasteriseAnnotation(annotation, { classToIndex: checkpoint.classToIndex, fill: background });
+  const { height: H, width: W } = annotation.size;
+  const onehot = new Float32Array(net.height * net.width * C);
+  for (let i = 0; i < net.height; i++) {
+    const sy = Math.min(H - 1, Math.floor(((i + 0.5) * H) / net.height));
+    for (let j = 0; j < net.width; j++) {
+      const sx = Math.min(W - 1, Math.floor(((j + 0.5) * W) / net.width));
+      onehot[(i * net.width + j) * C + Math.min(C - 1, mask[sy * W + sx])] = 1;
+    }
+  }
+  const out = new Float32Array(onehot.length);
+  for (let i = 0; i < net.height; i++) {
+    for (let j = 0; j < net.width; j++) {
+      let n = 0;
+      const acc = new Float64Array(C);
+      for (let di = -1; di <= 1; di++) {
+        for (let dj = -1; dj <= 1; dj++) {
+          const y = i + di;
+          const x = j + dj;
+          if (y < 0 || x < 0 || y >= net.height || x >= net.width) continue;
+          n++;
+          for (let c = 0; c < C; c++) acc[c] += onehot[(y * net.width + x) * C + c];
+        }
+      }
+      for (let c = 0; c < C; c++) out[(i * net.width + j) * C + c] = 0.9 * (acc[c] / n) + 0.1 / C;
+    }
+  }
+  return scoreMap(net.height, net.width, C, out);
+}
+
 /** Times each pipeline step alone on a few images (ms per image, mean). */
 async function stageProfile(opts: {
   projectDir: string;
@@ -185,21 +233,31 @@ async function stageProfile(opts: {
     const x = new Float32Array(net.height * net.width * 3);
     await time('normalise', () => normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing));
     const y = await time('network1', () => opts.engine.run(x, 1));
-    const netScores = scoreMap(net.height, net.width, checkpoint.channels, y);
-    const scores = await time('scoreResize', () =>
-      resizeScores(netScores, { height: full.height, width: full.width }),
-    );
-    await time('argmax', () => argmaxMask(scores));
-    const result = await time('labels', () =>
-      annotateImage({
-        mode: modeConfig,
-        annotation,
-        outputMeta,
-        classMapping,
-        scoreCrops: async () => [scores],
-      }),
-    );
-    const text = await time('annotationJson', () => serializeAnnotation(result.annotation));
+    const size = { height: full.height, width: full.width };
+    // The random network's scores are near-uniform, so its class map is speckle (most pixels on a class
+    // border): the worst case for labels and bitmaps. Scores made from the ground truth stand in for a
+    // trained network (large regions, a few borders); the post-network steps are timed on both.
+    const variants: [string, ScoreMap][] = [
+      ['', scoreMap(net.height, net.width, checkpoint.channels, y)],
+      ['gtLike.', groundTruthScores(annotation, checkpoint, net)],
+    ];
+    let text = '';
+    for (const [prefix, netScores] of variants) {
+      const scores = await time(`${prefix}scoreResize`, () => resizeScoresFast(netScores, size));
+      await time(`${prefix}argmax`, () => argmaxMask(scores));
+      await time(`${prefix}argmaxOfResized`, () => argmaxOfResized(netScores, size));
+      const result = await time(`${prefix}labels`, () =>
+        annotateImage({
+          mode: modeConfig,
+          annotation,
+          outputMeta,
+          classMapping,
+          scoreCrops: async () => [scores],
+        }),
+      );
+      const json = await time(`${prefix}annotationJson`, () => serializeAnnotation(result.annotation));
+      if (prefix === '') text = json;
+    }
     await time('writeJson', () => writeFileAtomic(path.join(opts.outDir, `${k}.json`), text));
     await time('hardLink', () =>
       linkOrCopy(item.imagePath, path.join(opts.outDir, `${k}${path.extname(item.name)}`)),
@@ -210,6 +268,7 @@ async function stageProfile(opts: {
     const out: StageTimes = {};
     for (const [stage, ms] of Object.entries(totals)) out[stage] = round(ms / items.length, 2);
     out.labelsWithoutArgmax = round(out.labels - out.argmax, 2);
+    out['gtLike.labelsWithoutArgmax'] = round(out['gtLike.labels'] - out['gtLike.argmax'], 2);
     return out;
   };
   return { wall: perImage(sums), cpu: perImage(cpuSums) };
@@ -256,20 +315,29 @@ async function main(): Promise<void> {
     const inUse = first.engine.name;
     const other: EngineName = inUse === 'onnx' ? 'tfjs' : 'onnx';
     let stages: { wall: StageTimes; cpu: StageTimes } = { wall: {}, cpu: {} };
-    for (const name of [inUse, other]) {
+    // onnx is also timed on every core, for comparison with onnxruntime's own figures (notes: 1 and 2 threads).
+    const cores = os.availableParallelism();
+    const runs: { key: string; name: EngineName; threads: number }[] = [
+      { key: inUse, name: inUse, threads: env.threads },
+      { key: other, name: other, threads: env.threads },
+      ...(env.threads !== cores
+        ? [{ key: `onnx@${cores}threads`, name: 'onnx' as const, threads: cores }]
+        : []),
+    ];
+    for (const { key, name, threads } of runs) {
       let engine: SegmentationEngine;
       try {
         engine =
-          name === inUse
+          key === inUse
             ? first.engine
-            : (await chooseEngine({ model: checkpoint.model, force: name, intraOpNumThreads: env.threads }))
+            : (await chooseEngine({ model: checkpoint.model, force: name, intraOpNumThreads: threads }))
                 .engine;
       } catch (e) {
-        net[name] = { error: (e as Error).message };
+        net[key] = { error: (e as Error).message };
         continue;
       }
       const r = await networkThroughput(engine, { size: env.size, batch: env.batch, images: env.netImages });
-      net[name] = {
+      net[key] = {
         imgPerSec: round(r.imgPerSec),
         msPerBatch: round(r.msPerBatch),
         cpuMsPerImage: round(r.cpuMsPerImage),
@@ -279,7 +347,7 @@ async function main(): Promise<void> {
         `network only, ${engine.description}: ${round(r.imgPerSec)} img/s (${round(r.msPerBatch)} ms per batch of ${env.batch})`,
       );
       // 2. Stage profile with the engine in use.
-      if (name === inUse) {
+      if (key === inUse) {
         stages = await stageProfile({
           projectDir: path.join(taskDir, 'data'),
           checkpoint,
@@ -309,7 +377,12 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const summary = await runInference(
       { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
-      { engine: inUse, threads: env.threads, networkThread: env.networkThread },
+      {
+        engine: inUse,
+        threads: env.threads,
+        networkThread: env.networkThread,
+        imagesInFlight: env.inFlight ?? imagesInFlight(env.batch, 'full_image'),
+      },
     );
     const cpu = process.cpuUsage(cpu0);
     const e2eCpuMsPerImage = (cpu.user + cpu.system) / 1000 / summary.items;
@@ -340,6 +413,7 @@ async function main(): Promise<void> {
       wallMs: round(summary.wallMs),
       e2eCpuMsPerImage: round(e2eCpuMsPerImage),
       networkThread: env.networkThread,
+      imagesInFlight: env.inFlight ?? imagesInFlight(env.batch, 'full_image'),
       networkMs: round(summary.networkMs),
       stagesMsPerImage: stages.wall,
       stagesCpuMsPerImage: stages.cpu,

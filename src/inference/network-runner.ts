@@ -3,6 +3,7 @@
  * stays free for decoding, labels and writing while a batch runs), otherwise on the main thread. Either way the
  * caller gets one `run(x, n)` and the engine choice to log.
  */
+import os from 'node:os';
 import type { BackendSelection } from '../backend/select';
 import type { InferenceCheckpoint } from './checkpoint';
 import { chooseEngine, type EngineName } from './engine';
@@ -23,9 +24,19 @@ export interface StartNetworkOptions {
   readonly modelDir: string;
   readonly backend: BackendSelection;
   readonly engine?: EngineName;
-  readonly intraOpNumThreads: number;
+  /** onnxruntime's intra-op threads; default `defaultIntraOpThreads`. */
+  readonly intraOpNumThreads?: number;
   /** `auto` (default): a thread when the compiled worker script exists. */
   readonly thread?: 'auto' | 'never';
+}
+
+/**
+ * onnxruntime's intra-op threads. With the network in its own thread, one core is left to the main thread
+ * (labels, bitmaps, JSON) and sharp: on 2 cores, 1 network thread gave more images per second end to end
+ * than 2 (bench:infer), and even network-only under load, since 2 threads then wait for each other.
+ */
+export function defaultIntraOpThreads(threaded: boolean, cores = os.availableParallelism()): number {
+  return threaded ? Math.max(1, cores - 1) : cores;
 }
 
 export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRunner> {
@@ -36,7 +47,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       modelDir: opts.modelDir,
       backend: opts.backend.name,
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
-      intraOpNumThreads: opts.intraOpNumThreads,
+      intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(true),
     });
     return {
       engine: thread.engine,
@@ -51,7 +62,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     choice = await chooseEngine({
       model,
       ...(opts.engine !== undefined ? { force: opts.engine } : {}),
-      intraOpNumThreads: opts.intraOpNumThreads,
+      intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(false),
     });
   } catch (e) {
     model.dispose();
