@@ -8,8 +8,14 @@
  *    outside the network goes.
  * 3. End to end: a generated project of N JPEG images through `runInference` in-process (full_image mode).
  * Env: SIZE (128), BATCH (8), N (200), WIDTH/HEIGHT (640x480), TFJS_BACKEND, INFERENCE_ENGINE (default: what
- * the task chooses), THREADS (onnxruntime intra-op threads; default the machine's cores), NET_IMAGES (images
- * timed per engine, 160), SAMPLES (images in the stage profile, 8), SAVE_PROBABILITIES (0).
+ * the task chooses), THREADS (onnxruntime intra-op threads; default as the task: cores - 1 with the network in
+ * its own thread), NETWORK_THREAD (0: network on the main thread), IN_FLIGHT (images in flight; default as the
+ * task), NET_IMAGES (images timed per engine, 160), SAMPLES (images in the stage profile, 8),
+ * SAVE_PROBABILITIES (0). Stage times are given as wall and as process CPU (all threads, so background GC
+ * lands in whichever stage is awaiting); figures on a shared machine are noisy: compare CPU, and A/B back to back.
+ * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos; the random
+ * network's class map is speckle, the worst case for labels and bitmaps: the `gtLike.` stages time the same
+ * steps on ground-truth-like scores.
  * The last line is one JSON object.
  */
 import { promises as fs } from 'node:fs';

@@ -36,7 +36,7 @@ import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
-import type { Rect } from './rect';
+import { rectSize, type Rect } from './rect';
 import { resizeScoresFast } from './score-resize';
 import { scoreMap, type ScoreMap } from './stitch';
 
@@ -262,20 +262,15 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
     }
     return cropResizeRgb(image, rect, checkpoint.inputSize);
   };
+  /** The network's scores for one crop, at the network's size. */
+  const networkScores = async (rect: Rect): Promise<ScoreMap> => {
+    const rgb = await inputFor(rect);
+    const x = new Float32Array(height * width * 3);
+    normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
+    return scoreMap(height, width, checkpoint.channels, await opts.batcher.score(x));
+  };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
-    Promise.all(
-      crops.map(async (rect) => {
-        const rgb = await inputFor(rect);
-        const x = new Float32Array(height * width * 3);
-        normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
-        const y = await opts.batcher.score(x);
-        const netScores = scoreMap(height, width, checkpoint.channels, y);
-        return resizeScoresFast(netScores, {
-          height: rect.bottom - rect.top + 1,
-          width: rect.right - rect.left + 1,
-        });
-      }),
-    );
+    Promise.all(crops.map(async (rect) => resizeScoresFast(await networkScores(rect), rectSize(rect))));
   try {
     const result = await annotateImage({
       mode: opts.mode,
