@@ -50,6 +50,8 @@ export function tightCrop(
   if (box === null) return null;
   const width = box.right - box.left + 1;
   const height = box.bottom - box.top + 1;
+  // Already tight: encodeMaskPng reads "non-zero", so no copy is needed.
+  if (width === mask.width && height === mask.height) return { mask, origin };
   const data = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     const src = (box.top + y) * mask.width + box.left;

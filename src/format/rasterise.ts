@@ -141,19 +141,32 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   }
   const titleByIndex = new Map<number, string>();
   for (const [title, index] of toMap(options.classToIndex)) titleByIndex.set(index, title);
-  // One pass for every class's bounding box.
-  const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
+  // One pass for every class's bounding box, in typed arrays indexed by class (no Map lookup per pixel).
+  const n = Math.max(-1, ...titleByIndex.keys()) + 1;
+  const top = new Int32Array(n).fill(-1);
+  const bottom = new Int32Array(n);
+  const left = new Int32Array(n);
+  const right = new Int32Array(n);
   for (let y = 0; y < height; y++) {
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      const v = mask[y * width + x];
-      const box = boxes.get(v);
-      if (box === undefined) boxes.set(v, { top: y, left: x, bottom: y, right: x });
-      else {
-        if (x < box.left) box.left = x;
-        if (x > box.right) box.right = x;
-        box.bottom = y;
+      const v = mask[row + x];
+      if (v >= n) continue;
+      if (top[v] < 0) {
+        top[v] = y;
+        bottom[v] = y;
+        left[v] = x;
+        right[v] = x;
+      } else {
+        if (x < left[v]) left[v] = x;
+        if (x > right[v]) right[v] = x;
+        bottom[v] = y;
       }
     }
+  }
+  const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
+  for (let v = 0; v < n; v++) {
+    if (top[v] >= 0) boxes.set(v, { top: top[v], left: left[v], bottom: bottom[v], right: right[v] });
   }
   const labels: Label[] = [];
   for (const [index, box] of [...boxes.entries()].sort((a, b) => a[0] - b[0])) {

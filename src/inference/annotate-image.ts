@@ -15,7 +15,7 @@ import { planInference, type InferencePlan } from './modes/plan';
 import type { OutputMeta } from './output-meta';
 import { probabilityClasses, regionPredictions } from './predictions';
 import { rectHeight, rectWidth, type Rect } from './rect';
-import { argmaxMask, ScoreStitcher, type ScoreMap } from './stitch';
+import { argmaxMask, ScoreStitcher, type ClassIndexMask, type ScoreMap } from './stitch';
 
 /**
  * Per-class scores (HWC, channel = class index) for each crop, each exactly the crop's size, in crop order.
@@ -30,6 +30,11 @@ export interface AnnotateImageOptions {
   /** Network output index -> model class (`outClassMapping`). */
   readonly classMapping: ReadonlyMap<number, ObjClass>;
   readonly scoreCrops: ScoreCrops;
+  /**
+   * Class masks per crop, each the crop's size (e.g. score-resize.ts argmaxOfResized: the same masks, without
+   * the crop-sized score maps). Used instead of scoreCrops when no scores are saved and nothing is stitched.
+   */
+  readonly maskCrops?: (crops: readonly Rect[]) => Promise<ClassIndexMask[]>;
   /** Crops per `scoreCrops` call; sliding windows are stitched batch by batch, so memory stays bounded. */
   readonly batchSize?: number;
 }
@@ -83,9 +88,25 @@ export async function annotateImage(opts: AnnotateImageOptions): Promise<Annotat
     };
   } else {
     const regions: RegionResult[] = [];
-    await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) =>
-      regions.push(toRegion(rect, scores)),
-    );
+    if (!saveScores && opts.maskCrops !== undefined) {
+      for (let i = 0; i < plan.crops.length; i += batchSize) {
+        const batch = plan.crops.slice(i, i + batchSize);
+        const masks = await opts.maskCrops(batch);
+        batch.forEach((rect, k) => {
+          const predictions = regionPredictions({
+            mask: masks[k],
+            region: rect,
+            classMapping,
+            classRenamer: outputMeta.classRenamer,
+          });
+          regions.push({ rect, predictions });
+        });
+      }
+    } else {
+      await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) =>
+        regions.push(toRegion(rect, scores)),
+      );
+    }
     result =
       plan.mode === 'bboxes'
         ? { mode: 'bboxes', regions, cropLabel: plan.cropLabel }

@@ -37,8 +37,8 @@ import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
 import { rectSize, type Rect } from './rect';
-import { resizeScoresFast } from './score-resize';
-import { scoreMap, type ScoreMap } from './stitch';
+import { argmaxOfResized, resizeScoresFast } from './score-resize';
+import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 
 export interface RunInferenceOptions {
   /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
@@ -271,8 +271,12 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
   };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
     Promise.all(crops.map(async (rect) => resizeScoresFast(await networkScores(rect), rectSize(rect))));
+  // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
+  const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
+    Promise.all(crops.map(async (rect) => argmaxOfResized(await networkScores(rect), rectSize(rect))));
   try {
     const result = await annotateImage({
+      maskCrops,
       mode: opts.mode,
       annotation,
       outputMeta: opts.outputMeta,
