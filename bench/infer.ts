@@ -44,7 +44,7 @@ import { buildOutputMeta } from '../src/inference/output-meta';
 import { outClassMapping } from '../src/inference/predictions';
 import { defaultIntraOpThreads } from '../src/inference/network-runner';
 import { imagesInFlight, runInference } from '../src/inference/run';
-import { argmaxOfResized, resizeScoresFast } from '../src/inference/score-resize';
+import { argmaxOfResized, resizeScores } from '../src/inference/score-resize';
 import { argmaxMask, scoreMap, type ScoreMap } from '../src/inference/stitch';
 import { initWeights } from '../src/model-state/init-weights';
 import { loadNetworkPlugin } from '../src/network/load-plugin';
@@ -249,7 +249,7 @@ async function stageProfile(opts: {
     ];
     let text = '';
     for (const [prefix, netScores] of variants) {
-      const scores = await time(`${prefix}scoreResize`, () => resizeScoresFast(netScores, size));
+      const scores = await time(`${prefix}scoreResize`, () => resizeScores(netScores, size));
       await time(`${prefix}argmax`, () => argmaxMask(scores));
       await time(`${prefix}argmaxOfResized`, () => argmaxOfResized(netScores, size));
       const result = await time(`${prefix}labels`, () =>

@@ -37,7 +37,7 @@ import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
 import { rectSize, type Rect } from './rect';
-import { argmaxOfResized, resizeScoresFast } from './score-resize';
+import { argmaxOfResized, resizeScores } from './score-resize';
 import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 
 export interface RunInferenceOptions {
@@ -270,7 +270,7 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
     return scoreMap(height, width, checkpoint.channels, await opts.batcher.score(x));
   };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
-    Promise.all(crops.map(async (rect) => resizeScoresFast(await networkScores(rect), rectSize(rect))));
+    Promise.all(crops.map(async (rect) => resizeScores(await networkScores(rect), rectSize(rect))));
   // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
   const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
     Promise.all(crops.map(async (rect) => argmaxOfResized(await networkScores(rect), rectSize(rect))));

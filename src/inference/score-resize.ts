@@ -1,6 +1,6 @@
 /**
  * Score maps from the network's size to a crop's size, faster than stitch.ts and with the same results:
- * - `resizeScoresFast`: the bilinear resize as two passes (rows, then columns); bit for bit stitch.ts
+ * - `resizeScores`: the bilinear resize as two passes (rows, then columns); bit for bit stitch.ts
  *   `resizeScores` (same taps, same double-precision expressions, the row pass kept in float64).
  * - `argmaxOfResized`: the class mask `argmaxMask(resizeScores(src, size))` without making the resized map,
  *   for when only labels are needed (no saved probabilities): a pixel whose four source pixels agree on their
@@ -34,7 +34,12 @@ function axisTaps(srcLen: number, dstLen: number): AxisTaps {
   return { i0, i1, f };
 }
 
-export function resizeScoresFast(src: ScoreMap, size: Size): ScoreMap {
+/**
+ * Bilinear resize of a score map, pixel centres aligned as cv2.resize INTER_LINEAR (`src = (dst + 0.5) * scale
+ * - 0.5`, clamped to the edge). The SDK's UNet resizes with INTER_CUBIC; bilinear keeps scores inside [0, 1]
+ * and sums at 1, which cubic overshoot does not.
+ */
+export function resizeScores(src: ScoreMap, size: Size): ScoreMap {
   const { height: H, width: W } = size;
   const C = src.channels;
   if (H === src.height && W === src.width) return scoreMap(H, W, C, src.data.slice());

@@ -4,11 +4,11 @@ import type { Rect } from '../../src/inference/rect';
 import {
   argmaxMask,
   featherProfile,
-  resizeScores,
   scoreMap,
   ScoreStitcher,
   type ScoreMap,
 } from '../../src/inference/stitch';
+import { resizeScores } from '../../src/inference/score-resize';
 
 /** A fake model: window k scores class 0 with p(k), class 1 with 1 - p(k), uniformly over the window. */
 function constantWindowScores(win: Rect, p: number): ScoreMap {
