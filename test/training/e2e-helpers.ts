@@ -49,11 +49,19 @@ export interface LauncherRun {
   lines: AgentLogLine[];
 }
 
-/** `python3 -u src/train.py` with the task folder, stdout on a pipe, as the agent starts it (spec H.1). */
-export function runLauncher(root: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000): LauncherRun {
-  builtFile('src/train.ts');
-  builtFile('src/training/run.ts');
-  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', 'train.py')], {
+/**
+ * `python3 -u src/train.py` (or inference.py) with the task folder, stdout on a pipe, as the agent starts it
+ * (spec H.1).
+ */
+export function runLauncher(
+  root: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 240_000,
+  entry: 'train' | 'inference' = 'train',
+): LauncherRun {
+  builtFile(`src/${entry}.ts`);
+  builtFile(entry === 'train' ? 'src/training/run.ts' : 'src/inference/run.ts');
+  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'DEBUG',
