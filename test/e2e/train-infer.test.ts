@@ -6,8 +6,10 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { scoreResults } from '../../src/example/score';
 import { decodeBitmapData } from '../../src/format/bitmap-codec';
+import { decodeNpy } from '../../src/format/npy';
 import { projectItems, readItemAnnotation, readSingleProject } from '../../src/format/project-reader';
 import type { AnnotationJson } from '../../src/format/types';
 import { events, makeTask, removeTask, runLauncher, type LauncherRun } from '../training/e2e-helpers';
@@ -124,5 +126,88 @@ describe('train, then infer with the last checkpoint, through the launchers', ()
     // Chance for 4 classes is about 0.25 IoU at best; a trained model is far above it.
     expect(score.meanIou).toBeGreaterThan(0.5);
     expect(score.pixelAccuracy).toBeGreaterThan(0.85);
+  });
+});
+
+describe('the same inference task on each engine (issue 7)', () => {
+  const PROB_CONFIG = {
+    model: { gpu_device: 0, batch_size: 4 },
+    mode: { ...INFER_CONFIG.mode, save_probabilities: true },
+  };
+
+  interface EngineResult {
+    masks: Map<string, Int32Array>;
+    scores: Map<string, Float32Array[]>;
+  }
+
+  /** Runs inference with INFERENCE_ENGINE=engine on a copy of the inference task; masks and scores per item. */
+  async function runOn(engine: 'onnx' | 'tfjs'): Promise<EngineResult> {
+    const root = `${inferRoot}-${engine}`;
+    await fsp.rm(root, { recursive: true, force: true });
+    await fsp.cp(inferRoot, root, { recursive: true });
+    await fsp.rm(path.join(root, 'results'), { recursive: true });
+    await fsp.mkdir(path.join(root, 'results'));
+    await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify(PROB_CONFIG));
+    try {
+      const run = runLauncher(root, { INFERENCE_ENGINE: engine }, 240_000, 'inference');
+      if (run.status !== 0) throw new Error(`${engine}: exit ${run.status}\n${run.stdout.slice(-2000)}`);
+      const engineLine = run.lines.find((l) => l.message === 'Inference engine');
+      expect(engineLine?.fields.engine).toBe(engine);
+      const output = await readSingleProject(path.join(root, 'results', 'new shapes'));
+      const masks = new Map<string, Int32Array>();
+      const scores = new Map<string, Float32Array[]>();
+      for (const item of projectItems(output)) {
+        const ann = JSON.parse(await fsp.readFile(item.annotationPath, 'utf8')) as AnnotationJson;
+        const { width, height } = ann.size;
+        const mask = new Int32Array(width * height).fill(-1);
+        for (const obj of ann.objects.filter((o) => o.classTitle.endsWith('_unet'))) {
+          const cls = ['bg', ...CLASSES].indexOf(obj.classTitle.replace(/_unet$/, ''));
+          const bits = decodeBitmapData(obj.bitmap!.data);
+          const [ox, oy] = obj.bitmap!.origin;
+          for (let r = 0; r < bits.height; r++)
+            for (let c = 0; c < bits.width; c++)
+              if (bits.data[r * bits.width + c]) mask[(oy + r) * width + ox + c] = cls;
+        }
+        const big = ann.customBigData as {
+          probabilityLabels: { classTitle: string; multichannelBitmap: { data: string } }[];
+        };
+        const perClass = ['bg', ...CLASSES].map((c) => {
+          const label = big.probabilityLabels.find((l) => l.classTitle === `${c}_unet`)!;
+          return new Float32Array(
+            decodeNpy(inflateSync(Buffer.from(label.multichannelBitmap.data, 'base64'))).data,
+          );
+        });
+        masks.set(`${item.dataset}/${item.name}`, mask);
+        scores.set(`${item.dataset}/${item.name}`, perClass);
+      }
+      return { masks, scores };
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  }
+
+  it('gives the same scores (within 1e-4) and the same masks except where scores tie within 1e-4', async () => {
+    const onnx = await runOn('onnx');
+    const tfjs = await runOn('tfjs');
+    expect([...onnx.masks.keys()].sort()).toEqual([...tfjs.masks.keys()].sort());
+    let maxDiff = 0;
+    let differing = 0;
+    for (const [key, mask] of onnx.masks) {
+      const other = tfjs.masks.get(key)!;
+      const a = onnx.scores.get(key)!;
+      const b = tfjs.scores.get(key)!;
+      for (let c = 0; c < a.length; c++)
+        for (let i = 0; i < a[c].length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[c][i] - b[c][i]));
+      for (let i = 0; i < mask.length; i++) {
+        expect(mask[i]).toBeGreaterThanOrEqual(0); // every pixel is predicted
+        if (mask[i] === other[i]) continue;
+        differing += 1;
+        const tied = Math.abs(a[mask[i]][i] - a[other[i]][i]);
+        expect(tied).toBeLessThan(1e-4);
+      }
+    }
+    expect(maxDiff).toBeLessThan(1e-4);
+    // Ties are rare: at most a handful of pixels of the 8 images may differ.
+    expect(differing).toBeLessThan(20);
   });
 });
