@@ -53,8 +53,8 @@ async function main(): Promise<void> {
     batch_size: { train: 8, val: 8 },
     epochs,
     val_every: 1,
-    lr: 0.003,
-    custom_model_config: { depth: 3, base_filters: 8, max_filters: 32 },
+    lr: 0.01,
+    custom_model_config: { depth: 3, base_filters: 16, max_filters: 32 },
   });
   console.log(`Training for ${epochs} epochs (node dist/src/train.js, SLY_TASK_DATA=${trainDir}) ...`);
   const trainLines = await runTask('train.js', trainDir);
