@@ -25,6 +25,7 @@ import { ResultsProjectWriter } from '../format/project-writer';
 import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
 import { decodeImage } from '../image/decode';
 import { normaliseRgbInto } from '../image/normalise';
+import { syncPath } from '../model-state/checkpoint-writer';
 import { reportModelApplied } from '../protocol/events';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
@@ -144,7 +145,7 @@ export async function runInference(
     networkMs = batcher.stats.networkMs;
     await writer.finish();
     await fs.rename(tempDir, finalDir);
-    await fsyncDir(paths.results);
+    await syncPath(paths.results);
   } catch (e) {
     await fs.rm(tempDir, { recursive: true, force: true });
     throw e;
@@ -296,13 +297,4 @@ function isWholeImage(rect: Rect, size: { height: number; width: number }): bool
   return (
     rect.top === 0 && rect.left === 0 && rect.bottom === size.height - 1 && rect.right === size.width - 1
   );
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -135,8 +135,8 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** fsyncs a file or folder. */
-async function syncPath(p: string): Promise<void> {
+/** fsyncs a file or folder, so a rename that follows is durable. */
+export async function syncPath(p: string): Promise<void> {
   const handle = await fsp.open(p, 'r');
   try {
     await handle.sync();
