@@ -211,3 +211,32 @@ describe('the same inference task on each engine (issue 7)', () => {
     expect(differing).toBeLessThan(20);
   });
 });
+
+describe('inference config errors through the launcher leave no result project (issue 5)', () => {
+  it.each([
+    ['an unknown mode', { name: 'full_imagee' }, /full_image/],
+    [
+      'a bad bounds string',
+      { name: 'roi', bounds: { left: '10', top: '0px', right: '0px', bottom: '0px' } },
+      /mode\.bounds\.left/,
+    ],
+  ])('%s: exit 1, the crash line last naming the field, results/ empty', async (_what, mode, pattern) => {
+    const root = `${inferRoot}-bad`;
+    await fsp.rm(root, { recursive: true, force: true });
+    await fsp.cp(inferRoot, root, { recursive: true });
+    await fsp.rm(path.join(root, 'results'), { recursive: true });
+    await fsp.mkdir(path.join(root, 'results'));
+    await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify({ model: {}, mode }));
+    try {
+      const run = runLauncher(root, {}, 120_000, 'inference');
+      expect(run.status).toBe(1);
+      const last = run.lines[run.lines.length - 1];
+      expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
+      expect(String(last.fields.exc_str)).toMatch(pattern);
+      expect(await fsp.readdir(path.join(root, 'results'))).toEqual([]);
+      expect(events(run.lines, 'MODEL_APPLIED')).toEqual([]);
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  });
+});
