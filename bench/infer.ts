@@ -33,7 +33,11 @@ import { cropResizeRgb } from '../src/image/crop-resize';
 import { decodeImage } from '../src/image/decode';
 import { normaliseRgbInto } from '../src/image/normalise';
 import { annotateImage } from '../src/inference/annotate-image';
-import { loadInferenceCheckpoint, type InferenceCheckpoint } from '../src/inference/checkpoint';
+import {
+  loadCheckpointModel,
+  readInferenceCheckpoint,
+  type InferenceCheckpoint,
+} from '../src/inference/checkpoint';
 import {
   chooseEngine,
   parseEngineChoice,
@@ -307,14 +311,15 @@ async function main(): Promise<void> {
     await fs.mkdir(path.join(taskDir, 'results'));
 
     // 1. Network only, the engine the task would use first.
-    const checkpoint = await loadInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
+    const checkpoint = await readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
+    const model = await loadCheckpointModel(checkpoint, { dir: modelDir, displayName: 'model' });
     const net: Record<
       string,
       | { imgPerSec: number; msPerBatch: number; cpuMsPerImage: number; description: string }
       | { error: string }
     > = {};
     const first = await chooseEngine({
-      model: checkpoint.model,
+      model,
       ...(env.forced !== undefined ? { force: env.forced } : {}),
       intraOpNumThreads: env.threads,
     });
@@ -336,8 +341,7 @@ async function main(): Promise<void> {
         engine =
           key === inUse
             ? first.engine
-            : (await chooseEngine({ model: checkpoint.model, force: name, intraOpNumThreads: threads }))
-                .engine;
+            : (await chooseEngine({ model, force: name, intraOpNumThreads: threads })).engine;
       } catch (e) {
         net[key] = { error: (e as Error).message };
         continue;
@@ -368,7 +372,7 @@ async function main(): Promise<void> {
       }
       await engine.dispose();
     }
-    checkpoint.model.dispose();
+    model.dispose();
 
     // 3. End to end, in-process, as the task runs.
     const taskConfig = {

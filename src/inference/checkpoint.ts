@@ -17,7 +17,6 @@ export const LEGACY_PREPROCESSING: ChannelStats = { mean: [0.485, 0.456, 0.406],
 
 export interface InferenceCheckpoint {
   readonly config: ModelConfig;
-  readonly model: tf.LayersModel;
   readonly inputSize: ImageSize;
   /** Network output channels: max(class_title_to_idx) + 1. */
   readonly channels: number;
@@ -35,7 +34,8 @@ export interface LoadCheckpointOptions {
   readonly displayName: string;
 }
 
-export async function loadInferenceCheckpoint(opts: LoadCheckpointOptions): Promise<InferenceCheckpoint> {
+/** Reads and checks config.json: everything but the network itself (cheap; no weights are read). */
+export async function readInferenceCheckpoint(opts: LoadCheckpointOptions): Promise<InferenceCheckpoint> {
   const configFile = `${opts.displayName}/config.json`;
   const config = await readModelConfig(opts.dir, { displayName: configFile });
   const inputSize = readInputSize(config, configFile);
@@ -49,29 +49,8 @@ export async function loadInferenceCheckpoint(opts: LoadCheckpointOptions): Prom
   }
   const channels = Math.max(...indices) + 1;
   const { preprocessing, assumed } = readPreprocessing(config, configFile);
-
-  let model: tf.LayersModel;
-  try {
-    model = await loadModelFromDir(opts.dir);
-  } catch (e) {
-    if (e instanceof TaskError) throw e.withContext({ file: `${opts.displayName}/${MODEL_JSON_FILE}` });
-    throw modelError(
-      `cannot load the network: ${(e as Error).message}`,
-      {
-        file: `${opts.displayName}/${MODEL_JSON_FILE}`,
-      },
-      e,
-    );
-  }
-  try {
-    checkModelShapes(model, { inputSize, channels, file: `${opts.displayName}/${MODEL_JSON_FILE}` });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
   return {
     config,
-    model,
     inputSize,
     channels,
     classes,
@@ -79,6 +58,28 @@ export async function loadInferenceCheckpoint(opts: LoadCheckpointOptions): Prom
     preprocessing,
     preprocessingAssumed: assumed,
   };
+}
+
+/** Loads the checkpoint's network and checks it against its config.json; the caller owns the model. */
+export async function loadCheckpointModel(
+  checkpoint: InferenceCheckpoint,
+  opts: LoadCheckpointOptions,
+): Promise<tf.LayersModel> {
+  const file = `${opts.displayName}/${MODEL_JSON_FILE}`;
+  let model: tf.LayersModel;
+  try {
+    model = await loadModelFromDir(opts.dir);
+  } catch (e) {
+    if (e instanceof TaskError) throw e.withContext({ file });
+    throw modelError(`cannot load the network: ${(e as Error).message}`, { file }, e);
+  }
+  try {
+    checkModelShapes(model, { inputSize: checkpoint.inputSize, channels: checkpoint.channels, file });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }
 
 function readInputSize(config: ModelConfig, file: string): ImageSize {

@@ -6,7 +6,8 @@
 import os from 'node:os';
 import type { BackendSelection } from '../backend/select';
 import type { InferenceCheckpoint } from './checkpoint';
-import { chooseEngine, type EngineName } from './engine';
+import type { EngineName } from './engine';
+import { loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport } from './network-thread';
 
 export interface NetworkRunner {
@@ -19,7 +20,7 @@ export interface NetworkRunner {
 }
 
 export interface StartNetworkOptions {
-  /** Loaded and checked on the main thread; its tfjs model is disposed here once no longer needed. */
+  /** config.json, read and checked on the main thread (the network itself is loaded where it runs). */
   readonly checkpoint: InferenceCheckpoint;
   readonly modelDir: string;
   readonly backend: BackendSelection;
@@ -41,8 +42,7 @@ export function defaultIntraOpThreads(threaded: boolean, cores = os.availablePar
 
 export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRunner> {
   if ((opts.thread ?? 'auto') === 'auto' && NetworkThread.available()) {
-    // The thread loads its own copy; the main thread's is only needed for the checks already made.
-    opts.checkpoint.model.dispose();
+    // The thread loads and checks the network itself; the main thread never holds a copy of the weights.
     const thread = await NetworkThread.create({
       modelDir: opts.modelDir,
       backend: opts.backend.name,
@@ -56,32 +56,16 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       close: () => thread.close(),
     };
   }
-  const { model } = opts.checkpoint;
-  let choice: Awaited<ReturnType<typeof chooseEngine>>;
-  try {
-    choice = await chooseEngine({
-      model,
-      ...(opts.engine !== undefined ? { force: opts.engine } : {}),
-      intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(false),
-    });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  if (!choice.needsTfjsModel) model.dispose();
-  const engine = choice.engine;
+  const loaded = await loadEngine({
+    checkpoint: opts.checkpoint,
+    modelDir: opts.modelDir,
+    ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
+    intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(false),
+  });
   return {
-    engine: {
-      name: engine.name,
-      description: engine.description,
-      reason: choice.reason,
-      notChosen: choice.notChosen,
-    },
+    engine: loaded.report,
     threaded: false,
-    run: (x, n) => engine.run(x, n),
-    close: async () => {
-      await engine.dispose();
-      if (choice.needsTfjsModel) model.dispose();
-    },
+    run: (x, n) => loaded.engine.run(x, n),
+    close: () => loaded.close(),
   };
 }

@@ -4,16 +4,15 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backend/select';
-import { loadInferenceCheckpoint } from './checkpoint';
-import { chooseEngine, type SegmentationEngine } from './engine';
+import { readInferenceCheckpoint } from './checkpoint';
+import { loadEngine, type LoadedEngine } from './engine-loader';
 import type { FromNetworkThread, NetworkThreadInit, ToNetworkThread } from './network-thread';
 import { serializeError } from './network-thread';
 
 if (parentPort === null) throw new Error('network-thread-worker must run in a worker thread');
 const port = parentPort;
 
-let engine: SegmentationEngine | undefined;
-let disposeModel: (() => void) | undefined;
+let loaded: LoadedEngine | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 function send(msg: FromNetworkThread, transfer: ArrayBuffer[] = []): void {
@@ -22,24 +21,14 @@ function send(msg: FromNetworkThread, transfer: ArrayBuffer[] = []): void {
 
 async function start(init: NetworkThreadInit): Promise<void> {
   await initBackend({ force: init.backend, env: {} });
-  const checkpoint = await loadInferenceCheckpoint({ dir: init.modelDir, displayName: 'model' });
-  const choice = await chooseEngine({
-    model: checkpoint.model,
-    ...(init.engine !== undefined ? { force: init.engine } : {}),
+  const checkpoint = await readInferenceCheckpoint({ dir: init.modelDir, displayName: 'model' });
+  loaded = await loadEngine({
+    checkpoint,
+    modelDir: init.modelDir,
+    ...(init.engine !== undefined ? { engine: init.engine } : {}),
     intraOpNumThreads: init.intraOpNumThreads,
   });
-  if (choice.needsTfjsModel) disposeModel = () => checkpoint.model.dispose();
-  else checkpoint.model.dispose();
-  engine = choice.engine;
-  send({
-    kind: 'ready',
-    engine: {
-      name: choice.engine.name,
-      description: choice.engine.description,
-      reason: choice.reason,
-      notChosen: choice.notChosen,
-    },
-  });
+  send({ kind: 'ready', engine: loaded.report });
 }
 
 async function handle(msg: ToNetworkThread): Promise<void> {
@@ -53,8 +42,8 @@ async function handle(msg: ToNetworkThread): Promise<void> {
       return;
     case 'run':
       try {
-        if (engine === undefined) throw new Error('the network thread got a batch before init');
-        const out = await engine.run(msg.x, msg.n);
+        if (loaded === undefined) throw new Error('the network thread got a batch before init');
+        const out = await loaded.engine.run(msg.x, msg.n);
         // onnxruntime may hand out a view on a buffer it shares; a copy can always be transferred.
         const y = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
         send({ kind: 'ran', id: msg.id, y }, [y.buffer as ArrayBuffer]);
@@ -63,8 +52,7 @@ async function handle(msg: ToNetworkThread): Promise<void> {
       }
       return;
     case 'close':
-      await engine?.dispose();
-      disposeModel?.();
+      await loaded?.close();
       // Ends this thread only (process.exit in a worker stops the worker, not the process).
       process.exit(0);
   }

@@ -32,7 +32,7 @@ import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
 import { annotateImage } from './annotate-image';
 import { MicroBatcher } from './batcher';
-import { loadInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
+import { readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
@@ -77,7 +77,7 @@ export async function runInference(
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
   const backend = await initBackend();
   logger.info('TensorFlow.js backend', { backend: backend.name, not_used: backend.reasons });
-  const checkpoint = await loadInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
+  const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
   if (checkpoint.preprocessingAssumed) {
     logger.warn('model/config.json records no input normalisation; assuming ImageNet statistics', {
       preprocessing: { mean: [...checkpoint.preprocessing.mean], std: [...checkpoint.preprocessing.std] },

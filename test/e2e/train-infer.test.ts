@@ -239,4 +239,28 @@ describe('inference config errors through the launcher leave no result project (
       await fsp.rm(root, { recursive: true, force: true });
     }
   });
+
+  it('weights that do not fit config.json: the network thread refuses them, exit 1, results/ empty', async () => {
+    const root = `${inferRoot}-mismatch`;
+    await fsp.rm(root, { recursive: true, force: true });
+    await fsp.cp(inferRoot, root, { recursive: true });
+    await fsp.rm(path.join(root, 'results'), { recursive: true });
+    await fsp.mkdir(path.join(root, 'results'));
+    const configFile = path.join(root, 'model', 'config.json');
+    const config = JSON.parse(await fsp.readFile(configFile, 'utf8')) as {
+      settings: Record<string, unknown>;
+    };
+    config.settings.input_size = { width: 64, height: 64 };
+    await fsp.writeFile(configFile, JSON.stringify(config));
+    try {
+      const run = runLauncher(root, {}, 120_000, 'inference');
+      expect(run.status).toBe(1);
+      const last = run.lines[run.lines.length - 1];
+      expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
+      expect(String(last.fields.exc_str)).toMatch(/model\/model\.json.*do not belong together/);
+      expect(await fsp.readdir(path.join(root, 'results'))).toEqual([]);
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  });
 });
