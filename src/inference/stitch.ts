@@ -13,11 +13,10 @@ import {
   type Rect,
   type Size,
 } from './rect';
+import type { ScoreMap as EncodedScoreMap } from '../format/multichannel-bitmap';
 
-export interface ScoreMap {
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
+/** The format's score map (HWC, channel fastest), held as float32 while inference works on it. */
+export interface ScoreMap extends EncodedScoreMap {
   /** Row-major HWC: `data[(y * width + x) * channels + c]`. */
   readonly data: Float32Array;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { errorMessage, modelError, TaskError } from '../errors';
 import { loadModelFromDir, MODEL_JSON_FILE } from '../network/io';
 import { exportToOnnx, type OnnxExport } from './export';
+import { writeFileAtomic } from '../format/project-writer';
 
 /** The file name of the ONNX export inside a checkpoint folder. */
 export const ONNX_FILE = 'model.onnx';
@@ -51,7 +52,11 @@ export async function exportCheckpointToOnnx(opts: {
   } finally {
     model.dispose();
   }
-  await writeFileAtomic(opts.outFile, exported.bytes);
+  try {
+    await writeFileAtomic(opts.outFile, exported.bytes); // a reader never sees half a file
+  } catch (e) {
+    throw modelError(`cannot write the ONNX file: ${errorMessage(e)}`, { file: opts.outFile }, e);
+  }
   const { bytes, ...rest } = exported;
   return {
     ...rest,
@@ -92,16 +97,4 @@ async function readClassMap(file: string): Promise<Record<string, number> | null
     });
   }
   return map as Record<string, number>;
-}
-
-/** Writes next to the target, then renames: a reader never sees half a file. */
-async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    await fsp.writeFile(tmp, data);
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw modelError(`cannot write the ONNX file: ${errorMessage(e)}`, { file }, e);
-  }
 }
