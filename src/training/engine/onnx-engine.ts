@@ -1,0 +1,228 @@
+/**
+ * The onnxruntime engine: each training step runs as one ONNX graph (src/onnx/training-graph.ts) on
+ * onnxruntime-node's native CPU kernels, which use every core and wide SIMD; the tfjs model stays the
+ * authority: its variables are fed in, the gradients come back and the same tfjs Adam steps them, and BatchNorm's
+ * moving statistics are updated with tfjs's own formula. Evaluation runs on tfjs (moving statistics, no grads).
+ */
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import type * as Ort from 'onnxruntime-node';
+import { readLayerGraph, shortWeightName } from '../../onnx/layer-graph';
+import {
+  buildTrainingGraph,
+  TRAINING_INPUTS,
+  TRAINING_OUTPUTS,
+  type TrainingGraph,
+} from '../../onnx/training-graph';
+import { checkBatch, prepareLabels } from './batch';
+import { finishTrainStep, setAdamLearningRate } from './in-process';
+import { Replica } from './replica';
+import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
+
+export type OrtModule = typeof Ort;
+
+export interface OnnxTrainEngineOptions extends LossOptions {
+  model: tf.LayersModel;
+  learningRate: number;
+  optimizer?: tf.AdamOptimizer;
+  ort: OrtModule;
+  /** onnxruntime intra-op threads; the machine's cores by default. */
+  threads?: number;
+}
+
+interface BatchNormUpdate {
+  mean: tf.LayerVariable;
+  variance: tf.LayerVariable;
+  meanOut: string;
+  varianceOut: string;
+  momentum: number;
+}
+
+export class OnnxTrainEngine implements TrainEngine {
+  readonly description: string;
+  private readonly replica: Replica;
+  private readonly optimizer: tf.AdamOptimizer;
+  /** For each graph weight input, the model variable it reads. */
+  private readonly fed: { input: string; variable: tf.LayerVariable }[];
+  /** The trainable variables in Replica order, with the graph output holding each one's gradient. */
+  private readonly gradOutputs: string[];
+  private readonly batchNorms: BatchNormUpdate[];
+  private disposed = false;
+
+  private constructor(
+    opts: OnnxTrainEngineOptions,
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    private readonly graph: TrainingGraph,
+    threads: number,
+  ) {
+    this.replica = new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex });
+    this.optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
+    const byKey = variablesByKey(opts.model);
+    this.fed = graph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
+    const gradOf = new Map(graph.weights.map((w) => [lookup(byKey, w.input).id, w.grad]));
+    this.gradOutputs = opts.model.trainableWeights.map((v) => {
+      const g = gradOf.get(v.id);
+      if (g === undefined) throw new Error(`the training graph computes no gradient for ${v.name}`);
+      return g;
+    });
+    this.batchNorms = graph.batchNorms.map((bn) => {
+      const layer = opts.model.getLayer(bn.layerName);
+      const momentum = Number(layer.getConfig().momentum ?? 0.99);
+      return {
+        mean: lookup(byKey, `${bn.layerName}/moving_mean`),
+        variance: lookup(byKey, `${bn.layerName}/moving_variance`),
+        meanOut: bn.mean,
+        varianceOut: bn.variance,
+        momentum,
+      };
+    });
+    this.description = `onnxruntime (${threads} thread${threads > 1 ? 's' : ''})`;
+  }
+
+  /** Builds the step graph and its session; throws (an `unsupported` TaskError) for layers it cannot train. */
+  static async create(opts: OnnxTrainEngineOptions): Promise<OnnxTrainEngine> {
+    const graph = buildTrainingGraph(readLayerGraph(opts.model));
+    if (graph.numClasses !== opts.numClasses) {
+      throw new Error(
+        `the network outputs ${graph.numClasses} channels but there are ${opts.numClasses} classes`,
+      );
+    }
+    const threads = opts.threads ?? availableParallelism();
+    const session = await opts.ort.InferenceSession.create(graph.model, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      executionProviders: ['cpu'],
+    });
+    return new OnnxTrainEngine(opts, opts.ort, session, graph, threads);
+  }
+
+  async trainStep(batch: Batch): Promise<TrainStepResult> {
+    this.assertLive();
+    const channels = checkBatch(batch);
+    const { labels, count } = prepareLabels(batch.y, this.replica.loss);
+    if (count === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
+    const { n, height, width } = batch;
+    const g = this.graph;
+    if (height !== g.height || width !== g.width || channels !== g.channels) {
+      throw new Error(
+        `batch images are ${height}x${width}x${channels}, the network takes ${g.height}x${g.width}x${g.channels}`,
+      );
+    }
+    const t0 = performance.now();
+    const feeds: Record<string, Ort.Tensor> = {
+      [TRAINING_INPUTS.x]: new this.ort.Tensor('float32', batch.x, [n, height, width, channels]),
+      [TRAINING_INPUTS.target]: new this.ort.Tensor(
+        'float32',
+        oneHotNCHW(labels, n, g.numClasses, height * width),
+        [n, g.numClasses, height, width],
+      ),
+      [TRAINING_INPUTS.scale]: new this.ort.Tensor('float32', Float32Array.of(1 / count), []),
+    };
+    for (const { input, variable } of this.fed) {
+      const value = variable.read();
+      feeds[input] = new this.ort.Tensor('float32', value.dataSync() as Float32Array, value.shape);
+    }
+    const out = await this.session.run(feeds);
+    const t1 = performance.now();
+    const grads = this.gradOutputs.map((name, i) =>
+      tf.tensor(out[name].data as Float32Array, this.replica.trainable[i].shape, 'float32'),
+    );
+    try {
+      for (const bn of this.batchNorms) {
+        movingAverage(bn.mean, out[bn.meanOut].data as Float32Array, bn.momentum);
+        movingAverage(bn.variance, out[bn.varianceOut].data as Float32Array, bn.momentum);
+      }
+      const result = finishTrainStep(this.optimizer, this.replica.trainable, [
+        {
+          grads,
+          loss: scalarOf(out[TRAINING_OUTPUTS.loss]),
+          correct: scalarOf(out[TRAINING_OUTPUTS.correct]),
+          count,
+        },
+      ]);
+      return { ...result, timing: { computeMs: t1 - t0, waitMs: 0, combineMs: performance.now() - t1 } };
+    } finally {
+      grads.forEach((t) => t.dispose());
+      for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
+  async evalStep(batch: Batch): Promise<EvalStepResult> {
+    this.assertLive();
+    const r = this.replica.evalShard(batch);
+    return {
+      loss: r.count > 0 ? r.lossSum / r.count : 0,
+      pixels: r.count,
+      confusion: r.confusion,
+      numClasses: this.replica.loss.numClasses,
+    };
+  }
+
+  getModel(): tf.LayersModel {
+    return this.replica.model;
+  }
+
+  getOptimizer(): tf.Optimizer {
+    return this.optimizer;
+  }
+
+  setLearningRate(lr: number): void {
+    setAdamLearningRate(this.optimizer, lr);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.optimizer.dispose();
+    await this.session.release();
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('the training engine was disposed');
+  }
+}
+
+/** Every model weight under `<layer>/<short name>`, the training graph's input names. */
+function variablesByKey(model: tf.LayersModel): Map<string, tf.LayerVariable> {
+  const out = new Map<string, tf.LayerVariable>();
+  for (const layer of model.layers) {
+    for (const w of layer.weights) out.set(`${layer.name}/${shortWeightName(w.originalName)}`, w);
+  }
+  return out;
+}
+
+function lookup(map: Map<string, tf.LayerVariable>, key: string): tf.LayerVariable {
+  const v = map.get(key);
+  if (v === undefined) throw new Error(`the model has no weight ${key}`);
+  return v;
+}
+
+/** Labels (-1 = ignored) as a one-hot [n, classes, pixels] block, the layout the graph's loss reads. */
+export function oneHotNCHW(labels: Int32Array, n: number, classes: number, pixels: number): Float32Array {
+  const out = new Float32Array(n * classes * pixels);
+  for (let b = 0; b < n; b++) {
+    const src = b * pixels;
+    const dst = b * classes * pixels;
+    for (let p = 0; p < pixels; p++) {
+      const c = labels[src + p];
+      if (c >= 0) out[dst + c * pixels + p] = 1;
+    }
+  }
+  return out;
+}
+
+/** tfjs BatchNormalization's update: moving -= (moving - batch) * (1 - momentum), in tfjs ops. */
+function movingAverage(variable: tf.LayerVariable, batchValue: Float32Array, momentum: number): void {
+  tf.tidy(() => {
+    const orig = variable.read();
+    const value = tf.tensor(batchValue, orig.shape, 'float32');
+    variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
+  });
+}
+
+function scalarOf(t: Ort.Tensor): number {
+  return Number((t.data as Float32Array)[0]);
+}
