@@ -58,6 +58,8 @@ export interface EngineFactoryOptions {
   loadOrt?: () => Promise<OrtModule>;
   /** onnxruntime intra-op threads; the machine's cores by default. */
   onnxThreads?: number;
+  /** Profile the onnxruntime steps (benchmarks): see OnnxTrainEngineOptions.profilePrefix. */
+  onnxProfilePrefix?: string;
 }
 
 /** TRAIN_ENGINE's value → the setting; empty or absent means "use the config's". */
@@ -127,6 +129,7 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
       ignoreIndex: request.ignoreIndex,
       ort,
       threads: options.onnxThreads,
+      profilePrefix: options.onnxProfilePrefix,
     });
     return { ok: true, engine };
   } catch (e) {

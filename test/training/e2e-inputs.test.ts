@@ -1,4 +1,7 @@
 /**
+ * @jest-environment ./test/onnx/ort-environment.js
+ */
+/**
  * Bad inputs and resources over a whole training run (spec E.5, H.3): corrupted images within and beyond
  * `allow_corrupted_samples`, an empty fold, and the tensor count, which must not grow from epoch to epoch.
  */

@@ -28,6 +28,8 @@ export interface OnnxTrainEngineOptions extends LossOptions {
   ort: OrtModule;
   /** onnxruntime intra-op threads; the machine's cores by default. */
   threads?: number;
+  /** Profile every op of every step into `<prefix>_<date>.json` (Chrome trace; see bench/train.ts). */
+  profilePrefix?: string;
 }
 
 interface BatchNormUpdate {
@@ -95,6 +97,9 @@ export class OnnxTrainEngine implements TrainEngine {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       executionProviders: ['cpu'],
+      ...(opts.profilePrefix !== undefined
+        ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix }
+        : {}),
     });
     return new OnnxTrainEngine(opts, opts.ort, session, graph, threads);
   }
@@ -171,6 +176,11 @@ export class OnnxTrainEngine implements TrainEngine {
 
   setLearningRate(lr: number): void {
     setAdamLearningRate(this.optimizer, lr);
+  }
+
+  /** Writes the profile file when profiling was asked for. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async dispose(): Promise<void> {
