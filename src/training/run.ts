@@ -420,6 +420,7 @@ async function trainLoop(opts: {
           return files;
         },
         countTensors: () => tf.memory().numTensors,
+        imagesPerStep: plan.train.batchSize,
       }),
       ...opts.extraHooks,
     ],
