@@ -155,6 +155,7 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
       evaluate: async () => ({}),
       saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
       countTensors: () => 0,
+      imagesPerStep: 4,
     });
     await new Trainer({
       epochs: 1,
