@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     round(timings.reduce((a, t) => a + t[k], 0) / Math.max(1, timings.length));
   let opProfile: { op: string; msPerStep: number; share: number }[] | undefined;
   if (profileDir !== null && engine instanceof OnnxTrainEngine) {
-    engine.endProfiling();
+    await engine.endProfiling();
     opProfile = await opTimes(profileDir, WARMUP + STEPS);
     printProfile(opProfile);
   }

@@ -71,7 +71,7 @@ describe('training end to end through the launcher (spec A.2, D.5-D.7, E.6-E.8)'
 
   it('trains on onnxruntime (train_engine auto on wasm) and says why', () => {
     const ready = byMessage('Training engine ready.')?.fields;
-    expect(ready?.engine).toMatch(/^onnxruntime \(\d+ threads?\)$/);
+    expect(ready?.engine).toMatch(/^onnxruntime \(\d+ threads?, own thread\)$/);
     expect(ready?.reason).toBe('onnxruntime-node loaded and every layer trains on it');
   });
 

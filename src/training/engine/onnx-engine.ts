@@ -3,11 +3,13 @@
  * onnxruntime-node's native CPU kernels, which use every core and wide SIMD; the tfjs model stays the
  * authority: its variables are fed in, the gradients come back and the same tfjs Adam steps them, and BatchNorm's
  * moving statistics are updated with tfjs's own formula. Evaluation runs on tfjs (moving statistics, no grads).
+ * The session runs in its own thread (session-thread.ts) so the data pipeline keeps loading during a step.
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 import { readLayerGraph, shortWeightName } from '../../onnx/layer-graph';
+import { SessionThread, sessionWorkerScript, type PlainTensor } from '../../onnx/session-thread';
 import {
   buildTrainingGraph,
   TRAINING_INPUTS,
@@ -30,6 +32,54 @@ export interface OnnxTrainEngineOptions extends LossOptions {
   threads?: number;
   /** Profile every op of every step into `<prefix>_<date>.json` (Chrome trace; see bench/train.ts). */
   profilePrefix?: string;
+  /** Run the session in a worker thread (default: yes, when the compiled worker script exists). */
+  ownThread?: boolean;
+}
+
+/** Where the session runs: its own thread, or this one. */
+interface StepRunner {
+  readonly where: string;
+  run(feeds: Record<string, PlainTensor>): Promise<Record<string, Float32Array>>;
+  endProfiling(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function inProcessRunner(
+  ort: OrtModule,
+  model: Uint8Array,
+  options: Ort.InferenceSession.SessionOptions,
+): Promise<StepRunner> {
+  const session = await ort.InferenceSession.create(model, options);
+  return {
+    where: 'main thread',
+    run: async (feeds) => {
+      const tensors: Record<string, Ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds))
+        tensors[name] = new ort.Tensor('float32', t.data, t.dims);
+      const out = await session.run(tensors);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, t.data as Float32Array]));
+    },
+    endProfiling: async () => session.endProfiling(),
+    close: () => session.release(),
+  };
+}
+
+async function threadRunner(
+  script: string,
+  model: Uint8Array,
+  threads: number,
+  profilePrefix?: string,
+): Promise<StepRunner> {
+  const thread = await SessionThread.create(
+    { model, intraOpNumThreads: threads, ...(profilePrefix !== undefined ? { profilePrefix } : {}) },
+    script,
+  );
+  return {
+    where: 'own thread',
+    run: (feeds) => thread.run(feeds),
+    endProfiling: () => thread.endProfiling(),
+    close: () => thread.close(),
+  };
 }
 
 interface BatchNormUpdate {
@@ -53,8 +103,7 @@ export class OnnxTrainEngine implements TrainEngine {
 
   private constructor(
     opts: OnnxTrainEngineOptions,
-    private readonly ort: OrtModule,
-    private readonly session: Ort.InferenceSession,
+    private readonly runner: StepRunner,
     private readonly graph: TrainingGraph,
     threads: number,
   ) {
@@ -79,7 +128,7 @@ export class OnnxTrainEngine implements TrainEngine {
         momentum,
       };
     });
-    this.description = `onnxruntime (${threads} thread${threads > 1 ? 's' : ''})`;
+    this.description = `onnxruntime (${threads} thread${threads > 1 ? 's' : ''}, ${runner.where})`;
   }
 
   /** Builds the step graph and its session; throws (an `unsupported` TaskError) for layers it cannot train. */
@@ -91,17 +140,24 @@ export class OnnxTrainEngine implements TrainEngine {
       );
     }
     const threads = opts.threads ?? availableParallelism();
-    const session = await opts.ort.InferenceSession.create(graph.model, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      executionProviders: ['cpu'],
-      ...(opts.profilePrefix !== undefined
-        ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix }
-        : {}),
-    });
-    return new OnnxTrainEngine(opts, opts.ort, session, graph, threads);
+    const script = opts.ownThread === false ? null : sessionWorkerScript();
+    if (opts.ownThread === true && script === null) {
+      throw new Error('the onnxruntime worker script is not built: run npm run build');
+    }
+    const runner =
+      script !== null
+        ? await threadRunner(script, graph.model, threads, opts.profilePrefix)
+        : await inProcessRunner(opts.ort, graph.model, {
+            intraOpNumThreads: threads,
+            interOpNumThreads: 1,
+            graphOptimizationLevel: 'all',
+            executionMode: 'sequential',
+            executionProviders: ['cpu'],
+            ...(opts.profilePrefix !== undefined
+              ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix }
+              : {}),
+          });
+    return new OnnxTrainEngine(opts, runner, graph, threads);
   }
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
@@ -117,41 +173,40 @@ export class OnnxTrainEngine implements TrainEngine {
       );
     }
     const t0 = performance.now();
-    const feeds: Record<string, Ort.Tensor> = {
-      [TRAINING_INPUTS.x]: new this.ort.Tensor('float32', batch.x, [n, height, width, channels]),
-      [TRAINING_INPUTS.target]: new this.ort.Tensor(
-        'float32',
-        oneHotNCHW(labels, n, g.numClasses, height * width),
-        [n, g.numClasses, height, width],
-      ),
-      [TRAINING_INPUTS.scale]: new this.ort.Tensor('float32', Float32Array.of(1 / count), []),
+    // Every buffer here is a fresh copy: the runner may transfer it to its thread.
+    const feeds: Record<string, PlainTensor> = {
+      [TRAINING_INPUTS.x]: { data: batch.x.slice(), dims: [n, height, width, channels] },
+      [TRAINING_INPUTS.target]: {
+        data: oneHotNCHW(labels, n, g.numClasses, height * width),
+        dims: [n, g.numClasses, height, width],
+      },
+      [TRAINING_INPUTS.scale]: { data: Float32Array.of(1 / count), dims: [] },
     };
     for (const { input, variable } of this.fed) {
       const value = variable.read();
-      feeds[input] = new this.ort.Tensor('float32', value.dataSync() as Float32Array, value.shape);
+      feeds[input] = { data: Float32Array.from(value.dataSync() as Float32Array), dims: value.shape };
     }
-    const out = await this.session.run(feeds);
+    const out = await this.runner.run(feeds);
     const t1 = performance.now();
     const grads = this.gradOutputs.map((name, i) =>
-      tf.tensor(out[name].data as Float32Array, this.replica.trainable[i].shape, 'float32'),
+      tf.tensor(out[name], this.replica.trainable[i].shape, 'float32'),
     );
     try {
       for (const bn of this.batchNorms) {
-        movingAverage(bn.mean, out[bn.meanOut].data as Float32Array, bn.momentum);
-        movingAverage(bn.variance, out[bn.varianceOut].data as Float32Array, bn.momentum);
+        movingAverage(bn.mean, out[bn.meanOut], bn.momentum);
+        movingAverage(bn.variance, out[bn.varianceOut], bn.momentum);
       }
       const result = finishTrainStep(this.optimizer, this.replica.trainable, [
         {
           grads,
-          loss: scalarOf(out[TRAINING_OUTPUTS.loss]),
-          correct: scalarOf(out[TRAINING_OUTPUTS.correct]),
+          loss: out[TRAINING_OUTPUTS.loss][0],
+          correct: out[TRAINING_OUTPUTS.correct][0],
           count,
         },
       ]);
       return { ...result, timing: { computeMs: t1 - t0, waitMs: 0, combineMs: performance.now() - t1 } };
     } finally {
       grads.forEach((t) => t.dispose());
-      for (const t of Object.values(out)) t.dispose();
     }
   }
 
@@ -179,15 +234,15 @@ export class OnnxTrainEngine implements TrainEngine {
   }
 
   /** Writes the profile file when profiling was asked for. */
-  endProfiling(): void {
-    this.session.endProfiling();
+  endProfiling(): Promise<void> {
+    return this.runner.endProfiling();
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     this.optimizer.dispose();
-    await this.session.release();
+    await this.runner.close();
   }
 
   private assertLive(): void {
@@ -231,8 +286,4 @@ function movingAverage(variable: tf.LayerVariable, batchValue: Float32Array, mom
     const value = tf.tensor(batchValue, orig.shape, 'float32');
     variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
   });
-}
-
-function scalarOf(t: Ort.Tensor): number {
-  return Number((t.data as Float32Array)[0]);
 }
