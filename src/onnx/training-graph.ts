@@ -9,6 +9,9 @@
  * Outputs: `loss` [] (mean over counted pixels), `correct` [] (counted pixels whose arg-max is right), one
  * `grad:<layer>/<weight>` per weight, and `<layer>/batch_mean` and `<layer>/batch_variance` per BatchNorm.
  *
+ * The same builder makes the validation graph (`mode: 'eval'`): the forward pass in inference mode, BatchNorm on
+ * its moving statistics (inputs as well), with `loss_sum` and the arg-max class per pixel as outputs.
+ *
  * Supported: the layers our networks train with (Conv2D stride 1, Conv2DTranspose with kernel == stride,
  * BatchNormalization on channels, ReLU, MaxPooling2D with pool == stride, Concatenate) and a softmax output.
  * Anything else is an `unsupported` error naming the layer; the caller then trains with tfjs.
@@ -33,7 +36,7 @@ import { tfSamePads } from './padding';
 export interface TrainableInput {
   /** Graph input name, `<layer>/<weight>`. */
   readonly input: string;
-  /** Graph output with its gradient, same shape (the tfjs layout). */
+  /** Graph output with its gradient, same shape (the tfjs layout); training graphs only. */
   readonly grad: string;
   readonly layerName: string;
   /** Short weight name: `kernel`, `bias`, `gamma`, `beta`. */
@@ -60,6 +63,14 @@ export interface TrainingGraph {
 
 export const TRAINING_INPUTS = { x: 'x', target: 'target', scale: 'scale' } as const;
 export const TRAINING_OUTPUTS = { loss: 'loss', correct: 'correct' } as const;
+/** The evaluation graph's outputs: the summed loss and the arg-max class per pixel [N,H,W] (as floats). */
+export const EVAL_OUTPUTS = { lossSum: 'loss_sum', predicted: 'predicted' } as const;
+
+/**
+ * `train`: one training step (above). `eval`: the forward pass in inference mode (BatchNorm on its moving
+ * statistics, which become inputs too) with the summed loss and the predicted classes: validation.
+ */
+export type GraphMode = 'train' | 'eval';
 
 const NCHW_SPATIAL = [0, 2, 3];
 
@@ -76,7 +87,10 @@ class TrainingGraphBuilder {
   private readonly outputs: { name: string; dims: number[] }[] = [];
   private zero: string | undefined;
 
-  constructor(private readonly graph: LayerGraph) {}
+  constructor(
+    private readonly graph: LayerGraph,
+    private readonly mode: GraphMode,
+  ) {}
 
   build(): TrainingGraph {
     const g = this.graph;
@@ -101,6 +115,8 @@ class TrainingGraphBuilder {
     const logits = this.name(logitsId);
     const numClasses = last.outputShape[3];
     if (numClasses === null) throw unsupported(last, 'the number of classes is unknown');
+    const dims = { height, width, channels, numClasses };
+    if (this.mode === 'eval') return this.finishEval(logits, dims);
     this.addGrad(logitsId, this.loss(logits));
     for (let i = g.nodes.length - 1; i >= 0; i--) {
       const node = g.nodes[i];
@@ -142,6 +158,37 @@ class TrainingGraphBuilder {
       channels,
       numClasses,
     };
+  }
+
+  private finishEval(
+    logits: string,
+    dims: { height: number; width: number; channels: number; numClasses: number },
+  ): TrainingGraph {
+    const { height, width, channels, numClasses } = dims;
+    const t = TRAINING_INPUTS.target;
+    const logp = this.op('LogSoftmax', [logits], 'log_probs', { axis: 1 });
+    const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
+      keepdims: 0,
+    });
+    this.b.node('Neg', [total], [this.b.reserve(EVAL_OUTPUTS.lossSum)]);
+    const argmax = this.op('ArgMax', [logits], 'argmax', { axis: 1, keepdims: 0 });
+    this.b.node('Cast', [argmax], [this.b.reserve(EVAL_OUTPUTS.predicted)], {
+      to: onnx.TensorProto.DataType.FLOAT,
+    });
+    const model = this.b.toModelProto({
+      graphName: 'evaluation',
+      docString: 'The forward pass in inference mode with the summed loss and the predicted classes',
+      inputs: [
+        { name: TRAINING_INPUTS.x, dims: ['N', height, width, channels] },
+        { name: TRAINING_INPUTS.target, dims: ['N', numClasses, height, width] },
+        ...this.weights.map((w) => ({ name: w.input, dims: [...w.shape] })),
+      ],
+      outputs: [
+        { name: EVAL_OUTPUTS.lossSum, dims: [] },
+        { name: EVAL_OUTPUTS.predicted, dims: ['N', height, width] },
+      ],
+    });
+    return { model, weights: this.weights, batchNorms: [], ...dims };
   }
 
   // ---- bookkeeping
@@ -443,9 +490,15 @@ class TrainingGraphBuilder {
     const gammaIn = p.gamma !== null ? this.weightInput(node, 'gamma') : null;
     const betaIn = p.beta !== null ? this.weightInput(node, 'beta') : null;
     const x = this.name(node.inputs[0]);
-    const mean = this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
+    const inference = this.mode === 'eval';
+    // Training normalises with the batch's statistics, evaluation with the moving ones (inputs too).
+    const mean = inference
+      ? this.op('Reshape', [this.weightInput(node, 'moving_mean'), cshape], `${base}/moving_mean4`)
+      : this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
     const xc = this.op('Sub', [x, mean], `${base}/centred`);
-    const variance = this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
+    const variance = inference
+      ? this.op('Reshape', [this.weightInput(node, 'moving_variance'), cshape], `${base}/moving_var4`)
+      : this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
     const eps = this.b.floatConst(`${base}/epsilon`, [], Float32Array.of(p.epsilon));
     const inv = this.op(
       'Reciprocal',
@@ -460,6 +513,7 @@ class TrainingGraphBuilder {
         ? this.op('Add', [scaled, this.op('Reshape', [betaIn, cshape], `${base}/beta4`)], `${base}/bn`)
         : scaled;
     this.names.set(node.id, y);
+    if (inference) return;
     const meanOut = this.b.reserve(`${base}/batch_mean`);
     const varOut = this.b.reserve(`${base}/batch_variance`);
     this.b.node('Reshape', [mean, flat], [meanOut]);
@@ -619,6 +673,6 @@ function softmaxInput(last: GraphNode): string {
   return last.inputs[0];
 }
 
-export function buildTrainingGraph(graph: LayerGraph): TrainingGraph {
-  return new TrainingGraphBuilder(graph).build();
+export function buildTrainingGraph(graph: LayerGraph, mode: GraphMode = 'train'): TrainingGraph {
+  return new TrainingGraphBuilder(graph, mode).build();
 }

@@ -2,8 +2,9 @@
  * The onnxruntime engine: each training step runs as one ONNX graph (src/onnx/training-graph.ts) on
  * onnxruntime-node's native CPU kernels, which use every core and wide SIMD; the tfjs model stays the
  * authority: its variables are fed in, the gradients come back and the same tfjs Adam steps them, and BatchNorm's
- * moving statistics are updated with tfjs's own formula. Evaluation runs on tfjs (moving statistics, no grads).
- * The session runs in its own thread (session-thread.ts) so the data pipeline keeps loading during a step.
+ * moving statistics are updated with tfjs's own formula. Validation runs a second graph, the forward pass in
+ * inference mode. Sessions run in their own threads (session-thread.ts) so the data pipeline keeps loading
+ * during a step.
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +13,7 @@ import { readLayerGraph, shortWeightName } from '../../onnx/layer-graph';
 import { SessionThread, sessionWorkerScript, type PlainTensor } from '../../onnx/session-thread';
 import {
   buildTrainingGraph,
+  EVAL_OUTPUTS,
   TRAINING_INPUTS,
   TRAINING_OUTPUTS,
   type TrainingGraph,
@@ -96,6 +98,7 @@ export class OnnxTrainEngine implements TrainEngine {
   private readonly optimizer: tf.AdamOptimizer;
   /** For each graph weight input, the model variable it reads. */
   private readonly fed: { input: string; variable: tf.LayerVariable }[];
+  private readonly evalFed: { input: string; variable: tf.LayerVariable }[];
   /** The trainable variables in Replica order, with the graph output holding each one's gradient. */
   private readonly gradOutputs: string[];
   private readonly batchNorms: BatchNormUpdate[];
@@ -104,13 +107,16 @@ export class OnnxTrainEngine implements TrainEngine {
   private constructor(
     opts: OnnxTrainEngineOptions,
     private readonly runner: StepRunner,
+    private readonly evalRunner: StepRunner,
     private readonly graph: TrainingGraph,
+    evalGraph: TrainingGraph,
     threads: number,
   ) {
     this.replica = new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex });
     this.optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
     const byKey = variablesByKey(opts.model);
     this.fed = graph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
+    this.evalFed = evalGraph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
     const gradOf = new Map(graph.weights.map((w) => [lookup(byKey, w.input).id, w.grad]));
     this.gradOutputs = opts.model.trainableWeights.map((v) => {
       const g = gradOf.get(v.id);
@@ -133,7 +139,9 @@ export class OnnxTrainEngine implements TrainEngine {
 
   /** Builds the step graph and its session; throws (an `unsupported` TaskError) for layers it cannot train. */
   static async create(opts: OnnxTrainEngineOptions): Promise<OnnxTrainEngine> {
-    const graph = buildTrainingGraph(readLayerGraph(opts.model));
+    const layers = readLayerGraph(opts.model);
+    const graph = buildTrainingGraph(layers, 'train');
+    const evalGraph = buildTrainingGraph(layers, 'eval');
     if (graph.numClasses !== opts.numClasses) {
       throw new Error(
         `the network outputs ${graph.numClasses} channels but there are ${opts.numClasses} classes`,
@@ -144,48 +152,38 @@ export class OnnxTrainEngine implements TrainEngine {
     if (opts.ownThread === true && script === null) {
       throw new Error('the onnxruntime worker script is not built: run npm run build');
     }
-    const runner =
+    const start = (model: Uint8Array, profilePrefix?: string): Promise<StepRunner> =>
       script !== null
-        ? await threadRunner(script, graph.model, threads, opts.profilePrefix)
-        : await inProcessRunner(opts.ort, graph.model, {
+        ? threadRunner(script, model, threads, profilePrefix)
+        : inProcessRunner(opts.ort, model, {
             intraOpNumThreads: threads,
             interOpNumThreads: 1,
             graphOptimizationLevel: 'all',
             executionMode: 'sequential',
             executionProviders: ['cpu'],
-            ...(opts.profilePrefix !== undefined
-              ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix }
+            ...(profilePrefix !== undefined
+              ? { enableProfiling: true, profileFilePrefix: profilePrefix }
               : {}),
           });
-    return new OnnxTrainEngine(opts, runner, graph, threads);
+    const runner = await start(graph.model, opts.profilePrefix);
+    let evalRunner: StepRunner;
+    try {
+      evalRunner = await start(evalGraph.model);
+    } catch (e) {
+      await runner.close();
+      throw e;
+    }
+    return new OnnxTrainEngine(opts, runner, evalRunner, graph, evalGraph, threads);
   }
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
     this.assertLive();
-    const channels = checkBatch(batch);
+    this.checkSize(batch);
     const { labels, count } = prepareLabels(batch.y, this.replica.loss);
     if (count === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
-    const { n, height, width } = batch;
-    const g = this.graph;
-    if (height !== g.height || width !== g.width || channels !== g.channels) {
-      throw new Error(
-        `batch images are ${height}x${width}x${channels}, the network takes ${g.height}x${g.width}x${g.channels}`,
-      );
-    }
     const t0 = performance.now();
-    // Every buffer here is a fresh copy: the runner may transfer it to its thread.
-    const feeds: Record<string, PlainTensor> = {
-      [TRAINING_INPUTS.x]: { data: batch.x.slice(), dims: [n, height, width, channels] },
-      [TRAINING_INPUTS.target]: {
-        data: oneHotNCHW(labels, n, g.numClasses, height * width),
-        dims: [n, g.numClasses, height, width],
-      },
-      [TRAINING_INPUTS.scale]: { data: Float32Array.of(1 / count), dims: [] },
-    };
-    for (const { input, variable } of this.fed) {
-      const value = variable.read();
-      feeds[input] = { data: Float32Array.from(value.dataSync() as Float32Array), dims: value.shape };
-    }
+    const feeds = this.feeds(batch, labels, this.fed);
+    feeds[TRAINING_INPUTS.scale] = { data: Float32Array.of(1 / count), dims: [] };
     const out = await this.runner.run(feeds);
     const t1 = performance.now();
     const grads = this.gradOutputs.map((name, i) =>
@@ -212,13 +210,54 @@ export class OnnxTrainEngine implements TrainEngine {
 
   async evalStep(batch: Batch): Promise<EvalStepResult> {
     this.assertLive();
-    const r = this.replica.evalShard(batch);
+    this.checkSize(batch);
+    const { labels, count } = prepareLabels(batch.y, this.replica.loss);
+    const out = await this.evalRunner.run(this.feeds(batch, labels, this.evalFed));
+    const classes = this.graph.numClasses;
+    const predicted = out[EVAL_OUTPUTS.predicted];
+    const confusion = new Float64Array(classes * classes);
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i] >= 0) confusion[labels[i] * classes + predicted[i]]++;
+    }
     return {
-      loss: r.count > 0 ? r.lossSum / r.count : 0,
-      pixels: r.count,
-      confusion: r.confusion,
-      numClasses: this.replica.loss.numClasses,
+      loss: count > 0 ? out[EVAL_OUTPUTS.lossSum][0] / count : 0,
+      pixels: count,
+      confusion,
+      numClasses: classes,
     };
+  }
+
+  /** Images, one-hot labels and weights, each a fresh copy: the runner may transfer them to its thread. */
+  private feeds(
+    batch: Batch,
+    labels: Int32Array,
+    fed: readonly { input: string; variable: tf.LayerVariable }[],
+  ): Record<string, PlainTensor> {
+    const { n, height, width } = batch;
+    const g = this.graph;
+    const feeds: Record<string, PlainTensor> = {
+      [TRAINING_INPUTS.x]: { data: batch.x.slice(), dims: [n, height, width, g.channels] },
+      [TRAINING_INPUTS.target]: {
+        data: oneHotNCHW(labels, n, g.numClasses, height * width),
+        dims: [n, g.numClasses, height, width],
+      },
+    };
+    for (const { input, variable } of fed) {
+      const value = variable.read();
+      feeds[input] = { data: Float32Array.from(value.dataSync() as Float32Array), dims: value.shape };
+    }
+    return feeds;
+  }
+
+  private checkSize(batch: Batch): void {
+    const channels = checkBatch(batch);
+    const g = this.graph;
+    if (batch.height !== g.height || batch.width !== g.width || channels !== g.channels) {
+      throw new Error(
+        `batch images are ${batch.height}x${batch.width}x${channels}, the network takes ` +
+          `${g.height}x${g.width}x${g.channels}`,
+      );
+    }
   }
 
   getModel(): tf.LayersModel {
@@ -242,7 +281,7 @@ export class OnnxTrainEngine implements TrainEngine {
     if (this.disposed) return;
     this.disposed = true;
     this.optimizer.dispose();
-    await this.runner.close();
+    await Promise.all([this.runner.close(), this.evalRunner.close()]);
   }
 
   private assertLive(): void {
