@@ -486,7 +486,6 @@ class TrainingGraphBuilder {
     const base = node.layerName;
     const channels = p.movingMean.length;
     const cshape = this.ints(`${base}/c_shape`, [1, channels, 1, 1]);
-    const flat = this.ints(`${base}/flat`, [channels]);
     const gammaIn = p.gamma !== null ? this.weightInput(node, 'gamma') : null;
     const betaIn = p.beta !== null ? this.weightInput(node, 'beta') : null;
     const x = this.name(node.inputs[0]);
@@ -514,6 +513,7 @@ class TrainingGraphBuilder {
         : scaled;
     this.names.set(node.id, y);
     if (inference) return;
+    const flat = this.ints(`${base}/flat`, [channels]);
     const meanOut = this.b.reserve(`${base}/batch_mean`);
     const varOut = this.b.reserve(`${base}/batch_variance`);
     this.b.node('Reshape', [mean, flat], [meanOut]);

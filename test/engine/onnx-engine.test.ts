@@ -8,6 +8,7 @@
  * BatchNorm moving statistics included), no tensor leaks, and the engine choice with its fallbacks.
  */
 import * as tf from '@tensorflow/tfjs';
+import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../src/backend/select';
 import { TaskError } from '../../src/errors';
@@ -101,6 +102,21 @@ describe('the training graph (one step of the network as ONNX)', () => {
     statsBefore.forEach((t) => t.dispose());
     model.dispose();
   });
+
+  it.each(['train', 'eval'] as const)(
+    'leaves no unused initializer or input in the %s graph (onnxruntime would warn about each on stderr)',
+    (mode) => {
+      const model = unet();
+      const proto = onnx.ModelProto.decode(buildTrainingGraph(readLayerGraph(model), mode).model);
+      const read = new Set((proto.graph?.node ?? []).flatMap((n) => n.input ?? []));
+      const unused = [
+        ...(proto.graph?.initializer ?? []).map((t) => t.name ?? ''),
+        ...(proto.graph?.input ?? []).map((i) => i.name ?? ''),
+      ].filter((name) => !read.has(name));
+      expect(unused).toEqual([]);
+      model.dispose();
+    },
+  );
 
   it('names the layer it cannot train (a strided conv) instead of building a wrong graph', () => {
     const model = tinySegmenter({ classes: CLASSES, size: 8, batchNorm: true });
