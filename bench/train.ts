@@ -4,6 +4,7 @@
  * classes: 1.29 M parameters) on generated tensors, with Adam and softmax cross-entropy, through the training
  * engine the runtime chooses. Env: SIZE (128), BATCH (8), TFJS_BACKEND (best available), TRAIN_ENGINE
  * (auto|onnxruntime|tfjs; auto as the task), ONNX_THREADS (onnxruntime intra-op threads; the cores),
+ * ONNX_SPINNING (0: idle onnxruntime threads sleep instead of spinning),
  * WORKERS (tfjs engine: worker threads besides the main thread; by default one per extra core on wasm),
  * STEPS (timed, 5), WARMUP (2), PROFILE=1 (onnxruntime: time per op type over the timed steps),
  * NETWORK_PLUGIN (a plugin module path). The last line is one JSON object.
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
   const { engine, reason } = await makeEngineFactory({
     onnxThreads: process.env.ONNX_THREADS !== undefined ? Number(process.env.ONNX_THREADS) : undefined,
     onnxProfilePrefix: profileDir !== null ? path.join(profileDir, 'step') : undefined,
+    onnxAllowSpinning:
+      process.env.ONNX_SPINNING !== undefined ? process.env.ONNX_SPINNING !== '0' : undefined,
   })({
     model,
     optimizer: tf.train.adam(1e-3),

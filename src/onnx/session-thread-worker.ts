@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import { serializeError } from '../errors';
 import type { FromSessionThread, SessionThreadOptions, ToSessionThread } from './session-thread';
+import { sessionOptions } from './session-thread';
 
 if (parentPort === null) throw new Error('session-thread-worker must run in a worker thread');
 const port = parentPort;
@@ -17,16 +18,7 @@ function send(msg: FromSessionThread, transfer: ArrayBuffer[] = []): void {
 
 async function start(options: SessionThreadOptions): Promise<void> {
   ort = await import('onnxruntime-node');
-  session = await ort.InferenceSession.create(options.model, {
-    intraOpNumThreads: options.intraOpNumThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    executionProviders: ['cpu'],
-    ...(options.profilePrefix !== undefined
-      ? { enableProfiling: true, profileFilePrefix: options.profilePrefix }
-      : {}),
-  });
+  session = await ort.InferenceSession.create(options.model, sessionOptions(options.settings));
 }
 
 async function run(msg: Extract<ToSessionThread, { kind: 'run' }>): Promise<void> {

@@ -60,6 +60,8 @@ export interface EngineFactoryOptions {
   onnxThreads?: number;
   /** Profile the onnxruntime steps (benchmarks): see OnnxTrainEngineOptions.profilePrefix. */
   onnxProfilePrefix?: string;
+  /** onnxruntime's intra-op spin-waiting (benchmarks); see SessionSettings.allowSpinning. */
+  onnxAllowSpinning?: boolean;
 }
 
 /** TRAIN_ENGINE's value → the setting; empty or absent means "use the config's". */
@@ -130,6 +132,7 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
       ort,
       threads: options.onnxThreads,
       profilePrefix: options.onnxProfilePrefix,
+      allowSpinning: options.onnxAllowSpinning,
     });
     return { ok: true, engine };
   } catch (e) {

@@ -10,7 +10,13 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 import { readLayerGraph, shortWeightName } from '../../onnx/layer-graph';
-import { SessionThread, sessionWorkerScript, type PlainTensor } from '../../onnx/session-thread';
+import {
+  SessionThread,
+  sessionOptions,
+  sessionWorkerScript,
+  type PlainTensor,
+  type SessionSettings,
+} from '../../onnx/session-thread';
 import {
   buildTrainingGraph,
   EVAL_OUTPUTS,
@@ -36,6 +42,8 @@ export interface OnnxTrainEngineOptions extends LossOptions {
   profilePrefix?: string;
   /** Run the session in a worker thread (default: yes, when the compiled worker script exists). */
   ownThread?: boolean;
+  /** onnxruntime's intra-op spin-waiting (its default: on); see SessionSettings. */
+  allowSpinning?: boolean;
 }
 
 /** Where the session runs: its own thread, or this one. */
@@ -49,9 +57,9 @@ interface StepRunner {
 async function inProcessRunner(
   ort: OrtModule,
   model: Uint8Array,
-  options: Ort.InferenceSession.SessionOptions,
+  settings: SessionSettings,
 ): Promise<StepRunner> {
-  const session = await ort.InferenceSession.create(model, options);
+  const session = await ort.InferenceSession.create(model, sessionOptions(settings));
   return {
     where: 'main thread',
     run: async (feeds) => {
@@ -69,13 +77,9 @@ async function inProcessRunner(
 async function threadRunner(
   script: string,
   model: Uint8Array,
-  threads: number,
-  profilePrefix?: string,
+  settings: SessionSettings,
 ): Promise<StepRunner> {
-  const thread = await SessionThread.create(
-    { model, intraOpNumThreads: threads, ...(profilePrefix !== undefined ? { profilePrefix } : {}) },
-    script,
-  );
+  const thread = await SessionThread.create({ model, settings }, script);
   return {
     where: 'own thread',
     run: (feeds) => thread.run(feeds),
@@ -152,23 +156,18 @@ export class OnnxTrainEngine implements TrainEngine {
     if (opts.ownThread === true && script === null) {
       throw new Error('the onnxruntime worker script is not built: run npm run build');
     }
-    const start = (model: Uint8Array, profilePrefix?: string): Promise<StepRunner> =>
-      script !== null
-        ? threadRunner(script, model, threads, profilePrefix)
-        : inProcessRunner(opts.ort, model, {
-            intraOpNumThreads: threads,
-            interOpNumThreads: 1,
-            graphOptimizationLevel: 'all',
-            executionMode: 'sequential',
-            executionProviders: ['cpu'],
-            ...(profilePrefix !== undefined
-              ? { enableProfiling: true, profileFilePrefix: profilePrefix }
-              : {}),
-          });
-    const runner = await start(graph.model, opts.profilePrefix);
+    const settings: SessionSettings = {
+      intraOpNumThreads: threads,
+      ...(opts.allowSpinning !== undefined ? { allowSpinning: opts.allowSpinning } : {}),
+    };
+    const start = (model: Uint8Array, s: SessionSettings): Promise<StepRunner> =>
+      script !== null ? threadRunner(script, model, s) : inProcessRunner(opts.ort, model, s);
+    const profiled =
+      opts.profilePrefix !== undefined ? { ...settings, profilePrefix: opts.profilePrefix } : settings;
+    const runner = await start(graph.model, profiled);
     let evalRunner: StepRunner;
     try {
-      evalRunner = await start(evalGraph.model);
+      evalRunner = await start(evalGraph.model, settings);
     } catch (e) {
       await runner.close();
       throw e;
