@@ -165,14 +165,15 @@ export class OnnxTrainEngine implements TrainEngine {
     const profiled =
       opts.profilePrefix !== undefined ? { ...settings, profilePrefix: opts.profilePrefix } : settings;
     const runner = await start(graph.model, profiled);
-    let evalRunner: StepRunner;
+    let evalRunner: StepRunner | undefined;
     try {
       evalRunner = await start(evalGraph.model, settings);
+      return new OnnxTrainEngine(opts, runner, evalRunner, graph, evalGraph, threads);
     } catch (e) {
-      await runner.close();
+      // No thread outlives a failed start.
+      await Promise.all([runner.close(), evalRunner?.close()]);
       throw e;
     }
-    return new OnnxTrainEngine(opts, runner, evalRunner, graph, evalGraph, threads);
   }
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
