@@ -147,21 +147,25 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   const bottom = new Int32Array(n);
   const left = new Int32Array(n);
   const right = new Int32Array(n);
+  // Run by run: predicted masks are long runs of one class, so the boxes are updated once per run, not per pixel.
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) {
+    for (let x = 0; x < width; ) {
       const v = mask[row + x];
-      if (v >= n) continue;
-      if (top[v] < 0) {
-        top[v] = y;
-        bottom[v] = y;
-        left[v] = x;
-        right[v] = x;
-      } else {
-        if (x < left[v]) left[v] = x;
-        if (x > right[v]) right[v] = x;
+      let end = x + 1;
+      while (end < width && mask[row + end] === v) end++;
+      if (v < n) {
+        if (top[v] < 0) {
+          top[v] = y;
+          left[v] = x;
+          right[v] = end - 1;
+        } else {
+          if (x < left[v]) left[v] = x;
+          if (end - 1 > right[v]) right[v] = end - 1;
+        }
         bottom[v] = y;
       }
+      x = end;
     }
   }
   const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
