@@ -129,6 +129,11 @@ export class NetworkThread {
     }
   }
 
+  /** Batches sent and not yet answered. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
   /** Runs one batch; `x` is transferred (unusable by the caller afterwards). */
   run(x: Float32Array, n: number): Promise<Float32Array> {
     if (this.dead !== undefined) return Promise.reject(this.dead);

@@ -44,10 +44,10 @@ import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 export interface RunInferenceOptions {
   /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
   readonly engine?: EngineName;
-  /** Threads for the native engine; default: `defaultIntraOpThreads` (network-runner.ts). */
+  /** Intra-op threads per native engine; default: `defaultIntraOpThreads` (network-runner.ts). */
   readonly threads?: number;
-  /** Run the network in a worker thread: `auto` (default) when the compiled worker exists, or `never`. */
-  readonly networkThread?: 'auto' | 'never';
+  /** Network threads; 0 runs the network on the main thread. Default: `defaultNetworkThreads` (network-runner.ts). */
+  readonly networkThreads?: number;
   /** Images decoded, waiting for the network or being labelled at once; default `imagesInFlight(batch)`. */
   readonly imagesInFlight?: number;
 }
@@ -57,8 +57,12 @@ export interface InferenceSummary {
   readonly resultsDir: string;
   readonly items: number;
   readonly engine: EngineName;
+  /** Time during which at least one batch was in the network. */
   readonly networkMs: number;
   readonly wallMs: number;
+  /** From the start until the network was ready (reading the project, loading the network). */
+  readonly startupMs: number;
+  readonly networkThreads: number;
 }
 
 export async function runInference(
@@ -94,7 +98,7 @@ export async function runInference(
     backend,
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
-    thread: options.networkThread ?? 'auto',
+    ...(options.networkThreads !== undefined ? { threads: options.networkThreads } : {}),
   });
   logger.info('Inference engine', {
     engine: network.engine.name,
@@ -102,9 +106,10 @@ export async function runInference(
     other_engine: network.engine.notChosen.name,
     other_engine_not_used: network.engine.notChosen.reason,
     detail: network.engine.description,
-    own_thread: network.threaded,
+    network_threads: network.threads,
   });
   building.iterDone();
+  const startupMs = performance.now() - started;
 
   const tempDir = path.join(paths.results, `.${project.name}.partial-${process.pid}`);
   let networkMs = 0;
@@ -117,6 +122,7 @@ export async function runInference(
     const batcher = new MicroBatcher({
       run: (x, n) => network.run(x, n),
       batchSize: modelConfig.batch_size,
+      concurrency: Math.max(1, network.threads),
       inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
       outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
     });
@@ -160,6 +166,8 @@ export async function runInference(
     engine: network.engine.name,
     networkMs,
     wallMs: performance.now() - started,
+    startupMs,
+    networkThreads: network.threads,
   };
 }
 

@@ -116,16 +116,16 @@ describe('network in a worker thread (spec F.2)', () => {
   ] as const)('%s, %j: the same results as on the main thread', async (engine, mode) => {
     const threaded = await runBuilt(await makeTask(`t-${engine}-${mode.name}`), mode, {
       engine,
-      networkThread: 'auto',
+      networkThreads: 2,
     });
     const inline = await runBuilt(await makeTask(`m-${engine}-${mode.name}`), mode, {
       engine,
-      networkThread: 'never',
+      networkThreads: 0,
     });
     const engineLine = (lines: Record<string, unknown>[]) =>
       lines.find((l) => l.message === 'Inference engine');
-    expect(engineLine(threaded.lines)).toMatchObject({ engine, own_thread: true });
-    expect(engineLine(inline.lines)).toMatchObject({ engine, own_thread: false });
+    expect(engineLine(threaded.lines)).toMatchObject({ engine, network_threads: 2 });
+    expect(engineLine(inline.lines)).toMatchObject({ engine, network_threads: 0 });
     expect(threaded.anns.size).toBe(5);
     expect([...threaded.anns.keys()]).toEqual([...inline.anns.keys()]);
     for (const [name, text] of threaded.anns) expect(text).toBe(inline.anns.get(name));
