@@ -154,7 +154,7 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
       const v = mask[row + x];
       let end = x + 1;
       while (end < width && mask[row + end] === v) end++;
-      if (v < n) {
+      if (v >= 0 && v < n) {
         if (top[v] < 0) {
           top[v] = y;
           left[v] = x;
@@ -168,25 +168,39 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
       x = end;
     }
   }
-  const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
+  // Each present class with a title gets a zeroed mask of its box; a second pass sets its runs in it, so every
+  // pixel is visited once whatever the number of classes.
+  const masks: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n).fill(undefined);
+  const boxWidth = new Int32Array(n);
   for (let v = 0; v < n; v++) {
-    if (top[v] >= 0) boxes.set(v, { top: top[v], left: left[v], bottom: bottom[v], right: right[v] });
+    if (top[v] < 0 || !titleByIndex.has(v)) continue;
+    boxWidth[v] = right[v] - left[v] + 1;
+    masks[v] = new Uint8Array(boxWidth[v] * (bottom[v] - top[v] + 1));
+  }
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; ) {
+      const v = mask[row + x];
+      let end = x + 1;
+      while (end < width && mask[row + end] === v) end++;
+      const out = v >= 0 && v < n ? masks[v] : undefined;
+      if (out !== undefined) {
+        const at = (y - top[v]) * boxWidth[v] - left[v];
+        if (end - x > 8) out.fill(1, at + x, at + end);
+        else for (let i = x; i < end; i++) out[at + i] = 1;
+      }
+      x = end;
+    }
   }
   const labels: Label[] = [];
-  for (const [index, box] of [...boxes.entries()].sort((a, b) => a[0] - b[0])) {
-    const classTitle = titleByIndex.get(index);
-    if (classTitle === undefined) continue;
-    const w = box.right - box.left + 1;
-    const h = box.bottom - box.top + 1;
-    const data = new Uint8Array(w * h);
-    for (let y = 0; y < h; y++) {
-      const src = (box.top + y) * width + box.left;
-      for (let x = 0; x < w; x++) data[y * w + x] = mask[src + x] === index ? 1 : 0;
-    }
+  for (let v = 0; v < n; v++) {
+    const data = masks[v];
+    const classTitle = titleByIndex.get(v);
+    if (data === undefined || classTitle === undefined) continue;
     const geometry: BitmapGeometry = {
       type: 'bitmap',
-      origin: { x: box.left, y: box.top },
-      mask: { width: w, height: h, data },
+      origin: { x: left[v], y: top[v] },
+      mask: { width: boxWidth[v], height: bottom[v] - top[v] + 1, data },
     };
     labels.push({ classTitle, description: '', tags: [], geometry, extra: {} });
   }

@@ -136,7 +136,7 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
     channels: C,
     labels: clearLabels(src, magnitude * 2 ** -20),
     xs: axisTaps(src.width, W),
-    template: new Int32Array(W),
+    template: C <= 256 ? new Uint8Array(W) : new Int32Array(W),
     exactColumns: new Int32Array(W),
     topRow: new Float64Array(W * C),
     bottomRow: new Float64Array(W * C),
@@ -144,7 +144,8 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
   };
   const ys = axisTaps(src.height, H);
   const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
-  const row = new Int32Array(W);
+  // The same element type as `out`, so copying a row is a plain memory copy.
+  const row = C <= 256 ? new Uint8Array(W) : new Int32Array(W);
   // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
   // weight): that row is built once per source-row pair, with the columns left for the exact path and their
   // horizontal interpolations, which are also the same for every output row of the pair (about H / src.height
@@ -170,7 +171,7 @@ interface PairPass {
   readonly channels: number;
   readonly labels: Int32Array;
   readonly xs: AxisTaps;
-  readonly template: Int32Array;
+  readonly template: ClassIndexMask;
   readonly exactColumns: Int32Array;
   readonly topRow: Float64Array;
   readonly bottomRow: Float64Array;
@@ -206,7 +207,7 @@ function buildPair(p: PairPass, r0: number, r1: number): void {
 }
 
 /** The column pass and argmaxMask for the pair's exact columns, as the full path computes them. */
-function exactRow(p: PairPass, fy: number, row: Int32Array): void {
+function exactRow(p: PairPass, fy: number, row: ClassIndexMask): void {
   const { channels: C, exactColumns, topRow, bottomRow, exactCount } = p;
   const gy = 1 - fy;
   for (let e = 0; e < exactCount; e++) {
