@@ -43,6 +43,8 @@ export interface EngineReport {
   readonly description: string;
   readonly reason: string;
   readonly notChosen: { readonly name: EngineName; readonly reason: string };
+  /** With the onnx engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
+  readonly onnxSource?: string;
 }
 
 export type FromNetworkThread =

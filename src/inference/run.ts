@@ -106,6 +106,7 @@ export async function runInference(
     other_engine: network.engine.notChosen.name,
     other_engine_not_used: network.engine.notChosen.reason,
     detail: network.engine.description,
+    ...(network.engine.onnxSource !== undefined ? { onnx_model: network.engine.onnxSource } : {}),
     network_threads: network.threads,
   });
   building.iterDone();
