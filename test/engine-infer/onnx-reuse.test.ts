@@ -9,11 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
-import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import { readInferenceCheckpoint, loadCheckpointModel } from '../../src/inference/checkpoint';
 import { loadEngine } from '../../src/inference/engine-loader';
-import { initWeights } from '../../src/model-state/init-weights';
-import { loadNetworkPlugin } from '../../src/network/load-plugin';
 import { saveModelToDir } from '../../src/network/io';
 import {
   checkpointWeightsHash,
@@ -21,6 +18,7 @@ import {
   modelWeightsHash,
   WEIGHTS_HASH_KEY,
 } from '../../src/onnx';
+import { tinyUnetCheckpoint } from '../inference/helpers/tiny-checkpoint';
 
 let root: string;
 let source: string;
@@ -28,25 +26,8 @@ let source: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'onnx-reuse-'));
-  const project = await generateSyntheticProject({
-    dir: path.join(root, 'project'),
-    projectName: 'p',
-    datasets: [{ name: 'ds', count: 1 }],
-    width: 16,
-    height: 16,
-    seed: 1,
-  });
   source = path.join(root, 'source');
-  await initWeights({
-    network: loadNetworkPlugin(require.resolve('../../plugin/unet')),
-    settings: {
-      input_size: { height: 16, width: 16 },
-      special_classes: { background: 'bg', neutral: 'neutral' },
-      custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
-    },
-    projectClasses: project.meta.classes,
-    outDir: source,
-  });
+  await tinyUnetCheckpoint({ outDir: source, size: 16 });
 });
 
 afterAll(async () => {

@@ -9,8 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import { TaskError } from '../../src/errors';
-import { initWeights } from '../../src/model-state/init-weights';
-import { loadNetworkPlugin } from '../../src/network/load-plugin';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
@@ -19,6 +17,7 @@ import { deserializeError, serializeError } from '../../src/inference/network-th
 import type * as RunModule from '../../src/inference/run';
 import type * as ThreadModule from '../../src/inference/network-thread';
 import { builtFile } from '../contract/built';
+import { tinyUnetCheckpoint } from './helpers/tiny-checkpoint';
 
 // The compiled modules, loaded at run time once builtFile has checked they are fresh: their __dirname is in
 // dist/, where the worker script is.
@@ -37,25 +36,8 @@ let modelDir: string;
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'infer-thread-'));
-  const source = await generateSyntheticProject({
-    dir: path.join(root, 'source'),
-    projectName: 'source',
-    datasets: [{ name: 'ds', count: 1 }],
-    width: 32,
-    height: 32,
-    seed: 1,
-  });
   modelDir = path.join(root, 'model');
-  await initWeights({
-    network: loadNetworkPlugin(require.resolve('../../plugin/unet')),
-    settings: {
-      input_size: { height: 32, width: 32 },
-      special_classes: { background: 'bg', neutral: 'neutral' },
-      custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
-    },
-    projectClasses: source.meta.classes,
-    outDir: modelDir,
-  });
+  await tinyUnetCheckpoint({ outDir: modelDir, size: 32 });
 });
 
 afterAll(async () => {
