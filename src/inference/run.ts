@@ -23,7 +23,7 @@ import {
 } from '../format/project-reader';
 import { ResultsProjectWriter } from '../format/project-writer';
 import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
-import { decodeImage } from '../image/decode';
+import { configureSharpForManyImages, decodeImage } from '../image/decode';
 import { normaliseRgbInto } from '../image/normalise';
 import { syncPath } from '../model-state/checkpoint-writer';
 import { reportModelApplied } from '../protocol/events';
@@ -72,6 +72,7 @@ export async function runInference(
   const { paths, logger, modeConfig, modelConfig } = ctx;
   const started = performance.now();
 
+  configureSharpForManyImages();
   const project = await readSingleProject(paths.data);
   const total = countItems(project);
   logger.info(`Project structure has been read. Samples: ${total}.`, { project: project.name });

@@ -97,25 +97,24 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
   const n = src.height * src.width;
   const d = src.data;
   const out = new Int32Array(n);
+  // One pass per pixel for the first maximum and the largest other score. NaN never compares greater, so as in
+  // argmaxMask a NaN score never wins; a NaN first score leaves bestV NaN, and the pixel unclear.
   for (let p = 0; p < n; p++) {
     const base = p * C;
     let best = 0;
     let bestV = d[base];
+    let second = -Infinity;
     for (let c = 1; c < C; c++) {
-      if (d[base + c] > bestV) {
-        bestV = d[base + c];
+      const v = d[base + c];
+      if (v > bestV) {
+        second = bestV;
+        bestV = v;
         best = c;
+      } else if (v > second) {
+        second = v;
       }
     }
-    let clear = true;
-    for (let c = 0; c < C; c++) {
-      // Written so that NaN counts as unclear.
-      if (c !== best && !(bestV - d[base + c] > threshold)) {
-        clear = false;
-        break;
-      }
-    }
-    out[p] = clear ? best : -1;
+    out[p] = C === 1 || bestV - second > threshold ? best : -1;
   }
   return out;
 }
@@ -130,7 +129,11 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
   const C = src.channels;
   const sd = src.data;
   let magnitude = 0;
-  for (let i = 0; i < sd.length; i++) magnitude = Math.max(magnitude, Math.abs(sd[i]));
+  // Not Math.max, which is several times slower here; a NaN is skipped (its pixel is never clear anyway).
+  for (let i = 0; i < sd.length; i++) {
+    const a = Math.abs(sd[i]);
+    if (a > magnitude) magnitude = a;
+  }
   const pass: PairPass = {
     src: sd,
     channels: C,
@@ -144,8 +147,6 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
   };
   const ys = axisTaps(src.height, H);
   const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
-  // The same element type as `out`, so copying a row is a plain memory copy.
-  const row = C <= 256 ? new Uint8Array(W) : new Int32Array(W);
   // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
   // weight): that row is built once per source-row pair, with the columns left for the exact path and their
   // horizontal interpolations, which are also the same for every output row of the pair (about H / src.height
@@ -158,9 +159,8 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
       pair = r0 * (src.height + 1) + r1;
       buildPair(pass, r0, r1);
     }
-    row.set(pass.template);
-    exactRow(pass, ys.f[y], row);
-    out.set(row, y * W);
+    out.set(pass.template, y * W);
+    exactRow(pass, ys.f[y], out, y * W);
   }
   return out;
 }
@@ -207,7 +207,7 @@ function buildPair(p: PairPass, r0: number, r1: number): void {
 }
 
 /** The column pass and argmaxMask for the pair's exact columns, as the full path computes them. */
-function exactRow(p: PairPass, fy: number, row: ClassIndexMask): void {
+function exactRow(p: PairPass, fy: number, out: ClassIndexMask, offset: number): void {
   const { channels: C, exactColumns, topRow, bottomRow, exactCount } = p;
   const gy = 1 - fy;
   for (let e = 0; e < exactCount; e++) {
@@ -221,6 +221,6 @@ function exactRow(p: PairPass, fy: number, row: ClassIndexMask): void {
         best = c;
       }
     }
-    row[exactColumns[e]] = best;
+    out[offset + exactColumns[e]] = best;
   }
 }
