@@ -24,7 +24,7 @@
  * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos.
  * The last line is one JSON object.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -60,7 +60,7 @@ import { createLogger, memorySink } from '../src/protocol';
 import { resolveInferenceConfig } from '../src/task/inference-config';
 import { taskPathsAt } from '../src/task/paths';
 import { PLUGIN_TASK_DEFAULTS } from '../src/task/plugin-defaults';
-import { exportToOnnx } from '../src/onnx';
+import { exportCheckpointToOnnx, exportToOnnx } from '../src/onnx';
 import * as ort from 'onnxruntime-node';
 import { trainedCheckpoint } from './trained-checkpoint';
 
@@ -149,7 +149,7 @@ async function networkThroughput(
   };
 }
 
-/** A model folder like a trained checkpoint's, with random weights. */
+/** A model folder like a trained checkpoint's (model.onnx included), with random weights. */
 async function makeModel(
   root: string,
   env: BenchEnv,
@@ -166,6 +166,8 @@ async function makeModel(
     projectClasses: classes,
     outDir: dir,
   });
+  // With model.onnx, as a training checkpoint has it, so both networks start the same way.
+  await exportCheckpointToOnnx({ checkpointDir: dir, outFile: path.join(dir, 'model.onnx') });
   return dir;
 }
 
@@ -377,7 +379,7 @@ async function main(): Promise<void> {
       console.log(
         `end to end, ${name} network: ${r.items} images in ${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; ` +
           `network busy ${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
-          `CPU ${r.cpuMsPerImage} ms per image`,
+          `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)})`,
       );
     }
 
@@ -431,8 +433,59 @@ interface E2eResult {
   /** The share of the run's wall time when no batch was in the network. */
   outsideNetworkShare: number;
   cpuMsPerImage: number;
+  /** Linux only: main thread, network threads, the rest (decoding pools, GC helpers). */
+  cpuMsPerImageByThread: Record<string, number>;
   networkThreads: number;
   imagesInFlight: number;
+}
+
+/** CPU ms of each thread of this process, by thread id, with its name (Linux /proc; empty elsewhere). */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Samples thread CPU while `run` runs (threads that end, like the network threads, are caught by their last
+ * sample) and splits it: the main thread, the `node` threads started meanwhile (the network threads), and the
+ * rest (libuv's pool and libvips decoding, V8's GC helpers).
+ */
+async function cpuByThread<T>(run: () => Promise<T>): Promise<{ result: T; ms: Record<string, number> }> {
+  const before = threadCpu();
+  const last = new Map(before);
+  const sample = (): void => threadCpu().forEach((v, tid) => last.set(tid, v));
+  const timer = setInterval(sample, 50);
+  try {
+    const result = await run();
+    sample();
+    const ms = { main: 0, networkThreads: 0, other: 0 };
+    for (const [tid, v] of last) {
+      const used = v.ms - (before.get(tid)?.ms ?? 0);
+      if (tid === String(process.pid)) ms.main += used;
+      else if (!before.has(tid) && v.name === 'node') ms.networkThreads += used;
+      else ms.other += used;
+    }
+    return { result, ms };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** One inference task over the generated project with the given checkpoint, in a task folder of its own. */
@@ -460,14 +513,16 @@ async function endToEnd(opts: {
   const logger = createLogger({ sink: sink.sink, level: 'info' });
   const inFlight = env.inFlight ?? imagesInFlight(env.batch, 'full_image');
   const cpu0 = process.cpuUsage();
-  const summary = await runInference(
-    { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
-    {
-      engine: opts.engine,
-      threads: env.threads,
-      ...(env.networkThreads !== undefined ? { networkThreads: env.networkThreads } : {}),
-      imagesInFlight: inFlight,
-    },
+  const { result: summary, ms: byThread } = await cpuByThread(() =>
+    runInference(
+      { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
+      {
+        engine: opts.engine,
+        threads: env.threads,
+        ...(env.networkThreads !== undefined ? { networkThreads: env.networkThreads } : {}),
+        imagesInFlight: inFlight,
+      },
+    ),
   );
   const cpu = process.cpuUsage(cpu0);
   await fs.rm(taskDir, { recursive: true, force: true });
@@ -479,6 +534,9 @@ async function endToEnd(opts: {
     networkMs: round(summary.networkMs),
     outsideNetworkShare: round(1 - summary.networkMs / summary.wallMs, 3),
     cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / summary.items, 1),
+    cpuMsPerImageByThread: Object.fromEntries(
+      Object.entries(byThread).map(([k, v]) => [k, round(v / summary.items, 1)]),
+    ),
     networkThreads: summary.networkThreads,
     imagesInFlight: inFlight,
   };

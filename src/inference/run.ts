@@ -175,9 +175,10 @@ export async function runInference(
 
 /**
  * How many images are worked on at once (read, decoded, waiting for the network, labelled, written).
- * full_image holds only network-sized pixels per image, so it keeps four batches in flight: one in the network,
- * one queued so the network never waits, and the rest being decoded or labelled (bench:infer on 2 cores: the
- * network was busy 92-95 % of the run with 33 images at batch 8, 60-80 % with 9). The modes that crop hold each
+ * full_image holds only network-sized pixels per image, so it keeps four batches in flight: one in each of the
+ * (up to two) network threads, and the rest queued, decoded or labelled (bench:infer on 2 cores, batch 8, two
+ * network threads: the network was busy 92-94 % of the run with 33 or 49 images in flight, 87-92 % with 17, and
+ * 33 gave the most images per second). The modes that crop hold each
  * image at full size (possibly tens of MB), so they keep one batch and one more image.
  */
 export function imagesInFlight(batchSize: number, mode: ModeConfig['name']): number {
