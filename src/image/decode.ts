@@ -5,9 +5,9 @@
  * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
  */
 
-import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { dataError, errorMessage } from '../errors';
+import { readFile } from '../format/file-io';
 import type { ImageSize } from '../format/model';
 import { decodeBmp, isBmp } from './bmp';
 import { decideOrientation, type ExifHandling } from './orientation';
@@ -51,7 +51,7 @@ export async function decodeImage(file: string, options: DecodeImageOptions = {}
   const where = { file: options.displayName ?? file };
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(file);
+    bytes = await readFile(file);
   } catch (e) {
     throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
   }
