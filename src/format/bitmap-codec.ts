@@ -88,10 +88,20 @@ export function encodeBitmap(mask: BinaryMask, origin: PixelPoint = { x: 0, y: 0
   const png = encodeMaskPng(cropped.mask);
   return {
     origin: [cropped.origin.x, cropped.origin.y],
-    // The format wants zlib around the PNG, but the PNG's pixels are deflated already: a second compression
-    // gains nothing (well under 1 %) and costs as much as the first, so the wrapper stores (level 0).
-    data: zlib.deflateSync(png, { level: 0 }).toString('base64'),
+    data: zlibStored(png).toString('base64'),
   };
+}
+
+/**
+ * `bytes` in a zlib stream of stored (uncompressed) blocks. The format wants zlib around the PNG, but the PNG's
+ * pixels are deflated already: compressing again gains well under 1 % and costs as much as the first time.
+ * The header says `78 9C` as zlib.compress writes it (so the base64 starts with `eJ`, as every SDK payload
+ * does): its level bits are informational only (RFC 1950 FLEVEL) and `78 9C` passes the header check too.
+ */
+function zlibStored(bytes: Uint8Array): Buffer {
+  const out = zlib.deflateSync(bytes, { level: 0 });
+  out[1] = 0x9c;
+  return out;
 }
 
 /** Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong. */
