@@ -66,3 +66,30 @@ export function formatMessage(detail: string, context: TaskErrorContext): string
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** An error as it crosses a worker thread boundary (structured clone keeps no class). */
+export interface SerializedError {
+  message: string;
+  stack?: string;
+  taskKind?: TaskErrorKind;
+  detail?: string;
+  context?: TaskErrorContext;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof TaskError) {
+    return { message: e.message, stack: e.stack, taskKind: e.kind, detail: e.detail, context: e.context };
+  }
+  return { message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined };
+}
+
+/**
+ * A TaskError stays a TaskError (its kind and context decide the crash line); anything else becomes an Error
+ * whose message says which thread threw it, with that thread's stack below ours.
+ */
+export function deserializeError(s: SerializedError, thread: string): Error {
+  if (s.taskKind !== undefined) return new TaskError(s.taskKind, s.detail ?? s.message, s.context ?? {});
+  const err = new Error(`${thread}: ${s.message}`);
+  if (s.stack !== undefined) err.stack = `${err.message}\n--- in ${thread} ---\n${s.stack}`;
+  return err;
+}

@@ -30,7 +30,11 @@ async function main(): Promise<void> {
     device_ids: deviceIds,
   });
   const { runTraining } = await import('./training/run');
-  await runTraining({ paths, config, logger }, { networkModule: NETWORK_MODULE });
+  const { parseTrainEngine, TRAIN_ENGINE_ENV_VAR } = await import('./training/engine-factory');
+  await runTraining(
+    { paths, config, logger },
+    { networkModule: NETWORK_MODULE, trainEngine: parseTrainEngine(process.env[TRAIN_ENGINE_ENV_VAR]) },
+  );
 }
 
 void runMain(TRAIN_MAIN_NAME, main);

@@ -20,6 +20,8 @@ export type Dim = number | string;
 export interface ValueInfo {
   readonly name: string;
   readonly dims: readonly Dim[];
+  /** FLOAT unless given. */
+  readonly elemType?: number;
 }
 
 export class GraphBuilder {
@@ -73,6 +75,21 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int64 constant (shapes, axes, slice bounds); returns its (fresh) name. */
+  int64Const(base: string, values: readonly number[], dims: readonly number[] = [values.length]): string {
+    const name = this.fresh(base);
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: onnx.TensorProto.DataType.INT64,
+      int64Data: values.map((v) => {
+        if (!Number.isSafeInteger(v)) throw new Error(`ONNX exporter: ${base} has a non-integer ${v}`);
+        return v;
+      }),
+    });
+    return name;
+  }
+
   toModelProto(opts: {
     inputs: readonly ValueInfo[];
     outputs: readonly ValueInfo[];
@@ -106,7 +123,7 @@ function valueInfo(v: ValueInfo): onnx.IValueInfoProto {
     name: v.name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: v.elemType ?? onnx.TensorProto.DataType.FLOAT,
         shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

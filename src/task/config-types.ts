@@ -36,6 +36,8 @@ export interface TrainConfig {
   data_workers: TrainValPair<number>;
   /** Data-parallel backend instances: "auto" or a count >= 1. */
   compute_workers: 'auto' | number;
+  /** What runs the steps: onnxruntime (native kernels), tfjs, or "auto" (onnxruntime when it can). */
+  train_engine: 'auto' | 'onnxruntime' | 'tfjs';
   allow_corrupted_samples: TrainValPair<number>;
   seed: number;
   augment: { flip_horizontal: boolean; flip_vertical: boolean };

@@ -1,17 +1,28 @@
 /**
- * Which step engine a run uses, from `compute_workers` (engine/types.ts is the interface):
- * - a number n: n backend instances, the main thread plus n - 1 worker threads (1: in process);
- * - "auto": on a native tfjs backend (tfjs-node uses every core itself) one; on wasm or cpu (one core per
- *   backend instance) one per core, but no more than the samples of a batch (a shard needs a sample).
+ * Which step engine a run uses (engine/types.ts is the interface), from `train_engine`:
+ * - "onnxruntime": each step runs as one ONNX graph on onnxruntime-node's native kernels (every core, wide
+ *   SIMD); an error if it cannot load or a layer cannot train on it;
+ * - "tfjs": the tfjs backend, with `compute_workers` backend instances: a number n is the main thread plus
+ *   n - 1 worker threads (1: in process); "auto" is one on a native backend (tfjs-node uses every core
+ *   itself), and on wasm or cpu (one core per instance) one per core, at most the samples of a batch;
+ * - "auto": onnxruntime on the wasm and cpu backends when it loads and every layer trains on it (several
+ *   times faster there), tfjs otherwise (native tfjs backends, a GPU above all, stay with tfjs).
  */
 
 import * as os from 'node:os';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../backend/select';
+import { configError, errorMessage, TaskError } from '../errors';
 import type { TrainConfig } from '../task/config-types';
 import { DataParallelEngine } from './engine/data-parallel';
 import { InProcessEngine } from './engine/in-process';
+import { OnnxTrainEngine, type OrtModule } from './engine/onnx-engine';
 import type { TrainEngine } from './engine/types';
+
+/** Overrides `train_engine` (benchmarks, operators); read by the entry point. */
+export const TRAIN_ENGINE_ENV_VAR = 'TRAIN_ENGINE';
+export type TrainEngineSetting = TrainConfig['train_engine'];
+const SETTINGS: readonly TrainEngineSetting[] = ['auto', 'onnxruntime', 'tfjs'];
 
 export interface EngineRequest {
   model: tf.LayersModel;
@@ -20,7 +31,9 @@ export interface EngineRequest {
   learningRate: number;
   numClasses: number;
   ignoreIndex: number | null;
-  /** `compute_workers` of the config. */
+  /** `train_engine` of the config, or the TRAIN_ENGINE override. */
+  engine: TrainEngineSetting;
+  /** `compute_workers` of the config (the tfjs engine's backend instances). */
   computeWorkers: TrainConfig['compute_workers'];
   backend: BackendChoice;
   /** The train batch size actually used. */
@@ -32,7 +45,37 @@ export interface EngineRequest {
   };
 }
 
-export type EngineFactory = (request: EngineRequest) => Promise<TrainEngine>;
+export interface EngineChoice {
+  engine: TrainEngine;
+  /** Why this engine, for the log: the setting, or why onnxruntime was not used. */
+  reason: string;
+}
+
+export type EngineFactory = (request: EngineRequest) => Promise<EngineChoice>;
+
+export interface EngineFactoryOptions {
+  /** How onnxruntime-node is loaded; tests inject a failing loader. */
+  loadOrt?: () => Promise<OrtModule>;
+  /** onnxruntime intra-op threads; the machine's cores by default. */
+  onnxThreads?: number;
+  /** Profile the onnxruntime steps (benchmarks): see OnnxTrainEngineOptions.profilePrefix. */
+  onnxProfilePrefix?: string;
+  /** onnxruntime's intra-op spin-waiting (benchmarks); see SessionSettings.allowSpinning. */
+  onnxAllowSpinning?: boolean;
+}
+
+/** TRAIN_ENGINE's value → the setting; empty or absent means "use the config's". */
+export function parseTrainEngine(value: string | undefined): TrainEngineSetting | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim().toLowerCase();
+  const hit = SETTINGS.find((s) => s === v);
+  if (hit === undefined) {
+    throw configError(`unknown training engine "${value}"; use one of: ${SETTINGS.join(', ')}`, {
+      field: TRAIN_ENGINE_ENV_VAR,
+    });
+  }
+  return hit;
+}
 
 /** Backend instances to train with (see the module comment). */
 export function resolveComputeWorkers(opts: {
@@ -46,7 +89,62 @@ export function resolveComputeWorkers(opts: {
   return Math.max(1, Math.min(opts.cores, opts.batchSize));
 }
 
-export const defaultEngineFactory: EngineFactory = async (request) => {
+export function makeEngineFactory(options: EngineFactoryOptions = {}): EngineFactory {
+  return async (request) => {
+    if (request.engine === 'tfjs') return { engine: await tfjsEngine(request), reason: 'train_engine: tfjs' };
+    if (request.engine === 'auto' && (request.backend === 'node' || request.backend === 'node-gpu')) {
+      return {
+        engine: await tfjsEngine(request),
+        reason: `the tfjs backend ${request.backend} is native: it keeps the steps`,
+      };
+    }
+    const attempt = await tryOnnx(request, options);
+    if (attempt.ok) {
+      const why =
+        request.engine === 'onnxruntime'
+          ? 'train_engine: onnxruntime'
+          : 'onnxruntime-node loaded and every layer trains on it';
+      return { engine: attempt.engine, reason: why };
+    }
+    if (request.engine === 'onnxruntime') {
+      throw configError(`train_engine is "onnxruntime" but ${attempt.reason}`, { field: 'train_engine' });
+    }
+    return { engine: await tfjsEngine(request), reason: `onnxruntime not used: ${attempt.reason}` };
+  };
+}
+
+type OnnxAttempt = { ok: true; engine: OnnxTrainEngine } | { ok: false; reason: string };
+
+async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): Promise<OnnxAttempt> {
+  let ort: OrtModule;
+  try {
+    ort = await (options.loadOrt ?? (() => import('onnxruntime-node')))();
+  } catch (e) {
+    return { ok: false, reason: `onnxruntime-node did not load: ${errorMessage(e)}` };
+  }
+  try {
+    const engine = await OnnxTrainEngine.create({
+      model: request.model,
+      optimizer: request.optimizer,
+      learningRate: request.learningRate,
+      numClasses: request.numClasses,
+      ignoreIndex: request.ignoreIndex,
+      ort,
+      threads: options.onnxThreads,
+      profilePrefix: options.onnxProfilePrefix,
+      allowSpinning: options.onnxAllowSpinning,
+    });
+    return { ok: true, engine };
+  } catch (e) {
+    // An unsupported layer is a TaskError naming the layer and its class.
+    if (e instanceof TaskError) return { ok: false, reason: e.message };
+    return { ok: false, reason: `onnxruntime could not start the training graph: ${errorMessage(e)}` };
+  }
+}
+
+export const defaultEngineFactory: EngineFactory = makeEngineFactory();
+
+async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {
   const instances = resolveComputeWorkers({
     setting: request.computeWorkers,
     backend: request.backend,
@@ -71,4 +169,4 @@ export const defaultEngineFactory: EngineFactory = async (request) => {
     workers: instances - 1,
     backend: request.backend,
   });
-};
+}

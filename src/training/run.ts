@@ -34,7 +34,7 @@ import { EpochBatchReader, FoldBatches } from './data/fold-batches';
 import type { Sample, SampleRecipe } from './data/sample';
 import { collateSamples, flipProbabilities, loadSample } from './data/sample';
 import type { TrainEngine } from './engine/types';
-import { defaultEngineFactory, type EngineFactory } from './engine-factory';
+import { defaultEngineFactory, type EngineFactory, type TrainEngineSetting } from './engine-factory';
 import type { FoldPurpose } from './folds';
 import { writeCheckpointFiles } from './hooks/checkpoint-files';
 import type { ValidationTally } from './hooks/validation';
@@ -59,6 +59,8 @@ export interface RunTrainingOptions {
   backend?: InitBackendOptions;
   /** How the step engine is made; default: `defaultEngineFactory`. */
   createEngine?: EngineFactory;
+  /** Overrides the config's `train_engine` (the entry point passes TRAIN_ENGINE). */
+  trainEngine?: TrainEngineSetting;
   /** Hooks run after the built-in ones (tests, tools). */
   extraHooks?: readonly TrainHook[];
 }
@@ -95,12 +97,13 @@ export async function runTraining(
     foldBatches({ fold: plan.train, project, plan, classes, ctx, network }),
   );
   try {
-    engine = await (options.createEngine ?? defaultEngineFactory)({
+    const chosen = await (options.createEngine ?? defaultEngineFactory)({
       model: built.model,
       optimizer: built.optimizer,
       learningRate: config.lr,
       numClasses: classes.numClasses,
       ignoreIndex: plan.ignoreIndex,
+      engine: options.trainEngine ?? config.train_engine,
       computeWorkers: config.compute_workers,
       backend: backend.name,
       batchSize: plan.train.batchSize,
@@ -113,7 +116,8 @@ export async function runTraining(
         },
       },
     });
-    logger.info('Training engine ready.', { engine: engine.description });
+    engine = chosen.engine;
+    logger.info('Training engine ready.', { engine: engine.description, reason: chosen.reason });
     const summary = await trainLoop({
       ctx,
       engine,
@@ -416,6 +420,7 @@ async function trainLoop(opts: {
           return files;
         },
         countTensors: () => tf.memory().numTensors,
+        imagesPerStep: plan.train.batchSize,
       }),
       ...opts.extraHooks,
     ],

@@ -136,6 +136,18 @@ describe('sly-nn as a real process (package.json bin)', () => {
     expect(fs.readFileSync(path.join(out, 'weights.bin'), 'utf8')).toBe('W'.repeat(3000));
   });
 
+  it('loads TensorFlow.js only for the commands that need it (help and pack start fast)', () => {
+    const main = builtFile('src/cli/main.ts');
+    const probe = [
+      `process.argv = [process.argv[0], ${JSON.stringify(main)}, '--help'];`,
+      `process.on('exit', () => process.stderr.write('tfjs-loaded=' + Object.keys(require.cache).some((k) => k.includes('@tensorflow'))));`,
+      `require(${JSON.stringify(main)});`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/init-weights/);
+    expect(r.stderr).toContain('tfjs-loaded=false');
+  });
+
   it('errors go to stderr with a non-zero exit', () => {
     const notTar = write('x.tar', 'not a tar at all\n'.repeat(64));
     const r = slyNn('unpack', notTar, path.join(work, 'out'));

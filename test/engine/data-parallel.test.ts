@@ -47,8 +47,10 @@ class Boom extends tf.layers.Layer {
   static get className() { return 'Boom'; }
 }
 const THROW_IN_WORKERS = ${opts.throwInWorkers === true};
+// Seeded weights: the comparison's float32 rounding then does not depend on the draw.
+const seeded = (seed) => tf.initializers.glorotUniform({ seed });
 function buildHead(features, o) {
-  const logits = tf.layers.conv2d({ name: 'head_conv', filters: o.numClasses, kernelSize: 1 }).apply(features);
+  const logits = tf.layers.conv2d({ name: 'head_conv', filters: o.numClasses, kernelSize: 1, kernelInitializer: seeded(4) }).apply(features);
   return tf.layers.activation({ name: 'head_softmax', activation: 'softmax' }).apply(logits);
 }
 exports.network = {
@@ -58,9 +60,9 @@ exports.network = {
   buildHead,
   build(o) {
     const input = tf.input({ name: 'image', shape: [o.inputSize.height, o.inputSize.width, 3] });
-    let x = tf.layers.conv2d({ name: 'c1', filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input);
-    x = tf.layers.conv2d({ name: 'c2', filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x);
-    x = tf.layers.conv2dTranspose({ name: 'up', filters: 4, kernelSize: 2, strides: 2 }).apply(x);
+    let x = tf.layers.conv2d({ name: 'c1', filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: seeded(1) }).apply(input);
+    x = tf.layers.conv2d({ name: 'c2', filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: seeded(2) }).apply(x);
+    x = tf.layers.conv2dTranspose({ name: 'up', filters: 4, kernelSize: 2, strides: 2, kernelInitializer: seeded(3) }).apply(x);
     if (THROW_IN_WORKERS) x = new Boom({ name: 'boom' }).apply(x);
     return tf.model({ name: 'tiny', inputs: input, outputs: buildHead(x, o) });
   },

@@ -79,3 +79,30 @@ export function maxRelativeDifference(a: Float32Array[], b: Float32Array[]): num
   });
   return worst;
 }
+
+/**
+ * Overwrites a model's weights with seeded values (tfjs ignores initialiser seeds, tfjs issue 7104): kernels
+ * uniform with He-like scale, BatchNorm at identity, biases zero. Tests comparing float32 results across engines
+ * then see the same numbers on every run.
+ */
+export function seedWeights(model: tf.LayersModel, seed: number): void {
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a / 4294967296 - 0.5;
+  };
+  const values = model.weights.map((w) => {
+    const shape = w.shape as number[];
+    const n = shape.reduce((x, y) => x * y, 1);
+    const name = w.originalName;
+    if (/moving_variance|gamma/.test(name)) return tf.fill(shape, 1);
+    if (/moving_mean|beta|bias/.test(name)) return tf.zeros(shape);
+    const fanIn = shape.slice(0, -1).reduce((x, y) => x * y, 1);
+    return tf.tensor(
+      Float32Array.from({ length: n }, () => rnd() * Math.sqrt(24 / fanIn)),
+      shape,
+    );
+  });
+  model.setWeights(values);
+  values.forEach((t) => t.dispose());
+}

@@ -32,6 +32,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
       gpu_devices: [0],
       data_workers: { train: 1, val: 1 },
       compute_workers: 'auto',
+      train_engine: 'auto',
       allow_corrupted_samples: { train: 0, val: 0 },
       seed: 42,
       augment: { flip_horizontal: true, flip_vertical: false },

@@ -1,4 +1,7 @@
 /**
+ * @jest-environment ./test/onnx/ort-environment.js
+ */
+/**
  * Bad inputs and resources over a whole training run (spec E.5, H.3): corrupted images within and beyond
  * `allow_corrupted_samples`, an empty fold, and the tensor count, which must not grow from epoch to epoch.
  */
@@ -60,7 +63,12 @@ describe('bad inputs in a training run (spec E.5)', () => {
   it('a corrupted image within the budget is skipped with a warning naming it; training completes (2 engines)', async () => {
     const root = await makeTask({
       project: PROJECT,
-      config: { ...TINY, allow_corrupted_samples: { train: 1, val: 0 }, compute_workers: 2 },
+      config: {
+        ...TINY,
+        allow_corrupted_samples: { train: 1, val: 0 },
+        compute_workers: 2,
+        train_engine: 'tfjs',
+      },
     });
     roots.push(root);
     const [victim] = await trainImages(root);

@@ -1,4 +1,7 @@
 /**
+ * @jest-environment ./test/onnx/ort-environment.js
+ */
+/**
  * Starting from a model (spec E.4, G.2): transfer learning onto a project with another class set keeps every
  * non-head weight bit for bit and gives a fresh head for the new classes; continue training reuses the
  * model's class map and every weight (and the Adam state); a class-set mismatch in continue training fails

@@ -69,6 +69,12 @@ describe('training end to end through the launcher (spec A.2, D.5-D.7, E.6-E.8)'
     expect(outClasses.every((c) => c.shape === 'bitmap')).toBe(true);
   });
 
+  it('trains on onnxruntime (train_engine auto on wasm) and says why', () => {
+    const ready = byMessage('Training engine ready.')?.fields;
+    expect(ready?.engine).toMatch(/^onnxruntime \(\d+ threads?, own thread\)$/);
+    expect(ready?.reason).toBe('onnxruntime-node loaded and every layer trains on it');
+  });
+
   it('prints the build and training progress bars (one tick per train batch)', () => {
     const progress = events(run.lines, 'PROGRESS');
     const building = progress.filter((p) => p.fields.subtask === 'Building model:');

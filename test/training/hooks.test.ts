@@ -10,6 +10,7 @@ import { createLogger } from '../../src/protocol/logger';
 import { memorySink } from '../../src/protocol/sink';
 import {
   BestTracker,
+  epochLogHook,
   iouPerClass,
   standardHooks,
   TENSOR_COUNT_MESSAGE,
@@ -58,6 +59,7 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
         };
       },
       countTensors: () => tensors++,
+      imagesPerStep: 4,
     });
     expect(hooks.map((h) => h.name)).toEqual([
       'epoch log',
@@ -134,6 +136,7 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
         },
         saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
         countTensors: () => 0,
+        imagesPerStep: 4,
       }),
     }).train();
     expect(evaluations).toBe(1);
@@ -152,6 +155,7 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
       evaluate: async () => ({}),
       saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
       countTensors: () => 0,
+      imagesPerStep: 4,
     });
     await new Trainer({
       epochs: 1,
@@ -312,6 +316,28 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
     expect(warnings[0].message).toMatch(/ONNX export failed/);
     expect(String(warnings[0].reason)).toMatch(/Dense/);
     model.dispose();
+  });
+});
+
+describe('epoch log (spec E.8)', () => {
+  it('says how fast each epoch trained: step time only, not what happens after the step', async () => {
+    const { logger, lines } = logged();
+    let clock = 0;
+    const hook = epochLogHook({ logger, imagesPerStep: 8, now: () => clock });
+    await new Trainer({
+      epochs: 2,
+      itersPerEpoch: 2,
+      step: async ({ epoch }) => {
+        clock += epoch === 0 ? 400 : 1000; // 2 steps of 8 images: 0.8 s, then 2 s
+        return { loss: 1 };
+      },
+      hooks: [hook, { afterStep: () => void (clock += 5000) }], // validation-like time is not counted
+    }).train();
+    const done = lines().filter((l) => l.message === 'Epoch has finished');
+    expect(done.map((l) => [l.epoch, l.train_seconds, l.train_images_per_sec])).toEqual([
+      [1, 0.8, 20],
+      [2, 2, 8],
+    ]);
   });
 });
 

@@ -4,7 +4,6 @@
  */
 import type { CliCommand } from '../command';
 import { parseCommandArgs } from '../command';
-import { exportCheckpointToOnnx } from '../../onnx';
 
 export const exportOnnxCommand: CliCommand = {
   name: 'export-onnx',
@@ -25,6 +24,8 @@ export const exportOnnxCommand: CliCommand = {
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, { positionals: ['checkpoint dir', 'out.onnx'] });
     const [checkpointDir, outFile] = positionals as [string, string];
+    // tfjs loads only when a command needs it, so `sly-nn --help` starts fast.
+    const { exportCheckpointToOnnx } = await import('../../onnx/checkpoint-export');
     const r = await exportCheckpointToOnnx({ checkpointDir, outFile });
     const shape = (dims: readonly (string | number)[]): string => `[${dims.join(', ')}]`;
     io.out(`Wrote ${r.outFile} (${r.byteLength} bytes, ONNX opset ${r.opset})`);

@@ -5,11 +5,10 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { network as unet } from '../../../plugin/unet';
-import { initBackend } from '../../backend/select';
 import { dataError } from '../../errors';
 import { objClassToJson, parseProjectMeta } from '../../format/meta';
-import { initWeights, type InitWeightsResult } from '../../model-state/init-weights';
+import type { InitWeightsResult } from '../../model-state/init-weights';
+import { NETWORK_MODULE, TASK_DEFAULTS } from '../../plugin-choice';
 import { packModelDir } from '../../model-state/tar';
 import { readJsonFile } from '../../task/json-file';
 import { resolveTrainConfig } from '../../task/train-config';
@@ -73,7 +72,7 @@ export const initWeightsCommand: CliCommand = {
   usage:
     'sly-nn init-weights --project <dir | meta.json> --out <dir> [--config <file>] [--from <dir>] [--tar <file>]',
   help: [
-    `Builds the ${unet.name} network for the classes of a Supervisely project and writes a model folder with`,
+    "Builds this image's network for the classes of a Supervisely project and writes a model folder with",
     'config.json (settings, out_classes, class_title_to_idx), model.json and weights.bin (spec C): a model to',
     'upload and start trainings from.',
     '',
@@ -105,12 +104,16 @@ export const initWeightsCommand: CliCommand = {
     const rawConfig = opts.config === undefined ? {} : await readJsonFile(opts.config, opts.config);
     const settings = resolveTrainConfig(rawConfig, {
       file: opts.config ?? 'the default training config',
-      customModelSchema: unet.settingsSchema,
+      customModelSchema: TASK_DEFAULTS.customModelSchema,
     });
+    // tfjs loads only here, so `sly-nn --help` and the other commands start fast.
+    const { initBackend } = await import('../../backend/select');
+    const { loadNetworkPlugin } = await import('../../network/load-plugin');
+    const { initWeights } = await import('../../model-state/init-weights');
     // Building and saving is light work: whichever backend starts (wasm here, else the cpu backend).
     await initBackend();
     const result = await initWeights({
-      network: unet,
+      network: loadNetworkPlugin(NETWORK_MODULE),
       settings,
       projectClasses: meta.classes.map(objClassToJson),
       from: opts.from,

@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { TaskError } from '../../errors';
+import { deserializeError } from '../../errors';
 import { checkBatch, prepareLabels, splitBatch } from './batch';
 import { averageStatistics } from './combine';
 import { finishTrainStep, setAdamLearningRate } from './in-process';
-import type { FromWorker, ReplicaSpec, SerializedError, ToWorker } from './messages';
+import type { FromWorker, ReplicaSpec, ToWorker } from './messages';
 import { Replica, type ShardGradients } from './replica';
 import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
 
@@ -93,7 +93,7 @@ class WorkerLink {
     const waiter = this.pending.get(msg.id);
     if (waiter === undefined) return;
     this.pending.delete(msg.id);
-    if (msg.kind === 'failed') waiter.reject(deserialize(msg.error, this.index));
+    if (msg.kind === 'failed') waiter.reject(deserializeError(msg.error, `worker ${this.index}`));
     else waiter.resolve(msg);
   }
 
@@ -102,13 +102,6 @@ class WorkerLink {
     for (const w of this.pending.values()) w.reject(e);
     this.pending.clear();
   }
-}
-
-function deserialize(e: SerializedError, index: number): Error {
-  if (e.taskKind !== undefined) return new TaskError(e.taskKind, e.detail ?? e.message, e.context ?? {});
-  const err = new Error(`worker ${index}: ${e.message}`);
-  if (e.stack !== undefined) err.stack = `${err.message}\n--- in the worker ---\n${e.stack}`;
-  return err;
 }
 
 /** The compiled worker next to this module, or under dist/ when this module runs from TypeScript sources. */

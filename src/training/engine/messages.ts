@@ -1,5 +1,5 @@
 /** The messages between the data-parallel engine and its worker threads (structured-clone friendly). */
-import type { TaskErrorContext, TaskErrorKind } from '../../errors';
+import type { SerializedError } from '../../errors';
 import type { Batch, LossOptions } from './types';
 
 /** How a worker builds its replica: a plugin module (compiled JS) and the options for its `build`. */
@@ -17,14 +17,6 @@ export type ToWorker =
   /** Diagnostics: the replica's weights (after applying `weights`, if sent). */
   | { kind: 'read-weights'; id: number; weights?: Float32Array[] }
   | { kind: 'close' };
-
-export interface SerializedError {
-  message: string;
-  stack?: string;
-  taskKind?: TaskErrorKind;
-  detail?: string;
-  context?: TaskErrorContext;
-}
 
 export type FromWorker =
   | { kind: 'ready'; id: 0; backend: string }

@@ -6,9 +6,9 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/select';
-import { TaskError, errorMessage } from '../../errors';
+import { serializeError } from '../../errors';
 import { loadNetworkPlugin } from '../../network/load-plugin';
-import type { FromWorker, SerializedError, ToWorker } from './messages';
+import type { FromWorker, ToWorker } from './messages';
 import { copyData, Replica } from './replica';
 
 if (parentPort === null) throw new Error('worker.ts must run in a worker thread');
@@ -18,13 +18,6 @@ let queue: Promise<void> = Promise.resolve();
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
-}
-
-function serialize(e: unknown): SerializedError {
-  if (e instanceof TaskError) {
-    return { message: e.message, stack: e.stack, taskKind: e.kind, detail: e.detail, context: e.context };
-  }
-  return { message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined };
 }
 
 function live(): Replica {
@@ -85,7 +78,7 @@ async function handle(msg: ToWorker): Promise<void> {
 port.on('message', (msg: ToWorker) => {
   queue = queue.then(() =>
     handle(msg).catch((e: unknown) => {
-      send({ kind: 'failed', id: 'id' in msg ? msg.id : 0, error: serialize(e) });
+      send({ kind: 'failed', id: 'id' in msg ? msg.id : 0, error: serializeError(e) });
     }),
   );
 });

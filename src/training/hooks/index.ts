@@ -38,13 +38,15 @@ export interface StandardHooksOptions {
   evaluate: (state: RunState) => Promise<MetricValues>;
   saveCheckpoint: (request: CheckpointRequest) => Promise<SavedCheckpoint>;
   countTensors: () => number;
+  /** The train batch size, for the epoch's throughput. */
+  imagesPerStep: number;
 }
 
 /** The built-in hooks in their fixed order. */
 export function standardHooks(opts: StandardHooksOptions): TrainHook[] {
   const { logger } = opts;
   return [
-    epochLogHook({ logger }),
+    epochLogHook({ logger, imagesPerStep: opts.imagesPerStep }),
     progressHook({ logger }),
     trainMetricsHook({ logger }),
     validationHook({ logger, planner: opts.planner, evaluate: opts.evaluate }),

@@ -1,0 +1,677 @@
+/**
+ * Builds one training step of a tfjs layers model as an ONNX graph, so onnxruntime's native CPU kernels can run
+ * it: forward in training mode (BatchNorm on batch statistics), softmax cross-entropy over the counted pixels,
+ * and the backward pass written out layer by layer (ONNX has no autodiff). Weights are graph inputs, so one
+ * session serves every step; gradients come out in the tfjs kernel layouts, ready for the tfjs optimizer.
+ *
+ * Inputs: `x` [N,H,W,C] NHWC images; `target` [N,K,H,W] one-hot labels (an ignored pixel is an all-zero
+ * column); `scale` [] = 1 / counted pixels; one input per weight, named `<layer>/<weight>`.
+ * Outputs: `loss` [] (mean over counted pixels), `correct` [] (counted pixels whose arg-max is right), one
+ * `grad:<layer>/<weight>` per weight, and `<layer>/batch_mean` and `<layer>/batch_variance` per BatchNorm.
+ *
+ * The same builder makes the validation graph (`mode: 'eval'`): the forward pass in inference mode, BatchNorm on
+ * its moving statistics (inputs as well), with `loss_sum` and the arg-max class per pixel as outputs.
+ *
+ * Supported: the layers our networks train with (Conv2D stride 1, Conv2DTranspose with kernel == stride,
+ * BatchNormalization on channels, ReLU, MaxPooling2D with pool == stride, Concatenate) and a softmax output.
+ * Anything else is an `unsupported` error naming the layer; the caller then trains with tfjs.
+ */
+import { onnx } from 'onnx-proto';
+import {
+  readActivation,
+  readBool,
+  readChoice,
+  readNumber,
+  readOptionalNumber,
+  readPair,
+  requireChannelsLast,
+  requireWeight,
+  unsupported,
+} from './config-read';
+import { GraphBuilder } from './graph-builder';
+import type { GraphNode, LayerGraph } from './layer-graph';
+import { readBatchNorm, nchwAxis } from './layer-converters';
+import { tfSamePads } from './padding';
+
+export interface TrainableInput {
+  /** Graph input name, `<layer>/<weight>`. */
+  readonly input: string;
+  /** Graph output with its gradient, same shape (the tfjs layout); training graphs only. */
+  readonly grad: string;
+  readonly layerName: string;
+  /** Short weight name: `kernel`, `bias`, `gamma`, `beta`. */
+  readonly weight: string;
+  readonly shape: readonly number[];
+}
+
+export interface BatchNormOutputs {
+  readonly layerName: string;
+  /** Graph outputs [channels]: the batch's mean and (biased) variance, as tfjs's moving averages use them. */
+  readonly mean: string;
+  readonly variance: string;
+}
+
+export interface TrainingGraph {
+  readonly model: Uint8Array;
+  readonly weights: readonly TrainableInput[];
+  readonly batchNorms: readonly BatchNormOutputs[];
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly numClasses: number;
+}
+
+export const TRAINING_INPUTS = { x: 'x', target: 'target', scale: 'scale' } as const;
+export const TRAINING_OUTPUTS = { loss: 'loss', correct: 'correct' } as const;
+/** The evaluation graph's outputs: the summed loss and the arg-max class per pixel [N,H,W] (as floats). */
+export const EVAL_OUTPUTS = { lossSum: 'loss_sum', predicted: 'predicted' } as const;
+
+/**
+ * `train`: one training step (above). `eval`: the forward pass in inference mode (BatchNorm on its moving
+ * statistics, which become inputs too) with the summed loss and the predicted classes: validation.
+ */
+export type GraphMode = 'train' | 'eval';
+
+const NCHW_SPATIAL = [0, 2, 3];
+
+/** Emits the backward nodes of one layer call given its output gradient; returns its inputs' gradients. */
+type Backward = (gradOut: string) => (string | null)[];
+
+class TrainingGraphBuilder {
+  readonly b = new GraphBuilder();
+  private readonly names = new Map<string, string>();
+  private readonly backward = new Map<string, Backward>();
+  private readonly grads = new Map<string, string[]>();
+  readonly weights: TrainableInput[] = [];
+  readonly batchNorms: BatchNormOutputs[] = [];
+  private readonly outputs: { name: string; dims: number[] }[] = [];
+  private zero: string | undefined;
+
+  constructor(
+    private readonly graph: LayerGraph,
+    private readonly mode: GraphMode,
+  ) {}
+
+  build(): TrainingGraph {
+    const g = this.graph;
+    if (g.inputs.length !== 1 || g.outputs.length !== 1) {
+      throw unsupported(g.nodes[g.nodes.length - 1], 'the training engine needs one input and one output');
+    }
+    const last = g.nodes[g.nodes.length - 1];
+    const logitsId = softmaxInput(last);
+    const input = g.nodes.find((n) => n.id === g.inputs[0]);
+    if (input === undefined) throw new Error('the layer graph has no node for its input');
+    const [, height, width, channels] = input.outputShape;
+    if (height === null || width === null || channels === null) {
+      throw unsupported(input, 'the training engine needs a fixed input size', 'batchInputShape');
+    }
+    for (const node of g.nodes) {
+      if (node === last) continue;
+      if (node.config['trainable'] === false) {
+        throw unsupported(node, 'frozen layers are trained by the tfjs engine only', 'trainable');
+      }
+      this.forward(node);
+    }
+    const logits = this.name(logitsId);
+    const numClasses = last.outputShape[3];
+    if (numClasses === null) throw unsupported(last, 'the number of classes is unknown');
+    const dims = { height, width, channels, numClasses };
+    if (this.mode === 'eval') return this.finishEval(logits, dims);
+    this.addGrad(logitsId, this.loss(logits));
+    for (let i = g.nodes.length - 1; i >= 0; i--) {
+      const node = g.nodes[i];
+      const back = this.backward.get(node.id);
+      const gradOut = this.gradOf(node.id);
+      if (back === undefined || gradOut === null) continue;
+      back(gradOut).forEach((gin, k) => {
+        if (gin !== null) this.addGrad(node.inputs[k], gin);
+      });
+    }
+    for (const w of this.weights) {
+      const g2 = this.gradOf(`weight:${w.input}`);
+      if (g2 === null) throw unsupported(last, `no gradient reaches ${w.input}`);
+      this.b.node('Identity', [g2], [this.b.reserve(w.grad)]);
+      this.outputs.push({ name: w.grad, dims: [...w.shape] });
+    }
+    const float = onnx.TensorProto.DataType.FLOAT;
+    const model = this.b.toModelProto({
+      graphName: 'training_step',
+      docString: 'One training step (forward, loss, backward) of a tfjs layers model',
+      inputs: [
+        { name: TRAINING_INPUTS.x, dims: ['N', height, width, channels] },
+        { name: TRAINING_INPUTS.target, dims: ['N', numClasses, height, width] },
+        { name: TRAINING_INPUTS.scale, dims: [] },
+        ...this.weights.map((w) => ({ name: w.input, dims: [...w.shape] })),
+      ],
+      outputs: [
+        { name: TRAINING_OUTPUTS.loss, dims: [], elemType: float },
+        { name: TRAINING_OUTPUTS.correct, dims: [], elemType: float },
+        ...this.outputs,
+      ],
+    });
+    return {
+      model,
+      weights: this.weights,
+      batchNorms: this.batchNorms,
+      height,
+      width,
+      channels,
+      numClasses,
+    };
+  }
+
+  private finishEval(
+    logits: string,
+    dims: { height: number; width: number; channels: number; numClasses: number },
+  ): TrainingGraph {
+    const { height, width, channels, numClasses } = dims;
+    const t = TRAINING_INPUTS.target;
+    const logp = this.op('LogSoftmax', [logits], 'log_probs', { axis: 1 });
+    const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
+      keepdims: 0,
+    });
+    this.b.node('Neg', [total], [this.b.reserve(EVAL_OUTPUTS.lossSum)]);
+    const argmax = this.op('ArgMax', [logits], 'argmax', { axis: 1, keepdims: 0 });
+    this.b.node('Cast', [argmax], [this.b.reserve(EVAL_OUTPUTS.predicted)], {
+      to: onnx.TensorProto.DataType.FLOAT,
+    });
+    const model = this.b.toModelProto({
+      graphName: 'evaluation',
+      docString: 'The forward pass in inference mode with the summed loss and the predicted classes',
+      inputs: [
+        { name: TRAINING_INPUTS.x, dims: ['N', height, width, channels] },
+        { name: TRAINING_INPUTS.target, dims: ['N', numClasses, height, width] },
+        ...this.weights.map((w) => ({ name: w.input, dims: [...w.shape] })),
+      ],
+      outputs: [
+        { name: EVAL_OUTPUTS.lossSum, dims: [] },
+        { name: EVAL_OUTPUTS.predicted, dims: ['N', height, width] },
+      ],
+    });
+    return { model, weights: this.weights, batchNorms: [], ...dims };
+  }
+
+  // ---- bookkeeping
+
+  private name(id: string): string {
+    const n = this.names.get(id);
+    if (n === undefined) throw new Error(`training graph: ${id} used before it was computed`);
+    return n;
+  }
+
+  private addGrad(id: string, grad: string): void {
+    const list = this.grads.get(id) ?? [];
+    list.push(grad);
+    this.grads.set(id, list);
+  }
+
+  /** The gradient of `id`: the sum of what its consumers sent back (a tensor read twice gets two). */
+  private gradOf(id: string): string | null {
+    const list = this.grads.get(id);
+    if (list === undefined || list.length === 0) return null;
+    if (list.length === 1) return list[0];
+    const out = this.b.fresh(`${id}/grad_sum`);
+    this.b.node('Sum', list, [out]);
+    return out;
+  }
+
+  private weightInput(node: GraphNode, weight: string): string {
+    const w = requireWeight(node, weight);
+    const input = this.b.reserve(`${node.layerName}/${weight}`);
+    this.weights.push({
+      input,
+      grad: `grad:${input}`,
+      layerName: node.layerName,
+      weight,
+      shape: w.shape,
+    });
+    return input;
+  }
+
+  private weightGrad(input: string, grad: string): void {
+    this.addGrad(`weight:${input}`, grad);
+  }
+
+  private op(opType: string, inputs: readonly string[], base: string, attrs = {}): string {
+    const out = this.b.fresh(base);
+    this.b.node(opType, inputs, [out], attrs);
+    return out;
+  }
+
+  private ints(base: string, values: readonly number[]): string {
+    return this.b.int64Const(base, values);
+  }
+
+  private zeroScalar(): string {
+    this.zero ??= this.b.floatConst('zero', [], Float32Array.of(0));
+    return this.zero;
+  }
+
+  private reduceSum(x: string, axes: readonly number[], keepdims: 0 | 1, base: string): string {
+    return this.op('ReduceSum', [x, this.ints(`${base}/axes`, axes)], base, { keepdims });
+  }
+
+  private reduceMean(x: string, axes: readonly number[], base: string): string {
+    return this.op('ReduceMean', [x], base, { axes, keepdims: 1 });
+  }
+
+  // ---- forward, one layer call at a time; each registers its backward
+
+  private forward(node: GraphNode): void {
+    if (node.id === this.graph.inputs[0]) {
+      this.names.set(node.id, this.op('Transpose', [TRAINING_INPUTS.x], 'x_nchw', { perm: [0, 3, 1, 2] }));
+      return;
+    }
+    switch (node.className) {
+      case 'Conv2D':
+        return this.conv2d(node);
+      case 'Conv2DTranspose':
+        return this.conv2dTranspose(node);
+      case 'BatchNormalization':
+        return this.batchNorm(node);
+      case 'Activation':
+        return this.activation(node, readActivation(node));
+      case 'ReLU':
+        if (readOptionalNumber(node, 'maxValue') !== null) {
+          throw unsupported(node, 'a capped ReLU is trained by the tfjs engine only', 'maxValue');
+        }
+        return this.activation(node, 'relu');
+      case 'MaxPooling2D':
+        return this.maxPool(node);
+      case 'Concatenate':
+        return this.concat(node);
+      default:
+        throw unsupported(node, `the onnxruntime training engine has no ${node.className} layer`);
+    }
+  }
+
+  /** relu or linear after a conv; returns the activated name and registers nothing (the caller does). */
+  private applyActivation(node: GraphNode, z: string, activation: string): string {
+    if (activation === 'linear') return z;
+    if (activation === 'relu') return this.op('Relu', [z], `${node.layerName}/relu`);
+    throw unsupported(node, `activation "${activation}" is trained by the tfjs engine only`, 'activation');
+  }
+
+  /** The gradient before a relu/linear activation, given the gradient after it and its output. */
+  private activationGrad(node: GraphNode, y: string, gy: string, activation: string): string {
+    if (activation === 'linear') return gy;
+    const positive = this.op('Greater', [y, this.zeroScalar()], `${node.layerName}/relu_mask`);
+    return this.op('Where', [positive, gy, this.zeroScalar()], `${node.layerName}/relu_grad`);
+  }
+
+  private biasGrad(node: GraphNode, bias: string | null, gz: string): void {
+    if (bias === null) return;
+    this.weightGrad(bias, this.reduceSum(gz, NCHW_SPATIAL, 0, `${node.layerName}/bias_grad`));
+  }
+
+  private conv2d(node: GraphNode): void {
+    requireChannelsLast(node);
+    const [kh, kw] = readPair(node, 'kernelSize');
+    const strides = readPair(node, 'strides', [1, 1]);
+    const dilation = readPair(node, 'dilationRate', [1, 1]);
+    if (strides.some((s) => s !== 1) || dilation.some((d) => d !== 1)) {
+      throw unsupported(
+        node,
+        'strided or dilated convolutions are trained by the tfjs engine only',
+        'strides',
+      );
+    }
+    const padding = readChoice(node, 'padding', ['same', 'valid'], 'valid');
+    const [pt, pb] = padPair(padding, kh);
+    const [pl, pr] = padPair(padding, kw);
+    const [, h, w, ci] = node.inputShapes[0];
+    const [, ho, wo, co] = node.outputShape;
+    if (h === null || w === null || ci === null || ho === null || wo === null || co === null) {
+      throw unsupported(node, 'the training engine needs fixed sizes');
+    }
+    const base = node.layerName;
+    const kernel = this.weightInput(node, 'kernel');
+    const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
+    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: [3, 2, 0, 1] }); // [co,ci,kh,kw]
+    const x = this.name(node.inputs[0]);
+    const pads = [pt, pl, pb, pr];
+    const z = this.op('Conv', bias === null ? [x, weight] : [x, weight, bias], `${base}/conv`, {
+      kernel_shape: [kh, kw],
+      pads,
+    });
+    const activation = readActivation(node);
+    const y = this.applyActivation(node, z, activation);
+    this.names.set(node.id, y);
+    const needsInputGrad = node.inputs[0] !== this.graph.inputs[0];
+    this.backward.set(node.id, (gy) => {
+      const gz = this.activationGrad(node, y, gy, activation);
+      this.biasGrad(node, bias, gz);
+      // dW[a,b,c,o] = sum over n,i,j of xpad[n,c,i+a,j+b] dz[n,o,i,j]: per tap, one matrix product per image
+      // ([ci, h*w] x [h*w, co]) summed over the batch. The images stay channel-major as the convs left them, so
+      // only dz is transposed, once; measured faster than one GEMM per tap over all n*h*w positions.
+      const gzT = this.op(
+        'Transpose',
+        [this.op('Reshape', [gz, this.ints(`${base}/gz_rows`, [0, co, -1])], `${base}/gz_rows`)],
+        `${base}/gz_t`,
+        { perm: [0, 2, 1] },
+      ); // [n, h*w, co]
+      const xp = pads.some((p) => p !== 0)
+        ? this.op('Pad', [x, this.ints(`${base}/pads`, [0, 0, pt, pl, 0, 0, pb, pr])], `${base}/x_pad`)
+        : x;
+      const ciRows = this.ints(`${base}/ci_rows`, [0, ci, -1]);
+      const taps: string[] = [];
+      for (let a = 0; a < kh; a++) {
+        for (let c = 0; c < kw; c++) {
+          const tap =
+            kh === 1 && kw === 1 && xp === x
+              ? x
+              : this.op(
+                  'Slice',
+                  [
+                    xp,
+                    this.ints(`${base}/tap_start`, [a, c]),
+                    this.ints(`${base}/tap_end`, [a + ho, c + wo]),
+                    this.ints(`${base}/tap_axes`, [2, 3]),
+                  ],
+                  `${base}/tap`,
+                );
+          const rows = this.op('Reshape', [tap, ciRows], `${base}/tap_rows`); // [n, ci, h*w]
+          const perImage = this.op('MatMul', [rows, gzT], `${base}/tap_grads`); // [n, ci, co]
+          taps.push(this.reduceSum(perImage, [0], 1, `${base}/tap_grad`)); // [1, ci, co]
+        }
+      }
+      const stacked = taps.length === 1 ? taps[0] : this.op('Concat', taps, `${base}/taps`, { axis: 0 });
+      this.weightGrad(
+        kernel,
+        this.op('Reshape', [stacked, this.ints(`${base}/grid`, [kh, kw, ci, co])], `${base}/kernel_grad`),
+      );
+      if (!needsInputGrad) return [null];
+      // dx is the forward conv of dz with the filter flipped in space, channels swapped, padded by k-1-p: a
+      // plain Conv runs 2-3x faster than onnxruntime's ConvTranspose here.
+      const swapped = this.op('Transpose', [weight], `${base}/weight_t`, { perm: [1, 0, 2, 3] });
+      const flipped =
+        kh === 1 && kw === 1
+          ? swapped
+          : this.op(
+              'Slice',
+              [
+                swapped,
+                this.ints(`${base}/flip_start`, [-1, -1]),
+                this.ints(`${base}/flip_end`, [-(kh + 1), -(kw + 1)]),
+                this.ints(`${base}/flip_axes`, [2, 3]),
+                this.ints(`${base}/flip_steps`, [-1, -1]),
+              ],
+              `${base}/weight_flipped`,
+            );
+      return [
+        this.op('Conv', [gz, flipped], `${base}/x_grad`, {
+          kernel_shape: [kh, kw],
+          pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr],
+        }),
+      ];
+    });
+  }
+
+  private conv2dTranspose(node: GraphNode): void {
+    requireChannelsLast(node);
+    const [kh, kw] = readPair(node, 'kernelSize');
+    const strides = readPair(node, 'strides', [1, 1]);
+    const dilation = readPair(node, 'dilationRate', [1, 1]);
+    if (kh !== strides[0] || kw !== strides[1] || dilation.some((d) => d !== 1)) {
+      throw unsupported(
+        node,
+        'transposed convolutions train on onnxruntime only with kernel == stride (no overlap)',
+        'kernelSize',
+      );
+    }
+    const [, h, w, ci] = node.inputShapes[0];
+    const co = node.outputShape[3];
+    if (h === null || w === null || ci === null || co === null) {
+      throw unsupported(node, 'the training engine needs fixed sizes');
+    }
+    const base = node.layerName;
+    const kernel = this.weightInput(node, 'kernel'); // tfjs [kh, kw, co, ci]
+    const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
+    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: [3, 2, 0, 1] }); // [ci,co,kh,kw]
+    const x = this.name(node.inputs[0]);
+    const z = this.op('ConvTranspose', bias === null ? [x, weight] : [x, weight, bias], `${base}/deconv`, {
+      kernel_shape: [kh, kw],
+      strides,
+    });
+    const activation = readActivation(node);
+    const y = this.applyActivation(node, z, activation);
+    this.names.set(node.id, y);
+    this.backward.set(node.id, (gy) => {
+      const gz = this.activationGrad(node, y, gy, activation);
+      this.biasGrad(node, bias, gz);
+      // Each output pixel has exactly one tap: dW[a,b,o,c] = sum over n,i,j of dz[n,o,i*kh+a,j*kw+b] x[n,c,i,j].
+      const blocks = this.op(
+        'Reshape',
+        [gz, this.ints(`${base}/blocks`, [0, 0, h, kh, w, kw])],
+        `${base}/gz_blocks`,
+      );
+      const byTap = this.op(
+        'Reshape',
+        [
+          this.op('Transpose', [blocks], `${base}/gz_taps`, { perm: [3, 5, 1, 0, 2, 4] }),
+          this.ints(`${base}/tap_rows`, [kh * kw * co, -1]),
+        ],
+        `${base}/gz_tap_rows`,
+      );
+      const xRows = this.op(
+        'Reshape',
+        [
+          this.op('Transpose', [x], `${base}/x_t`, { perm: [1, 0, 2, 3] }),
+          this.ints(`${base}/ci_rows`, [ci, -1]),
+        ],
+        `${base}/x_rows`,
+      );
+      const prod = this.op('Gemm', [byTap, xRows], `${base}/kernel_grad_rows`, { transB: 1 });
+      this.weightGrad(
+        kernel,
+        this.op(
+          'Reshape',
+          [prod, this.ints(`${base}/kernel_shape`, [kh, kw, co, ci])],
+          `${base}/kernel_grad`,
+        ),
+      );
+      return [
+        this.op('Conv', [gz, weight], `${base}/x_grad`, {
+          kernel_shape: [kh, kw],
+          strides,
+          pads: [0, 0, 0, 0],
+        }),
+      ];
+    });
+  }
+
+  private batchNorm(node: GraphNode): void {
+    const p = readBatchNorm(node); // checks the axis
+    const base = node.layerName;
+    const channels = p.movingMean.length;
+    const cshape = this.ints(`${base}/c_shape`, [1, channels, 1, 1]);
+    const gammaIn = p.gamma !== null ? this.weightInput(node, 'gamma') : null;
+    const betaIn = p.beta !== null ? this.weightInput(node, 'beta') : null;
+    const x = this.name(node.inputs[0]);
+    const inference = this.mode === 'eval';
+    // Training normalises with the batch's statistics, evaluation with the moving ones (inputs too).
+    const mean = inference
+      ? this.op('Reshape', [this.weightInput(node, 'moving_mean'), cshape], `${base}/moving_mean4`)
+      : this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
+    const xc = this.op('Sub', [x, mean], `${base}/centred`);
+    const variance = inference
+      ? this.op('Reshape', [this.weightInput(node, 'moving_variance'), cshape], `${base}/moving_var4`)
+      : this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
+    const eps = this.b.floatConst(`${base}/epsilon`, [], Float32Array.of(p.epsilon));
+    const inv = this.op(
+      'Reciprocal',
+      [this.op('Sqrt', [this.op('Add', [variance, eps], `${base}/var_eps`)], `${base}/std`)],
+      `${base}/inv_std`,
+    );
+    const xhat = this.op('Mul', [xc, inv], `${base}/xhat`);
+    const gamma = gammaIn !== null ? this.op('Reshape', [gammaIn, cshape], `${base}/gamma4`) : null;
+    const scaled = gamma !== null ? this.op('Mul', [xhat, gamma], `${base}/scaled`) : xhat;
+    const y =
+      betaIn !== null
+        ? this.op('Add', [scaled, this.op('Reshape', [betaIn, cshape], `${base}/beta4`)], `${base}/bn`)
+        : scaled;
+    this.names.set(node.id, y);
+    if (inference) return;
+    const flat = this.ints(`${base}/flat`, [channels]);
+    const meanOut = this.b.reserve(`${base}/batch_mean`);
+    const varOut = this.b.reserve(`${base}/batch_variance`);
+    this.b.node('Reshape', [mean, flat], [meanOut]);
+    this.b.node('Reshape', [variance, flat], [varOut]);
+    this.outputs.push({ name: meanOut, dims: [channels] }, { name: varOut, dims: [channels] });
+    this.batchNorms.push({ layerName: base, mean: meanOut, variance: varOut });
+    this.backward.set(node.id, (gy) => {
+      // dx = gamma / std * (gy - mean(gy) - xhat * mean(gy * xhat)), means over n, h, w per channel.
+      const gyXhat = this.op('Mul', [gy, xhat], `${base}/gy_xhat`);
+      if (betaIn !== null) this.weightGrad(betaIn, this.reduceSum(gy, NCHW_SPATIAL, 0, `${base}/beta_grad`));
+      if (gammaIn !== null) {
+        this.weightGrad(gammaIn, this.reduceSum(gyXhat, NCHW_SPATIAL, 0, `${base}/gamma_grad`));
+      }
+      const centred = this.op(
+        'Sub',
+        [
+          this.op('Sub', [gy, this.reduceMean(gy, NCHW_SPATIAL, `${base}/gy_mean`)], `${base}/gy_c`),
+          this.op(
+            'Mul',
+            [xhat, this.reduceMean(gyXhat, NCHW_SPATIAL, `${base}/gy_xhat_mean`)],
+            `${base}/xhat_term`,
+          ),
+        ],
+        `${base}/gx_core`,
+      );
+      const factor = gamma !== null ? this.op('Mul', [gamma, inv], `${base}/gx_factor`) : inv;
+      return [this.op('Mul', [centred, factor], `${base}/x_grad`)];
+    });
+  }
+
+  private activation(node: GraphNode, activation: string): void {
+    const x = this.name(node.inputs[0]);
+    const y =
+      activation === 'linear'
+        ? x
+        : activation === 'relu'
+          ? this.op('Relu', [x], `${node.layerName}/relu`)
+          : (() => {
+              throw unsupported(
+                node,
+                `activation "${activation}" is trained by the tfjs engine only`,
+                'activation',
+              );
+            })();
+    this.names.set(node.id, y);
+    this.backward.set(node.id, (gy) => [this.activationGrad(node, y, gy, activation)]);
+  }
+
+  private maxPool(node: GraphNode): void {
+    requireChannelsLast(node);
+    const pool = readPair(node, 'poolSize', [2, 2]);
+    const strides = readPair(node, 'strides', pool);
+    const [, h, w] = node.inputShapes[0];
+    if (
+      pool[0] !== strides[0] ||
+      pool[1] !== strides[1] ||
+      h === null ||
+      w === null ||
+      h % pool[0] !== 0 ||
+      w % pool[1] !== 0
+    ) {
+      throw unsupported(
+        node,
+        'max pooling trains on onnxruntime only with pool == stride dividing the input size',
+        'poolSize',
+      );
+    }
+    const base = node.layerName;
+    const x = this.name(node.inputs[0]);
+    const y = this.b.fresh(`${base}/pool`);
+    const indices = this.b.fresh(`${base}/argmax`);
+    this.b.node('MaxPool', [x], [y, indices], { kernel_shape: pool, strides });
+    this.names.set(node.id, y);
+    this.backward.set(node.id, (gy) => {
+      // The gradient goes to the window's first maximum, as tfjs's MaxPoolGrad does; indices are flat NCHW.
+      const shape = this.op('Shape', [x], `${base}/x_shape`);
+      const all = this.ints(`${base}/all`, [-1]);
+      const zeros = this.op(
+        'Reshape',
+        [this.op('ConstantOfShape', [shape], `${base}/zeros`), all],
+        `${base}/zeros_flat`,
+      );
+      const scattered = this.op(
+        'ScatterElements',
+        [
+          zeros,
+          this.op('Reshape', [indices, all], `${base}/argmax_flat`),
+          this.op('Reshape', [gy, all], `${base}/gy_flat`),
+        ],
+        `${base}/scattered`,
+        { axis: 0 },
+      );
+      return [this.op('Reshape', [scattered, shape], `${base}/x_grad`)];
+    });
+  }
+
+  private concat(node: GraphNode): void {
+    const axis = nchwAxis(node, readNumber(node, 'axis', -1), 'axis');
+    if (axis !== 1) throw unsupported(node, 'only channel concatenation trains on onnxruntime', 'axis');
+    const sizes = node.inputShapes.map((s) => s[3]);
+    if (sizes.some((s) => s === null)) throw unsupported(node, 'the training engine needs fixed sizes');
+    const base = node.layerName;
+    this.names.set(
+      node.id,
+      this.op(
+        'Concat',
+        node.inputs.map((i) => this.name(i)),
+        `${base}/concat`,
+        { axis: 1 },
+      ),
+    );
+    this.backward.set(node.id, (gy) => {
+      const outs = node.inputs.map(() => this.b.fresh(`${base}/x_grad`));
+      this.b.node('Split', [gy, this.ints(`${base}/split`, sizes as number[])], outs, { axis: 1 });
+      return outs;
+    });
+  }
+
+  /** Softmax cross-entropy on the logits; returns the logits' gradient. */
+  private loss(logits: string): string {
+    const t = TRAINING_INPUTS.target;
+    const scale = TRAINING_INPUTS.scale;
+    const logp = this.op('LogSoftmax', [logits], 'log_probs', { axis: 1 });
+    const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
+      keepdims: 0,
+    });
+    this.b.node('Mul', [this.op('Neg', [total], 'neg_log_likelihood'), scale], [this.b.reserve('loss')]);
+    // An ignored pixel's target column is all zero: it picks nothing and its mask is 0.
+    const argmax = this.op('ArgMax', [logits], 'predicted', { axis: 1, keepdims: 1 });
+    const hits = this.op('GatherElements', [t, argmax], 'hits', { axis: 1 });
+    this.b.node('ReduceSum', [hits], [this.b.reserve('correct')], { keepdims: 0 });
+    const probs = this.op('Softmax', [logits], 'probs', { axis: 1 });
+    const mask = this.reduceSum(t, [1], 1, 'counted');
+    return this.op(
+      'Mul',
+      [this.op('Sub', [this.op('Mul', [probs, mask], 'probs_counted'), t], 'probs_minus_target'), scale],
+      'logits_grad',
+    );
+  }
+}
+
+function padPair(padding: 'same' | 'valid', kernel: number): [number, number] {
+  if (padding === 'valid') return [0, 0];
+  const p = tfSamePads(null, { kernel, stride: 1, dilation: 1 });
+  if (p === null) throw new Error('stride-1 padding never depends on the input size');
+  return [p.begin, p.end];
+}
+
+/** The id of the logits feeding the model's softmax output, or an error saying the output is not one. */
+function softmaxInput(last: GraphNode): string {
+  const isSoftmax =
+    (last.className === 'Activation' && readActivation(last) === 'softmax') ||
+    (last.className === 'Softmax' && [-1, 3].includes(Number(last.config['axis'])));
+  if (!isSoftmax || last.inputs.length !== 1) {
+    throw unsupported(last, 'the onnxruntime training engine needs a network that ends in a channel softmax');
+  }
+  return last.inputs[0];
+}
+
+export function buildTrainingGraph(graph: LayerGraph, mode: GraphMode = 'train'): TrainingGraph {
+  return new TrainingGraphBuilder(graph, mode).build();
+}
