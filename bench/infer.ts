@@ -614,7 +614,7 @@ async function networkThreadsThroughput(opts: {
   const network = await startNetwork({
     checkpoint: opts.checkpoint,
     modelDir: opts.modelDir,
-    backend: opts.backend,
+    backend: opts.backend.name,
     engine: opts.engine,
     intraOpNumThreads: opts.intraOpNumThreads,
     threads: opts.networkThreads,

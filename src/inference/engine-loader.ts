@@ -4,14 +4,14 @@
  *
  * First choice, unless tfjs is forced: the checkpoint's own model.onnx, when its weights hash shows it holds
  * the weights of model.json + weights.bin (onnx-reuse.ts). That skips tfjs altogether (loading it, the
- * network and exporting took about 0.6 s of CPU per thread). Otherwise, as before: load model.json +
+ * network and exporting took about 0.6 s of CPU per thread): `initTfjs` is called only on the other path. Otherwise, as before: load model.json +
  * weights.bin, check them against config.json, choose the engine (exporting to ONNX in memory), and keep the
  * tfjs model only while the engine needs it. The report says which ONNX source was used and why.
  */
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName, SegmentationEngine } from './engine/types';
 import { OnnxEngine, type OrtModule } from './engine/onnx-engine';
-import type { EngineReport } from './network-thread';
+import type { EngineReport, TfjsBackendReport } from './network-thread';
 import { reusableOnnx } from './onnx-reuse';
 
 export interface LoadEngineOptions {
@@ -19,8 +19,8 @@ export interface LoadEngineOptions {
   readonly modelDir: string;
   readonly engine?: EngineName;
   readonly intraOpNumThreads: number;
-  /** Called before tfjs is first needed (a network thread initialises its tfjs backend there). */
-  readonly initTfjs?: () => Promise<void>;
+  /** Initialises tfjs's backend; called only when tfjs is needed. */
+  readonly initTfjs: () => Promise<TfjsBackendReport>;
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
   readonly loadOrt?: () => Promise<OrtModule>;
 }
@@ -60,7 +60,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       onnxSource = `exported in memory: ${reuse.reason}`;
     }
   }
-  await opts.initTfjs?.();
+  const tfjsBackend = await opts.initTfjs();
   // tfjs and the exporter are loaded only on this path.
   const { loadCheckpointModel } = await import('./checkpoint');
   const { chooseEngine } = await import('./engine/choose-engine');
@@ -87,12 +87,23 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       reason: choice.reason,
       notChosen: choice.notChosen,
       ...(engine.name === 'onnx' && onnxSource !== undefined ? { onnxSource } : {}),
+      tfjsBackend,
     },
     close: async () => {
       await engine.dispose();
       if (choice.needsTfjsModel) model.dispose();
     },
   };
+}
+
+/**
+ * Initialises tfjs's backend in this thread (loading tfjs): `force` as given, else as backend/select.ts
+ * chooses (TFJS_BACKEND, then the best that loads), the same answer in every thread.
+ */
+export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport> {
+  const { initBackend } = await import('../backend/select');
+  const b = await initBackend(force !== undefined ? { force, env: {} } : {});
+  return { name: b.name, notUsed: b.reasons };
 }
 
 /** An onnx engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */

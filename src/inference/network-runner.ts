@@ -4,10 +4,9 @@
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
-import type { BackendSelection } from '../backend/select';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
-import { loadEngine } from './engine-loader';
+import { initTfjsBackend, loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport } from './network-thread';
 
 export interface NetworkRunner {
@@ -23,7 +22,8 @@ export interface StartNetworkOptions {
   /** config.json, read and checked on the main thread (the network itself is loaded where it runs). */
   readonly checkpoint: InferenceCheckpoint;
   readonly modelDir: string;
-  readonly backend: BackendSelection;
+  /** A tfjs backend to force (default: as backend/select.ts chooses), used only where tfjs is needed. */
+  readonly backend?: string;
   readonly engine?: EngineName;
   /** onnxruntime's intra-op threads per network thread; default `defaultIntraOpThreads`. */
   readonly intraOpNumThreads?: number;
@@ -60,7 +60,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     // Each thread loads and checks the network itself; the main thread never holds a copy of the weights.
     const init = {
       modelDir: opts.modelDir,
-      backend: opts.backend.name,
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
     };
@@ -88,6 +88,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     modelDir: opts.modelDir,
     ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
     intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(0),
+    initTfjs: () => initTfjsBackend(opts.backend),
   });
   return {
     engine: loaded.report,

@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { readInferenceCheckpoint } from './checkpoint';
-import { loadEngine, type LoadedEngine } from './engine-loader';
+import { initTfjsBackend, loadEngine, type LoadedEngine } from './engine-loader';
 import type { FromNetworkThread, NetworkThreadInit, ToNetworkThread } from './network-thread';
 import { serializeError } from './network-thread';
 
@@ -26,10 +26,7 @@ async function start(init: NetworkThreadInit): Promise<void> {
     ...(init.engine !== undefined ? { engine: init.engine } : {}),
     intraOpNumThreads: init.intraOpNumThreads,
     // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
-    initTfjs: async () => {
-      const { initBackend } = await import('../backend/select');
-      await initBackend({ force: init.backend, env: {} });
-    },
+    initTfjs: () => initTfjsBackend(init.backend),
   });
   send({ kind: 'ready', engine: loaded.report });
 }

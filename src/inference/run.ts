@@ -9,7 +9,6 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../backend/select';
 import { TaskError, configError, dataError } from '../errors';
 import type { Annotation } from '../format/model';
 import {
@@ -80,8 +79,6 @@ export async function runInference(
   await ensureAbsent(finalDir, project.name);
 
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
-  const backend = await initBackend();
-  logger.info('TensorFlow.js backend', { backend: backend.name, not_used: backend.reasons });
   const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
   if (checkpoint.preprocessingAssumed) {
     logger.warn('model/config.json records no input normalisation; assuming ImageNet statistics', {
@@ -96,11 +93,14 @@ export async function runInference(
   const network = await startNetwork({
     checkpoint,
     modelDir: paths.model,
-    backend,
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
     ...(options.networkThreads !== undefined ? { threads: options.networkThreads } : {}),
   });
+  // tfjs is loaded only where it is needed (the tfjs engine, or exporting the network to ONNX in memory).
+  const tfjs = network.engine.tfjsBackend;
+  if (tfjs !== undefined)
+    logger.info('TensorFlow.js backend', { backend: tfjs.name, not_used: tfjs.notUsed });
   logger.info('Inference engine', {
     engine: network.engine.name,
     why: network.engine.reason,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
 import { readInferenceCheckpoint, loadCheckpointModel } from '../../src/inference/checkpoint';
-import { loadEngine } from '../../src/inference/engine-loader';
+import { initTfjsBackend, loadEngine } from '../../src/inference/engine-loader';
 import { saveModelToDir } from '../../src/network/io';
 import {
   checkpointWeightsHash,
@@ -45,7 +45,12 @@ async function checkpointWithOnnx(name: string): Promise<string> {
 
 async function load(dir: string) {
   const checkpoint = await readInferenceCheckpoint({ dir, displayName: 'model' });
-  return loadEngine({ checkpoint, modelDir: dir, intraOpNumThreads: 1 });
+  return loadEngine({
+    checkpoint,
+    modelDir: dir,
+    intraOpNumThreads: 1,
+    initTfjs: () => initTfjsBackend('cpu'),
+  });
 }
 
 async function scores(dir: string): Promise<Float32Array> {
@@ -100,6 +105,7 @@ describe("a checkpoint's model.onnx", () => {
       name: 'onnx',
       onnxSource: expect.stringMatching(/^model.onnx from/),
     });
+    expect(loaded.report.tfjsBackend).toBeUndefined(); // tfjs was not needed
     await loaded.close();
     const exported = path.join(root, 'exported');
     await fs.cp(source, exported, { recursive: true });
@@ -126,7 +132,11 @@ describe("a checkpoint's model.onnx", () => {
       await fs.writeFile(onnxFile, onnx.ModelProto.encode(proto).finish());
     }
     const loaded = await load(dir);
-    expect(loaded.report).toMatchObject({ name: 'onnx', onnxSource: expect.stringMatching(why) });
+    expect(loaded.report).toMatchObject({
+      name: 'onnx',
+      onnxSource: expect.stringMatching(why),
+      tfjsBackend: { name: 'cpu' }, // loaded to export the network
+    });
     await loaded.close();
   });
 });

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import { TaskError } from '../../src/errors';
+import { exportCheckpointToOnnx } from '../../src/onnx';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
@@ -111,6 +112,30 @@ describe('network in a worker thread (spec F.2)', () => {
     expect(threaded.anns.size).toBe(5);
     expect([...threaded.anns.keys()]).toEqual([...inline.anns.keys()]);
     for (const [name, text] of threaded.anns) expect(text).toBe(inline.anns.get(name));
+  });
+
+  it("runs the checkpoint's model.onnx in the threads without loading tfjs, with the same results", async () => {
+    const withFile = await makeTask('t-onnx-file');
+    const model = path.join(withFile, 'model');
+    await exportCheckpointToOnnx({ checkpointDir: model, outFile: path.join(model, 'model.onnx') });
+    const fromFile = await runBuilt(withFile, { name: 'full_image' }, { engine: 'onnx', networkThreads: 2 });
+    const exported = await runBuilt(
+      await makeTask('t-onnx-export'),
+      { name: 'full_image' },
+      { engine: 'onnx', networkThreads: 2 },
+    );
+    const line = (lines: Record<string, unknown>[], message: string) =>
+      lines.find((l) => l.message === message);
+    expect(line(fromFile.lines, 'Inference engine')).toMatchObject({
+      onnx_model: expect.stringMatching(/^model.onnx from the checkpoint/),
+    });
+    expect(line(fromFile.lines, 'TensorFlow.js backend')).toBeUndefined();
+    expect(line(exported.lines, 'Inference engine')).toMatchObject({
+      onnx_model: expect.stringMatching(/^exported in memory: the checkpoint has no model.onnx/),
+    });
+    expect(line(exported.lines, 'TensorFlow.js backend')).toBeDefined();
+    expect(fromFile.anns.size).toBe(5);
+    for (const [name, text] of fromFile.anns) expect(text).toBe(exported.anns.get(name));
   });
 
   it('a closed thread refuses batches instead of hanging', async () => {
