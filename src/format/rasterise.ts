@@ -147,29 +147,39 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   const bottom = new Int32Array(n);
   const left = new Int32Array(n);
   const right = new Int32Array(n);
-  // Run by run: predicted masks are long runs of one class, so the boxes are updated once per run, not per pixel.
+  // Run by run: predicted masks are long runs of one class. The runs are kept (end and class; a row's runs end
+  // at its width), so the boxes are updated once per run and the second pass below visits runs, not pixels.
+  let runs = new Int32Array(2 * Math.min(width * height, 4096));
+  let count = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; ) {
       const v = mask[row + x];
       let end = x + 1;
       while (end < width && mask[row + end] === v) end++;
-      if (v >= 0 && v < n) {
-        if (top[v] < 0) {
-          top[v] = y;
-          left[v] = x;
-          right[v] = end - 1;
+      const cls = v >= 0 && v < n && v === Math.trunc(v) ? v : -1;
+      if (cls >= 0) {
+        if (top[cls] < 0) {
+          top[cls] = y;
+          left[cls] = x;
+          right[cls] = end - 1;
         } else {
-          if (x < left[v]) left[v] = x;
-          if (end - 1 > right[v]) right[v] = end - 1;
+          if (x < left[cls]) left[cls] = x;
+          if (end - 1 > right[cls]) right[cls] = end - 1;
         }
-        bottom[v] = y;
+        bottom[cls] = y;
       }
+      if (count + 2 > runs.length) {
+        const bigger = new Int32Array(runs.length * 2);
+        bigger.set(runs);
+        runs = bigger;
+      }
+      runs[count++] = end;
+      runs[count++] = cls;
       x = end;
     }
   }
-  // Each present class with a title gets a zeroed mask of its box; a second pass sets its runs in it, so every
-  // pixel is visited once whatever the number of classes.
+  // Each present class with a title gets a zeroed mask of its box, and its runs are set in it.
   const masks: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n).fill(undefined);
   const boxWidth = new Int32Array(n);
   for (let v = 0; v < n; v++) {
@@ -177,19 +187,19 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
     boxWidth[v] = right[v] - left[v] + 1;
     masks[v] = new Uint8Array(boxWidth[v] * (bottom[v] - top[v] + 1));
   }
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; ) {
-      const v = mask[row + x];
-      let end = x + 1;
-      while (end < width && mask[row + end] === v) end++;
-      const out = v >= 0 && v < n ? masks[v] : undefined;
-      if (out !== undefined) {
-        const at = (y - top[v]) * boxWidth[v] - left[v];
-        if (end - x > 8) out.fill(1, at + x, at + end);
-        else for (let i = x; i < end; i++) out[at + i] = 1;
-      }
-      x = end;
+  for (let r = 0, x = 0, y = 0; r < count; r += 2) {
+    const end = runs[r];
+    const v = runs[r + 1];
+    const out = v >= 0 ? masks[v] : undefined;
+    if (out !== undefined) {
+      const at = (y - top[v]) * boxWidth[v] - left[v];
+      if (end - x > 8) out.fill(1, at + x, at + end);
+      else for (let i = x; i < end; i++) out[at + i] = 1;
+    }
+    x = end;
+    if (x === width) {
+      x = 0;
+      y++;
     }
   }
   const labels: Label[] = [];
