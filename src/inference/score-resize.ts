@@ -8,7 +8,7 @@
  *   L first by more than the rounding error ranks L first too; every other pixel (class borders, near ties) is
  *   computed exactly as the full path does.
  */
-import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
+import { argmaxMask, scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 import type { Size } from './rect';
 
 interface AxisTaps {
@@ -126,6 +126,8 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
  */
 export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
   const { height: H, width: W } = size;
+  // At the same size the resize is a copy: interpolating would turn an infinite score into NaN (Inf * 0).
+  if (H === src.height && W === src.width) return argmaxMask(src);
   const C = src.channels;
   const sd = src.data;
   let magnitude = 0;
