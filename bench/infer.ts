@@ -1,32 +1,38 @@
 /**
  * `npm run bench:infer`: inference speed of the bench U-Net (depth 4, 16 base filters doubling to at most 128,
- * 4 classes, random weights from src/model-state/init-weights.ts).
+ * 4 classes) at SIZE x SIZE, on two networks with that architecture:
+ * - `trained`: a few epochs of the training task on generated images of the same kind (trained-checkpoint.ts;
+ *   trained once, then cached). Its masks look like real predictions. **The headline figures are this one's.**
+ * - `random`: seeded random weights with a small head. Its class map is speckle (every class scores about the
+ *   same everywhere), the worst case for labels and bitmaps: reported as a bound, not as typical.
+ * Steps:
  * 1. Network only: batches of random normalised inputs through `engine.run` after a warm-up, for each engine
- *    that starts (onnx, tfjs).
+ *    that starts (onnx, tfjs); through the network threads as inference runs them (a batch in each); and
+ *    onnxruntime's own figure for the same exported graph (a bare `InferenceSession.run` on a prepared tensor)
+ *    on 1 thread and on every core.
  * 2. Stages: one sample image at a time, each step of the pipeline timed alone (decode, crop/resize,
  *    normalise, score resize, argmax, labels, annotation JSON, write, link), so the profile says where the time
- *    outside the network goes.
- * 3. End to end: a generated project of N JPEG images through `runInference` in-process (full_image mode).
+ *    outside the network goes (trained network).
+ * 3. End to end: a generated project of N JPEG images through `runInference` in-process (full_image mode),
+ *    once per network.
  * Env: SIZE (128), BATCH (8), N (200), WIDTH/HEIGHT (640x480), TFJS_BACKEND, INFERENCE_ENGINE (default: what
- * the task chooses), THREADS (onnxruntime intra-op threads; default as the task: cores - 1 with the network in
- * its own thread), NETWORK_THREAD (0: network on the main thread), IN_FLIGHT (images in flight; default as the
- * task), NET_IMAGES (images timed per engine, 160), SAMPLES (images in the stage profile, 8),
- * SAVE_PROBABILITIES (0). Stage times are given as wall and as process CPU (all threads, so background GC
+ * the task chooses), THREADS (onnxruntime intra-op threads per network thread; default as the task),
+ * NETWORK_THREADS (network threads; default as the task; 0: the network on the main thread), IN_FLIGHT (images
+ * in flight; default as the task), NET_IMAGES (images timed per engine, 160), SAMPLES (images in the stage
+ * profile, 8), SAVE_PROBABILITIES (0), NETWORKS (`trained,random`), TRAIN_EPOCHS (5), BENCH_CACHE (where the
+ * trained checkpoint is kept). Stage times are given as wall and as process CPU (all threads, so background GC
  * lands in whichever stage is awaiting); figures on a shared machine are noisy: compare CPU, and A/B back to back.
- * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos; the random
- * network's class map is speckle, the worst case for labels and bitmaps: the `gtLike.` stages time the same
- * steps on ground-truth-like scores.
+ * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos.
  * The last line is one JSON object.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
 import { serializeAnnotation } from '../src/format/annotation';
-import type { Annotation, ImageSize } from '../src/format/model';
-import { rasteriseAnnotation } from '../src/format/rasterise';
 import { projectItems, readItemAnnotation, readSingleProject } from '../src/format/project-reader';
 import { linkOrCopy, writeFileAtomic } from '../src/format/project-writer';
 import { cropResizeRgb } from '../src/image/crop-resize';
@@ -46,16 +52,20 @@ import {
 } from '../src/inference/engine';
 import { buildOutputMeta } from '../src/inference/output-meta';
 import { outClassMapping } from '../src/inference/predictions';
-import { defaultIntraOpThreads } from '../src/inference/network-runner';
+import { defaultIntraOpThreads, defaultNetworkThreads, startNetwork } from '../src/inference/network-runner';
 import { imagesInFlight, runInference } from '../src/inference/run';
 import { argmaxOfResized, resizeScores } from '../src/inference/score-resize';
-import { argmaxMask, scoreMap, type ScoreMap } from '../src/inference/stitch';
+import { argmaxMask, scoreMap } from '../src/inference/stitch';
 import { initWeights } from '../src/model-state/init-weights';
+import { loadModelFromDir, saveModelToDir } from '../src/network/io';
 import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { createLogger, memorySink } from '../src/protocol';
 import { resolveInferenceConfig } from '../src/task/inference-config';
 import { taskPathsAt } from '../src/task/paths';
 import { PLUGIN_TASK_DEFAULTS } from '../src/task/plugin-defaults';
+import { exportCheckpointToOnnx, exportToOnnx } from '../src/onnx';
+import * as ort from 'onnxruntime-node';
+import { trainedCheckpoint } from './trained-checkpoint';
 
 const MB = 1024 * 1024;
 
@@ -70,8 +80,10 @@ interface BenchEnv {
   samples: number;
   saveProbabilities: boolean;
   forced: EngineName | undefined;
-  networkThread: 'auto' | 'never';
+  networkThreads: number | undefined;
   inFlight: number | undefined;
+  networks: string[];
+  trainEpochs: number;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -82,19 +94,27 @@ function intEnv(name: string, fallback: number, min: number): number {
 }
 
 function readEnv(): BenchEnv {
+  const networkThreads =
+    process.env.NETWORK_THREADS === undefined ? undefined : intEnv('NETWORK_THREADS', 0, 0);
+  const networks = (process.env.NETWORKS ?? 'trained,random').split(',').filter((v) => v !== '');
+  if (networks.length === 0 || networks.some((v) => v !== 'trained' && v !== 'random')) {
+    throw new Error(`NETWORKS must list trained and/or random, got ${process.env.NETWORKS}`);
+  }
   return {
     size: intEnv('SIZE', 128, 16),
     batch: intEnv('BATCH', 8, 1),
     n: intEnv('N', 200, 1),
     width: intEnv('WIDTH', 640, 16),
     height: intEnv('HEIGHT', 480, 16),
-    threads: intEnv('THREADS', defaultIntraOpThreads(process.env.NETWORK_THREAD !== '0'), 1),
+    threads: intEnv('THREADS', defaultIntraOpThreads(networkThreads ?? defaultNetworkThreads()), 1),
     netImages: intEnv('NET_IMAGES', 160, 1),
     samples: intEnv('SAMPLES', 8, 1),
     saveProbabilities: process.env.SAVE_PROBABILITIES === '1',
     forced: parseEngineChoice(process.env.INFERENCE_ENGINE),
-    networkThread: process.env.NETWORK_THREAD === '0' ? 'never' : 'auto',
+    networkThreads,
     inFlight: process.env.IN_FLIGHT === undefined ? undefined : intEnv('IN_FLIGHT', 1, 1),
+    networks,
+    trainEpochs: intEnv('TRAIN_EPOCHS', 5, 1),
   };
 }
 
@@ -132,7 +152,7 @@ async function networkThroughput(
   };
 }
 
-/** A model folder like a trained checkpoint's, with random weights. */
+/** A model folder like a trained checkpoint's (model.onnx included), with random weights. */
 async function makeModel(
   root: string,
   env: BenchEnv,
@@ -149,52 +169,47 @@ async function makeModel(
     projectClasses: classes,
     outDir: dir,
   });
+  await seedWeights(dir, 7);
+  // With model.onnx, as a training checkpoint has it, so both networks start the same way.
+  await exportCheckpointToOnnx({ checkpointDir: dir, outFile: path.join(dir, 'model.onnx') });
   return dir;
 }
 
-type StageTimes = Record<string, number>;
-
 /**
- * Softmax-like scores at the network's size from an item's ground truth: the class map (background where no
- * label is) sampled at the network's pixels, one-hot, blurred over 3x3 so borders are soft, then mixed with a
- * little uniform mass. Sums to 1 per pixel, like the network's softmax.
+ * Replaces the checkpoint's random weights with seeded ones, so the random network is the same on every run
+ * (initWeights is not seeded, and some unseeded draws let one class win everywhere, which is no worst case):
+ * He-normal kernels, zero biases, identity batch norms, and a head 100x smaller, so every class scores about
+ * the same and the class map is speckle.
  */
-function groundTruthScores(
-  annotation: Annotation,
-  checkpoint: InferenceCheckpoint,
-  net: ImageSize,
-): ScoreMap {
-  const C = checkpoint.channels;
-  const background = checkpoint.classToIndex.bg ?? 0;
-  const mask = rasteriseAnnotation(annotation, { classToIndex: checkpoint.classToIndex, fill: background });
-  const { height: H, width: W } = annotation.size;
-  const onehot = new Float32Array(net.height * net.width * C);
-  for (let i = 0; i < net.height; i++) {
-    const sy = Math.min(H - 1, Math.floor(((i + 0.5) * H) / net.height));
-    for (let j = 0; j < net.width; j++) {
-      const sx = Math.min(W - 1, Math.floor(((j + 0.5) * W) / net.width));
-      onehot[(i * net.width + j) * C + Math.min(C - 1, mask[sy * W + sx])] = 1;
-    }
-  }
-  const out = new Float32Array(onehot.length);
-  for (let i = 0; i < net.height; i++) {
-    for (let j = 0; j < net.width; j++) {
-      let n = 0;
-      const acc = new Float64Array(C);
-      for (let di = -1; di <= 1; di++) {
-        for (let dj = -1; dj <= 1; dj++) {
-          const y = i + di;
-          const x = j + dj;
-          if (y < 0 || x < 0 || y >= net.height || x >= net.width) continue;
-          n++;
-          for (let c = 0; c < C; c++) acc[c] += onehot[(y * net.width + x) * C + c];
-        }
+async function seedWeights(dir: string, seed: number): Promise<void> {
+  let s = seed >>> 0;
+  const uniform = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 0.5) / 4294967296;
+  };
+  const normal = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const model = await loadModelFromDir(dir);
+  try {
+    for (const w of model.weights) {
+      const n = w.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+      const name = w.originalName;
+      const values = new Float32Array(n);
+      if (name.endsWith('/kernel')) {
+        const fanIn = w.shape.slice(0, -1).reduce<number>((a, b) => a * (b ?? 1), 1);
+        const std = Math.sqrt(2 / fanIn) * (name.startsWith('head') ? 0.01 : 1);
+        for (let i = 0; i < n; i++) values[i] = normal() * std;
+      } else if (name.endsWith('/gamma') || name.endsWith('/moving_variance')) {
+        values.fill(1);
       }
-      for (let c = 0; c < C; c++) out[(i * net.width + j) * C + c] = 0.9 * (acc[c] / n) + 0.1 / C;
+      w.write(tf.tensor(values, w.shape as number[]));
     }
+    await saveModelToDir(model, dir);
+  } finally {
+    model.dispose();
   }
-  return scoreMap(net.height, net.width, C, out);
 }
+
+type StageTimes = Record<string, number>;
 
 /** Times each pipeline step alone on a few images (ms per image, mean). */
 async function stageProfile(opts: {
@@ -244,30 +259,20 @@ async function stageProfile(opts: {
     await time('normalise', () => normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing));
     const y = await time('network1', () => opts.engine.run(x, 1));
     const size = { height: full.height, width: full.width };
-    // The random network's scores are near-uniform, so its class map is speckle (most pixels on a class
-    // border): the worst case for labels and bitmaps. Scores made from the ground truth stand in for a
-    // trained network (large regions, a few borders); the post-network steps are timed on both.
-    const variants: [string, ScoreMap][] = [
-      ['', scoreMap(net.height, net.width, checkpoint.channels, y)],
-      ['gtLike.', groundTruthScores(annotation, checkpoint, net)],
-    ];
-    let text = '';
-    for (const [prefix, netScores] of variants) {
-      const scores = await time(`${prefix}scoreResize`, () => resizeScores(netScores, size));
-      await time(`${prefix}argmax`, () => argmaxMask(scores));
-      await time(`${prefix}argmaxOfResized`, () => argmaxOfResized(netScores, size));
-      const result = await time(`${prefix}labels`, () =>
-        annotateImage({
-          mode: modeConfig,
-          annotation,
-          outputMeta,
-          classMapping,
-          scoreCrops: async () => [scores],
-        }),
-      );
-      const json = await time(`${prefix}annotationJson`, () => serializeAnnotation(result.annotation));
-      if (prefix === '') text = json;
-    }
+    const netScores = scoreMap(net.height, net.width, checkpoint.channels, y);
+    const scores = await time('scoreResize', () => resizeScores(netScores, size));
+    await time('argmax', () => argmaxMask(scores));
+    await time('argmaxOfResized', () => argmaxOfResized(netScores, size));
+    const result = await time('labels', () =>
+      annotateImage({
+        mode: modeConfig,
+        annotation,
+        outputMeta,
+        classMapping,
+        scoreCrops: async () => [scores],
+      }),
+    );
+    const text = await time('annotationJson', () => serializeAnnotation(result.annotation));
     await time('writeJson', () => writeFileAtomic(path.join(opts.outDir, `${k}.json`), text));
     await time('hardLink', () =>
       linkOrCopy(item.imagePath, path.join(opts.outDir, `${k}${path.extname(item.name)}`)),
@@ -278,7 +283,6 @@ async function stageProfile(opts: {
     const out: StageTimes = {};
     for (const [stage, ms] of Object.entries(totals)) out[stage] = round(ms / items.length, 2);
     out.labelsWithoutArgmax = round(out.labels - out.argmax, 2);
-    out['gtLike.labelsWithoutArgmax'] = round(out['gtLike.labels'] - out['gtLike.argmax'], 2);
     return out;
   };
   return { wall: perImage(sums), cpu: perImage(cpuSums) };
@@ -289,10 +293,10 @@ async function main(): Promise<void> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-infer-'));
   try {
     const backend = await initBackend();
-    const taskDir = path.join(root, 'task');
+    const dataDir = path.join(root, 'data');
     const generateStart = performance.now();
     const generated = await generateSyntheticProject({
-      dir: path.join(taskDir, 'data'),
+      dir: dataDir,
       projectName: 'bench_infer',
       datasets: [
         { name: 'ds1', count: Math.ceil(env.n / 2) },
@@ -306,11 +310,31 @@ async function main(): Promise<void> {
     console.log(
       `generated ${env.n} images of ${env.width}x${env.height} in ${round((performance.now() - generateStart) / 1000)} s`,
     );
-    const modelDir = await makeModel(root, env, generated.meta.classes);
-    await fs.cp(modelDir, path.join(taskDir, 'model'), { recursive: true });
-    await fs.mkdir(path.join(taskDir, 'results'));
+    const trained = env.networks.includes('trained')
+      ? await trainedCheckpoint({
+          size: env.size,
+          width: env.width,
+          height: env.height,
+          epochs: env.trainEpochs,
+        })
+      : undefined;
+    if (trained !== undefined) {
+      console.log(
+        `trained network: ${trained.dir} (${trained.cached ? 'cached' : `trained in ${trained.trainSeconds} s`}), ` +
+          `val ${JSON.stringify(trained.valMetrics)}`,
+      );
+    }
+    const modelDirs: Record<string, string> = {};
+    for (const name of env.networks) {
+      modelDirs[name] =
+        name === 'trained' && trained !== undefined
+          ? trained.dir
+          : await makeModel(root, env, generated.meta.classes);
+    }
+    const headline = env.networks[0];
 
-    // 1. Network only, the engine the task would use first.
+    // 1. Network only (the weights do not change the speed): the engine the task would use first.
+    const modelDir = modelDirs[headline];
     const checkpoint = await readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
     const model = await loadCheckpointModel(checkpoint, { dir: modelDir, displayName: 'model' });
     const net: Record<
@@ -326,7 +350,7 @@ async function main(): Promise<void> {
     const inUse = first.engine.name;
     const other: EngineName = inUse === 'onnx' ? 'tfjs' : 'onnx';
     let stages: { wall: StageTimes; cpu: StageTimes } = { wall: {}, cpu: {} };
-    // onnx is also timed on every core, for comparison with onnxruntime's own figures (notes: 1 and 2 threads).
+    // onnx is also timed on every core, for comparison with onnxruntime's own figures on 1 and 2 threads.
     const cores = os.availableParallelism();
     const runs: { key: string; name: EngineName; threads: number }[] = [
       { key: inUse, name: inUse, threads: env.threads },
@@ -359,7 +383,7 @@ async function main(): Promise<void> {
       // 2. Stage profile with the engine in use.
       if (key === inUse) {
         stages = await stageProfile({
-          projectDir: path.join(taskDir, 'data'),
+          projectDir: dataDir,
           checkpoint,
           engine,
           samples: env.samples,
@@ -372,39 +396,52 @@ async function main(): Promise<void> {
       }
       await engine.dispose();
     }
+    // The network as inference runs it: its network threads (one engine each), a batch in every thread.
+    const pipelineThreads = env.networkThreads ?? defaultNetworkThreads();
+    const asRun = await networkThreadsThroughput({
+      checkpoint,
+      modelDir,
+      backend,
+      engine: inUse,
+      networkThreads: pipelineThreads,
+      intraOpNumThreads: env.threads,
+      size: env.size,
+      batch: env.batch,
+      images: env.netImages,
+    });
+    console.log(
+      `network only, as inference runs it (${asRun.threads} network threads x ${env.threads} intra-op): ` +
+        `${round(asRun.imgPerSec)} img/s`,
+    );
+    const ortOwn: Record<string, number> = {};
+    for (const threads of [...new Set([1, cores])]) {
+      const r = await bareOrtThroughput(model, {
+        size: env.size,
+        batch: env.batch,
+        images: env.netImages,
+        threads,
+      });
+      ortOwn[`threads${threads}`] = round(r);
+      console.log(`onnxruntime's own figure for the exported graph, ${threads} threads: ${round(r)} img/s`);
+    }
     model.dispose();
 
-    // 3. End to end, in-process, as the task runs.
-    const taskConfig = {
-      model: { batch_size: env.batch },
-      mode: { name: 'full_image', save_probabilities: env.saveProbabilities },
-    };
-    const { modelConfig, modeConfig } = resolveInferenceConfig(taskConfig, {
-      defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
-    });
-    const sink = memorySink();
-    const logger = createLogger({ sink: sink.sink, level: 'info' });
-    const cpu0 = process.cpuUsage();
-    const summary = await runInference(
-      { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
-      {
-        engine: inUse,
-        threads: env.threads,
-        networkThread: env.networkThread,
-        imagesInFlight: env.inFlight ?? imagesInFlight(env.batch, 'full_image'),
-      },
-    );
-    const cpu = process.cpuUsage(cpu0);
-    const e2eCpuMsPerImage = (cpu.user + cpu.system) / 1000 / summary.items;
-    const e2eImgPerSec = (summary.items * 1000) / summary.wallMs;
-    const outsideNetworkShare = 1 - summary.networkMs / summary.wallMs;
-    console.log(
-      `end to end: ${summary.items} images in ${round(summary.wallMs / 1000, 2)} s = ${round(e2eImgPerSec)} img/s; ` +
-        `network ${round(summary.networkMs / 1000, 2)} s (${round(100 * (1 - outsideNetworkShare))} %)`,
-    );
+    // 3. End to end, in-process, as the task runs, once per network.
+    const e2e: Record<string, E2eResult> = {};
+    for (const name of env.networks) {
+      e2e[name] = await endToEnd({ root, dataDir, modelDir: modelDirs[name], name, env, engine: inUse });
+      const r = e2e[name];
+      console.log(
+        `end to end, ${name} network: ${r.items} images in ${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; ` +
+          `network busy ${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
+          `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)})`,
+      );
+    }
 
     const netInUse = net[inUse];
     const netOther = net[other];
+    const head = e2e[headline];
+    const ortOwnInUse = ortOwn[`threads${env.threads}`];
     const result = {
       backend: backend.name,
       engine: inUse,
@@ -413,18 +450,25 @@ async function main(): Promise<void> {
       n: env.n,
       image: `${env.width}x${env.height}`,
       threads: env.threads,
+      networkThreads: head.networkThreads,
       saveProbabilities: env.saveProbabilities,
+      headlineNetwork: headline,
+      trainedVal: trained?.valMetrics ?? null,
       netImgPerSec: 'imgPerSec' in netInUse ? netInUse.imgPerSec : null,
       netImgPerSecOther: netOther !== undefined && 'imgPerSec' in netOther ? netOther.imgPerSec : null,
       otherEngine: other,
-      e2eImgPerSec: round(e2eImgPerSec),
-      e2eVsNet: 'imgPerSec' in netInUse ? round(e2eImgPerSec / netInUse.imgPerSec, 3) : null,
-      outsideNetworkShare: round(outsideNetworkShare, 3),
-      wallMs: round(summary.wallMs),
-      e2eCpuMsPerImage: round(e2eCpuMsPerImage),
-      networkThread: env.networkThread,
-      imagesInFlight: env.inFlight ?? imagesInFlight(env.batch, 'full_image'),
-      networkMs: round(summary.networkMs),
+      netImgPerSecAsRun: round(asRun.imgPerSec),
+      ortOwnImgPerSec: ortOwn,
+      netVsOrtOwn:
+        'imgPerSec' in netInUse && ortOwnInUse !== undefined
+          ? round(netInUse.imgPerSec / ortOwnInUse, 3)
+          : null,
+      e2eImgPerSec: head.imgPerSec,
+      e2eVsNet: 'imgPerSec' in netInUse ? round(head.imgPerSec / netInUse.imgPerSec, 3) : null,
+      e2eVsNetAsRun: round(head.imgPerSec / asRun.imgPerSec, 3),
+      outsideNetworkShare: head.outsideNetworkShare,
+      e2eCpuMsPerImage: head.cpuMsPerImage,
+      e2e,
       stagesMsPerImage: stages.wall,
       stagesCpuMsPerImage: stages.cpu,
       network: net,
@@ -434,6 +478,187 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
   } finally {
     await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+interface E2eResult {
+  items: number;
+  imgPerSec: number;
+  wallMs: number;
+  startupMs: number;
+  networkMs: number;
+  /** The share of the run's wall time when no batch was in the network. */
+  outsideNetworkShare: number;
+  cpuMsPerImage: number;
+  /** Linux only: main thread, network threads, the rest (decoding pools, GC helpers). */
+  cpuMsPerImageByThread: Record<string, number>;
+  networkThreads: number;
+  imagesInFlight: number;
+}
+
+/** CPU ms of each thread of this process, by thread id, with its name (Linux /proc; empty elsewhere). */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Samples thread CPU while `run` runs (threads that end, like the network threads, are caught by their last
+ * sample) and splits it: the main thread, the `node` threads started meanwhile (the network threads), and the
+ * rest (libuv's pool and libvips decoding, V8's GC helpers).
+ */
+async function cpuByThread<T>(run: () => Promise<T>): Promise<{ result: T; ms: Record<string, number> }> {
+  const before = threadCpu();
+  const last = new Map(before);
+  const sample = (): void => threadCpu().forEach((v, tid) => last.set(tid, v));
+  const timer = setInterval(sample, 50);
+  try {
+    const result = await run();
+    sample();
+    const ms = { main: 0, networkThreads: 0, other: 0 };
+    for (const [tid, v] of last) {
+      const used = v.ms - (before.get(tid)?.ms ?? 0);
+      if (tid === String(process.pid)) ms.main += used;
+      else if (!before.has(tid) && v.name === 'node') ms.networkThreads += used;
+      else ms.other += used;
+    }
+    return { result, ms };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** One inference task over the generated project with the given checkpoint, in a task folder of its own. */
+async function endToEnd(opts: {
+  root: string;
+  dataDir: string;
+  modelDir: string;
+  name: string;
+  env: BenchEnv;
+  engine: EngineName;
+}): Promise<E2eResult> {
+  const { env } = opts;
+  const taskDir = path.join(opts.root, `task-${opts.name}`);
+  await fs.mkdir(path.join(taskDir, 'results'), { recursive: true });
+  await fs.symlink(opts.dataDir, path.join(taskDir, 'data'));
+  await fs.cp(opts.modelDir, path.join(taskDir, 'model'), { recursive: true });
+  const taskConfig = {
+    model: { batch_size: env.batch },
+    mode: { name: 'full_image', save_probabilities: env.saveProbabilities },
+  };
+  const { modelConfig, modeConfig } = resolveInferenceConfig(taskConfig, {
+    defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+  });
+  const sink = memorySink();
+  const logger = createLogger({ sink: sink.sink, level: 'info' });
+  const inFlight = env.inFlight ?? imagesInFlight(env.batch, 'full_image');
+  const cpu0 = process.cpuUsage();
+  const { result: summary, ms: byThread } = await cpuByThread(() =>
+    runInference(
+      { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
+      {
+        engine: opts.engine,
+        threads: env.threads,
+        ...(env.networkThreads !== undefined ? { networkThreads: env.networkThreads } : {}),
+        imagesInFlight: inFlight,
+      },
+    ),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  await fs.rm(taskDir, { recursive: true, force: true });
+  return {
+    items: summary.items,
+    imgPerSec: round((summary.items * 1000) / summary.wallMs),
+    wallMs: round(summary.wallMs),
+    startupMs: round(summary.startupMs),
+    networkMs: round(summary.networkMs),
+    outsideNetworkShare: round(1 - summary.networkMs / summary.wallMs, 3),
+    cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / summary.items, 1),
+    cpuMsPerImageByThread: Object.fromEntries(
+      Object.entries(byThread).map(([k, v]) => [k, round(v / summary.items, 1)]),
+    ),
+    networkThreads: summary.networkThreads,
+    imagesInFlight: inFlight,
+  };
+}
+
+/** Network-only throughput through `startNetwork`, as inference runs it: one batch in flight per thread. */
+async function networkThreadsThroughput(opts: {
+  checkpoint: InferenceCheckpoint;
+  modelDir: string;
+  backend: Awaited<ReturnType<typeof initBackend>>;
+  engine: EngineName;
+  networkThreads: number;
+  intraOpNumThreads: number;
+  size: number;
+  batch: number;
+  images: number;
+}): Promise<{ imgPerSec: number; threads: number }> {
+  const network = await startNetwork({
+    checkpoint: opts.checkpoint,
+    modelDir: opts.modelDir,
+    backend: opts.backend.name,
+    engine: opts.engine,
+    intraOpNumThreads: opts.intraOpNumThreads,
+    threads: opts.networkThreads,
+  });
+  try {
+    const x = randomInput(opts.batch * opts.size * opts.size * 3, 12345);
+    const lanes = Math.max(1, network.threads);
+    const batches = Math.max(lanes, Math.ceil(opts.images / opts.batch));
+    const lane = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) await network.run(x.slice(), opts.batch);
+    };
+    await Promise.all(Array.from({ length: lanes }, () => lane(1))); // warm-up
+    const started = performance.now();
+    await Promise.all(Array.from({ length: lanes }, () => lane(Math.ceil(batches / lanes))));
+    const images = lanes * Math.ceil(batches / lanes) * opts.batch;
+    return { imgPerSec: (images * 1000) / (performance.now() - started), threads: network.threads };
+  } finally {
+    await network.close();
+  }
+}
+
+/** onnxruntime on its own: the exported graph in a bare session, one prepared input tensor, after a warm-up. */
+async function bareOrtThroughput(
+  model: Parameters<typeof exportToOnnx>[0],
+  opts: { size: number; batch: number; images: number; threads: number },
+): Promise<number> {
+  const session = await ort.InferenceSession.create(exportToOnnx(model).bytes, {
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  try {
+    const x = randomInput(opts.batch * opts.size * opts.size * 3, 12345);
+    const feeds = {
+      [session.inputNames[0]]: new ort.Tensor('float32', x, [opts.batch, opts.size, opts.size, 3]),
+    };
+    for (let i = 0; i < 2; i++) await session.run(feeds);
+    const batches = Math.max(1, Math.ceil(opts.images / opts.batch));
+    const started = performance.now();
+    for (let i = 0; i < batches; i++) await session.run(feeds);
+    return (batches * opts.batch * 1000) / (performance.now() - started);
+  } finally {
+    await session.release();
   }
 }
 

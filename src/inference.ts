@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
     device_ids: deviceIds,
   });
-  const { parseEngineChoice } = await import('./inference/engine/choose-engine');
+  const { parseEngineChoice } = await import('./inference/engine/types');
   const engine = parseEngineChoice(process.env.INFERENCE_ENGINE);
   const { runInference } = await import('./inference/run');
   await runInference({ paths, modelConfig, modeConfig, logger }, engine !== undefined ? { engine } : {});

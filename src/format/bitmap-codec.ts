@@ -18,6 +18,10 @@ export function maskBounds(
   mask: BinaryMask,
 ): { top: number; left: number; bottom: number; right: number } | null {
   const { width, height, data } = mask;
+  // A tight mask (a set pixel on each edge) is its own box: checking the edges avoids scanning every pixel,
+  // and masks made by the predictions and kept through clipping and encoding are all tight.
+  if (width > 0 && height > 0 && edgesSet(mask))
+    return { top: 0, left: 0, bottom: height - 1, right: width - 1 };
   let top = -1;
   let bottom = -1;
   let left = width;
@@ -39,6 +43,20 @@ export function maskBounds(
     if (last > right) right = last;
   }
   return top < 0 ? null : { top, left, bottom, right };
+}
+
+/** Whether the first and last rows and columns each hold a non-zero pixel. */
+function edgesSet(mask: BinaryMask): boolean {
+  const { width, height, data } = mask;
+  const rowSet = (y: number): boolean => {
+    for (let i = y * width, end = i + width; i < end; i++) if (data[i] !== 0) return true;
+    return false;
+  };
+  const columnSet = (x: number): boolean => {
+    for (let i = x; i < data.length; i += width) if (data[i] !== 0) return true;
+    return false;
+  };
+  return rowSet(0) && rowSet(height - 1) && columnSet(0) && columnSet(width - 1);
 }
 
 /** Crops a mask to its non-zero pixels and shifts the origin to match; null if the mask is empty. */
@@ -70,8 +88,20 @@ export function encodeBitmap(mask: BinaryMask, origin: PixelPoint = { x: 0, y: 0
   const png = encodeMaskPng(cropped.mask);
   return {
     origin: [cropped.origin.x, cropped.origin.y],
-    data: zlib.deflateSync(png).toString('base64'),
+    data: zlibStored(png).toString('base64'),
   };
+}
+
+/**
+ * `bytes` in a zlib stream of stored (uncompressed) blocks. The format wants zlib around the PNG, but the PNG's
+ * pixels are deflated already: compressing again gains well under 1 % and costs as much as the first time.
+ * The header says `78 9C` as zlib.compress writes it (so the base64 starts with `eJ`, as every SDK payload
+ * does): its level bits are informational only (RFC 1950 FLEVEL) and `78 9C` passes the header check too.
+ */
+function zlibStored(bytes: Uint8Array): Buffer {
+  const out = zlib.deflateSync(bytes, { level: 0 });
+  out[1] = 0x9c;
+  return out;
 }
 
 /** Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong. */

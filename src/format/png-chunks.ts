@@ -45,6 +45,13 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /**
+ * zlib level of the pixel data. Masks are long runs, which the fast levels (1-3) already pack well: on 640x480
+ * predicted masks level 2 took a third of level 6's time, for payloads about 5 % (noisy masks) to 40 % (smooth
+ * masks, a few hundred bytes) larger. Any level decodes to the same pixels.
+ */
+const IDAT_LEVEL = 2;
+
+/**
  * Encodes a 0/1 mask (row-major, any non-zero byte counts as 1) as a 1-bit palette PNG with index 0
  * transparent. The mask must not be empty in either dimension.
  */
@@ -85,7 +92,7 @@ export function encodeMaskPng(mask: { width: number; height: number; data: Uint8
     chunk('IHDR', ihdr),
     chunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
     chunk('tRNS', Buffer.from([0])),
-    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }

@@ -9,6 +9,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { dataError, errorMessage } from '../errors';
 import { parseAnnotationText } from './annotation';
+import { readFile } from './file-io';
 import { annotationNameCandidates, hasSupportedImageExtension } from './item-names';
 import { parseProjectMeta } from './meta';
 import type { Annotation, ProjectMeta } from './model';
@@ -187,7 +188,7 @@ export function countItems(project: ProjectListing): number {
 async function readJsonFile(file: string, display: string): Promise<unknown> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (e) {
     throw dataError(`cannot read the file: ${errorMessage(e)}`, { file: display }, e);
   }
@@ -203,7 +204,7 @@ export async function readItemAnnotation(project: ProjectListing, item: ProjectI
   const file = projectDisplayPath(project, item.annotationPath);
   let text: string;
   try {
-    text = await fs.readFile(item.annotationPath, 'utf8');
+    text = await readFile(item.annotationPath, 'utf8');
   } catch (e) {
     throw dataError(`cannot read the file: ${errorMessage(e)}`, { file }, e);
   }

@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { serializeAnnotation } from './annotation';
+import { writeFile } from './file-io';
 import { hasSupportedImageExtension, isPlainFileName } from './item-names';
 import { projectMetaToJson } from './meta';
 import type { Annotation, ProjectMeta } from './model';
@@ -19,7 +20,7 @@ let tempCounter = 0;
 export async function writeFileAtomic(file: string, text: string | Uint8Array): Promise<void> {
   const temp = `${file}.${process.pid}.${++tempCounter}.tmp`;
   try {
-    await fs.writeFile(temp, text);
+    await writeFile(temp, text);
     await fs.rename(temp, file);
   } catch (e) {
     await fs.rm(temp, { force: true });

@@ -147,42 +147,70 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   const bottom = new Int32Array(n);
   const left = new Int32Array(n);
   const right = new Int32Array(n);
+  // Run by run: predicted masks are long runs of one class. The runs are kept (end and class; a row's runs end
+  // at its width), so the boxes are updated once per run and the second pass below visits runs, not pixels.
+  let runs = new Int32Array(2 * Math.min(width * height, 4096));
+  let count = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) {
+    for (let x = 0; x < width; ) {
       const v = mask[row + x];
-      if (v >= n) continue;
-      if (top[v] < 0) {
-        top[v] = y;
-        bottom[v] = y;
-        left[v] = x;
-        right[v] = x;
-      } else {
-        if (x < left[v]) left[v] = x;
-        if (x > right[v]) right[v] = x;
-        bottom[v] = y;
+      let end = x + 1;
+      while (end < width && mask[row + end] === v) end++;
+      const cls = v >= 0 && v < n && v === Math.trunc(v) ? v : -1;
+      if (cls >= 0) {
+        if (top[cls] < 0) {
+          top[cls] = y;
+          left[cls] = x;
+          right[cls] = end - 1;
+        } else {
+          if (x < left[cls]) left[cls] = x;
+          if (end - 1 > right[cls]) right[cls] = end - 1;
+        }
+        bottom[cls] = y;
       }
+      if (count + 2 > runs.length) {
+        const bigger = new Int32Array(runs.length * 2);
+        bigger.set(runs);
+        runs = bigger;
+      }
+      runs[count++] = end;
+      runs[count++] = cls;
+      x = end;
     }
   }
-  const boxes = new Map<number, { top: number; left: number; bottom: number; right: number }>();
+  // Each present class with a title gets a zeroed mask of its box, and its runs are set in it.
+  const masks: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n).fill(undefined);
+  const boxWidth = new Int32Array(n);
   for (let v = 0; v < n; v++) {
-    if (top[v] >= 0) boxes.set(v, { top: top[v], left: left[v], bottom: bottom[v], right: right[v] });
+    if (top[v] < 0 || !titleByIndex.has(v)) continue;
+    boxWidth[v] = right[v] - left[v] + 1;
+    masks[v] = new Uint8Array(boxWidth[v] * (bottom[v] - top[v] + 1));
+  }
+  for (let r = 0, x = 0, y = 0; r < count; r += 2) {
+    const end = runs[r];
+    const v = runs[r + 1];
+    const out = v >= 0 ? masks[v] : undefined;
+    if (out !== undefined) {
+      const at = (y - top[v]) * boxWidth[v] - left[v];
+      if (end - x > 8) out.fill(1, at + x, at + end);
+      else for (let i = x; i < end; i++) out[at + i] = 1;
+    }
+    x = end;
+    if (x === width) {
+      x = 0;
+      y++;
+    }
   }
   const labels: Label[] = [];
-  for (const [index, box] of [...boxes.entries()].sort((a, b) => a[0] - b[0])) {
-    const classTitle = titleByIndex.get(index);
-    if (classTitle === undefined) continue;
-    const w = box.right - box.left + 1;
-    const h = box.bottom - box.top + 1;
-    const data = new Uint8Array(w * h);
-    for (let y = 0; y < h; y++) {
-      const src = (box.top + y) * width + box.left;
-      for (let x = 0; x < w; x++) data[y * w + x] = mask[src + x] === index ? 1 : 0;
-    }
+  for (let v = 0; v < n; v++) {
+    const data = masks[v];
+    const classTitle = titleByIndex.get(v);
+    if (data === undefined || classTitle === undefined) continue;
     const geometry: BitmapGeometry = {
       type: 'bitmap',
-      origin: { x: box.left, y: box.top },
-      mask: { width: w, height: h, data },
+      origin: { x: left[v], y: top[v] },
+      mask: { width: boxWidth[v], height: bottom[v] - top[v] + 1, data },
     };
     labels.push({ classTitle, description: '', tags: [], geometry, extra: {} });
   }

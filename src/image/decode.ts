@@ -5,9 +5,9 @@
  * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
  */
 
-import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { dataError, errorMessage } from '../errors';
+import { readFile } from '../format/file-io';
 import type { ImageSize } from '../format/model';
 import { decodeBmp, isBmp } from './bmp';
 import { decideOrientation, type ExifHandling } from './orientation';
@@ -36,11 +36,22 @@ function firstLine(e: unknown): string {
   return errorMessage(e).split('\n')[0];
 }
 
+/**
+ * sharp settings for decoding many small images at once (inference keeps dozens in flight, each its own sharp
+ * call in libuv's pool): one libvips thread per image and no operation cache. Per-image threading and caching
+ * only add hand-offs and bookkeeping there; bench:infer measured about 2 ms less CPU per 640x480 image.
+ * Process-wide, so the inference task sets it, not this module.
+ */
+export function configureSharpForManyImages(): void {
+  sharp.concurrency(1);
+  sharp.cache(false);
+}
+
 export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
   const where = { file: options.displayName ?? file };
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(file);
+    bytes = await readFile(file);
   } catch (e) {
     throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
   }

@@ -1,7 +1,8 @@
 /**
  * Batches network inputs across images: several images are in flight at once (decoding, cropping), each asks
  * for its crops' scores, and the batcher runs the engine on full batches while the next images decode. So the
- * network sees batches even in full-image mode, where each image is a single crop.
+ * network sees batches even in full-image mode, where each image is a single crop. With several network
+ * threads (`concurrency`), up to that many batches run at once.
  */
 
 export type RunBatch = (x: Float32Array, n: number) => Promise<Float32Array>;
@@ -13,6 +14,8 @@ export interface MicroBatcherOptions {
   readonly inputLength: number;
   /** Values per output sample (H * W * channels). */
   readonly outputLength: number;
+  /** Batches that may run at once (one per network thread); default 1. */
+  readonly concurrency?: number;
 }
 
 interface Pending {
@@ -23,14 +26,18 @@ interface Pending {
 
 export class MicroBatcher {
   private readonly queue: Pending[] = [];
-  private running = false;
+  private running = 0;
   private scheduled = false;
+  /** Since when at least one batch has been running (busy time counts the union, not the sum). */
+  private busySince = 0;
   private busyMs = 0;
   private batches = 0;
   private samples = 0;
 
   constructor(private readonly opts: MicroBatcherOptions) {
     if (opts.batchSize < 1) throw new RangeError(`batchSize must be >= 1, got ${opts.batchSize}`);
+    if ((opts.concurrency ?? 1) < 1)
+      throw new RangeError(`concurrency must be >= 1, got ${opts.concurrency}`);
   }
 
   /** The network's scores for one input sample. */
@@ -46,37 +53,35 @@ export class MicroBatcher {
     });
   }
 
-  /** Time spent inside the engine, and how many batches and samples it ran. */
+  /** Time during which at least one batch was in the engine, and how many batches and samples it ran. */
   get stats(): { networkMs: number; batches: number; samples: number } {
     return { networkMs: this.busyMs, batches: this.batches, samples: this.samples };
   }
 
   private kick(): void {
-    if (this.running) return; // the running batch picks the queue up when it ends
-    if (this.queue.length >= this.opts.batchSize) {
+    // Full batches start while a network thread is free.
+    while (this.running < (this.opts.concurrency ?? 1) && this.queue.length >= this.opts.batchSize) {
       void this.flush();
-      return;
     }
-    // A partial batch waits one turn of the event loop, so requests made together run together.
-    if (!this.scheduled) {
+    // A partial batch starts only when nothing runs (the running batches' ends bring more requests), and waits
+    // one turn of the event loop first, so requests made together run together.
+    if (this.running === 0 && this.queue.length > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        if (!this.running && this.queue.length > 0) void this.flush();
+        if (this.running === 0 && this.queue.length > 0) void this.flush();
       });
     }
   }
 
   private async flush(): Promise<void> {
-    this.running = true;
+    if (this.running++ === 0) this.busySince = performance.now();
     const take = this.queue.splice(0, this.opts.batchSize);
     const { inputLength, outputLength } = this.opts;
     try {
       const x = new Float32Array(take.length * inputLength);
       take.forEach((p, i) => x.set(p.input, i * inputLength));
-      const started = performance.now();
       const y = await this.opts.run(x, take.length);
-      this.busyMs += performance.now() - started;
       this.batches += 1;
       this.samples += take.length;
       if (y.length !== take.length * outputLength) {
@@ -84,12 +89,13 @@ export class MicroBatcher {
           `the engine returned ${y.length} values for ${take.length} samples of ${outputLength}`,
         );
       }
-      // Copies, so one sample's scores do not pin the whole batch's buffer in memory.
-      take.forEach((p, i) => p.resolve(y.slice(i * outputLength, (i + 1) * outputLength)));
+      // Views on the batch's output, not copies (one allocation and copy less per image): a batch's buffer then
+      // lives until its last image is labelled, a few MB at most with the images in flight.
+      take.forEach((p, i) => p.resolve(y.subarray(i * outputLength, (i + 1) * outputLength)));
     } catch (e) {
       for (const p of take) p.reject(e);
     } finally {
-      this.running = false;
+      if (--this.running === 0) this.busyMs += performance.now() - this.busySince;
       if (this.queue.length > 0) this.kick();
     }
   }

@@ -10,7 +10,6 @@ import { parseObjClass } from '../format/meta';
 import type { ImageSize, ObjClass } from '../format/model';
 import type { ChannelStats } from '../image/normalise';
 import { readModelConfig, type ModelConfig } from '../model-state/config';
-import { loadModelFromDir, MODEL_JSON_FILE } from '../network/io';
 
 /** What the U-Net plugin used before checkpoints recorded their normalisation (ImageNet statistics). */
 export const LEGACY_PREPROCESSING: ChannelStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -65,10 +64,12 @@ export async function loadCheckpointModel(
   checkpoint: InferenceCheckpoint,
   opts: LoadCheckpointOptions,
 ): Promise<tf.LayersModel> {
-  const file = `${opts.displayName}/${MODEL_JSON_FILE}`;
+  // Loaded here, not at the top: a network thread that runs the checkpoint's model.onnx never loads tfjs.
+  const io = await import('../network/io');
+  const file = `${opts.displayName}/${io.MODEL_JSON_FILE}`;
   let model: tf.LayersModel;
   try {
-    model = await loadModelFromDir(opts.dir);
+    model = await io.loadModelFromDir(opts.dir);
   } catch (e) {
     if (e instanceof TaskError) throw e.withContext({ file });
     throw modelError(`cannot load the network: ${(e as Error).message}`, { file }, e);

@@ -1,17 +1,28 @@
 /**
  * Loading a checkpoint's network into an inference engine: the one sequence both places that run the network
- * use (the network thread, and the main thread when there is no thread). Load model.json + weights.bin,
- * check them against config.json, choose the engine, and keep the tfjs model only while the engine needs it.
+ * use (the network threads, and the main thread when there is none).
+ *
+ * First choice, unless tfjs is forced: the checkpoint's own model.onnx, when its weights hash shows it holds
+ * the weights of model.json + weights.bin (onnx-reuse.ts). That skips tfjs altogether (loading it, the
+ * network and exporting took about 0.6 s of CPU per thread): `initTfjs` is called only on the other path. Otherwise, as before: load model.json +
+ * weights.bin, check them against config.json, choose the engine (exporting to ONNX in memory), and keep the
+ * tfjs model only while the engine needs it. The report says which ONNX source was used and why.
  */
-import { loadCheckpointModel, type InferenceCheckpoint } from './checkpoint';
-import { chooseEngine, type EngineName, type SegmentationEngine } from './engine';
-import type { EngineReport } from './network-thread';
+import type { InferenceCheckpoint } from './checkpoint';
+import type { EngineName, SegmentationEngine } from './engine/types';
+import { OnnxEngine, type OrtModule } from './engine/onnx-engine';
+import type { EngineReport, TfjsBackendReport } from './network-thread';
+import { reusableOnnx } from './onnx-reuse';
 
 export interface LoadEngineOptions {
   readonly checkpoint: InferenceCheckpoint;
   readonly modelDir: string;
   readonly engine?: EngineName;
   readonly intraOpNumThreads: number;
+  /** Initialises tfjs's backend; called only when tfjs is needed. */
+  readonly initTfjs: () => Promise<TfjsBackendReport>;
+  /** How onnxruntime-node is loaded; tests inject a failing loader. */
+  readonly loadOrt?: () => Promise<OrtModule>;
 }
 
 export interface LoadedEngine {
@@ -22,12 +33,44 @@ export interface LoadedEngine {
 }
 
 export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine> {
+  let onnxSource: string | undefined;
+  if (opts.engine !== 'tfjs') {
+    const reuse = await reusableOnnx(opts.modelDir, opts.checkpoint);
+    if ('bytes' in reuse) {
+      const engine = await onnxFromFile(opts, reuse.bytes);
+      if (engine !== null) {
+        return {
+          engine,
+          report: {
+            name: 'onnx',
+            description: engine.description,
+            reason:
+              opts.engine === 'onnx'
+                ? 'INFERENCE_ENGINE=onnx'
+                : 'onnxruntime-node loaded the checkpoint model.onnx',
+            notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
+            onnxSource: 'model.onnx from the checkpoint (its weights hash matches weights.bin)',
+          },
+          close: () => engine.dispose(),
+        };
+      }
+      // onnxruntime did not start: the usual path below tries again and says why, or falls back to tfjs.
+      onnxSource = 'exported in memory: onnxruntime-node did not start with model.onnx';
+    } else {
+      onnxSource = `exported in memory: ${reuse.reason}`;
+    }
+  }
+  const tfjsBackend = await opts.initTfjs();
+  // tfjs and the exporter are loaded only on this path.
+  const { loadCheckpointModel } = await import('./checkpoint');
+  const { chooseEngine } = await import('./engine/choose-engine');
   const model = await loadCheckpointModel(opts.checkpoint, { dir: opts.modelDir, displayName: 'model' });
   let choice: Awaited<ReturnType<typeof chooseEngine>>;
   try {
     choice = await chooseEngine({
       model,
       ...(opts.engine !== undefined ? { force: opts.engine } : {}),
+      ...(opts.loadOrt !== undefined ? { loadOrt: opts.loadOrt } : {}),
       intraOpNumThreads: opts.intraOpNumThreads,
     });
   } catch (e) {
@@ -43,10 +86,39 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       description: engine.description,
       reason: choice.reason,
       notChosen: choice.notChosen,
+      ...(engine.name === 'onnx' && onnxSource !== undefined ? { onnxSource } : {}),
+      tfjsBackend,
     },
     close: async () => {
       await engine.dispose();
       if (choice.needsTfjsModel) model.dispose();
     },
   };
+}
+
+/**
+ * Initialises tfjs's backend in this thread (loading tfjs): `force` as given, else as backend/select.ts
+ * chooses (TFJS_BACKEND, then the best that loads), the same answer in every thread.
+ */
+export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport> {
+  const { initBackend } = await import('../backend/select');
+  const b = await initBackend(force !== undefined ? { force, env: {} } : {});
+  return { name: b.name, notUsed: b.reasons };
+}
+
+/** An onnx engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
+async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
+  try {
+    const ort = await (opts.loadOrt ?? (() => import('onnxruntime-node')))();
+    const { height, width } = opts.checkpoint.inputSize;
+    return await OnnxEngine.create({
+      ort,
+      model: bytes,
+      inputShape: [height, width, 3],
+      outputChannels: opts.checkpoint.channels,
+      intraOpNumThreads: opts.intraOpNumThreads,
+    });
+  } catch {
+    return null;
+  }
 }

@@ -1,20 +1,19 @@
 /**
- * Where the inference network runs: in a worker thread when the compiled worker exists (the main thread then
- * stays free for decoding, labels and writing while a batch runs), otherwise on the main thread. Either way the
+ * Where the inference network runs: in worker threads when the compiled worker exists (the main thread then
+ * stays free for decoding, labels and writing while batches run), otherwise on the main thread. Either way the
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
-import type { BackendSelection } from '../backend/select';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
-import { loadEngine } from './engine-loader';
+import { initTfjsBackend, loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport } from './network-thread';
 
 export interface NetworkRunner {
   readonly engine: EngineReport;
-  /** Whether the network runs in its own thread. */
-  readonly threaded: boolean;
-  /** NHWC float32 inputs (ownership passes to the runner) to NHWC scores. */
+  /** Network threads; 0 when the network runs on the main thread. */
+  readonly threads: number;
+  /** NHWC float32 inputs (ownership passes to the runner) to NHWC scores; up to max(1, threads) at once. */
   run(x: Float32Array, n: number): Promise<Float32Array>;
   close(): Promise<void>;
 }
@@ -23,48 +22,77 @@ export interface StartNetworkOptions {
   /** config.json, read and checked on the main thread (the network itself is loaded where it runs). */
   readonly checkpoint: InferenceCheckpoint;
   readonly modelDir: string;
-  readonly backend: BackendSelection;
+  /** A tfjs backend to force (default: as backend/select.ts chooses), used only where tfjs is needed. */
+  readonly backend?: string;
   readonly engine?: EngineName;
-  /** onnxruntime's intra-op threads; default `defaultIntraOpThreads`. */
+  /** onnxruntime's intra-op threads per network thread; default `defaultIntraOpThreads`. */
   readonly intraOpNumThreads?: number;
-  /** `auto` (default): a thread when the compiled worker script exists. */
-  readonly thread?: 'auto' | 'never';
+  /**
+   * Network threads (each with its own engine); 0 runs the network on the main thread. Default
+   * `defaultNetworkThreads()`; always 0 when the compiled worker script is missing (ts-jest).
+   */
+  readonly threads?: number;
 }
 
 /**
- * onnxruntime's intra-op threads. With the network in its own thread, one core is left to the main thread
- * (labels, bitmaps, JSON) and sharp: on 2 cores, 1 network thread gave more images per second end to end
- * than 2 (bench:infer), and even network-only under load, since 2 threads then wait for each other.
+ * One network thread per core, up to two. onnxruntime-node's `run` and tfjs wasm both occupy the thread that
+ * calls them, and one engine with one intra-op thread is the cheapest per image (bench:infer on 2 cores:
+ * 21.7 ms of CPU per image on 1 intra-op thread, 26-30 ms on 2, which spend the rest synchronising). Two
+ * single-threaded engines keep both cores on the network whenever decoding and labels leave them free, and
+ * cost nothing when they do not. More threads would each hold another copy of the network.
  */
-export function defaultIntraOpThreads(threaded: boolean, cores = os.availableParallelism()): number {
-  return threaded ? Math.max(1, cores - 1) : cores;
+export function defaultNetworkThreads(cores = os.availableParallelism()): number {
+  return Math.min(2, cores);
+}
+
+/**
+ * onnxruntime's intra-op threads per engine: the cores left after one for the main thread (decoding, labels,
+ * bitmaps, JSON), shared among the network threads, at least one; every core when the network runs on the
+ * main thread.
+ */
+export function defaultIntraOpThreads(networkThreads: number, cores = os.availableParallelism()): number {
+  return networkThreads === 0 ? cores : Math.max(1, Math.floor((cores - 1) / networkThreads));
 }
 
 export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRunner> {
-  if ((opts.thread ?? 'auto') === 'auto' && NetworkThread.available()) {
-    // The thread loads and checks the network itself; the main thread never holds a copy of the weights.
-    const thread = await NetworkThread.create({
+  const threads = NetworkThread.available() ? (opts.threads ?? defaultNetworkThreads()) : 0;
+  if (threads > 0) {
+    // Each thread loads and checks the network itself; the main thread never holds a copy of the weights.
+    const init = {
       modelDir: opts.modelDir,
-      backend: opts.backend.name,
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
-      intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(true),
-    });
+      intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
+    };
+    const started = await Promise.allSettled(
+      Array.from({ length: threads }, () => NetworkThread.create(init)),
+    );
+    const pool = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(pool.map((t) => t.close()));
+      throw failed.reason;
+    }
     return {
-      engine: thread.engine,
-      threaded: true,
-      run: (x, n) => thread.run(x, n),
-      close: () => thread.close(),
+      engine: pool[0].engine,
+      threads,
+      // The thread with the fewest batches waiting gets the next one.
+      run: (x, n) => pool.reduce((a, b) => (b.pending < a.pending ? b : a)).run(x, n),
+      close: async () => {
+        await Promise.all(pool.map((t) => t.close()));
+      },
     };
   }
   const loaded = await loadEngine({
     checkpoint: opts.checkpoint,
     modelDir: opts.modelDir,
     ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
-    intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(false),
+    intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(0),
+    initTfjs: () => initTfjsBackend(opts.backend),
   });
   return {
     engine: loaded.report,
-    threaded: false,
+    threads: 0,
     run: (x, n) => loaded.engine.run(x, n),
     close: () => loaded.close(),
   };

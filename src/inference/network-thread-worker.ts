@@ -3,9 +3,8 @@
  * in order, one at a time.
  */
 import { parentPort } from 'node:worker_threads';
-import { initBackend } from '../backend/select';
 import { readInferenceCheckpoint } from './checkpoint';
-import { loadEngine, type LoadedEngine } from './engine-loader';
+import { initTfjsBackend, loadEngine, type LoadedEngine } from './engine-loader';
 import type { FromNetworkThread, NetworkThreadInit, ToNetworkThread } from './network-thread';
 import { serializeError } from './network-thread';
 
@@ -20,13 +19,14 @@ function send(msg: FromNetworkThread, transfer: ArrayBuffer[] = []): void {
 }
 
 async function start(init: NetworkThreadInit): Promise<void> {
-  await initBackend({ force: init.backend, env: {} });
   const checkpoint = await readInferenceCheckpoint({ dir: init.modelDir, displayName: 'model' });
   loaded = await loadEngine({
     checkpoint,
     modelDir: init.modelDir,
     ...(init.engine !== undefined ? { engine: init.engine } : {}),
     intraOpNumThreads: init.intraOpNumThreads,
+    // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
+    initTfjs: () => initTfjsBackend(init.backend),
   });
   send({ kind: 'ready', engine: loaded.report });
 }

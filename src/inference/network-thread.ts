@@ -19,8 +19,11 @@ const WORKER_SCRIPT = path.join(__dirname, 'network-thread-worker.js');
 export interface NetworkThreadInit {
   /** The checkpoint folder (the task's model/). */
   readonly modelDir: string;
-  /** The tfjs backend the main thread chose, so both threads agree (see backend/select.ts). */
-  readonly backend: string;
+  /**
+   * A tfjs backend to force; absent: the thread chooses as backend/select.ts always does (TFJS_BACKEND, then
+   * the best that loads), which gives every thread the same answer. Only used when tfjs is needed.
+   */
+  readonly backend?: string;
   readonly engine?: EngineName;
   readonly intraOpNumThreads: number;
 }
@@ -43,6 +46,16 @@ export interface EngineReport {
   readonly description: string;
   readonly reason: string;
   readonly notChosen: { readonly name: EngineName; readonly reason: string };
+  /** With the onnx engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
+  readonly onnxSource?: string;
+  /** The tfjs backend, when tfjs was loaded (the tfjs engine, or exporting the network to ONNX). */
+  readonly tfjsBackend?: TfjsBackendReport;
+}
+
+export interface TfjsBackendReport {
+  readonly name: string;
+  /** Why each better backend was not used. */
+  readonly notUsed: readonly string[];
 }
 
 export type FromNetworkThread =
@@ -127,6 +140,11 @@ export class NetworkThread {
       await worker.terminate();
       throw e;
     }
+  }
+
+  /** Batches sent and not yet answered. */
+  get pending(): number {
+    return this.waiting.size;
   }
 
   /** Runs one batch; `x` is transferred (unusable by the caller afterwards). */

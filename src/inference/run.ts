@@ -9,7 +9,6 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../backend/select';
 import { TaskError, configError, dataError } from '../errors';
 import type { Annotation } from '../format/model';
 import {
@@ -23,7 +22,7 @@ import {
 } from '../format/project-reader';
 import { ResultsProjectWriter } from '../format/project-writer';
 import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
-import { decodeImage } from '../image/decode';
+import { configureSharpForManyImages, decodeImage } from '../image/decode';
 import { normaliseRgbInto } from '../image/normalise';
 import { syncPath } from '../model-state/checkpoint-writer';
 import { reportModelApplied } from '../protocol/events';
@@ -44,10 +43,10 @@ import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 export interface RunInferenceOptions {
   /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
   readonly engine?: EngineName;
-  /** Threads for the native engine; default: `defaultIntraOpThreads` (network-runner.ts). */
+  /** Intra-op threads per native engine; default: `defaultIntraOpThreads` (network-runner.ts). */
   readonly threads?: number;
-  /** Run the network in a worker thread: `auto` (default) when the compiled worker exists, or `never`. */
-  readonly networkThread?: 'auto' | 'never';
+  /** Network threads; 0 runs the network on the main thread. Default: `defaultNetworkThreads` (network-runner.ts). */
+  readonly networkThreads?: number;
   /** Images decoded, waiting for the network or being labelled at once; default `imagesInFlight(batch)`. */
   readonly imagesInFlight?: number;
 }
@@ -57,8 +56,12 @@ export interface InferenceSummary {
   readonly resultsDir: string;
   readonly items: number;
   readonly engine: EngineName;
+  /** Time during which at least one batch was in the network. */
   readonly networkMs: number;
   readonly wallMs: number;
+  /** From the start until the network was ready (reading the project, loading the network). */
+  readonly startupMs: number;
+  readonly networkThreads: number;
 }
 
 export async function runInference(
@@ -68,6 +71,7 @@ export async function runInference(
   const { paths, logger, modeConfig, modelConfig } = ctx;
   const started = performance.now();
 
+  configureSharpForManyImages();
   const project = await readSingleProject(paths.data);
   const total = countItems(project);
   logger.info(`Project structure has been read. Samples: ${total}.`, { project: project.name });
@@ -75,8 +79,6 @@ export async function runInference(
   await ensureAbsent(finalDir, project.name);
 
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
-  const backend = await initBackend();
-  logger.info('TensorFlow.js backend', { backend: backend.name, not_used: backend.reasons });
   const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
   if (checkpoint.preprocessingAssumed) {
     logger.warn('model/config.json records no input normalisation; assuming ImageNet statistics', {
@@ -91,20 +93,25 @@ export async function runInference(
   const network = await startNetwork({
     checkpoint,
     modelDir: paths.model,
-    backend,
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
-    thread: options.networkThread ?? 'auto',
+    ...(options.networkThreads !== undefined ? { threads: options.networkThreads } : {}),
   });
+  // tfjs is loaded only where it is needed (the tfjs engine, or exporting the network to ONNX in memory).
+  const tfjs = network.engine.tfjsBackend;
+  if (tfjs !== undefined)
+    logger.info('TensorFlow.js backend', { backend: tfjs.name, not_used: tfjs.notUsed });
   logger.info('Inference engine', {
     engine: network.engine.name,
     why: network.engine.reason,
     other_engine: network.engine.notChosen.name,
     other_engine_not_used: network.engine.notChosen.reason,
     detail: network.engine.description,
-    own_thread: network.threaded,
+    ...(network.engine.onnxSource !== undefined ? { onnx_model: network.engine.onnxSource } : {}),
+    network_threads: network.threads,
   });
   building.iterDone();
+  const startupMs = performance.now() - started;
 
   const tempDir = path.join(paths.results, `.${project.name}.partial-${process.pid}`);
   let networkMs = 0;
@@ -117,6 +124,7 @@ export async function runInference(
     const batcher = new MicroBatcher({
       run: (x, n) => network.run(x, n),
       batchSize: modelConfig.batch_size,
+      concurrency: Math.max(1, network.threads),
       inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
       outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
     });
@@ -160,14 +168,17 @@ export async function runInference(
     engine: network.engine.name,
     networkMs,
     wallMs: performance.now() - started,
+    startupMs,
+    networkThreads: network.threads,
   };
 }
 
 /**
  * How many images are worked on at once (read, decoded, waiting for the network, labelled, written).
- * full_image holds only network-sized pixels per image, so it keeps four batches in flight: one in the network,
- * one queued so the network never waits, and the rest being decoded or labelled (bench:infer on 2 cores: the
- * network was busy 92-95 % of the run with 33 images at batch 8, 60-80 % with 9). The modes that crop hold each
+ * full_image holds only network-sized pixels per image, so it keeps four batches in flight: one in each of the
+ * (up to two) network threads, and the rest queued, decoded or labelled (bench:infer on 2 cores, batch 8, two
+ * network threads: the network was busy 92-94 % of the run with 33 or 49 images in flight, 87-92 % with 17, and
+ * 33 gave the most images per second). The modes that crop hold each
  * image at full size (possibly tens of MB), so they keep one batch and one more image.
  */
 export function imagesInFlight(batchSize: number, mode: ModeConfig['name']): number {

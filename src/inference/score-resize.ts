@@ -8,7 +8,7 @@
  *   L first by more than the rounding error ranks L first too; every other pixel (class borders, near ties) is
  *   computed exactly as the full path does.
  */
-import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
+import { argmaxMask, scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
 import type { Size } from './rect';
 
 interface AxisTaps {
@@ -97,25 +97,24 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
   const n = src.height * src.width;
   const d = src.data;
   const out = new Int32Array(n);
+  // One pass per pixel for the first maximum and the largest other score. NaN never compares greater, so as in
+  // argmaxMask a NaN score never wins; a NaN first score leaves bestV NaN, and the pixel unclear.
   for (let p = 0; p < n; p++) {
     const base = p * C;
     let best = 0;
     let bestV = d[base];
+    let second = -Infinity;
     for (let c = 1; c < C; c++) {
-      if (d[base + c] > bestV) {
-        bestV = d[base + c];
+      const v = d[base + c];
+      if (v > bestV) {
+        second = bestV;
+        bestV = v;
         best = c;
+      } else if (v > second) {
+        second = v;
       }
     }
-    let clear = true;
-    for (let c = 0; c < C; c++) {
-      // Written so that NaN counts as unclear.
-      if (c !== best && !(bestV - d[base + c] > threshold)) {
-        clear = false;
-        break;
-      }
-    }
-    out[p] = clear ? best : -1;
+    out[p] = C === 1 || bestV - second > threshold ? best : -1;
   }
   return out;
 }
@@ -127,67 +126,103 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
  */
 export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
   const { height: H, width: W } = size;
+  // At the same size the resize is a copy: interpolating would turn an infinite score into NaN (Inf * 0).
+  if (H === src.height && W === src.width) return argmaxMask(src);
   const C = src.channels;
-  const w = src.width;
   const sd = src.data;
   let magnitude = 0;
-  for (let i = 0; i < sd.length; i++) magnitude = Math.max(magnitude, Math.abs(sd[i]));
-  const labels = clearLabels(src, magnitude * 2 ** -20);
-  const xs = axisTaps(src.width, W);
+  // Not Math.max, which is several times slower here; a NaN is skipped (its pixel is never clear anyway).
+  for (let i = 0; i < sd.length; i++) {
+    const a = Math.abs(sd[i]);
+    if (a > magnitude) magnitude = a;
+  }
+  const pass: PairPass = {
+    src: sd,
+    channels: C,
+    labels: clearLabels(src, magnitude * 2 ** -20),
+    xs: axisTaps(src.width, W),
+    template: C <= 256 ? new Uint8Array(W) : new Int32Array(W),
+    exactColumns: new Int32Array(W),
+    topRow: new Float64Array(W * C),
+    bottomRow: new Float64Array(W * C),
+    exactCount: 0,
+  };
   const ys = axisTaps(src.height, H);
   const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
   // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
-  // weight): build that row once per source-row pair, with the list of columns left for the exact path.
-  const template = C <= 256 ? new Uint8Array(W) : new Int32Array(W);
-  const exactColumns = new Int32Array(W);
-  let exactCount = 0;
+  // weight): that row is built once per source-row pair, with the columns left for the exact path and their
+  // horizontal interpolations, which are also the same for every output row of the pair (about H / src.height
+  // rows share them). Small functions, so V8 keeps each loop optimised.
   let pair = -1;
   for (let y = 0; y < H; y++) {
-    const r0 = ys.i0[y] * w;
-    const r1 = ys.i1[y] * w;
+    const r0 = ys.i0[y] * src.width;
+    const r1 = ys.i1[y] * src.width;
     if (r0 * (src.height + 1) + r1 !== pair) {
       pair = r0 * (src.height + 1) + r1;
-      exactCount = 0;
-      for (let x = 0; x < W; x++) {
-        const c0 = xs.i0[x];
-        const c1 = xs.i1[x];
-        const label = labels[r0 + c0];
-        if (
-          label >= 0 &&
-          labels[r0 + c1] === label &&
-          labels[r1 + c0] === label &&
-          labels[r1 + c1] === label
-        ) {
-          template[x] = label;
-        } else {
-          exactColumns[exactCount++] = x;
-        }
-      }
+      buildPair(pass, r0, r1);
     }
-    const o = y * W;
-    out.set(template, o);
-    const fy = ys.f[y];
-    for (let e = 0; e < exactCount; e++) {
-      // The full path's arithmetic for this one pixel: stitch.ts resizeScores, then argmaxMask.
-      const x = exactColumns[e];
-      const p00 = (r0 + xs.i0[x]) * C;
-      const p01 = (r0 + xs.i1[x]) * C;
-      const p10 = (r1 + xs.i0[x]) * C;
-      const p11 = (r1 + xs.i1[x]) * C;
-      const fx = xs.f[x];
-      let best = 0;
-      let bestV = 0;
-      for (let c = 0; c < C; c++) {
-        const top = sd[p00 + c] * (1 - fx) + sd[p01 + c] * fx;
-        const bottom = sd[p10 + c] * (1 - fx) + sd[p11 + c] * fx;
-        const v = Math.fround(top * (1 - fy) + bottom * fy);
-        if (c === 0 || v > bestV) {
-          bestV = v;
-          best = c;
-        }
-      }
-      out[o + x] = best;
-    }
+    out.set(pass.template, y * W);
+    exactRow(pass, ys.f[y], out, y * W);
   }
   return out;
+}
+
+/** Per source-row pair: the shortcut pixels' classes, and the rest's columns and horizontal interpolations. */
+interface PairPass {
+  readonly src: Float32Array;
+  readonly channels: number;
+  readonly labels: Int32Array;
+  readonly xs: AxisTaps;
+  readonly template: ClassIndexMask;
+  readonly exactColumns: Int32Array;
+  readonly topRow: Float64Array;
+  readonly bottomRow: Float64Array;
+  exactCount: number;
+}
+
+function buildPair(p: PairPass, r0: number, r1: number): void {
+  const { src: sd, channels: C, labels, xs, template, exactColumns, topRow, bottomRow } = p;
+  let exactCount = 0;
+  for (let x = 0; x < template.length; x++) {
+    const c0 = xs.i0[x];
+    const c1 = xs.i1[x];
+    const label = labels[r0 + c0];
+    if (label >= 0 && labels[r0 + c1] === label && labels[r1 + c0] === label && labels[r1 + c1] === label) {
+      template[x] = label;
+      continue;
+    }
+    // The full path's row pass for this pixel (stitch.ts resizeScores: float64, the same expression).
+    const p00 = (r0 + c0) * C;
+    const p01 = (r0 + c1) * C;
+    const p10 = (r1 + c0) * C;
+    const p11 = (r1 + c1) * C;
+    const fx = xs.f[x];
+    const gx = 1 - fx;
+    const e = exactCount * C;
+    for (let c = 0; c < C; c++) {
+      topRow[e + c] = sd[p00 + c] * gx + sd[p01 + c] * fx;
+      bottomRow[e + c] = sd[p10 + c] * gx + sd[p11 + c] * fx;
+    }
+    exactColumns[exactCount++] = x;
+  }
+  p.exactCount = exactCount;
+}
+
+/** The column pass and argmaxMask for the pair's exact columns, as the full path computes them. */
+function exactRow(p: PairPass, fy: number, out: ClassIndexMask, offset: number): void {
+  const { channels: C, exactColumns, topRow, bottomRow, exactCount } = p;
+  const gy = 1 - fy;
+  for (let e = 0; e < exactCount; e++) {
+    const base = e * C;
+    let best = 0;
+    let bestV = Math.fround(topRow[base] * gy + bottomRow[base] * fy);
+    for (let c = 1; c < C; c++) {
+      const v = Math.fround(topRow[base + c] * gy + bottomRow[base + c] * fy);
+      if (v > bestV) {
+        bestV = v;
+        best = c;
+      }
+    }
+    out[offset + exactColumns[e]] = best;
+  }
 }

@@ -13,6 +13,7 @@ import { GraphBuilder, OPSET, type Dim, type ValueInfo } from './graph-builder';
 import { readLayerGraph, type GraphNode, type LayerGraph, type Shape } from './layer-graph';
 import { canFoldBatchNormInto, CONVERTERS, readBatchNorm, type ConvertContext } from './layer-converters';
 import type { BatchNormParams } from './tensor-math';
+import { modelWeightsHash, WEIGHTS_HASH_KEY } from './weights-hash';
 
 export interface OnnxExportOptions {
   /** Names of the graph inputs; default `input` for a single-input model, else the tfjs input layer names. */
@@ -37,8 +38,19 @@ export interface OnnxExport {
   readonly foldedBatchNorms: readonly string[];
 }
 
+/**
+ * Exports a model; its metadata also records the weights' hash (`weights_sha256`, weights-hash.ts), so a
+ * model.onnx saved beside model.json + weights.bin can be checked against them without loading the network.
+ */
 export function exportToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): OnnxExport {
-  return exportLayerGraph(readLayerGraph(model), { graphName: model.name, ...options });
+  const graph = readLayerGraph(model);
+  checkExportable(graph); // an unsupported layer fails before the weights are read
+  const hash = modelWeightsHash(model);
+  return exportLayerGraph(graph, {
+    graphName: model.name,
+    ...options,
+    metadata: { ...(hash === null ? {} : { [WEIGHTS_HASH_KEY]: hash }), ...options.metadata },
+  });
 }
 
 /** The supported tfjs classes (plus InputLayer), for messages and documentation. */

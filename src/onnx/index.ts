@@ -5,3 +5,4 @@ export type { LayerGraph, GraphNode } from './layer-graph';
 export { OPSET } from './graph-builder';
 export { exportCheckpointToOnnx, onnxMetadataFromClassMap, ONNX_FILE } from './checkpoint-export';
 export type { CheckpointExportSummary } from './checkpoint-export';
+export { checkpointWeightsHash, modelWeightsHash, WEIGHTS_HASH_KEY } from './weights-hash';

@@ -98,6 +98,42 @@ describe('bitmap codec (spec B.6)', () => {
     );
   });
 
+  it('maskBounds is the box of the set pixels, for sparse, dense and already tight masks', () => {
+    const brute = (m: BinaryMask) => {
+      let box: { top: number; left: number; bottom: number; right: number } | null = null;
+      for (let y = 0; y < m.height; y++)
+        for (let x = 0; x < m.width; x++) {
+          if (m.data[y * m.width + x] === 0) continue;
+          box = box ?? { top: y, left: x, bottom: y, right: x };
+          box = {
+            top: Math.min(box.top, y),
+            left: Math.min(box.left, x),
+            bottom: Math.max(box.bottom, y),
+            right: Math.max(box.right, x),
+          };
+        }
+      return box;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer(),
+        (width, height, density, seed) => {
+          let s = seed >>> 0;
+          const data = new Uint8Array(width * height).map(() => {
+            s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+            return s / 2 ** 32 < density ? 1 : 0;
+          });
+          const mask = { width, height, data };
+          expect(maskBounds(mask)).toEqual(brute(mask));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('returns null for an empty mask instead of throwing (the SDK cannot store one)', () => {
     expect(encodeBitmap({ width: 5, height: 4, data: new Uint8Array(20) })).toBeNull();
     expect(tightCrop({ width: 2, height: 2, data: new Uint8Array(4) }, { x: 0, y: 0 })).toBeNull();

@@ -189,6 +189,33 @@ describe('class-index mask to per-class tight bitmaps (spec G.3 segmentation_arr
     );
   });
 
+  it('gives the same for masks of long runs (rows of one class, as predicted masks are)', () => {
+    const classToIndex = { bg: 0, a: 1, b: 2, c: 3 };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 40 })), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        (width, height, runs) => {
+          const mask = new Uint8Array(width * height);
+          for (let i = 0, r = 0; i < mask.length; r++) {
+            const [value, length] = runs[r % runs.length];
+            mask.fill(value, i, Math.min(mask.length, i + length));
+            i += length;
+          }
+          const labels = classBitmapsFromMask({ mask, size: { width, height }, classToIndex });
+          const again = rasteriseAnnotation(annotation(width, height, labels), { classToIndex, fill: 4 });
+          expect(labels.every((l) => l.geometry.type === 'bitmap' && isTight(l.geometry.mask))).toBe(true);
+          expect(Buffer.from(again).equals(Buffer.from(mask))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('ignores indices that are not in the map', () => {
     const labels = classBitmapsFromMask({
       mask: [0, 5, 5, 1],

@@ -31,6 +31,30 @@ describe('MicroBatcher (inference batching across images)', () => {
     expect(b.stats.batches).toBe(3);
   });
 
+  it('runs up to `concurrency` full batches at once, and a partial batch only when none runs', async () => {
+    let running = 0;
+    let most = 0;
+    const calls: number[] = [];
+    const b = new MicroBatcher({
+      run: async (x, n) => {
+        calls.push(n);
+        most = Math.max(most, ++running);
+        await sleep(10);
+        running--;
+        return x;
+      },
+      batchSize: 2,
+      inputLength: 1,
+      outputLength: 1,
+      concurrency: 2,
+    });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((v) => b.score(new Float32Array([v]))));
+    expect(results.map((r) => r[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(most).toBe(2);
+    expect(calls).toEqual([2, 2, 1]);
+    expect(b.stats).toMatchObject({ batches: 3, samples: 5 });
+  });
+
   it('rejects every request of a failed batch, and keeps serving later ones', async () => {
     let fail = true;
     const b = new MicroBatcher({

@@ -9,8 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import { TaskError } from '../../src/errors';
-import { initWeights } from '../../src/model-state/init-weights';
-import { loadNetworkPlugin } from '../../src/network/load-plugin';
+import { exportCheckpointToOnnx } from '../../src/onnx';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
@@ -19,6 +18,7 @@ import { deserializeError, serializeError } from '../../src/inference/network-th
 import type * as RunModule from '../../src/inference/run';
 import type * as ThreadModule from '../../src/inference/network-thread';
 import { builtFile } from '../contract/built';
+import { tinyUnetCheckpoint } from './helpers/tiny-checkpoint';
 
 // The compiled modules, loaded at run time once builtFile has checked they are fresh: their __dirname is in
 // dist/, where the worker script is.
@@ -37,25 +37,8 @@ let modelDir: string;
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'infer-thread-'));
-  const source = await generateSyntheticProject({
-    dir: path.join(root, 'source'),
-    projectName: 'source',
-    datasets: [{ name: 'ds', count: 1 }],
-    width: 32,
-    height: 32,
-    seed: 1,
-  });
   modelDir = path.join(root, 'model');
-  await initWeights({
-    network: loadNetworkPlugin(require.resolve('../../plugin/unet')),
-    settings: {
-      input_size: { height: 32, width: 32 },
-      special_classes: { background: 'bg', neutral: 'neutral' },
-      custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
-    },
-    projectClasses: source.meta.classes,
-    outDir: modelDir,
-  });
+  await tinyUnetCheckpoint({ outDir: modelDir, size: 32 });
 });
 
 afterAll(async () => {
@@ -116,19 +99,43 @@ describe('network in a worker thread (spec F.2)', () => {
   ] as const)('%s, %j: the same results as on the main thread', async (engine, mode) => {
     const threaded = await runBuilt(await makeTask(`t-${engine}-${mode.name}`), mode, {
       engine,
-      networkThread: 'auto',
+      networkThreads: 2,
     });
     const inline = await runBuilt(await makeTask(`m-${engine}-${mode.name}`), mode, {
       engine,
-      networkThread: 'never',
+      networkThreads: 0,
     });
     const engineLine = (lines: Record<string, unknown>[]) =>
       lines.find((l) => l.message === 'Inference engine');
-    expect(engineLine(threaded.lines)).toMatchObject({ engine, own_thread: true });
-    expect(engineLine(inline.lines)).toMatchObject({ engine, own_thread: false });
+    expect(engineLine(threaded.lines)).toMatchObject({ engine, network_threads: 2 });
+    expect(engineLine(inline.lines)).toMatchObject({ engine, network_threads: 0 });
     expect(threaded.anns.size).toBe(5);
     expect([...threaded.anns.keys()]).toEqual([...inline.anns.keys()]);
     for (const [name, text] of threaded.anns) expect(text).toBe(inline.anns.get(name));
+  });
+
+  it("runs the checkpoint's model.onnx in the threads without loading tfjs, with the same results", async () => {
+    const withFile = await makeTask('t-onnx-file');
+    const model = path.join(withFile, 'model');
+    await exportCheckpointToOnnx({ checkpointDir: model, outFile: path.join(model, 'model.onnx') });
+    const fromFile = await runBuilt(withFile, { name: 'full_image' }, { engine: 'onnx', networkThreads: 2 });
+    const exported = await runBuilt(
+      await makeTask('t-onnx-export'),
+      { name: 'full_image' },
+      { engine: 'onnx', networkThreads: 2 },
+    );
+    const line = (lines: Record<string, unknown>[], message: string) =>
+      lines.find((l) => l.message === message);
+    expect(line(fromFile.lines, 'Inference engine')).toMatchObject({
+      onnx_model: expect.stringMatching(/^model.onnx from the checkpoint/),
+    });
+    expect(line(fromFile.lines, 'TensorFlow.js backend')).toBeUndefined();
+    expect(line(exported.lines, 'Inference engine')).toMatchObject({
+      onnx_model: expect.stringMatching(/^exported in memory: the checkpoint has no model.onnx/),
+    });
+    expect(line(exported.lines, 'TensorFlow.js backend')).toBeDefined();
+    expect(fromFile.anns.size).toBe(5);
+    for (const [name, text] of fromFile.anns) expect(text).toBe(exported.anns.get(name));
   });
 
   it('a closed thread refuses batches instead of hanging', async () => {

@@ -111,6 +111,19 @@ describe('argmax of the resized scores without the resized map (spec G.3, F.1)',
     );
   });
 
+  it('equals it where some scores are NaN or infinite', () => {
+    const specials = [NaN, Infinity, -Infinity];
+    fc.assert(
+      fc.property(...sizes, (h, w, H, W, c, seed) => {
+        const src = randomMap(h, w, c, seed, 3);
+        for (let i = seed & 7; i < src.data.length; i += 9) src.data[i] = specials[i % 3];
+        const mask = argmaxOfResized(src, { height: H, width: W });
+        expect(sameBytes(mask, argmaxMask(referenceResizeScores(src, { height: H, width: W })))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('equals it for scores one float32 step apart', () => {
     fc.assert(
       fc.property(...sizes, (h, w, H, W, c, seed) => {

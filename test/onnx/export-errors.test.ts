@@ -45,7 +45,11 @@ describe('exported model proto', () => {
     expect(proto.graph?.output?.map((o) => o.name)).toEqual(['scores']);
     expect(dims(proto.graph?.output?.[0] ?? {})).toEqual(['N', 8, 12, 4]);
     const meta = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));
-    expect(meta).toEqual({ layout: 'NHWC', classes: '["bg","kiwi"]' });
+    expect(meta).toEqual({
+      layout: 'NHWC',
+      classes: '["bg","kiwi"]',
+      weights_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   });
 
   it('takes other names, and refuses a wrong count of them', () => {

@@ -4,14 +4,12 @@
  * result says which engine runs and why the other does not, for the caller to log.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { configError, errorMessage, TaskError } from '../../errors';
+import { errorMessage, TaskError } from '../../errors';
 import { exportToOnnx } from '../../onnx';
 import { fixedShapes } from './fixed-shape';
 import { OnnxEngine, type OrtModule } from './onnx-engine';
 import { TfjsEngine } from './tfjs-engine';
-import { ENGINE_NAMES, type EngineName, type SegmentationEngine } from './types';
-
-export const ENGINE_ENV_VAR = 'INFERENCE_ENGINE';
+import { ENGINE_ENV_VAR, type EngineName, type SegmentationEngine } from './types';
 
 export interface ChooseEngineOptions {
   /** The network, built and loaded. It stays the caller's: dispose it when the chosen engine no longer needs it. */
@@ -32,22 +30,6 @@ export interface EngineChoice {
   readonly notChosen: { readonly name: EngineName; readonly reason: string };
   /** Whether the tfjs model is still needed (only by the tfjs engine); when false the caller may dispose it. */
   readonly needsTfjsModel: boolean;
-}
-
-/** INFERENCE_ENGINE's value → the forced engine; empty or absent means "choose". */
-export function parseEngineChoice(value: string | undefined): EngineName | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const v = value.trim().toLowerCase();
-  const hit = ENGINE_NAMES.find((n) => n === v);
-  if (hit === undefined) {
-    throw configError(
-      `unknown engine "${value}"; use one of: ${ENGINE_NAMES.join(', ')} (or leave it unset)`,
-      {
-        field: ENGINE_ENV_VAR,
-      },
-    );
-  }
-  return hit;
 }
 
 export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineChoice> {

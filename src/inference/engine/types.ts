@@ -2,9 +2,30 @@
  * One interface for running a segmentation network at inference time, whatever runs it: onnxruntime-node
  * (native, several times faster on CPU) or tfjs (any backend; always available).
  */
+import { configError } from '../../errors';
+
 export type EngineName = 'onnx' | 'tfjs';
 
 export const ENGINE_NAMES: readonly EngineName[] = ['onnx', 'tfjs'];
+
+/** Forces an engine (read by the entry point; here, not in choose-engine.ts, so reading it loads no tfjs). */
+export const ENGINE_ENV_VAR = 'INFERENCE_ENGINE';
+
+/** INFERENCE_ENGINE's value → the forced engine; empty or absent means "choose". */
+export function parseEngineChoice(value: string | undefined): EngineName | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim().toLowerCase();
+  const hit = ENGINE_NAMES.find((n) => n === v);
+  if (hit === undefined) {
+    throw configError(
+      `unknown engine "${value}"; use one of: ${ENGINE_NAMES.join(', ')} (or leave it unset)`,
+      {
+        field: ENGINE_ENV_VAR,
+      },
+    );
+  }
+  return hit;
+}
 
 export interface SegmentationEngine {
   readonly name: EngineName;

@@ -1,0 +1,68 @@
+/**
+ * The checkpoint's own model.onnx, when it can stand in for exporting the network again: its recorded weights
+ * hash (src/onnx/weights-hash.ts) equals that of model.json + weights.bin, and its input and output are the
+ * sizes config.json says. Otherwise the reason, for the log; the caller then exports in memory.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { errorMessage } from '../errors';
+import type { ImageSize } from '../format/model';
+import { checkpointWeightsHash, WEIGHTS_HASH_KEY } from '../onnx/weights-hash';
+
+/** The ONNX file's name inside a checkpoint folder (src/onnx/checkpoint-export.ts writes it). */
+const ONNX_FILE = 'model.onnx';
+
+export type OnnxReuse = { readonly bytes: Uint8Array } | { readonly reason: string };
+
+export async function reusableOnnx(
+  dir: string,
+  expected: { readonly inputSize: ImageSize; readonly channels: number },
+): Promise<OnnxReuse> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(path.join(dir, ONNX_FILE));
+  } catch (e) {
+    const absent = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    return { reason: absent ? 'the checkpoint has no model.onnx' : `model.onnx: ${errorMessage(e)}` };
+  }
+  let proto: onnx.ModelProto;
+  try {
+    proto = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    return { reason: `model.onnx is not an ONNX model: ${errorMessage(e)}` };
+  }
+  const recorded = proto.metadataProps.find((p) => p.key === WEIGHTS_HASH_KEY)?.value;
+  if (recorded === undefined || recorded === null || recorded === '') {
+    return { reason: `model.onnx records no weights hash (${WEIGHTS_HASH_KEY}), so it cannot be checked` };
+  }
+  const actual = await checkpointWeightsHash(dir);
+  if (actual === null) return { reason: 'model.json + weights.bin could not be hashed' };
+  if (actual !== recorded) {
+    return { reason: 'model.onnx is stale: its weights hash differs from that of model.json + weights.bin' };
+  }
+  const { height: h, width: w } = expected.inputSize;
+  const input = onlyDims(proto.graph?.input);
+  const output = onlyDims(proto.graph?.output);
+  if (!sameDims(input, [h, w, 3]) || !sameDims(output, [h, w, expected.channels])) {
+    return {
+      reason:
+        `model.onnx maps [${input?.join(', ')}] to [${output?.join(', ')}], but config.json says ` +
+        `[N, ${h}, ${w}, 3] to [N, ${h}, ${w}, ${expected.channels}]`,
+    };
+  }
+  return { bytes };
+}
+
+/** The dims of the one value in `values` (a number, or the symbol's name), or null when there is not one. */
+function onlyDims(values: onnx.IValueInfoProto[] | null | undefined): (number | string)[] | null {
+  if (values?.length !== 1) return null;
+  return (values[0].type?.tensorType?.shape?.dim ?? []).map((d) =>
+    typeof d.dimParam === 'string' && d.dimParam !== '' ? d.dimParam : Number(d.dimValue),
+  );
+}
+
+/** NHWC dims with any batch dimension and exactly `hwc` after it. */
+function sameDims(dims: (number | string)[] | null, hwc: readonly number[]): boolean {
+  return dims !== null && dims.length === 4 && hwc.every((v, i) => dims[i + 1] === v);
+}
