@@ -177,7 +177,7 @@ async function opTimes(
 }
 
 function printProfile(rows: { op: string; msPerStep: number; share: number }[]): void {
-  console.log('\nonnxruntime time per op type (ms per step, kernel time summed over threads):');
+  console.log('\nonnxruntime time per op type (ms per step: wall time of each op, its threads together):');
   for (const r of rows)
     console.log(
       `  ${String(r.msPerStep).padStart(8)} ms  ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.op}`,
