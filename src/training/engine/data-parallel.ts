@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { deserializeError } from '../../errors';
 import { checkBatch, prepareLabels, splitBatch } from './batch';
 import { averageStatistics } from './combine';
-import { finishTrainStep, setAdamLearningRate } from './in-process';
+import { AdamEngine, finishTrainStep } from './step';
 import type { FromWorker, ReplicaSpec, ToWorker } from './messages';
 import { Replica, type ShardGradients } from './replica';
 import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
@@ -121,10 +121,8 @@ function currentBackendChoice(): string {
   return name === 'tensorflow' ? 'node' : name;
 }
 
-export class DataParallelEngine implements TrainEngine {
+export class DataParallelEngine extends AdamEngine implements TrainEngine {
   readonly description: string;
-  private readonly replica: Replica;
-  private readonly optimizer: tf.AdamOptimizer;
   private broken: Error | undefined;
   private disposed = false;
 
@@ -133,8 +131,7 @@ export class DataParallelEngine implements TrainEngine {
     replica: Replica,
     private readonly links: WorkerLink[],
   ) {
-    this.replica = replica;
-    this.optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
+    super(replica, opts.optimizer ?? tf.train.adam(opts.learningRate));
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.description = `data-parallel (main thread + ${links.length} worker${links.length > 1 ? 's' : ''})`;
   }
@@ -232,18 +229,6 @@ export class DataParallelEngine implements TrainEngine {
       await Promise.allSettled(remote);
       throw this.markBroken(e);
     }
-  }
-
-  getModel(): tf.LayersModel {
-    return this.replica.model;
-  }
-
-  getOptimizer(): tf.Optimizer {
-    return this.optimizer;
-  }
-
-  setLearningRate(lr: number): void {
-    setAdamLearningRate(this.optimizer, lr);
   }
 
   async dispose(): Promise<void> {

@@ -5,8 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkBatch } from './batch';
-import { applyGradients, averageStatistics, weightedGradientSum } from './combine';
+import { averageStatistics } from './combine';
 import { Replica, type ShardGradients } from './replica';
+import { AdamEngine, finishTrainStep } from './step';
 import { splitBatch } from './batch';
 import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
 
@@ -19,16 +20,16 @@ export interface InProcessEngineOptions extends LossOptions {
   optimizer?: tf.AdamOptimizer;
 }
 
-export class InProcessEngine implements TrainEngine {
+export class InProcessEngine extends AdamEngine implements TrainEngine {
   readonly description: string;
-  private readonly replica: Replica;
-  private readonly optimizer: tf.AdamOptimizer;
   private readonly microBatches: number;
   private disposed = false;
 
   constructor(opts: InProcessEngineOptions) {
-    this.replica = new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex });
-    this.optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
+    super(
+      new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex }),
+      opts.optimizer ?? tf.train.adam(opts.learningRate),
+    );
     this.microBatches = Math.max(1, Math.floor(opts.microBatches ?? 1));
     this.description =
       this.microBatches > 1 ? `in-process (${this.microBatches} micro-batches)` : 'in-process';
@@ -72,18 +73,6 @@ export class InProcessEngine implements TrainEngine {
     };
   }
 
-  getModel(): tf.LayersModel {
-    return this.replica.model;
-  }
-
-  getOptimizer(): tf.Optimizer {
-    return this.optimizer;
-  }
-
-  setLearningRate(lr: number): void {
-    setAdamLearningRate(this.optimizer, lr);
-  }
-
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -93,29 +82,4 @@ export class InProcessEngine implements TrainEngine {
   private assertLive(): void {
     if (this.disposed) throw new Error('the training engine was disposed');
   }
-}
-
-/** Averages shard results, steps the optimizer once, and turns everything into plain numbers. */
-export function finishTrainStep(
-  optimizer: tf.Optimizer,
-  vars: readonly tf.Variable[],
-  shards: readonly ShardGradients[],
-): TrainStepResult {
-  const pixels = shards.reduce((a, s) => a + s.count, 0);
-  if (pixels === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
-  const grads = weightedGradientSum(shards.map((s) => ({ grads: s.grads, weight: s.count / pixels })));
-  if (grads !== null) {
-    applyGradients(optimizer, vars, grads);
-    grads.forEach((g) => g.dispose());
-  }
-  const loss = shards.reduce((a, s) => a + s.loss * s.count, 0) / pixels;
-  const correct = shards.reduce((a, s) => a + s.correct, 0);
-  return { loss, accuracy: correct / pixels, pixels, applied: true };
-}
-
-/** tfjs's Adam keeps its rate in a protected field; changing it is how Keras schedules work too. */
-export function setAdamLearningRate(optimizer: tf.AdamOptimizer, lr: number): void {
-  if (!(lr > 0) || !Number.isFinite(lr))
-    throw new Error(`the learning rate must be a positive number, got ${lr}`);
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }

@@ -25,7 +25,7 @@ import {
   type TrainingGraph,
 } from '../../onnx/training-graph';
 import { checkBatch, prepareLabels } from './batch';
-import { finishTrainStep, setAdamLearningRate } from './in-process';
+import { AdamEngine, finishTrainStep } from './step';
 import { Replica } from './replica';
 import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
 
@@ -96,10 +96,8 @@ interface BatchNormUpdate {
   momentum: number;
 }
 
-export class OnnxTrainEngine implements TrainEngine {
+export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
   readonly description: string;
-  private readonly replica: Replica;
-  private readonly optimizer: tf.AdamOptimizer;
   /** For each graph weight input, the model variable it reads. */
   private readonly fed: { input: string; variable: tf.LayerVariable }[];
   private readonly evalFed: { input: string; variable: tf.LayerVariable }[];
@@ -116,8 +114,10 @@ export class OnnxTrainEngine implements TrainEngine {
     evalGraph: TrainingGraph,
     threads: number,
   ) {
-    this.replica = new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex });
-    this.optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
+    super(
+      new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex }),
+      opts.optimizer ?? tf.train.adam(opts.learningRate),
+    );
     const byKey = variablesByKey(opts.model);
     this.fed = graph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
     this.evalFed = evalGraph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
@@ -258,18 +258,6 @@ export class OnnxTrainEngine implements TrainEngine {
           `${g.height}x${g.width}x${g.channels}`,
       );
     }
-  }
-
-  getModel(): tf.LayersModel {
-    return this.replica.model;
-  }
-
-  getOptimizer(): tf.Optimizer {
-    return this.optimizer;
-  }
-
-  setLearningRate(lr: number): void {
-    setAdamLearningRate(this.optimizer, lr);
   }
 
   /** Writes the profile file when profiling was asked for. */
