@@ -45,6 +45,18 @@ function twin(model: tf.LayersModel): tf.LayersModel {
   return copy;
 }
 
+/** The engine on one onnxruntime thread, neutral pixels ignored. */
+function onnxEngine(model: tf.LayersModel): Promise<OnnxTrainEngine> {
+  return OnnxTrainEngine.create({
+    model,
+    learningRate: 0.001,
+    ort,
+    threads: 1,
+    numClasses: CLASSES,
+    ignoreIndex: IGNORE,
+  });
+}
+
 function batch(seed: number) {
   return randomBatch({ n: 3, size: SIZE, labelMax: IGNORE, seed });
 }
@@ -187,14 +199,7 @@ describe('the onnxruntime training engine', () => {
 
   it('keeps the tensor count flat from step to step', async () => {
     const model = unet();
-    const engine = await OnnxTrainEngine.create({
-      model,
-      learningRate: 0.001,
-      ort,
-      threads: 1,
-      numClasses: CLASSES,
-      ignoreIndex: IGNORE,
-    });
+    const engine = await onnxEngine(model);
     await engine.trainStep(batch(1)); // Adam creates its moments on the first step
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -208,14 +213,7 @@ describe('the onnxruntime training engine', () => {
 
   it('skips the step, without touching the weights, when every pixel is neutral', async () => {
     const model = unet();
-    const engine = await OnnxTrainEngine.create({
-      model,
-      learningRate: 0.001,
-      ort,
-      threads: 1,
-      numClasses: CLASSES,
-      ignoreIndex: IGNORE,
-    });
+    const engine = await onnxEngine(model);
     const before = weightsOf(model);
     const b = batch(5);
     b.y.fill(IGNORE);
