@@ -77,6 +77,11 @@ export function parseTrainEngine(value: string | undefined): TrainEngineSetting 
   return hit;
 }
 
+/** tfjs-node and tfjs-node-gpu: native kernels that use every core (or the GPU) themselves. */
+function isNativeBackend(backend: BackendChoice): boolean {
+  return backend === 'node' || backend === 'node-gpu';
+}
+
 /** Backend instances to train with (see the module comment). */
 export function resolveComputeWorkers(opts: {
   setting: TrainConfig['compute_workers'];
@@ -85,14 +90,14 @@ export function resolveComputeWorkers(opts: {
   batchSize: number;
 }): number {
   if (opts.setting !== 'auto') return opts.setting;
-  if (opts.backend === 'node' || opts.backend === 'node-gpu') return 1;
+  if (isNativeBackend(opts.backend)) return 1;
   return Math.max(1, Math.min(opts.cores, opts.batchSize));
 }
 
 export function makeEngineFactory(options: EngineFactoryOptions = {}): EngineFactory {
   return async (request) => {
     if (request.engine === 'tfjs') return { engine: await tfjsEngine(request), reason: 'train_engine: tfjs' };
-    if (request.engine === 'auto' && (request.backend === 'node' || request.backend === 'node-gpu')) {
+    if (request.engine === 'auto' && isNativeBackend(request.backend)) {
       return {
         engine: await tfjsEngine(request),
         reason: `the tfjs backend ${request.backend} is native: it keeps the steps`,
