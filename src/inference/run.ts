@@ -277,9 +277,15 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
   /** The network's scores for one crop, at the network's size. */
   const networkScores = async (rect: Rect): Promise<ScoreMap> => {
     const rgb = await inputFor(rect);
-    const x = new Float32Array(height * width * 3);
-    normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
-    return scoreMap(height, width, checkpoint.channels, await opts.batcher.score(x));
+    if (rgb.length !== height * width * 3) {
+      throw new RangeError(`a network input needs ${height * width * 3} values, got ${rgb.length}`);
+    }
+    // Normalised straight into the batch buffer when the batch is made: no float copy per image. `rgb` is this
+    // crop's own (never reused), so it is still intact then.
+    const scores = await opts.batcher.score((x, offset) =>
+      normaliseRgbInto(rgb, x, offset, checkpoint.preprocessing),
+    );
+    return scoreMap(height, width, checkpoint.channels, scores);
   };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
     Promise.all(crops.map(async (rect) => resizeScores(await networkScores(rect), rectSize(rect))));
