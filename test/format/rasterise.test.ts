@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { TaskError } from '../../src/errors';
 import type { Annotation, Geometry, Label } from '../../src/format/model';
 import { classBitmapsFromMask, rasteriseAnnotation } from '../../src/format/rasterise';
+import { runMaskArb } from '../helpers/run-masks';
 
 const label = (classTitle: string, geometry: Geometry): Label => ({
   classTitle,
@@ -219,28 +220,12 @@ describe('class-index mask to per-class tight bitmaps (spec G.3 segmentation_arr
   it('a byte mask (read four pixels at a time where aligned) gives what a plain array of it gives', () => {
     const classToIndex = { bg: 0, a: 1, top: 255 };
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 0, max: 7 }),
-        fc.array(fc.tuple(fc.constantFrom(0, 1, 255, 9), fc.integer({ min: 1, max: 30 })), {
-          minLength: 1,
-          maxLength: 40,
-        }),
-        (width, height, offset, runs) => {
-          // At byte offsets 0..7 of a larger buffer: aligned and unaligned views.
-          const mask = new Uint8Array(offset + width * height).subarray(offset);
-          for (let i = 0, r = 0; i < mask.length; r++) {
-            const [value, length] = runs[r % runs.length];
-            mask.fill(value, i, Math.min(mask.length, i + length));
-            i += length;
-          }
-          const size = { width, height };
-          const fromBytes = classBitmapsFromMask({ mask, size, classToIndex });
-          const fromArray = classBitmapsFromMask({ mask: Array.from(mask), size, classToIndex });
-          expect(fromBytes).toEqual(fromArray);
-        },
-      ),
+      fc.property(runMaskArb([0, 1, 255, 9], 8), ({ width, height, data }) => {
+        const size = { width, height };
+        const fromBytes = classBitmapsFromMask({ mask: data, size, classToIndex });
+        const fromArray = classBitmapsFromMask({ mask: Array.from(data), size, classToIndex });
+        expect(fromBytes).toEqual(fromArray);
+      }),
       { numRuns: 300 },
     );
   });
