@@ -132,6 +132,7 @@ export async function runInference(
       classes: checkpoint.classes,
       classToIndex: checkpoint.classToIndex,
     });
+    const spareMasks: ClassIndexMask[] = [];
     const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
     await applyToProject({
       project,
@@ -147,6 +148,7 @@ export async function runInference(
           mode: modeConfig,
           classMapping,
           cropsPerCall: 2 * modelConfig.batch_size,
+          spareMasks,
         }),
       onItemDone: () => applying.iterDone(),
     });
@@ -248,7 +250,11 @@ interface ApplyToItemOptions {
   readonly mode: InferenceTaskContext['modeConfig'];
   readonly classMapping: ReturnType<typeof outClassMapping>;
   readonly cropsPerCall: number;
+  /** Class masks that nothing reads any more, shared by every image of the run (see `masksDone`). */
+  readonly spareMasks: ClassIndexMask[];
 }
+
+const SPARE_MASKS = 8;
 
 async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Annotation }> {
   const { item, project, checkpoint } = opts;
@@ -291,10 +297,20 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
     Promise.all(crops.map(async (rect) => resizeScores(await networkScores(rect), rectSize(rect))));
   // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
   const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
-    Promise.all(crops.map(async (rect) => argmaxOfResized(await networkScores(rect), rectSize(rect))));
+    Promise.all(
+      crops.map(async (rect) => {
+        const scores = await networkScores(rect);
+        return argmaxOfResized(scores, rectSize(rect), opts.spareMasks.pop());
+      }),
+    );
   try {
     const result = await annotateImage({
       maskCrops,
+      // Image-sized masks are reused across images (hundreds of KB each, which V8 counts towards full
+      // collections); a few are enough, as each is held only from its argmax to its labels.
+      masksDone: (masks) => {
+        for (const m of masks) if (opts.spareMasks.length < SPARE_MASKS) opts.spareMasks.push(m);
+      },
       mode: opts.mode,
       annotation,
       outputMeta: opts.outputMeta,

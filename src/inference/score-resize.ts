@@ -125,11 +125,12 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
 }
 
 /**
- * Exactly `argmaxMask(resizeScores(src, size))`. The margin for the shortcut is 2^-20 of the largest score
+ * Exactly `argmaxMask(resizeScores(src, size))`, written into `reuse` when it is a mask of that size and the
+ * type this function would make (the caller gives up what it held there), else into a new mask. The margin for the shortcut is 2^-20 of the largest score
  * magnitude: float32 rounding of the resized values moves each by at most 2^-24 of it, so a margin that large
  * cannot be undone by rounding.
  */
-export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
+export function argmaxOfResized(src: ScoreMap, size: Size, reuse?: ClassIndexMask): ClassIndexMask {
   const { height: H, width: W } = size;
   // At the same size the resize is a copy: interpolating would turn an infinite score into NaN (Inf * 0).
   if (H === src.height && W === src.width) return argmaxMask(src);
@@ -155,7 +156,15 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
     exactCount: 0,
   };
   const ys = axisTaps(src.height, H);
-  const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
+  // `reuse`, when it fits, is overwritten whole (every row gets its template, then its exact columns).
+  const out =
+    C <= 256
+      ? reuse instanceof Uint8Array && reuse.length === H * W
+        ? reuse
+        : new Uint8Array(H * W)
+      : reuse instanceof Int32Array && reuse.length === H * W
+        ? reuse
+        : new Int32Array(H * W);
   // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
   // weight): that row is built once per source-row pair, with the columns left for the exact path and their
   // horizontal interpolations, which are also the same for every output row of the pair (about H / src.height

@@ -179,4 +179,19 @@ describe('argmax of the resized scores without the resized map (spec G.3, F.1)',
     // Each result is its own array: a later call does not change an earlier mask.
     expect(first).not.toBe(third);
   });
+
+  it('writes into a mask given for reuse when it fits, overwriting all of it; else makes a new one', () => {
+    const src = blobMap(32, 32, 4, 3);
+    const size = { height: 70, width: 90 };
+    const expected = argmaxMask(referenceResizeScores(src, size));
+    const spare = new Uint8Array(70 * 90).fill(200); // stale values from an earlier image
+    const reused = argmaxOfResized(src, size, spare);
+    expect(reused).toBe(spare);
+    expect(sameBytes(reused, expected)).toBe(true);
+    for (const unfit of [new Uint8Array(70 * 90 - 1), new Int32Array(70 * 90)]) {
+      const made = argmaxOfResized(src, size, unfit);
+      expect(made).not.toBe(unfit);
+      expect(sameBytes(made, expected)).toBe(true);
+    }
+  });
 });
