@@ -66,6 +66,8 @@ export function encodeMaskPng(mask: { width: number; height: number; data: Uint8
   // bytes 10-12: compression 0, filter 0, interlace 0
   const rowBytes = (width + 7) >> 3;
   const raw = Buffer.alloc((rowBytes + 1) * height); // each row: filter byte 0 (None), then packed bits
+  // Eight pixels as two (unaligned) words: masks are mostly long runs, so most bytes are all clear or all 1s.
+  const words = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let y = 0; y < height; y++) {
     const rowStart = y * (rowBytes + 1) + 1;
     const src = y * width;
@@ -73,6 +75,13 @@ export function encodeMaskPng(mask: { width: number; height: number; data: Uint8
     // Eight pixels to a byte at a time, then the rest of the row.
     for (let b = rowStart; x + 8 <= width; b++, x += 8) {
       const q = src + x;
+      const w0 = words.getUint32(q, true);
+      const w1 = words.getUint32(q + 4, true);
+      if ((w0 | w1) === 0) continue; // raw is zeroed
+      if (w0 === 0x01010101 && w1 === 0x01010101) {
+        raw[b] = 0xff;
+        continue;
+      }
       raw[b] =
         (data[q] !== 0 ? 0x80 : 0) |
         (data[q + 1] !== 0 ? 0x40 : 0) |

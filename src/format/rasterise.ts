@@ -132,6 +132,42 @@ export interface ClassBitmapsOptions {
   classToIndex: ClassIndexMap;
 }
 
+/** Where the run of `v` that continues at `row + x` ends (exclusive, within the row). */
+function runEnd(mask: ArrayLike<number>, row: number, x: number, width: number, v: number): number {
+  let end = x;
+  while (end < width && mask[row + end] === v) end++;
+  return end;
+}
+
+/** The mask's bytes four at a time, when it is a byte mask aligned for that; else null. */
+function byteMaskWords(mask: ArrayLike<number>): Uint32Array | null {
+  if (!(mask instanceof Uint8Array) || mask.byteOffset % 4 !== 0) return null;
+  return new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2);
+}
+
+/** `runEnd` for a byte mask, comparing four pixels at once where the run covers whole words. */
+function byteRunEnd(
+  words: Uint32Array,
+  mask: ArrayLike<number>,
+  row: number,
+  x: number,
+  width: number,
+  v: number,
+): number {
+  let end = x;
+  while (end < width && (row + end) % 4 !== 0 && mask[row + end] === v) end++;
+  if (end < width && (row + end) % 4 === 0) {
+    // Four bytes of v; v is a byte, so the product is exact and the comparison with a uint32 word too.
+    const fourV = v * 0x01010101;
+    const last = Math.floor((row + width) / 4);
+    let w = (row + end) / 4;
+    while (w < last && words[w] === fourV) w++;
+    end = w * 4 - row;
+  }
+  while (end < width && mask[row + end] === v) end++;
+  return end;
+}
+
 /** One label per class present in the mask, with a tight bitmap, in ascending index order. */
 export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   const { mask, size } = options;
@@ -151,12 +187,13 @@ export function classBitmapsFromMask(options: ClassBitmapsOptions): Label[] {
   // at its width), so the boxes are updated once per run and the second pass below visits runs, not pixels.
   let runs = new Int32Array(2 * Math.min(width * height, 4096));
   let count = 0;
+  const words = byteMaskWords(mask);
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; ) {
       const v = mask[row + x];
-      let end = x + 1;
-      while (end < width && mask[row + end] === v) end++;
+      const end =
+        words === null ? runEnd(mask, row, x + 1, width, v) : byteRunEnd(words, mask, row, x + 1, width, v);
       const cls = v >= 0 && v < n && v === Math.trunc(v) ? v : -1;
       if (cls >= 0) {
         if (top[cls] < 0) {

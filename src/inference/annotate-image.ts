@@ -35,6 +35,8 @@ export interface AnnotateImageOptions {
    * the crop-sized score maps). Used instead of scoreCrops when no scores are saved and nothing is stitched.
    */
   readonly maskCrops?: (crops: readonly Rect[]) => Promise<ClassIndexMask[]>;
+  /** Called with each batch's masks once their labels are made: nothing reads them afterwards. */
+  readonly masksDone?: (masks: readonly ClassIndexMask[]) => void;
   /** Crops per `scoreCrops` call; sliding windows are stitched batch by batch, so memory stays bounded. */
   readonly batchSize?: number;
 }
@@ -101,6 +103,8 @@ export async function annotateImage(opts: AnnotateImageOptions): Promise<Annotat
           });
           regions.push({ rect, predictions });
         });
+        // The labels hold masks of their own (classBitmapsFromMask copies), so these can be reused.
+        opts.masksDone?.(masks);
       }
     } else {
       await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) =>

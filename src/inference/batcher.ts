@@ -7,6 +7,13 @@
 
 export type RunBatch = (x: Float32Array, n: number) => Promise<Float32Array>;
 
+/**
+ * One sample's input: its values, or a function that writes them into the batch buffer at `offset` when the
+ * batch is assembled (so the caller never allocates a float copy of its own). A writer must write exactly
+ * `inputLength` values; the data it reads must stay untouched until the request settles.
+ */
+export type SampleInput = Float32Array | ((x: Float32Array, offset: number) => void);
+
 export interface MicroBatcherOptions {
   readonly run: RunBatch;
   readonly batchSize: number;
@@ -19,7 +26,7 @@ export interface MicroBatcherOptions {
 }
 
 interface Pending {
-  readonly input: Float32Array;
+  readonly input: SampleInput;
   readonly resolve: (scores: Float32Array) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -41,8 +48,8 @@ export class MicroBatcher {
   }
 
   /** The network's scores for one input sample. */
-  score(input: Float32Array): Promise<Float32Array> {
-    if (input.length !== this.opts.inputLength) {
+  score(input: SampleInput): Promise<Float32Array> {
+    if (typeof input !== 'function' && input.length !== this.opts.inputLength) {
       return Promise.reject(
         new RangeError(`a network input needs ${this.opts.inputLength} values, got ${input.length}`),
       );
@@ -76,12 +83,25 @@ export class MicroBatcher {
 
   private async flush(): Promise<void> {
     if (this.running++ === 0) this.busySince = performance.now();
-    const take = this.queue.splice(0, this.opts.batchSize);
+    const queued = this.queue.splice(0, this.opts.batchSize);
     const { inputLength, outputLength } = this.opts;
+    const x = new Float32Array(queued.length * inputLength);
+    // A writer that fails rejects its own request only; the batch closes ranks over it.
+    const take: Pending[] = [];
+    for (const p of queued) {
+      try {
+        if (typeof p.input === 'function') p.input(x, take.length * inputLength);
+        else x.set(p.input, take.length * inputLength);
+        take.push(p);
+      } catch (e) {
+        p.reject(e);
+      }
+    }
     try {
-      const x = new Float32Array(take.length * inputLength);
-      take.forEach((p, i) => x.set(p.input, i * inputLength));
-      const y = await this.opts.run(x, take.length);
+      if (take.length === 0) return;
+      // Rare (a writer failed): a buffer of its own, as the engine may take the whole buffer over.
+      const batch = take.length === queued.length ? x : x.slice(0, take.length * inputLength);
+      const y = await this.opts.run(batch, take.length);
       this.batches += 1;
       this.samples += take.length;
       if (y.length !== take.length * outputLength) {

@@ -12,7 +12,7 @@ import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName, SegmentationEngine } from './engine/types';
 import { OnnxEngine, type OrtModule } from './engine/onnx-engine';
 import type { EngineReport, TfjsBackendReport } from './network-thread';
-import { reusableOnnx } from './onnx-reuse';
+import type { OnnxReuse } from './onnx-reuse';
 
 export interface LoadEngineOptions {
   readonly checkpoint: InferenceCheckpoint;
@@ -23,6 +23,8 @@ export interface LoadEngineOptions {
   readonly initTfjs: () => Promise<TfjsBackendReport>;
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
   readonly loadOrt?: () => Promise<OrtModule>;
+  /** `reusableOnnx`'s verdict on the checkpoint, when the caller has it already (checked once for all threads). */
+  readonly onnx?: OnnxReuse;
 }
 
 export interface LoadedEngine {
@@ -35,7 +37,9 @@ export interface LoadedEngine {
 export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine> {
   let onnxSource: string | undefined;
   if (opts.engine !== 'tfjs') {
-    const reuse = await reusableOnnx(opts.modelDir, opts.checkpoint);
+    // The ONNX reader is loaded only when the check was not made already (network threads get its verdict).
+    const reuse =
+      opts.onnx ?? (await (await import('./onnx-reuse')).reusableOnnx(opts.modelDir, opts.checkpoint));
     if ('bytes' in reuse) {
       const engine = await onnxFromFile(opts, reuse.bytes);
       if (engine !== null) {

@@ -7,7 +7,8 @@ import os from 'node:os';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { initTfjsBackend, loadEngine } from './engine-loader';
-import { NetworkThread, type EngineReport } from './network-thread';
+import { NetworkThread, type EngineReport, type NetworkThreadInit } from './network-thread';
+import { reusableOnnx } from './onnx-reuse';
 
 export interface NetworkRunner {
   readonly engine: EngineReport;
@@ -57,15 +58,21 @@ export function defaultIntraOpThreads(networkThreads: number, cores = os.availab
 export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRunner> {
   const threads = NetworkThread.available() ? (opts.threads ?? defaultNetworkThreads()) : 0;
   if (threads > 0) {
-    // Each thread loads and checks the network itself; the main thread never holds a copy of the weights.
-    const init = {
+    // Each thread loads the network itself. Whether the checkpoint's model.onnx can be used (a hash of every
+    // weight) is checked once here, while the threads start; each thread is then given its own copy of the
+    // bytes (transferred, see NetworkThread.create).
+    const onnx = opts.engine === 'tfjs' ? undefined : reusableOnnx(opts.modelDir, opts.checkpoint);
+    const base = {
       modelDir: opts.modelDir,
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
     };
+    const init = onnx === undefined ? Promise.resolve(base) : onnx.then((r) => ({ ...base, onnx: r }));
+    const ownCopy = (i: NetworkThreadInit): NetworkThreadInit =>
+      i.onnx !== undefined && 'bytes' in i.onnx ? { ...i, onnx: { bytes: new Uint8Array(i.onnx.bytes) } } : i;
     const started = await Promise.allSettled(
-      Array.from({ length: threads }, () => NetworkThread.create(init)),
+      Array.from({ length: threads }, () => NetworkThread.create(init.then(ownCopy))),
     );
     const pool = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');

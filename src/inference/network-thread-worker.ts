@@ -25,6 +25,7 @@ async function start(init: NetworkThreadInit): Promise<void> {
     modelDir: init.modelDir,
     ...(init.engine !== undefined ? { engine: init.engine } : {}),
     intraOpNumThreads: init.intraOpNumThreads,
+    ...(init.onnx !== undefined ? { onnx: init.onnx } : {}),
     // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
     initTfjs: () => initTfjsBackend(init.backend),
   });

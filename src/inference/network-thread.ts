@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TaskError, type TaskErrorContext, type TaskErrorKind } from '../errors';
 import type { EngineName } from './engine';
+import type { OnnxReuse } from './onnx-reuse';
 
 /** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
 const WORKER_SCRIPT = path.join(__dirname, 'network-thread-worker.js');
@@ -26,6 +27,11 @@ export interface NetworkThreadInit {
   readonly backend?: string;
   readonly engine?: EngineName;
   readonly intraOpNumThreads: number;
+  /**
+   * `reusableOnnx`'s verdict on the checkpoint's model.onnx (with its bytes when usable), checked once by the
+   * main thread for every network thread; absent: the thread checks it itself.
+   */
+  readonly onnx?: OnnxReuse;
 }
 
 export interface SerializedError {
@@ -106,10 +112,16 @@ export class NetworkThread {
     return existsSync(WORKER_SCRIPT);
   }
 
-  /** Starts the thread and waits until its engine is ready; a failure there (e.g. a forced engine) rejects. */
-  static async create(init: NetworkThreadInit): Promise<NetworkThread> {
+  /**
+   * Starts the thread and waits until its engine is ready; a failure there (e.g. a forced engine) rejects. `init`
+   * may still be in the making: the thread starts meanwhile. The buffer of `init.onnx.bytes` is transferred
+   * (copying megabytes through postMessage cost more than a copy of one's own): it must be the caller's own, and
+   * unused by it afterwards.
+   */
+  static async create(init: NetworkThreadInit | Promise<NetworkThreadInit>): Promise<NetworkThread> {
     const worker = new Worker(WORKER_SCRIPT);
     try {
+      const ready = await init;
       const engine = await new Promise<EngineReport>((resolve, reject) => {
         const onMessage = (msg: FromNetworkThread): void => {
           cleanup();
@@ -133,7 +145,9 @@ export class NetworkThread {
         worker.on('message', onMessage);
         worker.on('error', onError);
         worker.on('exit', onExit);
-        worker.postMessage({ kind: 'init', init } satisfies ToNetworkThread);
+        const transfer =
+          ready.onnx !== undefined && 'bytes' in ready.onnx ? [ready.onnx.bytes.buffer as ArrayBuffer] : [];
+        worker.postMessage({ kind: 'init', init: ready } satisfies ToNetworkThread, transfer);
       });
       return new NetworkThread(worker, engine);
     } catch (e) {

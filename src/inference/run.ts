@@ -132,6 +132,7 @@ export async function runInference(
       classes: checkpoint.classes,
       classToIndex: checkpoint.classToIndex,
     });
+    const spareMasks: ClassIndexMask[] = [];
     const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
     await applyToProject({
       project,
@@ -147,6 +148,7 @@ export async function runInference(
           mode: modeConfig,
           classMapping,
           cropsPerCall: 2 * modelConfig.batch_size,
+          spareMasks,
         }),
       onItemDone: () => applying.iterDone(),
     });
@@ -248,7 +250,11 @@ interface ApplyToItemOptions {
   readonly mode: InferenceTaskContext['modeConfig'];
   readonly classMapping: ReturnType<typeof outClassMapping>;
   readonly cropsPerCall: number;
+  /** Class masks that nothing reads any more, shared by every image of the run (see `masksDone`). */
+  readonly spareMasks: ClassIndexMask[];
 }
+
+const SPARE_MASKS = 8;
 
 async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Annotation }> {
   const { item, project, checkpoint } = opts;
@@ -277,18 +283,34 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
   /** The network's scores for one crop, at the network's size. */
   const networkScores = async (rect: Rect): Promise<ScoreMap> => {
     const rgb = await inputFor(rect);
-    const x = new Float32Array(height * width * 3);
-    normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing);
-    return scoreMap(height, width, checkpoint.channels, await opts.batcher.score(x));
+    if (rgb.length !== height * width * 3) {
+      throw new RangeError(`a network input needs ${height * width * 3} values, got ${rgb.length}`);
+    }
+    // Normalised straight into the batch buffer when the batch is made: no float copy per image. `rgb` is this
+    // crop's own (never reused), so it is still intact then.
+    const scores = await opts.batcher.score((x, offset) =>
+      normaliseRgbInto(rgb, x, offset, checkpoint.preprocessing),
+    );
+    return scoreMap(height, width, checkpoint.channels, scores);
   };
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
     Promise.all(crops.map(async (rect) => resizeScores(await networkScores(rect), rectSize(rect))));
   // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
   const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
-    Promise.all(crops.map(async (rect) => argmaxOfResized(await networkScores(rect), rectSize(rect))));
+    Promise.all(
+      crops.map(async (rect) => {
+        const scores = await networkScores(rect);
+        return argmaxOfResized(scores, rectSize(rect), opts.spareMasks.pop());
+      }),
+    );
   try {
     const result = await annotateImage({
       maskCrops,
+      // Image-sized masks are reused across images (hundreds of KB each, which V8 counts towards full
+      // collections); a few are enough, as each is held only from its argmax to its labels.
+      masksDone: (masks) => {
+        for (const m of masks) if (opts.spareMasks.length < SPARE_MASKS) opts.spareMasks.push(m);
+      },
       mode: opts.mode,
       annotation,
       outputMeta: opts.outputMeta,

@@ -88,6 +88,8 @@ export function resizeScores(src: ScoreMap, size: Size): ScoreMap {
   return scoreMap(H, W, C, out);
 }
 
+let labelScratch = new Int32Array(0);
+
 /**
  * A source pixel's class (first maximum, as numpy's argmax), or -1 when some other class is within `threshold`
  * of it: such pixels, and any output pixel that reads one, take the exact path.
@@ -96,7 +98,10 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
   const C = src.channels;
   const n = src.height * src.width;
   const d = src.data;
-  const out = new Int32Array(n);
+  // Scratch, not a new array per call (one image's worth of allocation less): argmaxOfResized is synchronous
+  // and the only reader, so no other call can see or change it meanwhile.
+  if (labelScratch.length < n) labelScratch = new Int32Array(n);
+  const out = labelScratch;
   // One pass per pixel for the first maximum and the largest other score. NaN never compares greater, so as in
   // argmaxMask a NaN score never wins; a NaN first score leaves bestV NaN, and the pixel unclear.
   for (let p = 0; p < n; p++) {
@@ -120,11 +125,12 @@ function clearLabels(src: ScoreMap, threshold: number): Int32Array {
 }
 
 /**
- * Exactly `argmaxMask(resizeScores(src, size))`. The margin for the shortcut is 2^-20 of the largest score
+ * Exactly `argmaxMask(resizeScores(src, size))`, written into `reuse` when it is a mask of that size and the
+ * type this function would make (the caller gives up what it held there), else into a new mask. The margin for the shortcut is 2^-20 of the largest score
  * magnitude: float32 rounding of the resized values moves each by at most 2^-24 of it, so a margin that large
  * cannot be undone by rounding.
  */
-export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
+export function argmaxOfResized(src: ScoreMap, size: Size, reuse?: ClassIndexMask): ClassIndexMask {
   const { height: H, width: W } = size;
   // At the same size the resize is a copy: interpolating would turn an infinite score into NaN (Inf * 0).
   if (H === src.height && W === src.width) return argmaxMask(src);
@@ -136,11 +142,13 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
     const a = Math.abs(sd[i]);
     if (a > magnitude) magnitude = a;
   }
+  const xs = axisTaps(src.width, W);
   const pass: PairPass = {
     src: sd,
     channels: C,
     labels: clearLabels(src, magnitude * 2 ** -20),
-    xs: axisTaps(src.width, W),
+    xs,
+    runEnd: runEnds(xs),
     template: C <= 256 ? new Uint8Array(W) : new Int32Array(W),
     exactColumns: new Int32Array(W),
     topRow: new Float64Array(W * C),
@@ -148,7 +156,15 @@ export function argmaxOfResized(src: ScoreMap, size: Size): ClassIndexMask {
     exactCount: 0,
   };
   const ys = axisTaps(src.height, H);
-  const out = C <= 256 ? new Uint8Array(H * W) : new Int32Array(H * W);
+  // `reuse`, when it fits, is overwritten whole (every row gets its template, then its exact columns).
+  const out =
+    C <= 256
+      ? reuse instanceof Uint8Array && reuse.length === H * W
+        ? reuse
+        : new Uint8Array(H * W)
+      : reuse instanceof Int32Array && reuse.length === H * W
+        ? reuse
+        : new Int32Array(H * W);
   // Output rows that read the same two source rows share every shortcut pixel (they do not depend on the row
   // weight): that row is built once per source-row pair, with the columns left for the exact path and their
   // horizontal interpolations, which are also the same for every output row of the pair (about H / src.height
@@ -173,6 +189,8 @@ interface PairPass {
   readonly channels: number;
   readonly labels: Int32Array;
   readonly xs: AxisTaps;
+  /** For each output column, the end (exclusive) of its run of columns that read the same source columns. */
+  readonly runEnd: Int32Array;
   readonly template: ClassIndexMask;
   readonly exactColumns: Int32Array;
   readonly topRow: Float64Array;
@@ -181,31 +199,46 @@ interface PairPass {
 }
 
 function buildPair(p: PairPass, r0: number, r1: number): void {
-  const { src: sd, channels: C, labels, xs, template, exactColumns, topRow, bottomRow } = p;
+  const { src: sd, channels: C, labels, xs, runEnd, template, exactColumns, topRow, bottomRow } = p;
   let exactCount = 0;
-  for (let x = 0; x < template.length; x++) {
+  // Run by run of columns that read the same two source columns (about W / src.width each): the shortcut test
+  // depends only on those, so it is made once per run.
+  for (let x = 0; x < template.length; ) {
+    const end = runEnd[x];
     const c0 = xs.i0[x];
     const c1 = xs.i1[x];
     const label = labels[r0 + c0];
     if (label >= 0 && labels[r0 + c1] === label && labels[r1 + c0] === label && labels[r1 + c1] === label) {
-      template[x] = label;
+      for (; x < end; x++) template[x] = label;
       continue;
     }
-    // The full path's row pass for this pixel (stitch.ts resizeScores: float64, the same expression).
+    // The full path's row pass for these pixels (stitch.ts resizeScores: float64, the same expression).
     const p00 = (r0 + c0) * C;
     const p01 = (r0 + c1) * C;
     const p10 = (r1 + c0) * C;
     const p11 = (r1 + c1) * C;
-    const fx = xs.f[x];
-    const gx = 1 - fx;
-    const e = exactCount * C;
-    for (let c = 0; c < C; c++) {
-      topRow[e + c] = sd[p00 + c] * gx + sd[p01 + c] * fx;
-      bottomRow[e + c] = sd[p10 + c] * gx + sd[p11 + c] * fx;
+    for (; x < end; x++) {
+      const fx = xs.f[x];
+      const gx = 1 - fx;
+      const e = exactCount * C;
+      for (let c = 0; c < C; c++) {
+        topRow[e + c] = sd[p00 + c] * gx + sd[p01 + c] * fx;
+        bottomRow[e + c] = sd[p10 + c] * gx + sd[p11 + c] * fx;
+      }
+      exactColumns[exactCount++] = x;
     }
-    exactColumns[exactCount++] = x;
   }
   p.exactCount = exactCount;
+}
+
+/** `runEnd` of PairPass: source columns are read in non-decreasing order, so runs are contiguous. */
+function runEnds(xs: AxisTaps): Int32Array {
+  const n = xs.i0.length;
+  const out = new Int32Array(n);
+  for (let x = n - 1; x >= 0; x--) {
+    out[x] = x + 1 < n && xs.i0[x + 1] === xs.i0[x] && xs.i1[x + 1] === xs.i1[x] ? out[x + 1] : x + 1;
+  }
+  return out;
 }
 
 /** The column pass and argmaxMask for the pair's exact columns, as the full path computes them. */

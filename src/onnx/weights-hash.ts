@@ -72,7 +72,9 @@ export async function checkpointWeightsHash(dir: string): Promise<string | null>
     const entries: WeightEntry[] = [];
     for (const group of json.weightsManifest) {
       if (group.paths.some((p) => path.basename(p) !== p)) return null;
-      const data = Buffer.concat(await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p)))));
+      const files = await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p))));
+      // One shard (the usual case) is hashed where it lies: copying tens of MB costs more than hashing them.
+      const data = files.length === 1 ? files[0] : Buffer.concat(files);
       let offset = 0;
       for (const spec of group.weights) {
         const size = DTYPE_BYTES[spec.dtype];

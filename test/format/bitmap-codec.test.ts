@@ -10,6 +10,7 @@ import {
   tightCrop,
 } from '../../src/format/bitmap-codec';
 import { crc32, tableCrc32 } from '../../src/format/png-chunks';
+import { runMaskArb } from '../helpers/run-masks';
 import type { BinaryMask, PixelPoint } from '../../src/format/model';
 
 /** Absolute pixel positions set in a mask placed at an origin: what a bitmap means, whatever its crop. */
@@ -93,6 +94,20 @@ describe('bitmap codec (spec B.6)', () => {
           bounds.right === decoded.width - 1 &&
           JSON.stringify(pixelSet(decoded, { x, y })) === JSON.stringify(expected)
         );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('round-trips masks of runs of any non-zero values, at any byte offset of their buffer (property)', () => {
+    fc.assert(
+      fc.property(runMaskArb([0, 1, 2, 255], 12), (mask) => {
+        const json = encodeBitmap(mask);
+        const expected = pixelSet(mask, { x: 0, y: 0 });
+        if (expected.length === 0) return json === null;
+        const decoded = decodeBitmapData(json!.data);
+        const [x, y] = json!.origin;
+        return JSON.stringify(pixelSet(decoded, { x, y })) === JSON.stringify(expected);
       }),
       { numRuns: 300 },
     );

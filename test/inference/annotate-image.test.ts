@@ -9,7 +9,7 @@ import type { ModeConfig } from '../../src/task/config-types';
 import { buildOutputMeta } from '../../src/inference/output-meta';
 import { outClassMapping } from '../../src/inference/predictions';
 import type { Rect } from '../../src/inference/rect';
-import { scoreMap, type ScoreMap } from '../../src/inference/stitch';
+import { argmaxMask, scoreMap, type ClassIndexMask, type ScoreMap } from '../../src/inference/stitch';
 
 const inputMeta = parseProjectMeta(
   { classes: [{ title: 'box', shape: 'rectangle', color: '#00FF00' }], tags: [] },
@@ -109,6 +109,27 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
     expect(annotation.labels.map((l) => l.classTitle)).toEqual(['box', 'bg_m', 'fg_m']);
     expect(pixelsOf(annotation.labels, 'fg_m')).toEqual(truth([whole], true));
     expect(pixelsOf(annotation.labels, 'bg_m')).toEqual(truth([whole], false));
+  });
+
+  it('full_image with maskCrops: masks given back through masksDone can be overwritten without changing the labels', async () => {
+    const mode = modeConfig({ name: 'full_image', ...common });
+    const outputMeta = buildOutputMeta({ inputMeta, model, mode });
+    const scores = fakeNetwork([]);
+    const done: ClassIndexMask[] = [];
+    const { annotation } = await annotateImage({
+      mode,
+      annotation: input,
+      outputMeta,
+      classMapping,
+      scoreCrops: scores,
+      maskCrops: async (crops) => (await scores(crops)).map((m) => argmaxMask(m)),
+      masksDone: (masks) => done.push(...masks),
+    });
+    expect(done).toHaveLength(1); // the one crop
+    const before = JSON.stringify(annotation.labels);
+    for (const m of done) m.fill(1); // as a reuse by the next image would
+    expect(JSON.stringify(annotation.labels)).toBe(before);
+    expect(pixelsOf(annotation.labels, 'fg_m')).toEqual(truth([whole], true));
   });
 
   it('roi: predictions only inside the ROI', async () => {

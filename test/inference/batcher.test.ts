@@ -73,6 +73,52 @@ describe('MicroBatcher (inference batching across images)', () => {
     await expect(b.score(new Float32Array([3]))).resolves.toEqual(new Float32Array([3]));
   });
 
+  it('writes each input into the batch buffer when the batch is made, at its place', async () => {
+    const batches: number[][] = [];
+    const b = new MicroBatcher({
+      run: async (x) => {
+        batches.push(Array.from(x));
+        return x.map((v) => 2 * v);
+      },
+      batchSize: 2,
+      inputLength: 2,
+      outputLength: 2,
+    });
+    const source = [new Uint8Array([1, 2]), new Uint8Array([3, 4])];
+    const write = (s: Uint8Array) => (x: Float32Array, offset: number) => {
+      for (let i = 0; i < s.length; i++) x[offset + i] = s[i] + 0.5;
+    };
+    const results = await Promise.all([b.score(write(source[0])), b.score(write(source[1]))]);
+    expect(batches).toEqual([[1.5, 2.5, 3.5, 4.5]]);
+    expect(results.map((r) => Array.from(r))).toEqual([
+      [3, 5],
+      [7, 9],
+    ]);
+  });
+
+  it('a writer that fails rejects its own request; the others run in a batch of their own', async () => {
+    const calls: { n: number; x: number[] }[] = [];
+    const b = new MicroBatcher({
+      run: async (x, n) => {
+        calls.push({ n, x: Array.from(x) });
+        return x;
+      },
+      batchSize: 3,
+      inputLength: 1,
+      outputLength: 1,
+    });
+    const settled = await Promise.allSettled([
+      b.score((x, o) => (x[o] = 1)),
+      b.score(() => {
+        throw new Error('no pixels');
+      }),
+      b.score(new Float32Array([3])),
+    ]);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'no pixels' });
+    expect(calls).toEqual([{ n: 2, x: [1, 3] }]);
+  });
+
   it('refuses an input of the wrong size', async () => {
     const b = new MicroBatcher({ run: async (x) => x, batchSize: 2, inputLength: 3, outputLength: 3 });
     await expect(b.score(new Float32Array(2))).rejects.toThrow(/needs 3 values, got 2/);

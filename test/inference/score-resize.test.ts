@@ -163,4 +163,35 @@ describe('argmax of the resized scores without the resized map (spec G.3, F.1)',
     expect(new Set(ref).size).toBe(4); // every class appears: there are borders to get right
     expect(sameBytes(mask, ref)).toBe(true);
   });
+
+  it('calls in turn do not leak into each other (it keeps a scratch buffer between calls)', () => {
+    // A large map, then a small one whose scratch is a prefix of the large one's, then the large one again.
+    const large = blobMap(64, 64, 4, 5);
+    const small = blobMap(8, 8, 4, 9);
+    const expectedLarge = argmaxMask(referenceResizeScores(large, { height: 150, width: 170 }));
+    const expectedSmall = argmaxMask(referenceResizeScores(small, { height: 30, width: 20 }));
+    const first = argmaxOfResized(large, { height: 150, width: 170 });
+    const second = argmaxOfResized(small, { height: 30, width: 20 });
+    const third = argmaxOfResized(large, { height: 150, width: 170 });
+    expect(sameBytes(first, expectedLarge)).toBe(true);
+    expect(sameBytes(second, expectedSmall)).toBe(true);
+    expect(sameBytes(third, expectedLarge)).toBe(true);
+    // Each result is its own array: a later call does not change an earlier mask.
+    expect(first).not.toBe(third);
+  });
+
+  it('writes into a mask given for reuse when it fits, overwriting all of it; else makes a new one', () => {
+    const src = blobMap(32, 32, 4, 3);
+    const size = { height: 70, width: 90 };
+    const expected = argmaxMask(referenceResizeScores(src, size));
+    const spare = new Uint8Array(70 * 90).fill(200); // stale values from an earlier image
+    const reused = argmaxOfResized(src, size, spare);
+    expect(reused).toBe(spare);
+    expect(sameBytes(reused, expected)).toBe(true);
+    for (const unfit of [new Uint8Array(70 * 90 - 1), new Int32Array(70 * 90)]) {
+      const made = argmaxOfResized(src, size, unfit);
+      expect(made).not.toBe(unfit);
+      expect(sameBytes(made, expected)).toBe(true);
+    }
+  });
 });
