@@ -7,11 +7,10 @@
  * The last line is one JSON object: train images/s over the epochs after the first, the validation time, the
  * peak RSS of the task process, and the engine the task chose.
  */
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
+import { runTaskProcess, type AgentLine } from '../src/example/run-task';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
 
 const N = Number(process.env.N ?? 120);
@@ -21,34 +20,17 @@ const SIZE = Number(process.env.SIZE ?? 128);
 const BATCH = Number(process.env.BATCH ?? 8);
 const EPOCHS = Number(process.env.EPOCHS ?? 3);
 
-type Line = Record<string, unknown> & { message: string; timestamp?: string };
-
-async function runTask(root: string): Promise<{ lines: Line[]; peakRssMB: number }> {
-  const script = path.resolve(__dirname, '../src/train.js');
-  // `time -v`-like peak RSS without GNU time: the child reports its own at exit.
-  const child = spawn(process.execPath, ['--require', path.resolve(__dirname, 'report-rss.js'), script], {
-    env: { ...process.env, SLY_TASK_DATA: root },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function runTask(root: string): Promise<{ lines: AgentLine[]; peakRssMB: number }> {
+  // The child reports its own peak RSS on stderr at exit (bench/report-rss.ts), without GNU time.
+  const r = await runTaskProcess({
+    script: path.resolve(__dirname, '../src/train.js'),
+    taskDir: root,
+    nodeArgs: ['--require', path.resolve(__dirname, 'report-rss.js')],
+    stderr: 'collect',
   });
-  const lines: Line[] = [];
-  let peakRssMB = 0;
-  readline.createInterface({ input: child.stdout }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Line);
-    } catch {
-      // not a log line
-    }
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    const s = d.toString();
-    const m = /peak-rss-mb=(\d+(\.\d+)?)/.exec(s);
-    if (m) peakRssMB = Number(m[1]);
-    else stderr += s;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`the training task exited with ${code}\n${stderr.slice(-2000)}`);
-  return { lines, peakRssMB };
+  const m = /peak-rss-mb=(\d+(\.\d+)?)/.exec(r.stderr);
+  if (r.code !== 0) throw new Error(`the training task exited with ${r.code}\n${r.stderr.slice(-2000)}`);
+  return { lines: r.lines, peakRssMB: m ? Number(m[1]) : 0 };
 }
 
 async function main(): Promise<void> {
@@ -99,7 +81,7 @@ async function main(): Promise<void> {
     const valStart = lines.find((l) => l.message === 'Validation in progress');
     const valEnd = lines.find((l) => l.event_type === 'EventType.METRICS' && l.type === 'val');
     const valSec =
-      valStart?.timestamp !== undefined && valEnd?.timestamp !== undefined
+      typeof valStart?.timestamp === 'string' && typeof valEnd?.timestamp === 'string'
         ? (Date.parse(valEnd.timestamp) - Date.parse(valStart.timestamp)) / 1000
         : null;
     const result = {

@@ -8,12 +8,11 @@
  * runs it) and cached under BENCH_CACHE (default <os tmp>/sly-bench-infer), keyed by everything that shapes it,
  * so only the first run pays for the training (about 100 s on 2 cores).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import readline from 'node:readline';
+import { runTaskProcess, type AgentLine } from '../src/example/run-task';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
 
 export interface TrainedCheckpointOptions {
@@ -89,33 +88,12 @@ export async function trainedCheckpoint(opts: TrainedCheckpointOptions): Promise
   return { dir: path.join(dir, 'checkpoint'), valMetrics, cached: false, trainSeconds };
 }
 
-interface AgentLine {
-  readonly event_type?: string;
-  readonly [key: string]: unknown;
-}
-
 /** dist/src/train.js in `taskDir`, as the agent runs it; resolves with its JSON log lines. */
-function runTrainTask(taskDir: string): Promise<AgentLine[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'train.js')], {
-      env: { ...process.env, SLY_TASK_DATA: taskDir },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines: AgentLine[] = [];
-    readline.createInterface({ input: child.stdout }).on('line', (text) => {
-      try {
-        lines.push(JSON.parse(text) as AgentLine);
-      } catch {
-        // not a log line
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(lines);
-      else {
-        const last = lines.filter((l) => l.level === 'error' || l.level === 'fatal').pop();
-        reject(new Error(`the training task exited with ${code}: ${JSON.stringify(last ?? {})}`));
-      }
-    });
-  });
+async function runTrainTask(taskDir: string): Promise<AgentLine[]> {
+  const r = await runTaskProcess({ script: path.join(__dirname, '..', 'src', 'train.js'), taskDir });
+  if (r.code !== 0) {
+    const last = r.lines.filter((l) => l.level === 'error' || l.level === 'fatal').pop();
+    throw new Error(`the training task exited with ${r.code}: ${JSON.stringify(last ?? {})}`);
+  }
+  return r.lines;
 }

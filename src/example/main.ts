@@ -6,23 +6,15 @@
  *
  * Environment: EXAMPLE_DIR (default ./example-output), EXAMPLE_EPOCHS (default 6).
  */
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
+import { runTaskProcess, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 import { scoreResults } from './score';
 
 const DIST_SRC = path.resolve(__dirname, '..');
 const CLASSES = ['circle', 'square', 'triangle'];
 const SUFFIX = '_unet';
-
-interface AgentLine {
-  message: string;
-  level: string;
-  event_type?: string;
-  [key: string]: unknown;
-}
 
 async function main(): Promise<void> {
   const root = path.resolve(process.env.EXAMPLE_DIR ?? 'example-output');
@@ -110,30 +102,15 @@ async function main(): Promise<void> {
 }
 
 /** Runs an entry point as the agent does (task folder in SLY_TASK_DATA), echoing a short view of its log. */
-function runTask(entry: string, taskDir: string): Promise<AgentLine[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(DIST_SRC, entry)], {
-      env: { ...process.env, SLY_TASK_DATA: taskDir },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines: AgentLine[] = [];
-    readline.createInterface({ input: child.stdout }).on('line', (text) => {
-      let line: AgentLine;
-      try {
-        line = JSON.parse(text) as AgentLine;
-      } catch {
-        console.log(`  | ${text}`);
-        return;
-      }
-      lines.push(line);
-      echo(line);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(lines);
-      else reject(new Error(`${entry} exited with ${code}; its log is above`));
-    });
+async function runTask(entry: string, taskDir: string): Promise<AgentLine[]> {
+  const r = await runTaskProcess({
+    script: path.join(DIST_SRC, entry),
+    taskDir,
+    onLine: echo,
+    onText: (text) => console.log(`  | ${text}`),
   });
+  if (r.code !== 0) throw new Error(`${entry} exited with ${r.code}; its log is above`);
+  return r.lines;
 }
 
 function echo(line: AgentLine): void {
