@@ -20,8 +20,10 @@
  * NETWORK_THREADS (network threads; default as the task; 0: the network on the main thread), IN_FLIGHT (images
  * in flight; default as the task), NET_IMAGES (images timed per engine, 160), SAMPLES (images in the stage
  * profile, 8), SAVE_PROBABILITIES (0), NETWORKS (`trained,random`), TRAIN_EPOCHS (5), BENCH_CACHE (where the
- * trained checkpoint is kept). Stage times are given as wall and as process CPU (all threads, so background GC
- * lands in whichever stage is awaiting); figures on a shared machine are noisy: compare CPU, and A/B back to back.
+ * trained checkpoint is kept), E2E_RUNS (end-to-end runs per network, 1; the figures are the run with the median
+ * CPU per image, and every run is listed), E2E_ONLY=1 (step 3 only: quicker A/B). Stage times are given as wall
+ * and as process CPU (all threads, so background GC lands in whichever stage is awaiting); this machine's speed
+ * drifts by 10-20 % over minutes (other tenants): compare CPU per image, and A/B back to back, alternating.
  * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos.
  * The last line is one JSON object.
  */
@@ -84,6 +86,8 @@ interface BenchEnv {
   inFlight: number | undefined;
   networks: string[];
   trainEpochs: number;
+  e2eOnly: boolean;
+  e2eRuns: number;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -115,6 +119,8 @@ function readEnv(): BenchEnv {
     inFlight: process.env.IN_FLIGHT === undefined ? undefined : intEnv('IN_FLIGHT', 1, 1),
     networks,
     trainEpochs: intEnv('TRAIN_EPOCHS', 5, 1),
+    e2eOnly: process.env.E2E_ONLY === '1',
+    e2eRuns: intEnv('E2E_RUNS', 1, 1),
   };
 }
 
@@ -333,115 +339,42 @@ async function main(): Promise<void> {
     }
     const headline = env.networks[0];
 
-    // 1. Network only (the weights do not change the speed): the engine the task would use first.
-    const modelDir = modelDirs[headline];
-    const checkpoint = await readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
-    const model = await loadCheckpointModel(checkpoint, { dir: modelDir, displayName: 'model' });
-    const net: Record<
-      string,
-      | { imgPerSec: number; msPerBatch: number; cpuMsPerImage: number; description: string }
-      | { error: string }
-    > = {};
-    const first = await chooseEngine({
-      model,
-      ...(env.forced !== undefined ? { force: env.forced } : {}),
-      intraOpNumThreads: env.threads,
-    });
-    const inUse = first.engine.name;
-    const other: EngineName = inUse === 'onnx' ? 'tfjs' : 'onnx';
-    let stages: { wall: StageTimes; cpu: StageTimes } = { wall: {}, cpu: {} };
-    // onnx is also timed on every core, for comparison with onnxruntime's own figures on 1 and 2 threads.
-    const cores = os.availableParallelism();
-    const runs: { key: string; name: EngineName; threads: number }[] = [
-      { key: inUse, name: inUse, threads: env.threads },
-      { key: other, name: other, threads: env.threads },
-      ...(env.threads !== cores
-        ? [{ key: `onnx@${cores}threads`, name: 'onnx' as const, threads: cores }]
-        : []),
-    ];
-    for (const { key, name, threads } of runs) {
-      let engine: SegmentationEngine;
-      try {
-        engine =
-          key === inUse
-            ? first.engine
-            : (await chooseEngine({ model, force: name, intraOpNumThreads: threads })).engine;
-      } catch (e) {
-        net[key] = { error: (e as Error).message };
-        continue;
-      }
-      const r = await networkThroughput(engine, { size: env.size, batch: env.batch, images: env.netImages });
-      net[key] = {
-        imgPerSec: round(r.imgPerSec),
-        msPerBatch: round(r.msPerBatch),
-        cpuMsPerImage: round(r.cpuMsPerImage),
-        description: engine.description,
-      };
-      console.log(
-        `network only, ${engine.description}: ${round(r.imgPerSec)} img/s (${round(r.msPerBatch)} ms per batch of ${env.batch})`,
-      );
-      // 2. Stage profile with the engine in use.
-      if (key === inUse) {
-        stages = await stageProfile({
-          projectDir: dataDir,
-          checkpoint,
-          engine,
-          samples: env.samples,
-          saveProbabilities: env.saveProbabilities,
-          outDir: path.join(root, 'stage-out'),
-        });
-        console.log(
-          `stages (ms per image, alone): wall ${JSON.stringify(stages.wall)}, cpu ${JSON.stringify(stages.cpu)}`,
-        );
-      }
-      await engine.dispose();
-    }
-    // The network as inference runs it: its network threads (one engine each), a batch in every thread.
-    const pipelineThreads = env.networkThreads ?? defaultNetworkThreads();
-    const asRun = await networkThreadsThroughput({
-      checkpoint,
-      modelDir,
-      backend,
-      engine: inUse,
-      networkThreads: pipelineThreads,
-      intraOpNumThreads: env.threads,
-      size: env.size,
-      batch: env.batch,
-      images: env.netImages,
-    });
-    console.log(
-      `network only, as inference runs it (${asRun.threads} network threads x ${env.threads} intra-op): ` +
-        `${round(asRun.imgPerSec)} img/s`,
-    );
-    const ortOwn: Record<string, number> = {};
-    for (const threads of [...new Set([1, cores])]) {
-      const r = await bareOrtThroughput(model, {
-        size: env.size,
-        batch: env.batch,
-        images: env.netImages,
-        threads,
-      });
-      ortOwn[`threads${threads}`] = round(r);
-      console.log(`onnxruntime's own figure for the exported graph, ${threads} threads: ${round(r)} img/s`);
-    }
-    model.dispose();
+    const figures = env.e2eOnly
+      ? null
+      : await networkFigures({ env, modelDir: modelDirs[headline], dataDir, root, backend });
+    const inUse: EngineName = figures?.inUse ?? env.forced ?? 'onnx';
 
     // 3. End to end, in-process, as the task runs, once per network.
     const e2e: Record<string, E2eResult> = {};
+    const e2eRuns: Record<string, E2eResult[]> = {};
     for (const name of env.networks) {
-      e2e[name] = await endToEnd({ root, dataDir, modelDir: modelDirs[name], name, env, engine: inUse });
-      const r = e2e[name];
-      console.log(
-        `end to end, ${name} network: ${r.items} images in ${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; ` +
-          `network busy ${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
-          `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)})`,
-      );
+      const runs: E2eResult[] = [];
+      for (let run = 1; run <= env.e2eRuns; run++) {
+        const r = await endToEnd({
+          root,
+          dataDir,
+          modelDir: modelDirs[name],
+          name: `${name}-${run}`,
+          env,
+          engine: inUse,
+        });
+        runs.push(r);
+        console.log(
+          `end to end, ${name} network${env.e2eRuns > 1 ? ` (run ${run})` : ''}: ${r.items} images in ` +
+            `${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; network busy ` +
+            `${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
+            `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)})`,
+        );
+      }
+      e2eRuns[name] = runs;
+      e2e[name] = [...runs].sort((a, b) => a.cpuMsPerImage - b.cpuMsPerImage)[(runs.length - 1) >> 1];
     }
 
-    const netInUse = net[inUse];
-    const netOther = net[other];
+    const netInUse = figures?.net[figures.inUse];
+    const netOther = figures?.net[figures.other];
     const head = e2e[headline];
-    const ortOwnInUse = ortOwn[`threads${env.threads}`];
+    const ortOwnInUse = figures?.ortOwn[`threads${env.threads}`];
+    const netImgPerSec = netInUse !== undefined && 'imgPerSec' in netInUse ? netInUse.imgPerSec : null;
     const result = {
       backend: backend.name,
       engine: inUse,
@@ -454,24 +387,32 @@ async function main(): Promise<void> {
       saveProbabilities: env.saveProbabilities,
       headlineNetwork: headline,
       trainedVal: trained?.valMetrics ?? null,
-      netImgPerSec: 'imgPerSec' in netInUse ? netInUse.imgPerSec : null,
+      netImgPerSec,
       netImgPerSecOther: netOther !== undefined && 'imgPerSec' in netOther ? netOther.imgPerSec : null,
-      otherEngine: other,
-      netImgPerSecAsRun: round(asRun.imgPerSec),
-      ortOwnImgPerSec: ortOwn,
+      otherEngine: figures?.other ?? null,
+      netImgPerSecAsRun: figures === null ? null : round(figures.asRun.imgPerSec),
+      ortOwnImgPerSec: figures?.ortOwn ?? null,
       netVsOrtOwn:
-        'imgPerSec' in netInUse && ortOwnInUse !== undefined
-          ? round(netInUse.imgPerSec / ortOwnInUse, 3)
-          : null,
+        netImgPerSec !== null && ortOwnInUse !== undefined ? round(netImgPerSec / ortOwnInUse, 3) : null,
       e2eImgPerSec: head.imgPerSec,
-      e2eVsNet: 'imgPerSec' in netInUse ? round(head.imgPerSec / netInUse.imgPerSec, 3) : null,
-      e2eVsNetAsRun: round(head.imgPerSec / asRun.imgPerSec, 3),
+      e2eVsNet: netImgPerSec !== null ? round(head.imgPerSec / netImgPerSec, 3) : null,
+      e2eVsNetAsRun: figures === null ? null : round(head.imgPerSec / figures.asRun.imgPerSec, 3),
       outsideNetworkShare: head.outsideNetworkShare,
       e2eCpuMsPerImage: head.cpuMsPerImage,
       e2e,
-      stagesMsPerImage: stages.wall,
-      stagesCpuMsPerImage: stages.cpu,
-      network: net,
+      ...(env.e2eRuns > 1
+        ? {
+            e2eRuns: Object.fromEntries(
+              Object.entries(e2eRuns).map(([k, runs]) => [
+                k,
+                runs.map((r) => ({ imgPerSec: r.imgPerSec, cpuMsPerImage: r.cpuMsPerImage })),
+              ]),
+            ),
+          }
+        : {}),
+      stagesMsPerImage: figures?.stages.wall ?? null,
+      stagesCpuMsPerImage: figures?.stages.cpu ?? null,
+      network: figures?.net ?? null,
       peakRssMB: round((process.resourceUsage().maxRSS * 1024) / MB),
       loadavg: os.loadavg().map((v) => round(v, 2)),
     };
@@ -479,6 +420,119 @@ async function main(): Promise<void> {
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
+}
+
+type NetFigure =
+  | { imgPerSec: number; msPerBatch: number; cpuMsPerImage: number; description: string }
+  | { error: string };
+
+interface NetworkFigures {
+  net: Record<string, NetFigure>;
+  inUse: EngineName;
+  other: EngineName;
+  stages: { wall: StageTimes; cpu: StageTimes };
+  asRun: { imgPerSec: number; threads: number };
+  ortOwn: Record<string, number>;
+}
+
+/** Steps 1 and 2: the network alone on each engine, the stage profile, and onnxruntime's own figures. */
+async function networkFigures(opts: {
+  env: BenchEnv;
+  modelDir: string;
+  dataDir: string;
+  root: string;
+  backend: Awaited<ReturnType<typeof initBackend>>;
+}): Promise<NetworkFigures> {
+  const { env, modelDir, dataDir, root, backend } = opts;
+  // 1. Network only (the weights do not change the speed): the engine the task would use first.
+  const checkpoint = await readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
+  const model = await loadCheckpointModel(checkpoint, { dir: modelDir, displayName: 'model' });
+  const net: Record<string, NetFigure> = {};
+  const first = await chooseEngine({
+    model,
+    ...(env.forced !== undefined ? { force: env.forced } : {}),
+    intraOpNumThreads: env.threads,
+  });
+  const inUse = first.engine.name;
+  const other: EngineName = inUse === 'onnx' ? 'tfjs' : 'onnx';
+  let stages: { wall: StageTimes; cpu: StageTimes } = { wall: {}, cpu: {} };
+  // onnx is also timed on every core, for comparison with onnxruntime's own figures on 1 and 2 threads.
+  const cores = os.availableParallelism();
+  const runs: { key: string; name: EngineName; threads: number }[] = [
+    { key: inUse, name: inUse, threads: env.threads },
+    { key: other, name: other, threads: env.threads },
+    ...(env.threads !== cores
+      ? [{ key: `onnx@${cores}threads`, name: 'onnx' as const, threads: cores }]
+      : []),
+  ];
+  for (const { key, name, threads } of runs) {
+    let engine: SegmentationEngine;
+    try {
+      engine =
+        key === inUse
+          ? first.engine
+          : (await chooseEngine({ model, force: name, intraOpNumThreads: threads })).engine;
+    } catch (e) {
+      net[key] = { error: (e as Error).message };
+      continue;
+    }
+    const r = await networkThroughput(engine, { size: env.size, batch: env.batch, images: env.netImages });
+    net[key] = {
+      imgPerSec: round(r.imgPerSec),
+      msPerBatch: round(r.msPerBatch),
+      cpuMsPerImage: round(r.cpuMsPerImage),
+      description: engine.description,
+    };
+    console.log(
+      `network only, ${engine.description}: ${round(r.imgPerSec)} img/s (${round(r.msPerBatch)} ms per batch of ${env.batch})`,
+    );
+    // 2. Stage profile with the engine in use.
+    if (key === inUse) {
+      stages = await stageProfile({
+        projectDir: dataDir,
+        checkpoint,
+        engine,
+        samples: env.samples,
+        saveProbabilities: env.saveProbabilities,
+        outDir: path.join(root, 'stage-out'),
+      });
+      console.log(
+        `stages (ms per image, alone): wall ${JSON.stringify(stages.wall)}, cpu ${JSON.stringify(stages.cpu)}`,
+      );
+    }
+    await engine.dispose();
+  }
+  // The network as inference runs it: its network threads (one engine each), a batch in every thread.
+  const pipelineThreads = env.networkThreads ?? defaultNetworkThreads();
+  const asRun = await networkThreadsThroughput({
+    checkpoint,
+    modelDir,
+    backend,
+    engine: inUse,
+    networkThreads: pipelineThreads,
+    intraOpNumThreads: env.threads,
+    size: env.size,
+    batch: env.batch,
+    images: env.netImages,
+  });
+  console.log(
+    `network only, as inference runs it (${asRun.threads} network threads x ${env.threads} intra-op): ` +
+      `${round(asRun.imgPerSec)} img/s`,
+  );
+  const ortOwn: Record<string, number> = {};
+  for (const threads of [...new Set([1, cores])]) {
+    const r = await bareOrtThroughput(model, {
+      size: env.size,
+      batch: env.batch,
+      images: env.netImages,
+      threads,
+    });
+    ortOwn[`threads${threads}`] = round(r);
+    console.log(`onnxruntime's own figure for the exported graph, ${threads} threads: ${round(r)} img/s`);
+  }
+  model.dispose();
+
+  return { net, inUse, other, stages, asRun, ortOwn };
 }
 
 interface E2eResult {

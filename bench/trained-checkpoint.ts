@@ -5,7 +5,8 @@
  * same kind of images give a network whose masks look like real predictions (large regions, smooth borders).
  *
  * The checkpoint is made by the plugin's own training task (dist/src/train.js in a task folder, as the agent
- * runs it) and cached under BENCH_CACHE (default <os tmp>/sly-bench-infer), keyed by everything that shapes it,
+ * runs it) and cached under BENCH_CACHE (default <os tmp>/sly-bench-infer), keyed by everything that shapes it
+ * (the exporter's version too, as the checkpoint carries the model.onnx training wrote),
  * so only the first run pays for the training (about 100 s on 2 cores).
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTaskProcess, type AgentLine } from '../src/example/run-task';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
+import { EXPORTER_VERSION } from '../src/onnx/export';
 
 export interface TrainedCheckpointOptions {
   readonly size: number;
@@ -44,7 +46,7 @@ export async function trainedCheckpoint(opts: TrainedCheckpointOptions): Promise
   };
   const project = { count: 64, width: opts.width, height: opts.height, seed: 7 };
   const key = createHash('sha256')
-    .update(JSON.stringify({ taskConfig, project, version: 2 }))
+    .update(JSON.stringify({ taskConfig, project, version: 2, exporter: EXPORTER_VERSION }))
     .digest('hex')
     .slice(0, 16);
   const cacheRoot = process.env.BENCH_CACHE ?? path.join(os.tmpdir(), 'sly-bench-infer');

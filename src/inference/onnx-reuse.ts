@@ -1,13 +1,14 @@
 /**
  * The checkpoint's own model.onnx, when it can stand in for exporting the network again: its recorded weights
- * hash (src/onnx/weights-hash.ts) equals that of model.json + weights.bin, and its input and output are the
- * sizes config.json says. Otherwise the reason, for the log; the caller then exports in memory.
+ * hash (src/onnx/weights-hash.ts) equals that of model.json + weights.bin, it was written by the current exporter
+ * version, and its input and output are the sizes config.json says. Otherwise the reason, for the log; the caller then exports in memory.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { errorMessage } from '../errors';
 import type { ImageSize } from '../format/model';
+import { EXPORTER_VERSION, EXPORTER_VERSION_KEY } from '../onnx/export';
 import { checkpointWeightsHash, WEIGHTS_HASH_KEY } from '../onnx/weights-hash';
 
 /** The ONNX file's name inside a checkpoint folder (src/onnx/checkpoint-export.ts writes it). */
@@ -31,6 +32,13 @@ export async function reusableOnnx(
     proto = onnx.ModelProto.decode(bytes);
   } catch (e) {
     return { reason: `model.onnx is not an ONNX model: ${errorMessage(e)}` };
+  }
+  const version = proto.metadataProps.find((p) => p.key === EXPORTER_VERSION_KEY)?.value ?? '';
+  if (version !== String(EXPORTER_VERSION)) {
+    const writer = version === '' ? 'an older exporter' : `version ${version} of the exporter`;
+    return {
+      reason: `model.onnx was written by ${writer}, and this one writes version ${EXPORTER_VERSION} (a faster graph)`,
+    };
   }
   const recorded = proto.metadataProps.find((p) => p.key === WEIGHTS_HASH_KEY)?.value;
   if (recorded === undefined || recorded === null || recorded === '') {

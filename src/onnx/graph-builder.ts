@@ -60,6 +60,23 @@ export class GraphBuilder {
     });
   }
 
+  /** The node that writes `name`, when nothing reads `name` yet (a pass may then replace it, see `remove`). */
+  unreadProducer(name: string): Readonly<onnx.INodeProto> | undefined {
+    if (this.nodes.some((n) => (n.input ?? []).includes(name))) return undefined;
+    return this.nodes.find((n) => (n.output ?? []).includes(name));
+  }
+
+  /**
+   * Removes a node whose outputs nothing reads, so that a pass can emit it again in another form: appended
+   * again, it still comes after its inputs.
+   */
+  remove(node: Readonly<onnx.INodeProto>): void {
+    const read = (node.output ?? []).some((o) => this.nodes.some((n) => (n.input ?? []).includes(o)));
+    const i = this.nodes.indexOf(node as onnx.INodeProto);
+    if (i < 0 || read) throw new Error(`ONNX exporter: cannot remove node "${node.name}"`);
+    this.nodes.splice(i, 1);
+  }
+
   /** A float32 constant; returns its (fresh) name. */
   floatConst(base: string, dims: readonly number[], data: Float32Array): string {
     const expected = dims.reduce((a, b) => a * b, 1);

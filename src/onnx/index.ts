@@ -1,4 +1,11 @@
-export { exportToOnnx, exportLayerGraph, checkExportable, SUPPORTED_LAYER_CLASSES } from './export';
+export {
+  exportToOnnx,
+  exportLayerGraph,
+  checkExportable,
+  EXPORTER_VERSION,
+  EXPORTER_VERSION_KEY,
+  SUPPORTED_LAYER_CLASSES,
+} from './export';
 export type { OnnxExport, OnnxExportOptions } from './export';
 export { readLayerGraph } from './layer-graph';
 export type { LayerGraph, GraphNode } from './layer-graph';

@@ -15,6 +15,7 @@ import { saveModelToDir } from '../../src/network/io';
 import {
   checkpointWeightsHash,
   exportCheckpointToOnnx,
+  EXPORTER_VERSION_KEY,
   modelWeightsHash,
   WEIGHTS_HASH_KEY,
 } from '../../src/onnx';
@@ -117,6 +118,11 @@ describe("a checkpoint's model.onnx", () => {
     ['absent', /exported in memory: the checkpoint has no model.onnx/],
     ['stale', /exported in memory: model.onnx is stale/],
     ['without a hash', /exported in memory: model.onnx records no weights hash/],
+    ['from an older exporter', /exported in memory: model.onnx was written by an older exporter/],
+    [
+      'from another exporter version',
+      /exported in memory: model.onnx was written by version 1 of the exporter/,
+    ],
   ])('%s: the network is exported in memory instead, and the report says why', async (kind, why) => {
     const dir = await checkpointWithOnnx(`case-${kind}`);
     const onnxFile = path.join(dir, 'model.onnx');
@@ -125,6 +131,16 @@ describe("a checkpoint's model.onnx", () => {
       const weights = await fs.readFile(path.join(dir, 'weights.bin'));
       weights.writeFloatLE(weights.readFloatLE(0) + 0.5, 0); // the first model weight changes
       await fs.writeFile(path.join(dir, 'weights.bin'), weights);
+    }
+    if (kind === 'from an older exporter' || kind === 'from another exporter version') {
+      const proto = onnx.ModelProto.decode(await fs.readFile(onnxFile));
+      proto.metadataProps = proto.metadataProps.filter((p) => p.key !== EXPORTER_VERSION_KEY);
+      if (kind === 'from another exporter version') {
+        proto.metadataProps.push(
+          onnx.StringStringEntryProto.create({ key: EXPORTER_VERSION_KEY, value: '1' }),
+        );
+      }
+      await fs.writeFile(onnxFile, onnx.ModelProto.encode(proto).finish());
     }
     if (kind === 'without a hash') {
       const proto = onnx.ModelProto.decode(await fs.readFile(onnxFile));

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
 import { TaskError } from '../../src/errors';
-import { checkExportable, exportToOnnx, readLayerGraph } from '../../src/onnx';
+import { checkExportable, EXPORTER_VERSION, exportToOnnx, readLayerGraph } from '../../src/onnx';
 
 type Sym = tf.SymbolicTensor;
 
@@ -49,7 +49,48 @@ describe('exported model proto', () => {
       layout: 'NHWC',
       classes: '["bg","kiwi"]',
       weights_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      exporter_version: String(EXPORTER_VERSION),
     });
+  });
+
+  /** [op, axis attribute] of each node, in graph order. */
+  const ops = (mm: tf.LayersModel): [string, number | null][] =>
+    (onnx.ModelProto.decode(exportToOnnx(mm).bytes).graph?.node ?? []).map((n) => {
+      const axis = n.attribute?.find((a) => a.name === 'axis');
+      return [n.opType ?? '', axis ? Number(axis.i) : null];
+    });
+
+  it('runs an output softmax after the NHWC transpose, on the last axis (onnxruntime runs that faster)', () => {
+    expect(ops(m)).toEqual([
+      ['Transpose', null],
+      ['Conv', null],
+      ['Transpose', null],
+      ['Softmax', -1],
+    ]);
+    const layer = model(
+      [8, 12, 3],
+      tf.layers.conv2d({ filters: 4, kernelSize: 1 }),
+      tf.layers.softmax({ axis: -1 }),
+    );
+    expect(ops(layer).slice(-2)).toEqual([
+      ['Transpose', null],
+      ['Softmax', -1],
+    ]);
+  });
+
+  it('keeps a softmax that something else reads on the channel axis, before the output transpose', () => {
+    const inside = model([8, 12, 3], tf.layers.softmax({ axis: -1 }), tf.layers.reLU());
+    expect(ops(inside)).toEqual([
+      ['Transpose', null],
+      ['Softmax', 1],
+      ['Relu', null],
+      ['Transpose', null],
+    ]);
+    // Both the softmax and what follows it are outputs: the softmax is read, so it stays.
+    const input = tf.input({ shape: [8, 12, 3] });
+    const sm = tf.layers.softmax({ axis: -1 }).apply(input) as Sym;
+    const twoOutputs = tf.model({ inputs: input, outputs: [sm, tf.layers.reLU().apply(sm) as Sym] });
+    expect(ops(twoOutputs).filter(([op]) => op === 'Softmax')).toEqual([['Softmax', 1]]);
   });
 
   it('takes other names, and refuses a wrong count of them', () => {

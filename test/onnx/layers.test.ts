@@ -165,6 +165,12 @@ const CASES: Case[] = [
   { name: 'Softmax layer axis -1', build: () => chain([5, 6, 4], apply(tf.layers.softmax({ axis: -1 }))) },
   { name: 'Softmax layer axis 3', build: () => chain([5, 6, 4], apply(tf.layers.softmax({ axis: 3 }))) },
   {
+    // Not the output: the softmax stays on the NCHW channel axis (only an output softmax moves after the transpose).
+    name: 'Softmax layer inside the graph',
+    build: () =>
+      chain([5, 6, 4], apply(tf.layers.softmax({ axis: -1 })), apply(tf.layers.leakyReLU({ alpha: 0.5 }))),
+  },
+  {
     name: 'Dropout is the identity',
     build: () => chain([5, 6, 4], apply(tf.layers.dropout({ rate: 0.5 })), apply(tf.layers.reLU())),
   },
