@@ -30,7 +30,7 @@
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { constants, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
@@ -363,7 +363,8 @@ async function main(): Promise<void> {
           `end to end, ${name} network${env.e2eRuns > 1 ? ` (run ${run})` : ''}: ${r.items} images in ` +
             `${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; network busy ` +
             `${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
-            `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)})`,
+            `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)}; ` +
+            `main-thread GC ${r.mainThreadGcMsPerImage} ms per image, ${r.fullGcs} full collections)`,
         );
       }
       e2eRuns[name] = runs;
@@ -546,6 +547,9 @@ interface E2eResult {
   cpuMsPerImage: number;
   /** Linux only: main thread, network threads, the rest (decoding pools, GC helpers). */
   cpuMsPerImageByThread: Record<string, number>;
+  /** The main thread's GC pauses (included in its CPU), and how many were full collections. */
+  mainThreadGcMsPerImage: number;
+  fullGcs: number;
   networkThreads: number;
   imagesInFlight: number;
 }
@@ -624,6 +628,7 @@ async function endToEnd(opts: {
   const logger = createLogger({ sink: sink.sink, level: 'info' });
   const inFlight = env.inFlight ?? imagesInFlight(env.batch, 'full_image');
   const cpu0 = process.cpuUsage();
+  const gc = mainThreadGc();
   const { result: summary, ms: byThread } = await cpuByThread(() =>
     runInference(
       { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
@@ -636,6 +641,7 @@ async function endToEnd(opts: {
     ),
   );
   const cpu = process.cpuUsage(cpu0);
+  const gcTotals = gc.stop();
   await fs.rm(taskDir, { recursive: true, force: true });
   return {
     items: summary.items,
@@ -648,8 +654,34 @@ async function endToEnd(opts: {
     cpuMsPerImageByThread: Object.fromEntries(
       Object.entries(byThread).map(([k, v]) => [k, round(v / summary.items, 1)]),
     ),
+    mainThreadGcMsPerImage: round(gcTotals.ms / summary.items, 2),
+    fullGcs: gcTotals.full,
     networkThreads: summary.networkThreads,
     imagesInFlight: inFlight,
+  };
+}
+
+/**
+ * The main thread's garbage-collection pauses from now until `stop` (perf_hooks `gc` entries): their total time
+ * and the number of full (mark-compact) collections. Part of the main thread's CPU; large ArrayBuffers that die
+ * young (file bytes, batch buffers) are what drives full collections here.
+ */
+function mainThreadGc(): { stop: () => { ms: number; full: number } } {
+  let ms = 0;
+  let full = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      ms += e.duration;
+      const detail = (e as PerformanceEntry & { detail?: { kind?: number } }).detail;
+      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full += 1;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      return { ms, full };
+    },
   };
 }
 

@@ -5,7 +5,19 @@
  * threads (`concurrency`), up to that many batches run at once.
  */
 
-export type RunBatch = (x: Float32Array, n: number) => Promise<Float32Array>;
+/**
+ * Runs the network on `n` samples in `x` and resolves with their scores. `x` passes to the runner; it may hand it
+ * back through `giveBack` once read, and may write the scores into `out` (and resolve with it) instead of a
+ * buffer of its own: both spare the garbage collector megabytes per batch.
+ */
+export type RunBatch = (x: Float32Array, n: number, reuse?: BatchReuse) => Promise<Float32Array>;
+
+export interface BatchReuse {
+  /** A buffer of the output's size that the scores may be written into. */
+  readonly out?: Float32Array;
+  /** Takes the input buffer back once the runner no longer reads it. */
+  readonly giveBack?: (x: Float32Array) => void;
+}
 
 /**
  * One sample's input: its values, or a function that writes them into the batch buffer at `offset` when the
@@ -27,9 +39,13 @@ export interface MicroBatcherOptions {
 
 interface Pending {
   readonly input: SampleInput;
-  readonly resolve: (scores: Float32Array) => void;
+  /** Takes the scores, a view on the batch's output; true when the view was used up (the buffer may be reused). */
+  readonly settle: (scores: Float32Array) => boolean;
   readonly reject: (e: unknown) => void;
 }
+
+/** Full-batch buffers kept for reuse, per kind: one per batch that may run at once, and one more. */
+const SPARES_PER_RUNNER = 2;
 
 export class MicroBatcher {
   private readonly queue: Pending[] = [];
@@ -40,6 +56,8 @@ export class MicroBatcher {
   private busyMs = 0;
   private batches = 0;
   private samples = 0;
+  private readonly spareInputs: Float32Array[] = [];
+  private readonly spareOutputs: Float32Array[] = [];
 
   constructor(private readonly opts: MicroBatcherOptions) {
     if (opts.batchSize < 1) throw new RangeError(`batchSize must be >= 1, got ${opts.batchSize}`);
@@ -47,15 +65,33 @@ export class MicroBatcher {
       throw new RangeError(`concurrency must be >= 1, got ${opts.concurrency}`);
   }
 
-  /** The network's scores for one input sample. */
-  score(input: SampleInput): Promise<Float32Array> {
+  /**
+   * The network's scores for one input sample, through `use`, which gets a view on the batch's output that is
+   * valid only while it runs (the buffer is then reused for a later batch): `use` must copy what it keeps.
+   */
+  score<T>(input: SampleInput, use: (scores: Float32Array) => T): Promise<T>;
+  /** The network's scores for one input sample, as a view of its own (never reused). */
+  score(input: SampleInput): Promise<Float32Array>;
+  score<T>(input: SampleInput, use?: (scores: Float32Array) => T): Promise<T | Float32Array> {
     if (typeof input !== 'function' && input.length !== this.opts.inputLength) {
       return Promise.reject(
         new RangeError(`a network input needs ${this.opts.inputLength} values, got ${input.length}`),
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      const settle = (scores: Float32Array): boolean => {
+        if (use === undefined) {
+          resolve(scores);
+          return false;
+        }
+        try {
+          resolve(use(scores));
+        } catch (e) {
+          reject(e);
+        }
+        return true;
+      };
+      this.queue.push({ input, settle, reject });
       this.kick();
     });
   }
@@ -84,8 +120,9 @@ export class MicroBatcher {
   private async flush(): Promise<void> {
     if (this.running++ === 0) this.busySince = performance.now();
     const queued = this.queue.splice(0, this.opts.batchSize);
-    const { inputLength, outputLength } = this.opts;
-    const x = new Float32Array(queued.length * inputLength);
+    const { inputLength, outputLength, batchSize } = this.opts;
+    const full = queued.length === batchSize;
+    const x = (full ? this.spareInputs.pop() : undefined) ?? new Float32Array(queued.length * inputLength);
     // A writer that fails rejects its own request only; the batch closes ranks over it.
     const take: Pending[] = [];
     for (const p of queued) {
@@ -101,7 +138,12 @@ export class MicroBatcher {
       if (take.length === 0) return;
       // Rare (a writer failed): a buffer of its own, as the engine may take the whole buffer over.
       const batch = take.length === queued.length ? x : x.slice(0, take.length * inputLength);
-      const y = await this.opts.run(batch, take.length);
+      const reusable = batch.length === batchSize * inputLength;
+      const out = reusable ? this.spareOutputs.pop() : undefined;
+      const y = await this.opts.run(batch, take.length, {
+        ...(out !== undefined ? { out } : {}),
+        giveBack: (back) => this.keep(this.spareInputs, back, batchSize * inputLength),
+      });
       this.batches += 1;
       this.samples += take.length;
       if (y.length !== take.length * outputLength) {
@@ -109,14 +151,25 @@ export class MicroBatcher {
           `the engine returned ${y.length} values for ${take.length} samples of ${outputLength}`,
         );
       }
-      // Views on the batch's output, not copies (one allocation and copy less per image): a batch's buffer then
-      // lives until its last image is labelled, a few MB at most with the images in flight.
-      take.forEach((p, i) => p.resolve(y.subarray(i * outputLength, (i + 1) * outputLength)));
+      // Views on the batch's output, not copies (one allocation and copy less per image). When every sample used
+      // its view up, the buffer serves a later batch; otherwise it lives until the last view is dropped.
+      let usedUp = true;
+      take.forEach((p, i) => {
+        usedUp = p.settle(y.subarray(i * outputLength, (i + 1) * outputLength)) && usedUp;
+      });
+      if (usedUp) this.keep(this.spareOutputs, y, batchSize * outputLength);
+      if (out !== undefined && out !== y) this.keep(this.spareOutputs, out, batchSize * outputLength);
     } catch (e) {
       for (const p of take) p.reject(e);
     } finally {
       if (--this.running === 0) this.busyMs += performance.now() - this.busySince;
       if (this.queue.length > 0) this.kick();
     }
+  }
+
+  /** Keeps a full-batch buffer for reuse (a detached or odd-sized one is dropped). */
+  private keep(spares: Float32Array[], buffer: Float32Array, length: number): void {
+    const limit = SPARES_PER_RUNNER * (this.opts.concurrency ?? 1);
+    if (buffer.length === length && spares.length < limit && !spares.includes(buffer)) spares.push(buffer);
   }
 }

@@ -4,6 +4,7 @@
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
+import type { RunBatch } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { initTfjsBackend, loadEngine } from './engine-loader';
@@ -14,8 +15,11 @@ export interface NetworkRunner {
   readonly engine: EngineReport;
   /** Network threads; 0 when the network runs on the main thread. */
   readonly threads: number;
-  /** NHWC float32 inputs (ownership passes to the runner) to NHWC scores; up to max(1, threads) at once. */
-  run(x: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * NHWC float32 inputs (ownership passes to the runner, which gives them back through `reuse.giveBack`) to NHWC
+   * scores (written into `reuse.out` where that saves a buffer); up to max(1, threads) at once.
+   */
+  run: RunBatch;
   close(): Promise<void>;
 }
 
@@ -84,7 +88,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       engine: pool[0].engine,
       threads,
       // The thread with the fewest batches waiting gets the next one.
-      run: (x, n) => pool.reduce((a, b) => (b.pending < a.pending ? b : a)).run(x, n),
+      run: (x, n, reuse) => pool.reduce((a, b) => (b.pending < a.pending ? b : a)).run(x, n, reuse),
       close: async () => {
         await Promise.all(pool.map((t) => t.close()));
       },
@@ -100,7 +104,12 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
   return {
     engine: loaded.report,
     threads: 0,
-    run: (x, n) => loaded.engine.run(x, n),
+    // On this thread the engine's own output is as cheap as a copy into `out`; `x` is free again at once.
+    run: async (x, n, reuse) => {
+      const y = await loaded.engine.run(x, n);
+      reuse?.giveBack?.(x);
+      return y;
+    },
     close: () => loaded.close(),
   };
 }

@@ -44,10 +44,21 @@ async function handle(msg: ToNetworkThread): Promise<void> {
     case 'run':
       try {
         if (loaded === undefined) throw new Error('the network thread got a batch before init');
-        const out = await loaded.engine.run(msg.x, msg.n);
-        // onnxruntime may hand out a view on a buffer it shares; a copy can always be transferred.
-        const y = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
-        send({ kind: 'ran', id: msg.id, y }, [y.buffer as ArrayBuffer]);
+        const scores = await loaded.engine.run(msg.x, msg.n);
+        let y: Float32Array;
+        if (msg.out !== undefined && msg.out.length === scores.length) {
+          // The caller's buffer goes back, and the engine's dies young here, in this thread's small heap.
+          msg.out.set(scores);
+          y = msg.out;
+        } else {
+          // onnxruntime may hand out a view on a buffer it shares; a copy can always be transferred.
+          const whole = scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength;
+          y = whole ? scores : scores.slice();
+        }
+        send({ kind: 'ran', id: msg.id, y, x: msg.x }, [
+          y.buffer as ArrayBuffer,
+          msg.x.buffer as ArrayBuffer,
+        ]);
       } catch (e) {
         send({ kind: 'failed', id: msg.id, error: serializeError(e) });
       }

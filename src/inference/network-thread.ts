@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TaskError, type TaskErrorContext, type TaskErrorKind } from '../errors';
+import type { BatchReuse } from './batcher';
 import type { EngineName } from './engine';
 import type { OnnxReuse } from './onnx-reuse';
 
@@ -44,7 +45,14 @@ export interface SerializedError {
 
 export type ToNetworkThread =
   | { readonly kind: 'init'; readonly init: NetworkThreadInit }
-  | { readonly kind: 'run'; readonly id: number; readonly x: Float32Array; readonly n: number }
+  | {
+      readonly kind: 'run';
+      readonly id: number;
+      readonly x: Float32Array;
+      readonly n: number;
+      /** Where to write the scores, when it has their size (transferred there and back). */
+      readonly out?: Float32Array;
+    }
   | { readonly kind: 'close' };
 
 export interface EngineReport {
@@ -66,7 +74,7 @@ export interface TfjsBackendReport {
 
 export type FromNetworkThread =
   | { readonly kind: 'ready'; readonly engine: EngineReport }
-  | { readonly kind: 'ran'; readonly id: number; readonly y: Float32Array }
+  | { readonly kind: 'ran'; readonly id: number; readonly y: Float32Array; readonly x: Float32Array }
   | { readonly kind: 'failed'; readonly id: number; readonly error: SerializedError }
   | { readonly kind: 'closed' };
 
@@ -91,6 +99,7 @@ export function deserializeError(s: SerializedError): Error {
 interface Waiting {
   readonly resolve: (y: Float32Array) => void;
   readonly reject: (e: Error) => void;
+  readonly giveBack?: (x: Float32Array) => void;
 }
 
 export class NetworkThread {
@@ -161,13 +170,21 @@ export class NetworkThread {
     return this.waiting.size;
   }
 
-  /** Runs one batch; `x` is transferred (unusable by the caller afterwards). */
-  run(x: Float32Array, n: number): Promise<Float32Array> {
+  /**
+   * Runs one batch. `x` (and `reuse.out`) are transferred, so unusable by the caller afterwards; the thread sends
+   * `x` back to `reuse.giveBack`, and writes the scores into `out` when it has their size.
+   */
+  run(x: Float32Array, n: number, reuse: BatchReuse = {}): Promise<Float32Array> {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ kind: 'run', id, x, n } satisfies ToNetworkThread, [x.buffer as ArrayBuffer]);
+      this.waiting.set(id, { resolve, reject, ...(reuse.giveBack ? { giveBack: reuse.giveBack } : {}) });
+      const out = reuse.out !== undefined && reuse.out.buffer !== x.buffer ? reuse.out : undefined;
+      const transfer = [x.buffer as ArrayBuffer, ...(out ? [out.buffer as ArrayBuffer] : [])];
+      this.worker.postMessage(
+        { kind: 'run', id, x, n, ...(out ? { out } : {}) } satisfies ToNetworkThread,
+        transfer,
+      );
     });
   }
 
@@ -184,8 +201,10 @@ export class NetworkThread {
       const w = this.waiting.get(msg.id);
       if (w === undefined) return;
       this.waiting.delete(msg.id);
-      if (msg.kind === 'ran') w.resolve(msg.y);
-      else w.reject(deserializeError(msg.error));
+      if (msg.kind === 'ran') {
+        w.giveBack?.(msg.x);
+        w.resolve(msg.y);
+      } else w.reject(deserializeError(msg.error));
     }
   }
 

@@ -122,7 +122,7 @@ export async function runInference(
       meta: outputMeta.meta,
     });
     const batcher = new MicroBatcher({
-      run: (x, n) => network.run(x, n),
+      run: (x, n, reuse) => network.run(x, n, reuse),
       batchSize: modelConfig.batch_size,
       concurrency: Math.max(1, network.threads),
       inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
@@ -280,28 +280,31 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
     }
     return cropResizeRgb(image, rect, checkpoint.inputSize);
   };
-  /** The network's scores for one crop, at the network's size. */
-  const networkScores = async (rect: Rect): Promise<ScoreMap> => {
+  /**
+   * `use` applied to the network's scores for one crop, at the network's size. The scores are a view on the
+   * batch's output that is reused once every image of the batch has had its `use`: `use` keeps nothing of it.
+   */
+  const withScores = async <T>(rect: Rect, use: (scores: ScoreMap) => T): Promise<T> => {
     const rgb = await inputFor(rect);
     if (rgb.length !== height * width * 3) {
       throw new RangeError(`a network input needs ${height * width * 3} values, got ${rgb.length}`);
     }
     // Normalised straight into the batch buffer when the batch is made: no float copy per image. `rgb` is this
     // crop's own (never reused), so it is still intact then.
-    const scores = await opts.batcher.score((x, offset) =>
-      normaliseRgbInto(rgb, x, offset, checkpoint.preprocessing),
+    return opts.batcher.score(
+      (x, offset) => normaliseRgbInto(rgb, x, offset, checkpoint.preprocessing),
+      (scores) => use(scoreMap(height, width, checkpoint.channels, scores)),
     );
-    return scoreMap(height, width, checkpoint.channels, scores);
   };
+  // resizeScores always returns a map of its own (a copy at the same size).
   const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
-    Promise.all(crops.map(async (rect) => resizeScores(await networkScores(rect), rectSize(rect))));
+    Promise.all(crops.map((rect) => withScores(rect, (scores) => resizeScores(scores, rectSize(rect)))));
   // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
   const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
     Promise.all(
-      crops.map(async (rect) => {
-        const scores = await networkScores(rect);
-        return argmaxOfResized(scores, rectSize(rect), opts.spareMasks.pop());
-      }),
+      crops.map((rect) =>
+        withScores(rect, (scores) => argmaxOfResized(scores, rectSize(rect), opts.spareMasks.pop())),
+      ),
     );
   try {
     const result = await annotateImage({

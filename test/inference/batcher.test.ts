@@ -1,4 +1,4 @@
-import { MicroBatcher } from '../../src/inference/batcher';
+import { MicroBatcher, type RunBatch } from '../../src/inference/batcher';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -122,5 +122,90 @@ describe('MicroBatcher (inference batching across images)', () => {
   it('refuses an input of the wrong size', async () => {
     const b = new MicroBatcher({ run: async (x) => x, batchSize: 2, inputLength: 3, outputLength: 3 });
     await expect(b.score(new Float32Array(2))).rejects.toThrow(/needs 3 values, got 2/);
+  });
+
+  describe('buffer reuse', () => {
+    /** A runner that records what it is offered, writes 10 * input into `out` when given, and gives `x` back. */
+    function recordingRunner(log: { x: Float32Array; out?: Float32Array; y: Float32Array }[]): RunBatch {
+      return async (x, _n, reuse) => {
+        await sleep(1);
+        const y = reuse?.out ?? new Float32Array(x.length);
+        for (let i = 0; i < x.length; i++) y[i] = 10 * x[i];
+        log.push({ x, ...(reuse?.out ? { out: reuse.out } : {}), y });
+        reuse?.giveBack?.(x);
+        return y;
+      };
+    }
+
+    it('reuses the input and output buffers of a batch whose scores were used up, with the right scores', async () => {
+      const log: { x: Float32Array; out?: Float32Array; y: Float32Array }[] = [];
+      const b = new MicroBatcher({
+        run: recordingRunner(log),
+        batchSize: 2,
+        inputLength: 1,
+        outputLength: 1,
+      });
+      const sums: number[] = [];
+      for (const pair of [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]) {
+        const got = await Promise.all(pair.map((v) => b.score(Float32Array.of(v), (s) => s[0])));
+        sums.push(...got);
+      }
+      expect(sums).toEqual([10, 20, 30, 40, 50, 60]);
+      expect(log[0].out).toBeUndefined();
+      expect(log[1].x).toBe(log[0].x); // the input buffer given back
+      expect(log[1].out).toBe(log[0].y); // the output buffer of the used-up batch
+      expect(log[2].out).toBe(log[1].y);
+    });
+
+    it('never reuses an output that a request kept as a view, which so stays intact', async () => {
+      const log: { x: Float32Array; out?: Float32Array; y: Float32Array }[] = [];
+      const b = new MicroBatcher({
+        run: recordingRunner(log),
+        batchSize: 2,
+        inputLength: 1,
+        outputLength: 1,
+      });
+      const kept = await Promise.all([b.score(Float32Array.of(1)), b.score(Float32Array.of(2), (s) => s[0])]);
+      await Promise.all([b.score(Float32Array.of(3), (s) => s[0]), b.score(Float32Array.of(4), (s) => s[0])]);
+      expect(log[1].out).toBeUndefined();
+      expect(Array.from(kept[0] as Float32Array)).toEqual([10]);
+    });
+
+    it('a `use` that throws rejects its own request only', async () => {
+      const b = new MicroBatcher({ run: recordingRunner([]), batchSize: 2, inputLength: 1, outputLength: 1 });
+      const settled = await Promise.allSettled([
+        b.score(Float32Array.of(1), () => {
+          throw new Error('bad scores');
+        }),
+        b.score(Float32Array.of(2), (s) => s[0]),
+      ]);
+      expect(settled[0]).toMatchObject({ status: 'rejected', reason: { message: 'bad scores' } });
+      expect(settled[1]).toEqual({ status: 'fulfilled', value: 20 });
+    });
+
+    it('keeps no partial-batch buffer, and no buffer the runner left detached', async () => {
+      const offered: (Float32Array | undefined)[] = [];
+      const b = new MicroBatcher({
+        run: async (x, _n, reuse) => {
+          offered.push(reuse?.out);
+          const y = x.map((v) => v + 1);
+          reuse?.giveBack?.(new Float32Array(0)); // as a transferred-away buffer looks
+          return y;
+        },
+        batchSize: 2,
+        inputLength: 1,
+        outputLength: 1,
+      });
+      expect(await b.score(Float32Array.of(1), (s) => s[0])).toBe(2); // a partial batch of 1
+      await Promise.all([b.score(Float32Array.of(1), (s) => s[0]), b.score(Float32Array.of(2), (s) => s[0])]);
+      await Promise.all([b.score(Float32Array.of(3), (s) => s[0]), b.score(Float32Array.of(4), (s) => s[0])]);
+      expect(offered[0]).toBeUndefined();
+      expect(offered[1]).toBeUndefined(); // the partial batch's output was not kept
+      expect(offered[2]).toHaveLength(2); // the full batch's was
+    });
   });
 });

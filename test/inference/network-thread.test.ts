@@ -152,6 +152,29 @@ describe('network in a worker thread (spec F.2)', () => {
     await expect(thread.run(new Float32Array(32 * 32 * 3), 1)).rejects.toThrow(/exited/);
   });
 
+  it('writes the scores into the buffer it is given and hands the input back, both intact', async () => {
+    const { NetworkThread } = built.thread();
+    const thread = await NetworkThread.create({
+      modelDir,
+      backend: 'cpu',
+      engine: 'tfjs',
+      intraOpNumThreads: 1,
+    });
+    try {
+      const input = new Float32Array(2 * 32 * 32 * 3).map((_, i) => Math.sin(i));
+      const expected = await thread.run(input.slice(), 2);
+      const back: Float32Array[] = [];
+      const out = new Float32Array(2 * 32 * 32 * 4).fill(-1);
+      const y = await thread.run(input.slice(), 2, { out, giveBack: (x) => back.push(x) });
+      expect(out.length).toBe(0); // transferred to the thread, and back as `y`
+      expect(y).toEqual(expected);
+      expect(back).toHaveLength(1);
+      expect(back[0]).toEqual(input);
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('a batch of the wrong size fails that batch only', async () => {
     const { NetworkThread } = built.thread();
     const thread = await NetworkThread.create({
