@@ -125,9 +125,14 @@ describe('MicroBatcher (inference batching across images)', () => {
   });
 
   describe('buffer reuse', () => {
-    /** A runner that records what it is offered, writes 10 * input into `out` when given, and gives `x` back. */
-    function recordingRunner(log: { x: Float32Array; out?: Float32Array; y: Float32Array }[]): RunBatch {
-      return async (x, _n, reuse) => {
+    type Offered = { x: Float32Array; out?: Float32Array; y: Float32Array };
+
+    /**
+     * A batcher of pairs of one-value samples, whose runner records what it is offered, writes 10 * input into
+     * `out` when given, and gives `x` back.
+     */
+    function recordingBatcher(log: Offered[]): MicroBatcher {
+      const run: RunBatch = async (x, _n, reuse) => {
         await sleep(1);
         const y = reuse?.out ?? new Float32Array(x.length);
         for (let i = 0; i < x.length; i++) y[i] = 10 * x[i];
@@ -135,16 +140,12 @@ describe('MicroBatcher (inference batching across images)', () => {
         reuse?.giveBack?.(x);
         return y;
       };
+      return new MicroBatcher({ run, batchSize: 2, inputLength: 1, outputLength: 1 });
     }
 
     it('reuses the input and output buffers of a batch whose scores were used up, with the right scores', async () => {
-      const log: { x: Float32Array; out?: Float32Array; y: Float32Array }[] = [];
-      const b = new MicroBatcher({
-        run: recordingRunner(log),
-        batchSize: 2,
-        inputLength: 1,
-        outputLength: 1,
-      });
+      const log: Offered[] = [];
+      const b = recordingBatcher(log);
       const sums: number[] = [];
       for (const pair of [
         [1, 2],
@@ -162,13 +163,8 @@ describe('MicroBatcher (inference batching across images)', () => {
     });
 
     it('never reuses an output that a request kept as a view, which so stays intact', async () => {
-      const log: { x: Float32Array; out?: Float32Array; y: Float32Array }[] = [];
-      const b = new MicroBatcher({
-        run: recordingRunner(log),
-        batchSize: 2,
-        inputLength: 1,
-        outputLength: 1,
-      });
+      const log: Offered[] = [];
+      const b = recordingBatcher(log);
       const kept = await Promise.all([b.score(Float32Array.of(1)), b.score(Float32Array.of(2), (s) => s[0])]);
       await Promise.all([b.score(Float32Array.of(3), (s) => s[0]), b.score(Float32Array.of(4), (s) => s[0])]);
       expect(log[1].out).toBeUndefined();
@@ -176,7 +172,7 @@ describe('MicroBatcher (inference batching across images)', () => {
     });
 
     it('a `use` that throws rejects its own request only', async () => {
-      const b = new MicroBatcher({ run: recordingRunner([]), batchSize: 2, inputLength: 1, outputLength: 1 });
+      const b = recordingBatcher([]);
       const settled = await Promise.allSettled([
         b.score(Float32Array.of(1), () => {
           throw new Error('bad scores');

@@ -138,14 +138,12 @@ describe('network in a worker thread (spec F.2)', () => {
     for (const [name, text] of fromFile.anns) expect(text).toBe(exported.anns.get(name));
   });
 
+  /** A network thread on the tfjs cpu backend (quick to start, and the same scores every time). */
+  const tfjsThread = () =>
+    built.thread().NetworkThread.create({ modelDir, backend: 'cpu', engine: 'tfjs', intraOpNumThreads: 1 });
+
   it('a closed thread refuses batches instead of hanging', async () => {
-    const { NetworkThread } = built.thread();
-    const thread = await NetworkThread.create({
-      modelDir,
-      backend: 'cpu',
-      engine: 'tfjs',
-      intraOpNumThreads: 1,
-    });
+    const thread = await tfjsThread();
     const y = await thread.run(new Float32Array(32 * 32 * 3), 1);
     expect(y).toHaveLength(32 * 32 * 4); // bg + 3 classes
     await thread.close();
@@ -153,13 +151,7 @@ describe('network in a worker thread (spec F.2)', () => {
   });
 
   it('writes the scores into the buffer it is given and hands the input back, both intact', async () => {
-    const { NetworkThread } = built.thread();
-    const thread = await NetworkThread.create({
-      modelDir,
-      backend: 'cpu',
-      engine: 'tfjs',
-      intraOpNumThreads: 1,
-    });
+    const thread = await tfjsThread();
     try {
       const input = new Float32Array(2 * 32 * 32 * 3).map((_, i) => Math.sin(i));
       const expected = await thread.run(input.slice(), 2);
@@ -176,13 +168,7 @@ describe('network in a worker thread (spec F.2)', () => {
   });
 
   it('a batch of the wrong size fails that batch only', async () => {
-    const { NetworkThread } = built.thread();
-    const thread = await NetworkThread.create({
-      modelDir,
-      backend: 'cpu',
-      engine: 'tfjs',
-      intraOpNumThreads: 1,
-    });
+    const thread = await tfjsThread();
     try {
       await expect(thread.run(new Float32Array(10), 1)).rejects.toThrow(/needs 3072 values, got 10/);
       await expect(thread.run(new Float32Array(32 * 32 * 3 * 2), 2)).resolves.toHaveLength(2 * 32 * 32 * 4);
