@@ -27,6 +27,8 @@
  * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos.
  * The last line is one JSON object.
  */
+// First: libuv's pool is sized before any module (sharp) starts it.
+import { libuvThreads } from './libuv-pool';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -357,6 +359,7 @@ async function main(): Promise<void> {
           name: `${name}-${run}`,
           env,
           engine: inUse,
+          libuvThreads,
         });
         runs.push(r);
         console.log(
@@ -611,6 +614,7 @@ async function endToEnd(opts: {
   name: string;
   env: BenchEnv;
   engine: EngineName;
+  libuvThreads: number;
 }): Promise<E2eResult> {
   const { env } = opts;
   const taskDir = path.join(opts.root, `task-${opts.name}`);
@@ -637,6 +641,7 @@ async function endToEnd(opts: {
         threads: env.threads,
         ...(env.networkThreads !== undefined ? { networkThreads: env.networkThreads } : {}),
         imagesInFlight: inFlight,
+        libuvThreads: opts.libuvThreads,
       },
     ),
   );

@@ -6,6 +6,7 @@
  * Only tfjs-free modules are imported statically: CUDA_VISIBLE_DEVICES must be set before tfjs loads.
  */
 
+import { sizeLibuvThreadPool } from './inference/thread-pool';
 import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
@@ -16,6 +17,8 @@ import { PLUGIN_TASK_DEFAULTS } from './task/plugin-defaults';
 const INFERENCE_MAIN_NAME = 'TFJS_SEGMENTATION_INFERENCE';
 
 async function main(): Promise<void> {
+  // Before any asynchronous file or image call: libuv sizes its pool when the pool first starts.
+  const libuvThreads = sizeLibuvThreadPool();
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
   const { modelConfig, modeConfig } = await loadInferenceConfig({
@@ -31,7 +34,10 @@ async function main(): Promise<void> {
   const { parseEngineChoice } = await import('./inference/engine/types');
   const engine = parseEngineChoice(process.env.INFERENCE_ENGINE);
   const { runInference } = await import('./inference/run');
-  await runInference({ paths, modelConfig, modeConfig, logger }, engine !== undefined ? { engine } : {});
+  await runInference(
+    { paths, modelConfig, modeConfig, logger },
+    { libuvThreads, ...(engine !== undefined ? { engine } : {}) },
+  );
 }
 
 void runMain(INFERENCE_MAIN_NAME, main);

@@ -49,6 +49,8 @@ export interface RunInferenceOptions {
   readonly networkThreads?: number;
   /** Images decoded, waiting for the network or being labelled at once; default `imagesInFlight(batch)`. */
   readonly imagesInFlight?: number;
+  /** The libuv pool's size as the entry point set it (thread-pool.ts), for the log. */
+  readonly libuvThreads?: number;
 }
 
 /** What the run did, for tests and benchmarks. */
@@ -109,6 +111,7 @@ export async function runInference(
     detail: network.engine.description,
     ...(network.engine.onnxSource !== undefined ? { onnx_model: network.engine.onnxSource } : {}),
     network_threads: network.threads,
+    ...(options.libuvThreads !== undefined ? { decode_threads: options.libuvThreads } : {}),
   });
   building.iterDone();
   const startupMs = performance.now() - started;

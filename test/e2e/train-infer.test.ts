@@ -4,6 +4,7 @@
  * check the result project with the project reader and against the fresh project's ground truth.
  * Needs `npx tsc -p tsconfig.build.json` first (`npm test` builds).
  */
+import os from 'node:os';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -153,6 +154,8 @@ describe('the same inference task on each engine (issue 7)', () => {
       if (run.status !== 0) throw new Error(`${engine}: exit ${run.status}\n${run.stdout.slice(-2000)}`);
       const engineLine = run.lines.find((l) => l.message === 'Inference engine');
       expect(engineLine?.fields.engine).toBe(engine);
+      // The entry point sized libuv's pool (decoding) to the cores, as UV_THREADPOOL_SIZE was not set.
+      expect(engineLine?.fields.decode_threads).toBe(os.availableParallelism());
       const output = await readSingleProject(path.join(root, 'results', 'new shapes'));
       const masks = new Map<string, Int32Array>();
       const scores = new Map<string, Float32Array[]>();
