@@ -5,6 +5,7 @@
  * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
  */
 
+import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import { dataError, errorMessage } from '../errors';
 import { readFile } from '../format/file-io';
@@ -47,6 +48,41 @@ export function configureSharpForManyImages(): void {
   sharp.cache(false);
 }
 
+interface ImageHeader {
+  /** The size as stored, before any EXIF orientation. */
+  readonly stored: ImageSize;
+  readonly orientation: number | undefined;
+}
+
+/**
+ * A JPEG's size and EXIF orientation read from its header by image-size, in microseconds: sharp's metadata call
+ * costs about 0.5 ms of libvips work per image, about 1 % of inference's CPU per 640x480 image. Null for any
+ * other format, or a header image-size cannot read (sharp then reads it, and names the error).
+ */
+export function jpegHeader(bytes: Uint8Array): ImageHeader | null {
+  try {
+    const r = imageSize(bytes);
+    if (r.type !== 'jpg' || !(r.width > 0) || !(r.height > 0)) return null;
+    return { stored: { width: r.width, height: r.height }, orientation: r.orientation };
+  } catch {
+    return null;
+  }
+}
+
+async function sharpHeader(
+  pipeline: ReturnType<typeof sharp>,
+  where: { file: string },
+): Promise<ImageHeader> {
+  try {
+    const metadata = await pipeline.metadata();
+    if (metadata.width === undefined || metadata.height === undefined)
+      throw new Error('the image has no size');
+    return { stored: { width: metadata.width, height: metadata.height }, orientation: metadata.orientation };
+  } catch (e) {
+    throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+  }
+}
+
 export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
   const where = { file: options.displayName ?? file };
   let bytes: Buffer;
@@ -69,15 +105,9 @@ export async function decodeImage(file: string, options: DecodeImageOptions = {}
     pipeline = sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: 3 } });
   } else {
     pipeline = sharp(bytes);
-    try {
-      const metadata = await pipeline.metadata();
-      if (metadata.width === undefined || metadata.height === undefined)
-        throw new Error('the image has no size');
-      stored = { width: metadata.width, height: metadata.height };
-      orientation = metadata.orientation;
-    } catch (e) {
-      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
-    }
+    const header = jpegHeader(bytes) ?? (await sharpHeader(pipeline, where));
+    stored = header.stored;
+    orientation = header.orientation;
   }
   const expected = options.expectedSize;
   const decision = decideOrientation({ stored, orientation, expected });

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { TaskError } from '../../src/errors';
-import { decodeImage } from '../../src/image/decode';
+import { decodeImage, jpegHeader } from '../../src/image/decode';
 import { decideOrientation } from '../../src/image/orientation';
 
 let dir: string;
@@ -208,5 +208,55 @@ describe('image decoding (spec B.1 formats; cv2.imread IMREAD_COLOR semantics)',
       decodeImage(path.join(dir, 'nope.jpg'), { displayName: 'proj/ds/img/nope.jpg' }),
     );
     expect(e.message).toMatch(/^proj\/ds\/img\/nope\.jpg: cannot read the image: .*ENOENT/);
+  });
+});
+
+describe('the JPEG header read without libvips (jpegHeader: image-size)', () => {
+  /** What sharp's metadata says: the size as stored and the EXIF orientation. */
+  async function sharpSays(bytes: Buffer) {
+    const m = await sharp(bytes).metadata();
+    return { stored: { width: m.width, height: m.height }, orientation: m.orientation };
+  }
+
+  it('says what sharp says for every EXIF orientation, progressive, grey and CMYK JPEGs', async () => {
+    const base = sharp(Buffer.alloc(7 * 5 * 3, 90), { raw: { width: 7, height: 5, channels: 3 } });
+    const variants: Buffer[] = [
+      await base.clone().jpeg().toBuffer(),
+      await base.clone().jpeg({ progressive: true }).toBuffer(),
+      await base.clone().greyscale().jpeg().toBuffer(),
+      await base.clone().toColourspace('cmyk').jpeg().toBuffer(),
+      ...(await Promise.all(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((orientation) =>
+          base.clone().withMetadata({ orientation }).jpeg().toBuffer(),
+        ),
+      )),
+    ];
+    for (const bytes of variants) expect(jpegHeader(bytes)).toEqual(await sharpSays(bytes));
+    expect(jpegHeader(variants[9])?.orientation).toBe(6); // not vacuous: orientations are read
+  });
+
+  it("says what sharp says for the exported fixture project's JPEGs", async () => {
+    const root = path.join(__dirname, '..', 'format', 'fixtures', 'tutorial_project');
+    const files: string[] = [];
+    for (const ds of await fs.readdir(root, { withFileTypes: true })) {
+      if (!ds.isDirectory()) continue;
+      const img = path.join(root, ds.name, 'img');
+      for (const f of await fs.readdir(img).catch(() => []))
+        if (/\.jpe?g$/i.test(f)) files.push(path.join(img, f));
+    }
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const bytes = await fs.readFile(f);
+      expect(jpegHeader(bytes)).toEqual(await sharpSays(bytes));
+    }
+  });
+
+  it('leaves other formats and unreadable headers to sharp', async () => {
+    const png = await sharp(redLeftColumn(), { raw: { width: 4, height: 2, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(jpegHeader(png)).toBeNull();
+    expect(jpegHeader(Buffer.from([0xff, 0xd8, 0xff]))).toBeNull(); // a JPEG cut inside its header
+    expect(jpegHeader(Buffer.from('not an image'))).toBeNull();
   });
 });
