@@ -46,7 +46,7 @@ export async function trainedCheckpoint(opts: TrainedCheckpointOptions): Promise
   };
   const project = { count: 64, width: opts.width, height: opts.height, seed: 7 };
   const key = createHash('sha256')
-    .update(JSON.stringify({ taskConfig, project, version: 2, exporter: EXPORTER_VERSION }))
+    .update(JSON.stringify({ taskConfig, project, version: 3, exporter: EXPORTER_VERSION }))
     .digest('hex')
     .slice(0, 16);
   const cacheRoot = process.env.BENCH_CACHE ?? path.join(os.tmpdir(), 'sly-bench-infer');

@@ -21,6 +21,8 @@ export interface InitWeightsSettings {
   input_size: InputSize;
   special_classes?: SpecialClasses;
   custom_model_config?: unknown;
+  /** Seeds the initial weights, as in training. */
+  seed?: number;
 }
 
 export interface InitWeightsOptions {
@@ -66,6 +68,7 @@ export async function initWeights(opts: InitWeightsOptions): Promise<InitWeights
     numClasses: classes.numClasses,
     weightsInitType: 'transfer_learning',
     modelDir: opts.from,
+    ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
   });
   const configInput: ModelConfigInput = {
     settings: { ...settings },

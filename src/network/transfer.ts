@@ -16,6 +16,7 @@ import { modelError } from '../errors';
 import { hasOptimizerState, loadModelFromDir, loadOptimizerStateFromDir, MODEL_JSON_FILE } from './io';
 import type { WeightsInitType } from '../task/config-types';
 import type { AnyNetwork, InputSize } from './types';
+import { withSeededRandom } from './seeded-build';
 
 export type { WeightsInitType };
 
@@ -137,6 +138,8 @@ export interface InitModelOptions {
   modelDir?: string;
   /** continue_training: restore the optimizer state stored in the checkpoint, if any, into this optimizer. */
   optimizer?: tf.Optimizer;
+  /** Seeds the initial weights (seeded-build.ts); absent: tfjs's own unseeded draws. */
+  seed?: number;
 }
 
 export interface InitializedModel {
@@ -157,14 +160,15 @@ export async function modelFolderEntries(dir: string): Promise<string[]> {
   }
 }
 
-/** Builds the network from the config, then fills it from `modelDir` according to `weightsInitType`. */
+/**
+ * Builds the network from the config (its initial weights drawn from `seed` when given), then fills it from
+ * `modelDir` according to `weightsInitType`.
+ */
 export async function buildAndInitModel(opts: InitModelOptions): Promise<InitializedModel> {
   const { network } = opts;
-  const model = network.build({
-    inputSize: opts.inputSize,
-    numClasses: opts.numClasses,
-    settings: opts.settings,
-  });
+  const build = (): tf.LayersModel =>
+    network.build({ inputSize: opts.inputSize, numClasses: opts.numClasses, settings: opts.settings });
+  const model = opts.seed === undefined ? build() : withSeededRandom(opts.seed, build);
   try {
     const modelDir = opts.modelDir;
     const entries = modelDir === undefined ? [] : await modelFolderEntries(modelDir);

@@ -253,6 +253,7 @@ async function buildModel(opts: {
         weightsInitType: config.weights_init_type,
         modelDir: opts.paths.model,
         optimizer,
+        seed: config.seed,
       }),
     );
   } catch (e) {

@@ -18,6 +18,18 @@ import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../.
 import { builtFile, REPO_ROOT } from '../contract/built';
 import { readStrictOutput, type AgentLogLine } from '../helpers/agent';
 
+/** A training config small enough for tests: a 2-level U-Net on 32x32 inputs, one epoch, no ONNX export. */
+export const TINY_TRAIN_CONFIG = {
+  input_size: { width: 32, height: 32 },
+  batch_size: { train: 4, val: 8 },
+  epochs: 1,
+  val_every: 1,
+  lr: 0.01,
+  custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
+  compute_workers: 1,
+  export_onnx: false,
+};
+
 export interface TaskSetup {
   /** Project options without `dir` (the project goes to data/). */
   project: Omit<SyntheticProjectOptions, 'dir'>;

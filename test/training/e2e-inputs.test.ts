@@ -10,18 +10,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { TaskError } from '../../src/errors';
 import { TENSOR_COUNT_MESSAGE } from '../../src/training/hooks';
-import { events, makeTask, removeTask, runInProcess, runLauncher } from './e2e-helpers';
+import { events, makeTask, removeTask, runInProcess, runLauncher, TINY_TRAIN_CONFIG } from './e2e-helpers';
 
-const TINY = {
-  input_size: { width: 32, height: 32 },
-  batch_size: { train: 4, val: 8 },
-  epochs: 2,
-  val_every: 1,
-  lr: 0.01,
-  custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
-  compute_workers: 1,
-  export_onnx: false,
-};
+const TINY = { ...TINY_TRAIN_CONFIG, epochs: 2 };
 const PROJECT = {
   projectName: 'shapes',
   datasets: [

@@ -20,19 +20,11 @@ import {
   removeTask,
   runInProcess,
   runLauncher,
+  TINY_TRAIN_CONFIG,
   type InProcessRun,
 } from './e2e-helpers';
 
-const TINY = {
-  input_size: { width: 32, height: 32 },
-  batch_size: { train: 4, val: 8 },
-  epochs: 1,
-  val_every: 1,
-  lr: 0.01,
-  custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
-  compute_workers: 1,
-  export_onnx: false,
-};
+const TINY = TINY_TRAIN_CONFIG;
 const project = (classes: string[], seed: number) => ({
   projectName: 'shapes',
   datasets: [{ name: 'ds', count: 10 }],
