@@ -23,9 +23,15 @@ afterAll(async () => {
   for (const r of roots) await removeTask(r);
 });
 
-/** The final checkpoint's weights after training from scratch with `seed`. */
-async function trainedWeights(seed: number): Promise<Map<string, number[]>> {
-  const root = await makeTask({ project: PROJECT, config: { ...TINY_TRAIN_CONFIG, seed } });
+/** The final checkpoint's weights after training from scratch with `seed` on `engine`. */
+async function trainedWeights(
+  seed: number,
+  engine: 'onnxruntime' | 'tfjs' = 'onnxruntime',
+): Promise<Map<string, number[]>> {
+  const root = await makeTask({
+    project: PROJECT,
+    config: { ...TINY_TRAIN_CONFIG, seed, train_engine: engine },
+  });
   roots.push(root);
   const run = await runInProcess(root);
   if ('error' in run) throw run.error;
@@ -40,10 +46,14 @@ async function trainedWeights(seed: number): Promise<Map<string, number[]>> {
 }
 
 describe('seed', () => {
-  it('the same seed trains to the same weights from scratch; another seed to others', async () => {
-    const a = await trainedWeights(42);
-    expect(a.size).toBeGreaterThan(0);
-    expect(await trainedWeights(42)).toEqual(a);
-    expect(await trainedWeights(43)).not.toEqual(a);
-  }, 120_000);
+  it.each(['onnxruntime', 'tfjs'] as const)(
+    '%s: the same seed trains to the same weights from scratch; another seed to others',
+    async (engine) => {
+      const a = await trainedWeights(42, engine);
+      expect(a.size).toBeGreaterThan(0);
+      expect(await trainedWeights(42, engine)).toEqual(a);
+      expect(await trainedWeights(43, engine)).not.toEqual(a);
+    },
+    120_000,
+  );
 });
