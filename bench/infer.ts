@@ -9,7 +9,8 @@
  * 1. Network only: batches of random normalised inputs through `engine.run` after a warm-up, for each engine
  *    that starts (onnx, tfjs); through the network threads as inference runs them (a batch in each); and
  *    onnxruntime's own figure for the same exported graph (a bare `InferenceSession.run` on a prepared tensor)
- *    on 1 thread and on every core.
+ *    on 1 thread and on every core; and the same network in PyTorch on this CPU (pytorch-baseline.ts), the
+ *    figure the issue's goal is relative to: `e2eVsPytorch` is end to end over PyTorch's best.
  * 2. Stages: one sample image at a time, each step of the pipeline timed alone (decode, crop/resize,
  *    normalise, score resize, argmax, labels, annotation JSON, write, link), so the profile says where the time
  *    outside the network goes (trained network).
@@ -21,7 +22,8 @@
  * in flight; default as the task), NET_IMAGES (images timed per engine, 160), SAMPLES (images in the stage
  * profile, 8), SAVE_PROBABILITIES (0), NETWORKS (`trained,random`), TRAIN_EPOCHS (5), BENCH_CACHE (where the
  * trained checkpoint is kept), E2E_RUNS (end-to-end runs per network, 1; the figures are the run with the median
- * CPU per image, and every run is listed), E2E_ONLY=1 (step 3 only: quicker A/B). Stage times are given as wall
+ * CPU per image, and every run is listed), E2E_ONLY=1 (step 3 only: quicker A/B), PYTORCH=0 (no PyTorch
+ * baseline), PYTORCH_PYTHON (a Python with torch; default python3, then /usr/bin/python3). Stage times are given as wall
  * and as process CPU (all threads, so background GC lands in whichever stage is awaiting); this machine's speed
  * drifts by 10-20 % over minutes (other tenants): compare CPU per image, and A/B back to back, alternating.
  * The synthetic images are noisy JPEGs (q95, 4:4:4, about 240 KB), slower to decode than photos.
@@ -69,6 +71,7 @@ import { taskPathsAt } from '../src/task/paths';
 import { PLUGIN_TASK_DEFAULTS } from '../src/task/plugin-defaults';
 import { exportCheckpointToOnnx, exportToOnnx } from '../src/onnx';
 import * as ort from 'onnxruntime-node';
+import { pytorchBaseline, type PytorchBaseline } from './pytorch-baseline';
 import { trainedCheckpoint } from './trained-checkpoint';
 
 const MB = 1024 * 1024;
@@ -90,6 +93,7 @@ interface BenchEnv {
   trainEpochs: number;
   e2eOnly: boolean;
   e2eRuns: number;
+  pytorch: boolean;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -123,6 +127,7 @@ function readEnv(): BenchEnv {
     trainEpochs: intEnv('TRAIN_EPOCHS', 5, 1),
     e2eOnly: process.env.E2E_ONLY === '1',
     e2eRuns: intEnv('E2E_RUNS', 1, 1),
+    pytorch: process.env.PYTORCH !== '0',
   };
 }
 
@@ -399,6 +404,12 @@ async function main(): Promise<void> {
       netVsOrtOwn:
         netImgPerSec !== null && ortOwnInUse !== undefined ? round(netImgPerSec / ortOwnInUse, 3) : null,
       e2eImgPerSec: head.imgPerSec,
+      pytorchImgPerSec: figures !== null && !('skipped' in figures.pytorch) ? figures.pytorch.best : null,
+      // The goal's ratio: end to end against PyTorch's best figure for the network alone on any thread count.
+      e2eVsPytorch:
+        figures !== null && !('skipped' in figures.pytorch)
+          ? round(head.imgPerSec / figures.pytorch.bestImgPerSec, 3)
+          : null,
       e2eVsNet: netImgPerSec !== null ? round(head.imgPerSec / netImgPerSec, 3) : null,
       e2eVsNetAsRun: figures === null ? null : round(head.imgPerSec / figures.asRun.imgPerSec, 3),
       outsideNetworkShare: head.outsideNetworkShare,
@@ -417,6 +428,7 @@ async function main(): Promise<void> {
       stagesMsPerImage: figures?.stages.wall ?? null,
       stagesCpuMsPerImage: figures?.stages.cpu ?? null,
       network: figures?.net ?? null,
+      pytorch: figures?.pytorch ?? null,
       peakRssMB: round((process.resourceUsage().maxRSS * 1024) / MB),
       loadavg: os.loadavg().map((v) => round(v, 2)),
     };
@@ -437,6 +449,7 @@ interface NetworkFigures {
   stages: { wall: StageTimes; cpu: StageTimes };
   asRun: { imgPerSec: number; threads: number };
   ortOwn: Record<string, number>;
+  pytorch: PytorchBaseline;
 }
 
 /** Steps 1 and 2: the network alone on each engine, the stage profile, and onnxruntime's own figures. */
@@ -534,9 +547,28 @@ async function networkFigures(opts: {
     ortOwn[`threads${threads}`] = round(r);
     console.log(`onnxruntime's own figure for the exported graph, ${threads} threads: ${round(r)} img/s`);
   }
+  const pytorch: PytorchBaseline = env.pytorch
+    ? await pytorchBaseline({
+        modelDir,
+        onnxBytes: exportToOnnx(model).bytes,
+        size: env.size,
+        batch: env.batch,
+        images: env.netImages,
+        threads: [...new Set([1, cores])],
+        workDir: root,
+        checkInput: randomInput(env.batch * env.size * env.size * 3, 777),
+      })
+    : { skipped: 'PYTORCH=0' };
+  console.log(
+    'skipped' in pytorch
+      ? `PyTorch baseline skipped: ${pytorch.skipped}`
+      : `the same network in PyTorch ${pytorch.torch} (max |score difference| from onnxruntime ` +
+          `${pytorch.maxAbsDiffVsOnnx.toExponential(1)}), best of eager/channels-last/frozen TorchScript: ` +
+          `${JSON.stringify(pytorch.best)}`,
+  );
   model.dispose();
 
-  return { net, inUse, other, stages, asRun, ortOwn };
+  return { net, inUse, other, stages, asRun, ortOwn, pytorch };
 }
 
 interface E2eResult {
