@@ -49,6 +49,9 @@ WORKDIR /workdir
 # which is built for CUDA 12 + cuDNN 9 and cannot load on this CUDA 11.8 base; its CPU engine is inside the npm
 # package. To use that provider, build on a CUDA 12 + cuDNN 9 base and run `npm ci` with
 # ONNXRUNTIME_NODE_INSTALL=cuda12 (and delete the .npmrc line); tfjs-node-gpu would then fall back to the CPU.
+# The variable says the same as .npmrc, and outranks it; npm warns that a future npm will stop passing unknown
+# .npmrc keys to install scripts.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 # VARIANT=cpu: declare tfjs-node, at tfjs-node-gpu's version, in place of tfjs-node-gpu, and update the lockfile.
 RUN if [ "$TFJS_NODE_PACKAGE" != "@tensorflow/tfjs-node-gpu" ]; then \

@@ -350,6 +350,8 @@ async function main(): Promise<void> {
       ? null
       : await networkFigures({ env, modelDir: modelDirs[headline], dataDir, root, backend });
     const inUse: EngineName = figures?.inUse ?? env.forced ?? 'onnx';
+    const pytorchRuns: PytorchBaseline[] = [];
+    if (!env.e2eOnly) pytorchRuns.push(await measurePytorch(env, modelDirs[headline], root, 'before'));
 
     // 3. End to end, in-process, as the task runs, once per network.
     const e2e: Record<string, E2eResult> = {};
@@ -371,7 +373,8 @@ async function main(): Promise<void> {
           `end to end, ${name} network${env.e2eRuns > 1 ? ` (run ${run})` : ''}: ${r.items} images in ` +
             `${round(r.wallMs / 1000, 2)} s = ${r.imgPerSec} img/s; network busy ` +
             `${round(100 * (1 - r.outsideNetworkShare))} % of the time (start-up ${round(r.startupMs)} ms); ` +
-            `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)}; ` +
+            `CPU ${r.cpuMsPerImage} ms per image (by thread: ${JSON.stringify(r.cpuMsPerImageByThread)}, ` +
+            `other by name: ${JSON.stringify(r.otherCpuMsPerImageByThreadName)}; ` +
             `main-thread GC ${r.mainThreadGcMsPerImage} ms per image, ${r.fullGcs} full collections)`,
         );
       }
@@ -379,6 +382,14 @@ async function main(): Promise<void> {
       e2e[name] = [...runs].sort((a, b) => a.cpuMsPerImage - b.cpuMsPerImage)[(runs.length - 1) >> 1];
     }
 
+    if (pytorchRuns.length > 0 && !('skipped' in pytorchRuns[0])) {
+      pytorchRuns.push(await measurePytorch(env, modelDirs[headline], root, 'after'));
+    }
+    const pytorchFigures = pytorchRuns.filter(
+      (r): r is Exclude<PytorchBaseline, { skipped: string }> => !('skipped' in r),
+    );
+    const pytorchBest =
+      pytorchFigures.length > 0 ? Math.max(...pytorchFigures.map((r) => r.bestImgPerSec)) : null;
     const netInUse = figures?.net[figures.inUse];
     const netOther = figures?.net[figures.other];
     const head = e2e[headline];
@@ -404,12 +415,10 @@ async function main(): Promise<void> {
       netVsOrtOwn:
         netImgPerSec !== null && ortOwnInUse !== undefined ? round(netImgPerSec / ortOwnInUse, 3) : null,
       e2eImgPerSec: head.imgPerSec,
-      pytorchImgPerSec: figures !== null && !('skipped' in figures.pytorch) ? figures.pytorch.best : null,
-      // The goal's ratio: end to end against PyTorch's best figure for the network alone on any thread count.
-      e2eVsPytorch:
-        figures !== null && !('skipped' in figures.pytorch)
-          ? round(head.imgPerSec / figures.pytorch.bestImgPerSec, 3)
-          : null,
+      // The goal's ratio: end to end against PyTorch's best figure for the network alone (any thread count,
+      // before or after the end-to-end runs).
+      pytorchImgPerSec: pytorchBest,
+      e2eVsPytorch: pytorchBest !== null ? round(head.imgPerSec / pytorchBest, 3) : null,
       e2eVsNet: netImgPerSec !== null ? round(head.imgPerSec / netImgPerSec, 3) : null,
       e2eVsNetAsRun: figures === null ? null : round(head.imgPerSec / figures.asRun.imgPerSec, 3),
       outsideNetworkShare: head.outsideNetworkShare,
@@ -428,7 +437,7 @@ async function main(): Promise<void> {
       stagesMsPerImage: figures?.stages.wall ?? null,
       stagesCpuMsPerImage: figures?.stages.cpu ?? null,
       network: figures?.net ?? null,
-      pytorch: figures?.pytorch ?? null,
+      pytorch: pytorchRuns.length > 0 ? pytorchRuns : null,
       peakRssMB: round((process.resourceUsage().maxRSS * 1024) / MB),
       loadavg: os.loadavg().map((v) => round(v, 2)),
     };
@@ -449,7 +458,45 @@ interface NetworkFigures {
   stages: { wall: StageTimes; cpu: StageTimes };
   asRun: { imgPerSec: number; threads: number };
   ortOwn: Record<string, number>;
-  pytorch: PytorchBaseline;
+}
+
+/**
+ * The same network in PyTorch (pytorch-baseline.ts), timed once before the end-to-end runs and once after, so
+ * that the comparison brackets them (this machine drifts); the higher figure of the two counts.
+ */
+async function measurePytorch(
+  env: BenchEnv,
+  modelDir: string,
+  root: string,
+  when: string,
+): Promise<PytorchBaseline> {
+  if (!env.pytorch) return { skipped: 'PYTORCH=0' };
+  const checkpoint = await readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
+  const model = await loadCheckpointModel(checkpoint, { dir: modelDir, displayName: 'model' });
+  let onnxBytes: Uint8Array;
+  try {
+    onnxBytes = exportToOnnx(model).bytes;
+  } finally {
+    model.dispose();
+  }
+  const r = await pytorchBaseline({
+    modelDir,
+    onnxBytes,
+    size: env.size,
+    batch: env.batch,
+    images: env.netImages,
+    threads: [...new Set([1, os.availableParallelism()])],
+    workDir: root,
+    checkInput: randomInput(env.batch * env.size * env.size * 3, 777),
+  });
+  console.log(
+    'skipped' in r
+      ? `PyTorch baseline skipped: ${r.skipped}`
+      : `the same network in PyTorch ${r.torch}, ${when} (max |score difference| from onnxruntime ` +
+          `${r.maxAbsDiffVsOnnx.toExponential(1)}), best of eager/channels-last/frozen TorchScript: ` +
+          `${JSON.stringify(r.best)}`,
+  );
+  return r;
 }
 
 /** Steps 1 and 2: the network alone on each engine, the stage profile, and onnxruntime's own figures. */
@@ -547,28 +594,9 @@ async function networkFigures(opts: {
     ortOwn[`threads${threads}`] = round(r);
     console.log(`onnxruntime's own figure for the exported graph, ${threads} threads: ${round(r)} img/s`);
   }
-  const pytorch: PytorchBaseline = env.pytorch
-    ? await pytorchBaseline({
-        modelDir,
-        onnxBytes: exportToOnnx(model).bytes,
-        size: env.size,
-        batch: env.batch,
-        images: env.netImages,
-        threads: [...new Set([1, cores])],
-        workDir: root,
-        checkInput: randomInput(env.batch * env.size * env.size * 3, 777),
-      })
-    : { skipped: 'PYTORCH=0' };
-  console.log(
-    'skipped' in pytorch
-      ? `PyTorch baseline skipped: ${pytorch.skipped}`
-      : `the same network in PyTorch ${pytorch.torch} (max |score difference| from onnxruntime ` +
-          `${pytorch.maxAbsDiffVsOnnx.toExponential(1)}), best of eager/channels-last/frozen TorchScript: ` +
-          `${JSON.stringify(pytorch.best)}`,
-  );
   model.dispose();
 
-  return { net, inUse, other, stages, asRun, ortOwn, pytorch };
+  return { net, inUse, other, stages, asRun, ortOwn };
 }
 
 interface E2eResult {
@@ -582,6 +610,8 @@ interface E2eResult {
   cpuMsPerImage: number;
   /** Linux only: main thread, network threads, the rest (decoding pools, GC helpers). */
   cpuMsPerImageByThread: Record<string, number>;
+  /** The `other` threads by name: libuv's pool (decoding), V8's helpers (GC), onnxruntime's, ... */
+  otherCpuMsPerImageByThreadName: Record<string, number>;
   /** The main thread's GC pauses (included in its CPU), and how many were full collections. */
   mainThreadGcMsPerImage: number;
   fullGcs: number;
@@ -617,7 +647,9 @@ function threadCpu(): Map<string, { name: string; ms: number }> {
  * sample) and splits it: the main thread, the `node` threads started meanwhile (the network threads), and the
  * rest (libuv's pool and libvips decoding, V8's GC helpers).
  */
-async function cpuByThread<T>(run: () => Promise<T>): Promise<{ result: T; ms: Record<string, number> }> {
+async function cpuByThread<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; ms: Record<string, number>; otherByName: Record<string, number> }> {
   const before = threadCpu();
   const last = new Map(before);
   const sample = (): void => threadCpu().forEach((v, tid) => last.set(tid, v));
@@ -626,13 +658,17 @@ async function cpuByThread<T>(run: () => Promise<T>): Promise<{ result: T; ms: R
     const result = await run();
     sample();
     const ms = { main: 0, networkThreads: 0, other: 0 };
+    const otherByName: Record<string, number> = {};
     for (const [tid, v] of last) {
       const used = v.ms - (before.get(tid)?.ms ?? 0);
       if (tid === String(process.pid)) ms.main += used;
       else if (!before.has(tid) && v.name === 'node') ms.networkThreads += used;
-      else ms.other += used;
+      else {
+        ms.other += used;
+        otherByName[v.name] = (otherByName[v.name] ?? 0) + used;
+      }
     }
-    return { result, ms };
+    return { result, ms, otherByName };
   } finally {
     clearInterval(timer);
   }
@@ -665,7 +701,11 @@ async function endToEnd(opts: {
   const inFlight = env.inFlight ?? imagesInFlight(env.batch, 'full_image');
   const cpu0 = process.cpuUsage();
   const gc = mainThreadGc();
-  const { result: summary, ms: byThread } = await cpuByThread(() =>
+  const {
+    result: summary,
+    ms: byThread,
+    otherByName,
+  } = await cpuByThread(() =>
     runInference(
       { paths: taskPathsAt(taskDir), modelConfig, modeConfig, logger },
       {
@@ -690,6 +730,11 @@ async function endToEnd(opts: {
     cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / summary.items, 1),
     cpuMsPerImageByThread: Object.fromEntries(
       Object.entries(byThread).map(([k, v]) => [k, round(v / summary.items, 1)]),
+    ),
+    otherCpuMsPerImageByThreadName: Object.fromEntries(
+      Object.entries(otherByName)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => [k, round(v / summary.items, 2)]),
     ),
     mainThreadGcMsPerImage: round(gcTotals.ms / summary.items, 2),
     fullGcs: gcTotals.full,

@@ -8,7 +8,7 @@
 import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import { dataError, errorMessage } from '../errors';
-import { readFile } from '../format/file-io';
+import { ReusedReadBuffers, type FileLease } from '../format/file-io';
 import type { ImageSize } from '../format/model';
 import { decodeBmp, isBmp } from './bmp';
 import { decideOrientation, type ExifHandling } from './orientation';
@@ -83,14 +83,30 @@ async function sharpHeader(
   }
 }
 
+/** File bytes are dead once decoded (sharp's output is a buffer of its own): a few buffers serve every read. */
+const readBuffers = new ReusedReadBuffers(8);
+
 export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
   const where = { file: options.displayName ?? file };
-  let bytes: Buffer;
+  let lease: FileLease;
   try {
-    bytes = await readFile(file);
+    lease = await readBuffers.read(file);
   } catch (e) {
     throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
   }
+  try {
+    return await decodeBytes(lease.bytes, options, where);
+  } finally {
+    // Only now: sharp reads the input until its pipeline settles.
+    lease.release();
+  }
+}
+
+async function decodeBytes(
+  bytes: Buffer,
+  options: DecodeImageOptions,
+  where: { file: string },
+): Promise<DecodedImage> {
   let pipeline: ReturnType<typeof sharp>;
   let stored: ImageSize;
   let orientation: number | undefined;

@@ -260,3 +260,36 @@ describe('the JPEG header read without libvips (jpegHeader: image-size)', () => 
     expect(jpegHeader(Buffer.from('not an image'))).toBeNull();
   });
 });
+
+describe('decoding many images at once (file bytes are read into reused buffers)', () => {
+  it('gives every image its own pixels, as decoding each alone does', async () => {
+    // Distinct noisy JPEGs and PNGs of different sizes, so a buffer reused too early shows as wrong pixels or a
+    // decode error.
+    const files: string[] = [];
+    for (let k = 0; k < 16; k++) {
+      const width = 320 + 16 * k;
+      const height = 240 + 8 * k;
+      const raw = Buffer.alloc(width * height * 3);
+      for (let i = 0; i < raw.length; i++) raw[i] = (i * (k + 7) + ((i * 2654435761) >>> 24)) & 255;
+      const image = sharp(raw, { raw: { width, height, channels: 3 } });
+      const bytes = k % 2 === 0 ? await image.jpeg({ quality: 95 }).toBuffer() : await image.png().toBuffer();
+      files.push(await write(`many-${k}.${k % 2 === 0 ? 'jpg' : 'png'}`, bytes));
+    }
+    const alone: Uint8Array[] = [];
+    for (const file of files) alone.push((await decodeImage(file)).data);
+    // As inference runs them: a few workers, each starting its next read as soon as its decode ends, so reads
+    // of some images overlap decodes of others.
+    const order = Array.from({ length: 6 * files.length }, (_, i) => (i * 7) % files.length);
+    const got: { k: number; data: Uint8Array }[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < order.length) {
+        const k = order[next++];
+        got.push({ k, data: (await decodeImage(files[k])).data });
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    expect(got).toHaveLength(order.length);
+    for (const { k, data } of got) expect(Buffer.compare(data, alone[k])).toBe(0);
+  });
+});
