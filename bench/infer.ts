@@ -10,7 +10,8 @@
  *    that starts (onnx, tfjs); through the network threads as inference runs them (a batch in each); and
  *    onnxruntime's own figure for the same exported graph (a bare `InferenceSession.run` on a prepared tensor)
  *    on 1 thread and on every core; and the same network in PyTorch on this CPU (pytorch-baseline.ts), the
- *    figure the issue's goal is relative to: `e2eVsPytorch` is end to end over PyTorch's best.
+ *    figure the issue's goal is relative to: `e2eVsPytorchOneThread` is end to end over PyTorch's best one-thread
+ *    figure (the issue quotes a one-thread one), `e2eVsPytorch` over its best on any thread count.
  * 2. Stages: one sample image at a time, each step of the pipeline timed alone (decode, crop/resize,
  *    normalise, score resize, argmax, labels, annotation JSON, write, link), so the profile says where the time
  *    outside the network goes (trained network).
@@ -390,6 +391,9 @@ async function main(): Promise<void> {
     );
     const pytorchBest =
       pytorchFigures.length > 0 ? Math.max(...pytorchFigures.map((r) => r.bestImgPerSec)) : null;
+    // The issue's PyTorch figure is the one-thread one; the best on any thread count is the stricter bar.
+    const pytorchOneThread =
+      pytorchFigures.length > 0 ? Math.max(...pytorchFigures.map((r) => r.best.threads1.imgPerSec)) : null;
     const netInUse = figures?.net[figures.inUse];
     const netOther = figures?.net[figures.other];
     const head = e2e[headline];
@@ -419,6 +423,8 @@ async function main(): Promise<void> {
       // before or after the end-to-end runs).
       pytorchImgPerSec: pytorchBest,
       e2eVsPytorch: pytorchBest !== null ? round(head.imgPerSec / pytorchBest, 3) : null,
+      pytorchOneThreadImgPerSec: pytorchOneThread,
+      e2eVsPytorchOneThread: pytorchOneThread !== null ? round(head.imgPerSec / pytorchOneThread, 3) : null,
       e2eVsNet: netImgPerSec !== null ? round(head.imgPerSec / netImgPerSec, 3) : null,
       e2eVsNetAsRun: figures === null ? null : round(head.imgPerSec / figures.asRun.imgPerSec, 3),
       outsideNetworkShare: head.outsideNetworkShare,
