@@ -28,7 +28,15 @@ export interface FileLease {
 export class ReusedReadBuffers {
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly keep: number) {}
+  /**
+   * @param keep how many free buffers to keep
+   * @param maxKeptBytes a buffer larger than this is not kept: for a rare huge file, a new buffer costs little
+   *   next to its decoding, and keeping it would hold that memory for the rest of the task
+   */
+  constructor(
+    private readonly keep: number,
+    private readonly maxKeptBytes = 8 * 1024 * 1024,
+  ) {}
 
   async read(file: string): Promise<FileLease> {
     const fd = await open(file, 'r');
@@ -55,15 +63,19 @@ export class ReusedReadBuffers {
         release: () => {
           if (released) return;
           released = true;
-          if (this.free.length < this.keep) this.free.push(held);
+          this.giveBack(held);
         },
       };
     } catch (e) {
-      if (buffer !== undefined && this.free.length < this.keep) this.free.push(buffer);
+      if (buffer !== undefined) this.giveBack(buffer);
       throw e;
     } finally {
       await close(fd);
     }
+  }
+
+  private giveBack(buffer: Buffer): void {
+    if (this.free.length < this.keep && buffer.length <= this.maxKeptBytes) this.free.push(buffer);
   }
 
   /** The smallest free buffer of at least `size` bytes, or a new one (rounded up to 64 KiB). */

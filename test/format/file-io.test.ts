@@ -80,6 +80,17 @@ describe('ReusedReadBuffers', () => {
     expect(w.bytes.buffer).not.toBe(y.bytes.buffer);
   });
 
+  test('does not keep a buffer larger than maxKeptBytes', async () => {
+    const reads = new ReusedReadBuffers(4, 100_000);
+    const big = await reads.read(await fileOf('over', bytesOf(150_000, 8)));
+    big.release();
+    const small = await reads.read(await fileOf('under', bytesOf(10, 9)));
+    expect(small.bytes.buffer).not.toBe(big.bytes.buffer);
+    small.release();
+    const again = await reads.read(await fileOf('under', bytesOf(10, 9)));
+    expect(again.bytes.buffer).toBe(small.bytes.buffer);
+  });
+
   test('reads to the end when the file is longer than its size said (a pipe: size 0)', async () => {
     const fifo = path.join(dir, 'fifo');
     try {
