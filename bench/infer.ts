@@ -69,7 +69,7 @@ import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { createLogger, memorySink } from '../src/protocol';
 import { resolveInferenceConfig } from '../src/task/inference-config';
 import { taskPathsAt } from '../src/task/paths';
-import { PLUGIN_TASK_DEFAULTS } from '../src/task/plugin-defaults';
+import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
 import { exportCheckpointToOnnx, exportToOnnx } from '../src/onnx';
 import * as ort from 'onnxruntime-node';
 import { pytorchBaseline, type PytorchBaseline } from './pytorch-baseline';
@@ -240,7 +240,7 @@ async function stageProfile(opts: {
   const net = checkpoint.inputSize;
   const modeConfig = resolveInferenceConfig(
     { mode: { save_probabilities: opts.saveProbabilities } },
-    { defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig },
+    { defaultModeConfig: UNET_DEFAULT_MODE },
   ).modeConfig;
   const outputMeta = buildOutputMeta({
     inputMeta: project.meta,
@@ -700,7 +700,7 @@ async function endToEnd(opts: {
     mode: { name: 'full_image', save_probabilities: env.saveProbabilities },
   };
   const { modelConfig, modeConfig } = resolveInferenceConfig(taskConfig, {
-    defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+    defaultModeConfig: UNET_DEFAULT_MODE,
   });
   const sink = memorySink();
   const logger = createLogger({ sink: sink.sink, level: 'info' });

@@ -12,7 +12,9 @@ import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { loadInferenceConfig } from './task/inference-config';
 import { resolveTaskPaths } from './task/paths';
-import { PLUGIN_TASK_DEFAULTS } from './task/plugin-defaults';
+import { modelError } from './errors';
+import { readModelConfig } from './model-state/config';
+import { DEFAULT_PLUGIN, PLUGINS, pluginOfCheckpoint, type PluginEntry } from './plugins';
 
 const INFERENCE_MAIN_NAME = 'TFJS_SEGMENTATION_INFERENCE';
 
@@ -21,10 +23,19 @@ async function main(): Promise<void> {
   const libuvThreads = sizeLibuvThreadPool();
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
+  const plugin = await checkpointPlugin(paths.model);
+  if (plugin.defaultModeConfig === undefined) {
+    const applied = PLUGINS.filter((p) => p.defaultModeConfig !== undefined).map((p) => p.name);
+    throw modelError(
+      `the model is a "${plugin.name}" network (task ${plugin.task}); inference tasks apply ` +
+        `${applied.join(', ')} networks (use its own tool, e.g. sly-nn segment for click networks)`,
+      { file: CHECKPOINT_CONFIG, field: 'network' },
+    );
+  }
   const { modelConfig, modeConfig } = await loadInferenceConfig({
     paths,
     logger,
-    defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+    defaultModeConfig: plugin.defaultModeConfig,
   });
   const deviceIds = applyGpuDevices([modelConfig.gpu_device], process.env);
   logger.debug('GPU devices remapped', {
@@ -38,6 +49,22 @@ async function main(): Promise<void> {
     { paths, modelConfig, modeConfig, logger },
     { libuvThreads, ...(engine !== undefined ? { engine } : {}) },
   );
+}
+
+const CHECKPOINT_CONFIG = 'model/config.json';
+
+/**
+ * The plugin that made the model, before any image is read. A config.json that cannot be read here is reported
+ * by the inference run, with the rest of the checkpoint's checks, so this falls back to the default plugin.
+ */
+async function checkpointPlugin(modelDir: string): Promise<PluginEntry> {
+  let extra: Record<string, unknown>;
+  try {
+    extra = (await readModelConfig(modelDir, { displayName: CHECKPOINT_CONFIG })).extra;
+  } catch {
+    return DEFAULT_PLUGIN;
+  }
+  return pluginOfCheckpoint(extra, CHECKPOINT_CONFIG);
 }
 
 void runMain(INFERENCE_MAIN_NAME, main);

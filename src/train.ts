@@ -1,7 +1,7 @@
 /**
  * Entry point of a training task (spec A.2, H.1): started by src/train.py as `node dist/src/train.js`.
- * Thin on purpose: resolve the task folder, load and validate the config (logged), make the configured GPUs
- * visible, then hand over to the training run. Failures become the crash line and exit code 1 (spec H.3).
+ * Thin on purpose: resolve the task folder, load and validate the config (logged), pick the network plugin and
+ * its task by the config's `network`, make the configured GPUs visible, then hand over to the training run. Failures become the crash line and exit code 1 (spec H.3).
  *
  * Only tfjs-free modules are imported statically: CUDA_VISIBLE_DEVICES must be set before tfjs loads.
  */
@@ -10,7 +10,7 @@ import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { resolveTaskPaths } from './task/paths';
-import { NETWORK_MODULE, TASK_DEFAULTS } from './plugin-choice';
+import { customModelSchemaOf, findPlugin } from './plugins';
 import { loadTrainConfig } from './task/train-config';
 
 const TRAIN_MAIN_NAME = 'TFJS_SEGMENTATION_TRAIN';
@@ -22,8 +22,9 @@ async function main(): Promise<void> {
   const config = await loadTrainConfig({
     paths,
     logger,
-    customModelSchema: TASK_DEFAULTS.customModelSchema,
+    customModelSchema: customModelSchemaOf,
   });
+  const plugin = findPlugin(config.network, { file: 'task_config.json', field: 'network' });
   const deviceIds = applyGpuDevices(config.gpu_devices, process.env);
   logger.debug('GPU devices remapped', {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
@@ -31,9 +32,14 @@ async function main(): Promise<void> {
   });
   const { runTraining } = await import('./training/run');
   const { parseTrainEngine, TRAIN_ENGINE_ENV_VAR } = await import('./training/engine-factory');
+  const { trainingTaskNamed } = await import('./tasks');
   await runTraining(
     { paths, config, logger },
-    { networkModule: NETWORK_MODULE, trainEngine: parseTrainEngine(process.env[TRAIN_ENGINE_ENV_VAR]) },
+    {
+      networkModule: plugin.module,
+      task: trainingTaskNamed(plugin.task),
+      trainEngine: parseTrainEngine(process.env[TRAIN_ENGINE_ENV_VAR]),
+    },
   );
 }
 

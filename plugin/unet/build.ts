@@ -5,10 +5,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { configError } from '../../src/errors';
-import type { NetworkBuildOptions, NetworkHeadOptions } from '../../src/network/types';
+import type { NetworkBuildOptions, NetworkHeadOptions, Preprocessing } from '../../src/network/types';
 import { levelFilters, type UnetSettings } from './settings';
 
 export const INPUT_LAYER_NAME = 'image';
+
+/** ImageNet statistics, as the original UNet v2 plugin normalised (spec G.1, dataset.py). */
+export const IMAGENET_PREPROCESSING: Preprocessing = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
 export const HEAD_CONV_NAME = 'head_conv';
 export const HEAD_SOFTMAX_NAME = 'head_softmax';
 export const UNET_HEAD_LAYER_NAMES: readonly string[] = [HEAD_CONV_NAME, HEAD_SOFTMAX_NAME];
@@ -57,13 +63,26 @@ export function buildUnetHead(
 }
 
 export function buildUnet(opts: NetworkBuildOptions<UnetSettings>): tf.LayersModel {
+  return buildUnetGraph({ ...opts, inputChannels: 3, modelName: 'unet' });
+}
+
+/**
+ * The U-Net on an input of any channel count (another network, such as the click network, feeds it more than
+ * the image); the layer names are the same whatever the input.
+ */
+export function buildUnetGraph(
+  opts: NetworkBuildOptions<UnetSettings> & { inputChannels: number; modelName: string },
+): tf.LayersModel {
   const { inputSize, settings } = opts;
   checkInputSize(inputSize.height, 'input_size.height', settings.depth);
   checkInputSize(inputSize.width, 'input_size.width', settings.depth);
   checkClassCount(opts.numClasses);
   const filters = levelFilters(settings);
 
-  const input = tf.input({ name: INPUT_LAYER_NAME, shape: [inputSize.height, inputSize.width, 3] });
+  const input = tf.input({
+    name: INPUT_LAYER_NAME,
+    shape: [inputSize.height, inputSize.width, opts.inputChannels],
+  });
   const skips: tf.SymbolicTensor[] = [];
   let x: tf.SymbolicTensor = input;
   for (let level = 0; level < settings.depth; level++) {
@@ -91,7 +110,7 @@ export function buildUnet(opts: NetworkBuildOptions<UnetSettings>): tf.LayersMod
     x = convBlock(x, `dec${level}`, filters[level], settings);
   }
   const output = buildUnetHead(x, { numClasses: opts.numClasses, settings });
-  return tf.model({ name: 'unet', inputs: input, outputs: output });
+  return tf.model({ name: opts.modelName, inputs: input, outputs: output });
 }
 
 function checkInputSize(size: number, field: string, depth: number): void {

@@ -21,40 +21,54 @@ interface NumberPropertySchema {
   exclusiveMaximum?: number;
 }
 
-const PROPERTIES: Readonly<Record<keyof UnetSettings, NumberPropertySchema>> = schemaJson.properties;
-const KEYS = Object.keys(PROPERTIES) as (keyof UnetSettings)[];
+/** A U-Net settings schema: numeric properties named as UnetSettings, each with its default. */
+export interface UnetSettingsSchemaJson {
+  properties: Readonly<Record<keyof UnetSettings, NumberPropertySchema>>;
+}
+
+/** The defaults and the checking parser of one U-Net settings schema (the click network has its own). */
+export function unetSettingsFromSchema(
+  schema: UnetSettingsSchemaJson,
+  networkTitle: string,
+): { defaults: Readonly<UnetSettings>; parse: (raw: unknown) => UnetSettings } {
+  const properties = schema.properties;
+  const keys = Object.keys(properties) as (keyof UnetSettings)[];
+  // The defaults come from the `default` keywords of the schema so they are written in one place.
+  const defaults: Readonly<UnetSettings> = Object.freeze(
+    Object.fromEntries(keys.map((key) => [key, properties[key].default])) as unknown as UnetSettings,
+  );
+  /**
+   * Merges a (possibly partial or absent) custom_model_config over the defaults and checks each value against
+   * the schema's rules. The runtime also validates with ajv; this keeps direct callers (CLI, tests, workers) safe.
+   */
+  const parse = (raw: unknown): UnetSettings => {
+    if (raw === undefined || raw === null) return { ...defaults };
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw configError(`expected an object, found ${JSON.stringify(raw)}`, { field: FIELD_PREFIX });
+    }
+    const given = raw as Record<string, unknown>;
+    for (const key of Object.keys(given)) {
+      if (!(keys as string[]).includes(key)) {
+        throw configError(`unknown key; the ${networkTitle} knows ${keys.join(', ')}`, {
+          field: `${FIELD_PREFIX}.${key}`,
+        });
+      }
+    }
+    const settings: UnetSettings = { ...defaults };
+    for (const key of keys) {
+      if (given[key] !== undefined)
+        settings[key] = checkNumber(given[key], properties[key], `${FIELD_PREFIX}.${key}`);
+    }
+    return settings;
+  };
+  return { defaults, parse };
+}
 
 export const UNET_SETTINGS_SCHEMA: Readonly<Record<string, unknown>> = schemaJson;
 
-/** The defaults, from the `default` keywords of the schema so they are written in one place. */
-export const UNET_DEFAULTS: Readonly<UnetSettings> = Object.freeze(
-  Object.fromEntries(KEYS.map((key) => [key, PROPERTIES[key].default])) as unknown as UnetSettings,
-);
-
-/**
- * Merges a (possibly partial or absent) custom_model_config over the defaults and checks each value against
- * the schema's rules. The runtime also validates with ajv; this keeps direct callers (CLI, tests, workers) safe.
- */
-export function parseUnetSettings(raw: unknown): UnetSettings {
-  if (raw === undefined || raw === null) return { ...UNET_DEFAULTS };
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw configError(`expected an object, found ${JSON.stringify(raw)}`, { field: FIELD_PREFIX });
-  }
-  const given = raw as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(KEYS as string[]).includes(key)) {
-      throw configError(`unknown key; the U-Net knows ${KEYS.join(', ')}`, {
-        field: `${FIELD_PREFIX}.${key}`,
-      });
-    }
-  }
-  const settings: UnetSettings = { ...UNET_DEFAULTS };
-  for (const key of KEYS) {
-    if (given[key] !== undefined)
-      settings[key] = checkNumber(given[key], PROPERTIES[key], `${FIELD_PREFIX}.${key}`);
-  }
-  return settings;
-}
+const UNET_SETTINGS = unetSettingsFromSchema(schemaJson, 'U-Net');
+export const UNET_DEFAULTS: Readonly<UnetSettings> = UNET_SETTINGS.defaults;
+export const parseUnetSettings: (raw: unknown) => UnetSettings = UNET_SETTINGS.parse;
 
 function checkNumber(value: unknown, rule: NumberPropertySchema, field: string): number {
   const problems: string[] = [];

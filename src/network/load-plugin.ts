@@ -13,6 +13,22 @@ export function networkShapeProblems(value: unknown): string[] {
   const v = value as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof v.name !== 'string' || v.name === '') problems.push('"name" is not a non-empty string');
+  if (typeof v.task !== 'string' || v.task === '') problems.push('"task" is not a non-empty string');
+  const inputs = v.inputs;
+  const isInput = (x: unknown): boolean => {
+    const i = x as { name?: unknown; channels?: unknown } | null;
+    return (
+      typeof i === 'object' &&
+      i !== null &&
+      typeof i.name === 'string' &&
+      typeof i.channels === 'number' &&
+      Number.isInteger(i.channels) &&
+      i.channels > 0
+    );
+  };
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isInput)) {
+    problems.push('"inputs" is not a non-empty array of {name, channels}');
+  }
   for (const fn of REQUIRED_FUNCTIONS)
     if (typeof v[fn] !== 'function') problems.push(`"${fn}" is not a function`);
   if (typeof v.settingsSchema !== 'object' || v.settingsSchema === null)

@@ -26,6 +26,18 @@ export interface NetworkHeadOptions<S> {
   settings: S;
 }
 
+/**
+ * One named part of the network's input. The network takes one NHWC tensor whose channels are the
+ * concatenation of its named inputs, in the declared order (the engines carry that one tensor).
+ */
+export interface NamedInput {
+  readonly name: string;
+  readonly channels: number;
+}
+
+/** What a plain segmentation network takes: the RGB image alone. */
+export const IMAGE_INPUT: readonly NamedInput[] = [{ name: 'image', channels: 3 }];
+
 /** Per-channel normalisation applied to RGB values scaled to [0, 1]: (x / 255 - mean) / std. */
 export interface Preprocessing {
   mean: readonly [number, number, number];
@@ -40,8 +52,12 @@ export interface Preprocessing {
  * transfer learning and the ONNX export find layers by name.
  */
 export interface SegmentationNetwork<S = unknown> {
-  /** Short identifier, e.g. `unet`; recorded in checkpoints. */
+  /** Short identifier, e.g. `unet`; recorded in checkpoints, chosen by `network` in the training config. */
   readonly name: string;
+  /** The task this network is built for (e.g. `semantic_segmentation`); the task layer checks it. */
+  readonly task: string;
+  /** The named inputs, in channel order (see NamedInput); the built model's input has their channels. */
+  readonly inputs: readonly NamedInput[];
   /** The defaults of `custom_model_config`. */
   readonly defaults: Readonly<S>;
   /** JSON Schema of `custom_model_config` (merged into the training config schema by the runtime). */

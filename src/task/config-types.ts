@@ -45,6 +45,8 @@ export interface TrainConfig {
   save_model_tar: boolean;
   /** Write model.onnx into each checkpoint. */
   export_onnx: boolean;
+  /** The network plugin by name (e.g. `unet`, `clicks`); it decides the task. */
+  network: string;
   /** The network plugin's own settings, validated against the plugin's schema when it supplies one. */
   custom_model_config: Record<string, unknown>;
 }

@@ -34,6 +34,4 @@ export {
   validateModeConfig,
 } from './inference-config';
 export type { InferenceConfigOptions, InferenceConfigs, ModeConfigInput } from './inference-config';
-export { PLUGIN_TASK_DEFAULTS } from './plugin-defaults';
-export type { PluginTaskDefaults } from './plugin-defaults';
 export { parseJsonText, readJsonFile, lineColumn } from './json-file';

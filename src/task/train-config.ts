@@ -22,9 +22,10 @@ export interface TrainConfigOptions {
   file?: string;
   /**
    * The network plugin's JSON schema for `custom_model_config` (an object schema; its `default` values become
-   * the defaults). Without it any object is accepted there.
+   * the defaults), or a function that picks it from the task config as given (its `network`). Without it any
+   * object is accepted there.
    */
-  customModelSchema?: JsonSchema;
+  customModelSchema?: JsonSchema | ((taskConfig: JsonObject) => JsonSchema | undefined);
 }
 
 const withCustomCache = new WeakMap<JsonSchema, JsonSchema>();
@@ -43,7 +44,7 @@ export function trainingSchema(customModelSchema?: JsonSchema): JsonSchema {
 }
 
 /** The defaults: every `default` in the training schema (and the plugin's, if given). */
-export function defaultTrainConfig(options: TrainConfigOptions = {}): JsonObject {
+export function defaultTrainConfig(options: { customModelSchema?: JsonSchema } = {}): JsonObject {
   const schema = trainingSchema(options.customModelSchema);
   return defaultsFromSchema(schema, schema) as JsonObject;
 }
@@ -52,8 +53,10 @@ export function defaultTrainConfig(options: TrainConfigOptions = {}): JsonObject
 export function resolveTrainConfig(taskConfig: unknown, options: TrainConfigOptions = {}): TrainConfig {
   const file = options.file ?? 'task_config.json';
   if (!isJsonObject(taskConfig)) throw configError('expected a JSON object at the top level', { file });
-  const merged = updateRecursively(defaultTrainConfig(options), taskConfig, { file });
-  assertValid(merged, trainingSchema(options.customModelSchema), { file });
+  const chosen = options.customModelSchema;
+  const customModelSchema = typeof chosen === 'function' ? chosen(taskConfig) : chosen;
+  const merged = updateRecursively(defaultTrainConfig({ customModelSchema }), taskConfig, { file });
+  assertValid(merged, trainingSchema(customModelSchema), { file });
   const config = normalise(merged as unknown as TrainConfig);
   checkAcrossFields(config, file);
   return config;
@@ -63,7 +66,7 @@ export function resolveTrainConfig(taskConfig: unknown, options: TrainConfigOpti
 export async function loadTrainConfig(options: {
   paths: TaskPaths;
   logger: Logger;
-  customModelSchema?: JsonSchema;
+  customModelSchema?: TrainConfigOptions['customModelSchema'];
 }): Promise<TrainConfig> {
   const { raw, file } = await readTaskConfig(options.paths);
   options.logger.info('Input config', { config: raw });

@@ -8,12 +8,10 @@
  * Nothing here reads the environment or global paths: the task folder and config come in `ctx`.
  */
 
-import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendSelection, InitBackendOptions } from '../backend/select';
 import { initBackend } from '../backend/select';
-import { errorMessage, modelError, TaskError } from '../errors';
-import type { ProjectListing } from '../format/project-reader';
+import { configError, TaskError } from '../errors';
 import { countItems, projectDisplayPath, readSingleProject } from '../format/project-reader';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
@@ -29,20 +27,16 @@ import type { TrainConfig } from '../task/config-types';
 import type { TrainTaskContext } from '../task/context';
 import { displayPath, type TaskPaths } from '../task/paths';
 import type { SegmentationClasses } from './class-map';
-import { createSegmentationClasses } from './class-map';
 import { EpochBatchReader, FoldBatches } from './data/fold-batches';
-import type { Sample, SampleRecipe } from './data/sample';
-import { collateSamples, flipProbabilities, loadSample } from './data/sample';
 import type { TrainEngine } from './engine/types';
 import { defaultEngineFactory, type EngineFactory, type TrainEngineSetting } from './engine-factory';
 import type { FoldPurpose } from './folds';
 import { writeCheckpointFiles } from './hooks/checkpoint-files';
-import type { ValidationTally } from './hooks/validation';
-import { validationMetricValues } from './hooks/validation';
 import { standardHooks } from './hooks';
-import { ConfusionMatrix, WeightedMean, type MetricValues } from './metrics';
+import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
-import { planTraining, projectClassesJson, scanProject } from './plan';
+import { planTraining, scanProject, type ScannedItem } from './plan';
+import type { AnyTrainingTask, TaskRunContext } from './task';
 import { EvalPlanner } from './planner';
 import type { TrainHook, TrainOutcome } from './trainer';
 import { Trainer } from './trainer';
@@ -55,6 +49,8 @@ export interface RunTrainingOptions {
    * The runtime never names a concrete network itself.
    */
   networkModule: string;
+  /** The task the network is trained for (src/tasks), chosen by the entry point. */
+  task: AnyTrainingTask;
   /** Backend choice (tests force one); default: the best that loads, or TFJS_BACKEND. */
   backend?: InitBackendOptions;
   /** How the step engine is made; default: `defaultEngineFactory`. */
@@ -76,26 +72,31 @@ export async function runTraining(
   options: RunTrainingOptions,
 ): Promise<TrainingSummary> {
   const { paths, config, logger } = ctx;
+  const { networkModule, task } = options;
+  // The network and the task must belong together before anything is read or built.
+  const network = loadNetworkPlugin(networkModule);
+  checkNetworkFitsTask(network, task);
   const backend = await initBackend(options.backend);
   logBackend(logger, backend);
-  const { networkModule } = options;
-  const network = loadNetworkPlugin(networkModule);
 
   const project = await readSingleProject(paths.data);
   logger.info(`Project structure has been read. Samples: ${countItems(project)}.`, {
     project: project.name,
     datasets: project.datasets.map((d) => d.name),
   });
+  const taskCtx: TaskRunContext = { paths, config, project, network, logger };
 
-  const classes = await determineClasses({ paths, config, project, logger });
-  const plan = planTraining({ items: await scanProject(project), config, classes });
+  const classes = await task.determineClasses(taskCtx);
+  const plan = planTraining({
+    items: usableItems(await scanProject(project), task, logger),
+    config,
+    classes,
+  });
   logPlan(logger, plan, config);
 
   const built = await buildModel({ network, paths, config, classes, logger });
   let engine: TrainEngine | undefined;
-  const trainReader = new EpochBatchReader(
-    foldBatches({ fold: plan.train, project, plan, classes, ctx, network }),
-  );
+  const trainReader = new EpochBatchReader(foldBatches({ fold: plan.train, plan, classes, taskCtx, task }));
   try {
     const chosen = await (options.createEngine ?? defaultEngineFactory)({
       model: built.model,
@@ -123,9 +124,10 @@ export async function runTraining(
       engine,
       plan,
       classes,
-      network,
+      task,
+      taskCtx,
       trainReader,
-      valFold: foldBatches({ fold: plan.val, project, plan, classes, ctx, network }),
+      valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task }),
       extraHooks: options.extraHooks ?? [],
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
@@ -136,6 +138,40 @@ export async function runTraining(
     if (engine === undefined) built.optimizer.dispose();
     built.model.dispose();
   }
+}
+
+/** A network built for another task, or for other inputs, cannot be trained by this one: say both. */
+function checkNetworkFitsTask(network: AnyNetwork, task: AnyTrainingTask): void {
+  const names = network.inputs.map((i) => i.name);
+  if (network.task !== task.name) {
+    throw configError(
+      `the network "${network.name}" is built for the task "${network.task}", not "${task.name}"`,
+      { file: CONFIG_FILE, field: 'network' },
+    );
+  }
+  if (names.join(',') !== task.inputNames.join(',')) {
+    throw configError(
+      `the network "${network.name}" takes the inputs [${names.join(', ')}] but the task "${task.name}" ` +
+        `feeds [${task.inputNames.join(', ')}]`,
+      { file: CONFIG_FILE, field: 'network' },
+    );
+  }
+}
+
+/** Drops the items the task cannot learn from, saying how many and why. */
+function usableItems(items: ScannedItem[], task: AnyTrainingTask, logger: Logger): ScannedItem[] {
+  const why = task.unusableItem;
+  if (why === undefined) return items;
+  const reasons = new Map<string, number>();
+  const kept = items.filter((item) => {
+    const reason = why(item);
+    if (reason !== undefined) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    return reason === undefined;
+  });
+  for (const [reason, count] of reasons) {
+    logger.warn(`${count} images are not used: ${reason}.`, { task: task.name, images: count });
+  }
+  return kept;
 }
 
 function logBackend(logger: Logger, backend: BackendSelection): void {
@@ -151,53 +187,6 @@ function logBackend(logger: Logger, backend: BackendSelection): void {
       not_used: backend.reasons,
     });
   }
-}
-
-/** The model's config.json as JSON, or undefined when the model folder has none (read only for continue_training). */
-async function readModelConfigJson(paths: TaskPaths): Promise<unknown> {
-  const file = displayPath(paths, paths.modelConfig);
-  let text: string;
-  try {
-    text = await fsp.readFile(paths.modelConfig, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw modelError(`cannot read the file: ${errorMessage(e)}`, { file }, e);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw modelError(`invalid JSON: ${errorMessage(e)}`, { file }, e);
-  }
-}
-
-/** Spec E.3, E.4: out classes and the class map, logged as the SDK logs them. */
-async function determineClasses(opts: {
-  paths: TaskPaths;
-  config: TrainConfig;
-  project: ProjectListing;
-  logger: Logger;
-}): Promise<SegmentationClasses> {
-  const { paths, config, logger } = opts;
-  const modelFile = displayPath(paths, paths.modelConfig);
-  const modelConfig =
-    config.weights_init_type === 'continue_training' ? await readModelConfigJson(paths) : undefined;
-  const classes = createSegmentationClasses({
-    projectClasses: projectClassesJson(opts.project),
-    specialClasses: config.special_classes,
-    weightsInitType: config.weights_init_type,
-    model: modelConfig === undefined ? undefined : { config: modelConfig, file: modelFile },
-    modelConfigFile: modelFile,
-  });
-  logger.info(classes.modeMessage);
-  logger.info('Determined model out classes', { out_classes: classes.outClasses });
-  logger.info('Determined class mapping.', { class_mapping: classes.classTitleToIdx });
-  if (classes.ignoreIndex !== null) {
-    logger.info('The neutral class is ignored by the loss and the metrics.', {
-      neutral: config.special_classes.neutral,
-      ignore_index: classes.ignoreIndex,
-    });
-  }
-  return classes;
 }
 
 function logPlan(logger: Logger, plan: TrainingPlan, config: TrainConfig): void {
@@ -295,44 +284,31 @@ async function inConfigFile<T>(f: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The loader of one fold: train shuffled with seeded flips, val in order without. */
+/** The loader of one fold: train shuffled (the task augments), val in order. */
 function foldBatches(opts: {
   fold: FoldPlan;
-  project: ProjectListing;
   plan: TrainingPlan;
   classes: SegmentationClasses;
-  ctx: TrainTaskContext;
-  network: AnyNetwork;
-}): FoldBatches<Sample> {
-  const { fold, project, ctx } = opts;
-  const { config, logger } = ctx;
+  taskCtx: TaskRunContext;
+  task: AnyTrainingTask;
+}): FoldBatches<unknown> {
+  const { fold, taskCtx } = opts;
+  const { config, logger, project } = taskCtx;
   const training = fold.purpose === 'train';
-  const recipe: SampleRecipe = {
-    inputSize: config.input_size,
-    drawingClassToIdx: opts.classes.drawingClassToIdx,
-    fill: opts.plan.fill,
-    preprocessing: opts.network.preprocessing,
-    ...(training ? { flips: flipProbabilities(config.augment) } : {}),
-  };
+  const source = opts.task.samples(taskCtx, { fold, plan: opts.plan, classes: opts.classes });
   const describe = (index: number): { file: string; item: string } => {
     const item = fold.items[index].item;
     return { file: projectDisplayPath(project, item.imagePath), item: `${item.dataset}/${item.name}` };
   };
-  return new FoldBatches<Sample>({
+  return new FoldBatches<unknown>({
     purpose: fold.purpose,
     count: fold.items.length,
     batchSize: fold.batchSize,
     ...(training ? { shuffleSeed: config.seed } : {}),
     lookahead: Math.max(1, config.data_workers[fold.purpose]) * fold.batchSize,
     allowedCorrupted: config.allow_corrupted_samples[fold.purpose],
-    load: (index, epoch) =>
-      loadSample({
-        project,
-        item: fold.items[index].item,
-        recipe,
-        seed: { seed: config.seed, epoch, index },
-      }),
-    collate: collateSamples,
+    load: (index, epoch) => source.load(fold.items[index], { seed: config.seed, epoch, index }),
+    collate: (samples) => source.collate(samples),
     describe,
     onSkip: (info) =>
       logger.warn('Sample processing error: the image is skipped.', {
@@ -352,9 +328,10 @@ async function trainLoop(opts: {
   engine: TrainEngine;
   plan: TrainingPlan;
   classes: SegmentationClasses;
-  network: AnyNetwork;
-  trainReader: EpochBatchReader<Sample>;
-  valFold: FoldBatches<Sample>;
+  task: AnyTrainingTask;
+  taskCtx: TaskRunContext;
+  trainReader: EpochBatchReader<unknown>;
+  valFold: FoldBatches<unknown>;
   extraHooks: readonly TrainHook[];
 }): Promise<{ outcome: TrainOutcome; checkpoints: number }> {
   const { ctx, engine, plan, classes } = opts;
@@ -364,31 +341,17 @@ async function trainLoop(opts: {
     settings: config as unknown as Record<string, unknown>,
     outClasses: classes.outClasses,
     classTitleToIdx: classes.classTitleToIdx,
-    extra: { ...networkRecord(opts.network) },
+    extra: { ...networkRecord(opts.taskCtx.network), ...opts.task.checkpointRecord(opts.taskCtx) },
   });
   let checkpoints = 0;
 
-  const evaluate = async (state: { epochFloat: number }): Promise<MetricValues> => {
-    const tally: ValidationTally = {
-      loss: new WeightedMean(),
-      confusion: new ConfusionMatrix({ numClasses: classes.numClasses }),
-    };
-    const valIters = opts.valFold.batchesPerEpoch;
-    logger.info('Validation in progress', { epoch: state.epochFloat, val_iters: valIters });
-    let valIter = 0;
-    for await (const batch of opts.valFold.epoch(0)) {
-      const r = await engine.evalStep(batch);
-      tally.loss.add(r.loss, r.pixels);
-      tally.confusion.addCounts(r.confusion);
-      valIter += 1;
-      logger.debug('Validation in progress', {
-        epoch: state.epochFloat,
-        val_iter: valIter,
-        val_iters: valIters,
-      });
-    }
-    return validationMetricValues(tally, classes.classTitleToIdx);
-  };
+  const evaluate = (state: { epochFloat: number }): Promise<MetricValues> =>
+    opts.task.evaluate(opts.taskCtx, {
+      engine,
+      valFold: opts.valFold,
+      classes,
+      epochFloat: state.epochFloat,
+    });
 
   const trainer = new Trainer({
     epochs: config.epochs,

@@ -54,7 +54,7 @@ function buildHead(features, o) {
   return tf.layers.activation({ name: 'head_softmax', activation: 'softmax' }).apply(logits);
 }
 exports.network = {
-  name: 'tiny', defaults: {}, settingsSchema: { type: 'object' }, headLayerNames: ['head_conv', 'head_softmax'],
+  name: 'tiny', task: 'semantic_segmentation', inputs: [{ name: 'image', channels: 3 }], defaults: {}, settingsSchema: { type: 'object' }, headLayerNames: ['head_conv', 'head_softmax'],
   preprocessing: { mean: [0, 0, 0], std: [1, 1, 1] },
   parseSettings: (s) => s || {},
   buildHead,

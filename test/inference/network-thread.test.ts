@@ -13,7 +13,7 @@ import { exportCheckpointToOnnx } from '../../src/onnx';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
-import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
 import { deserializeError, serializeError } from '../../src/inference/network-thread';
 import type * as RunModule from '../../src/inference/run';
 import type * as ThreadModule from '../../src/inference/network-thread';
@@ -71,7 +71,7 @@ async function runBuilt(
   const logger = createLogger({ sink: sink.sink, level: 'debug' });
   const { modelConfig, modeConfig } = resolveInferenceConfig(
     { model: { batch_size: 2 }, mode },
-    { defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig },
+    { defaultModeConfig: UNET_DEFAULT_MODE },
   );
   const summary = await built
     .run()

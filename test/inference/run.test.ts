@@ -19,7 +19,7 @@ import { createLogger, memorySink } from '../../src/protocol';
 import { runInference } from '../../src/inference/run';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
-import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
 
 const network = loadNetworkPlugin(require.resolve('../../plugin/unet'));
 const CLASSES = ['circle', 'square', 'triangle'];
@@ -84,7 +84,7 @@ async function run(task: Task, raw: unknown): Promise<void> {
   const sink = memorySink();
   const logger = createLogger({ sink: sink.sink, level: 'debug' });
   const { modelConfig, modeConfig } = resolveInferenceConfig(raw, {
-    defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+    defaultModeConfig: UNET_DEFAULT_MODE,
   });
   try {
     await runInference({ paths: taskPathsAt(task.dir), modelConfig, modeConfig, logger }, { engine: 'onnx' });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { parseUnetSettings, UNET_SETTINGS_SCHEMA } from '../../plugin/unet/settings';
 import { MODE_NAMES } from '../../src/task/config-types';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
-import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
 import { resolveTrainConfig } from '../../src/task/train-config';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -77,7 +77,7 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
     expect(resolved).toEqual(preset.config);
     // As the entry point resolves it (with the plugin schema it is given, if any).
     expect(() =>
-      resolveTrainConfig(preset.config, { customModelSchema: PLUGIN_TASK_DEFAULTS.customModelSchema }),
+      resolveTrainConfig(preset.config, { customModelSchema: UNET_SETTINGS_SCHEMA }),
     ).not.toThrow();
     const settings = parseUnetSettings(resolved.custom_model_config);
     const stride = 2 ** settings.depth;
@@ -89,7 +89,7 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
     (name, preset) => {
       const { modelConfig, modeConfig } = resolveInferenceConfig(preset.config, {
         file: 'predefined_run_configs.json',
-        defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig,
+        defaultModeConfig: UNET_DEFAULT_MODE,
       });
       expect(modeConfig.name).toBe(name);
       expect(modelConfig.batch_size).toBeGreaterThanOrEqual(1);

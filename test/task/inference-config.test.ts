@@ -5,7 +5,7 @@ import {
   resolveInferenceConfig,
   validateModeConfig,
 } from '../../src/task/inference-config';
-import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
+import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
 
 const unetDefault = {
   name: 'full_image',
@@ -189,7 +189,7 @@ describe('whole inference config (spec A.3, F.1)', () => {
   it('a v1 config is converted first', () => {
     const { modelConfig, modeConfig } = resolveInferenceConfig(
       { gpu_device: 1, mode: { source: 'roi', save: true }, model_classes: { add_suffix: '_v1' } },
-      { defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig },
+      { defaultModeConfig: UNET_DEFAULT_MODE },
     );
     expect(modelConfig.gpu_device).toBe(1);
     expect(modeConfig).toMatchObject({
@@ -218,10 +218,7 @@ describe('whole inference config (spec A.3, F.1)', () => {
   });
 
   it('uses the plugin default mode when the task has none', () => {
-    const { modeConfig } = resolveInferenceConfig(
-      { model: {} },
-      { defaultModeConfig: PLUGIN_TASK_DEFAULTS.defaultModeConfig },
-    );
+    const { modeConfig } = resolveInferenceConfig({ model: {} }, { defaultModeConfig: UNET_DEFAULT_MODE });
     expect(modeConfig.model_classes.add_suffix).toBe('_unet');
   });
 });

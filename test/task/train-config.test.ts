@@ -27,6 +27,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
       epochs: 10,
       val_every: 1,
       lr: 0.001,
+      network: 'unet',
       weights_init_type: 'transfer_learning',
       special_classes: { background: 'bg', neutral: 'neutral' },
       gpu_devices: [0],

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { generateSyntheticProject, type SyntheticProjectOptions } from '../../src/example/synthetic-project';
 import { createLogger } from '../../src/protocol/logger';
 import { memorySink } from '../../src/protocol/sink';
-import { NETWORK_MODULE } from '../../src/plugin-choice';
+import { customModelSchemaOf, findPlugin } from '../../src/plugins';
+import { trainingTaskNamed } from '../../src/tasks';
 import { taskPathsAt } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
@@ -111,12 +112,20 @@ export async function runInProcess(
   const mem = memorySink();
   const logger = createLogger({ sink: mem.sink, level: 'debug' });
   const paths = taskPathsAt(root);
-  const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')));
+  const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')), {
+    customModelSchema: customModelSchemaOf,
+  });
+  const plugin = findPlugin(config.network, { field: 'network' });
   const lines = (): Line[] => mem.lines.map((l) => JSON.parse(l) as Line);
   try {
     const summary = await runTraining(
       { paths, config, logger },
-      { backend: { force: 'wasm' }, networkModule: NETWORK_MODULE, ...options },
+      {
+        backend: { force: 'wasm' },
+        networkModule: plugin.module,
+        task: trainingTaskNamed(plugin.task),
+        ...options,
+      },
     );
     return { summary, lines: lines() };
   } catch (error) {

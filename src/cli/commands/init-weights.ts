@@ -5,10 +5,10 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dataError } from '../../errors';
+import { configError, dataError } from '../../errors';
 import { objClassToJson, parseProjectMeta } from '../../format/meta';
 import type { InitWeightsResult } from '../../model-state/init-weights';
-import { NETWORK_MODULE, TASK_DEFAULTS } from '../../plugin-choice';
+import { customModelSchemaOf, findPlugin } from '../../plugins';
 import { packModelDir } from '../../model-state/tar';
 import { readJsonFile } from '../../task/json-file';
 import { resolveTrainConfig } from '../../task/train-config';
@@ -102,10 +102,20 @@ export const initWeightsCommand: CliCommand = {
       });
     }
     const rawConfig = opts.config === undefined ? {} : await readJsonFile(opts.config, opts.config);
+    const configFile = opts.config ?? 'the default training config';
     const settings = resolveTrainConfig(rawConfig, {
-      file: opts.config ?? 'the default training config',
-      customModelSchema: TASK_DEFAULTS.customModelSchema,
+      file: configFile,
+      customModelSchema: customModelSchemaOf,
     });
+    const plugin = findPlugin(settings.network, { file: configFile, field: 'network' });
+    if (plugin.task !== 'semantic_segmentation') {
+      // Its classes come from the project's classes: other tasks start from scratch (an empty model/).
+      throw configError(
+        `init-weights makes models for semantic segmentation networks; "${plugin.name}" is a ${plugin.task} ` +
+          'network: train it from scratch with an empty model folder',
+        { file: configFile, field: 'network' },
+      );
+    }
     // tfjs loads only here, so `sly-nn --help` and the other commands start fast.
     const { initBackend } = await import('../../backend/select');
     const { loadNetworkPlugin } = await import('../../network/load-plugin');
@@ -113,7 +123,7 @@ export const initWeightsCommand: CliCommand = {
     // Building and saving is light work: whichever backend starts (wasm here, else the cpu backend).
     await initBackend();
     const result = await initWeights({
-      network: loadNetworkPlugin(NETWORK_MODULE),
+      network: loadNetworkPlugin(plugin.module),
       settings,
       projectClasses: meta.classes.map(objClassToJson),
       from: opts.from,

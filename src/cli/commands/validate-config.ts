@@ -3,7 +3,7 @@ import type { CliCommand } from '../command';
 import { UsageError, parseCommandArgs } from '../command';
 import { configError } from '../../errors';
 import { resolveInferenceConfig } from '../../task/inference-config';
-import { TASK_DEFAULTS } from '../../plugin-choice';
+import { customModelSchemaOf, DEFAULT_PLUGIN } from '../../plugins';
 import { parseConfigObject } from '../../task/task-config';
 import { resolveTrainConfig } from '../../task/train-config';
 
@@ -39,11 +39,11 @@ export const validateConfigCommand: CliCommand = {
     const raw = parseConfigObject(text, file);
     let full: unknown;
     if (kind === 'train') {
-      full = resolveTrainConfig(raw, { file, customModelSchema: TASK_DEFAULTS.customModelSchema });
+      full = resolveTrainConfig(raw, { file, customModelSchema: customModelSchemaOf });
     } else {
       const configs = resolveInferenceConfig(raw, {
         file,
-        defaultModeConfig: TASK_DEFAULTS.defaultModeConfig,
+        defaultModeConfig: DEFAULT_PLUGIN.defaultModeConfig,
       });
       full = { model: configs.modelConfig, mode: configs.modeConfig };
     }

@@ -133,18 +133,30 @@ export async function loadSample(opts: {
   }
 }
 
-/** Stacks samples of one size into the engine's batch (NHWC images, NHW labels). */
-export function collateSamples(samples: readonly Sample[]): Batch {
+/** What collating needs of a sample: an HWC float input (any channel count) and HW labels. */
+export interface CollatableSample {
+  x: Float32Array;
+  y: Int32Array;
+  height: number;
+  width: number;
+}
+
+/** Stacks samples of one size into the engine's batch (NHWC inputs, NHW labels). */
+export function collateSamples(samples: readonly CollatableSample[]): Batch {
   if (samples.length === 0) throw new RangeError('cannot make a batch of no samples');
   const { height, width } = samples[0];
   const pixels = height * width;
-  const x = new Float32Array(samples.length * pixels * 3);
+  const values = samples[0].x.length;
+  const x = new Float32Array(samples.length * values);
   const y = new Int32Array(samples.length * pixels);
   samples.forEach((s, i) => {
-    if (s.height !== height || s.width !== width) {
-      throw new RangeError(`sample ${i} is ${s.width}x${s.height}, the batch is ${width}x${height}`);
+    if (s.height !== height || s.width !== width || s.x.length !== values) {
+      throw new RangeError(
+        `sample ${i} is ${s.width}x${s.height}x${s.x.length / (s.height * s.width)}, ` +
+          `the batch is ${width}x${height}x${values / pixels}`,
+      );
     }
-    x.set(s.x, i * pixels * 3);
+    x.set(s.x, i * values);
     y.set(s.y, i * pixels);
   });
   return { x, y, n: samples.length, height, width };

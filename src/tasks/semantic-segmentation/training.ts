@@ -1,0 +1,104 @@
+/**
+ * Semantic segmentation, the plugin's first task (spec E, G.2): one RGB image in, per-pixel class scores out.
+ * Classes come from the project and `special_classes` (spec E.3, E.4); a sample is the image and its class-index
+ * mask at the input size (training/data/sample.ts); validation reports loss, pixel accuracy and IoU per class.
+ */
+import { errorMessage, modelError } from '../../errors';
+import { projectClassesJson } from '../../training/plan';
+import { createSegmentationClasses, type SegmentationClasses } from '../../training/class-map';
+import {
+  collateSamples,
+  flipProbabilities,
+  loadSample,
+  type Sample,
+  type SampleRecipe,
+} from '../../training/data/sample';
+import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
+import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
+import type { TaskRunContext, TrainingTask } from '../../training/task';
+import { displayPath, type TaskPaths } from '../../task/paths';
+import { promises as fsp } from 'node:fs';
+
+export const SEMANTIC_SEGMENTATION = 'semantic_segmentation';
+
+/** The model's config.json as JSON, or undefined when the model folder has none (read only for continue_training). */
+export async function readModelConfigJson(paths: TaskPaths): Promise<unknown> {
+  const file = displayPath(paths, paths.modelConfig);
+  let text: string;
+  try {
+    text = await fsp.readFile(paths.modelConfig, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw modelError(`cannot read the file: ${errorMessage(e)}`, { file }, e);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw modelError(`invalid JSON: ${errorMessage(e)}`, { file }, e);
+  }
+}
+
+/** Spec E.3, E.4: out classes and the class map, logged as the SDK logs them. */
+export async function projectSegmentationClasses(ctx: TaskRunContext): Promise<SegmentationClasses> {
+  const { paths, config, logger } = ctx;
+  const modelFile = displayPath(paths, paths.modelConfig);
+  const modelConfig =
+    config.weights_init_type === 'continue_training' ? await readModelConfigJson(paths) : undefined;
+  const classes = createSegmentationClasses({
+    projectClasses: projectClassesJson(ctx.project),
+    specialClasses: config.special_classes,
+    weightsInitType: config.weights_init_type,
+    model: modelConfig === undefined ? undefined : { config: modelConfig, file: modelFile },
+    modelConfigFile: modelFile,
+  });
+  logger.info(classes.modeMessage);
+  logger.info('Determined model out classes', { out_classes: classes.outClasses });
+  logger.info('Determined class mapping.', { class_mapping: classes.classTitleToIdx });
+  if (classes.ignoreIndex !== null) {
+    logger.info('The neutral class is ignored by the loss and the metrics.', {
+      neutral: config.special_classes.neutral,
+      ignore_index: classes.ignoreIndex,
+    });
+  }
+  return classes;
+}
+
+export const semanticSegmentationTask: TrainingTask<Sample> = {
+  name: SEMANTIC_SEGMENTATION,
+  inputNames: ['image'],
+  determineClasses: projectSegmentationClasses,
+  samples(ctx, { fold, plan, classes }) {
+    const { config, project, network } = ctx;
+    const recipe: SampleRecipe = {
+      inputSize: config.input_size,
+      drawingClassToIdx: classes.drawingClassToIdx,
+      fill: plan.fill,
+      preprocessing: network.preprocessing,
+      ...(fold.purpose === 'train' ? { flips: flipProbabilities(config.augment) } : {}),
+    };
+    return {
+      load: (item, seed) => loadSample({ project, item: item.item, recipe, seed }),
+      collate: collateSamples,
+    };
+  },
+  async evaluate(ctx, { engine, valFold, classes, epochFloat }) {
+    const { logger } = ctx;
+    const tally: ValidationTally = {
+      loss: new WeightedMean(),
+      confusion: new ConfusionMatrix({ numClasses: classes.numClasses }),
+    };
+    const valIters = valFold.batchesPerEpoch;
+    logger.info('Validation in progress', { epoch: epochFloat, val_iters: valIters });
+    let valIter = 0;
+    for await (const batch of valFold.epoch(0)) {
+      const r = await engine.evalStep(batch);
+      tally.loss.add(r.loss, r.pixels);
+      tally.confusion.addCounts(r.confusion);
+      valIter += 1;
+      logger.debug('Validation in progress', { epoch: epochFloat, val_iter: valIter, val_iters: valIters });
+    }
+    return validationMetricValues(tally, classes.classTitleToIdx);
+  },
+  // The U-Net checkpoints of earlier versions recorded no task: inference reads a missing one as this task.
+  checkpointRecord: () => ({ task: SEMANTIC_SEGMENTATION }),
+};

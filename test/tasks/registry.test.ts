@@ -1,0 +1,91 @@
+/**
+ * The plugin and task registries: networks chosen by name, an unknown name lists the registered ones, a
+ * checkpoint names the plugin that made it, and a network that does not fit its task fails before any image
+ * is read.
+ */
+import { TaskError } from '../../src/errors';
+import {
+  customModelSchemaOf,
+  DEFAULT_PLUGIN,
+  PLUGINS,
+  pluginOfCheckpoint,
+  pluginOfTrainConfig,
+} from '../../src/plugins';
+import { trainingTaskNamed, TRAINING_TASKS } from '../../src/tasks';
+import { resolveTrainConfig } from '../../src/task/train-config';
+import { loadNetworkPlugin } from '../../src/network/load-plugin';
+import { makeTask, removeTask, runInProcess, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
+
+function taskErrorOf(f: () => unknown): TaskError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof TaskError) return e;
+    throw e;
+  }
+  throw new Error('expected a TaskError');
+}
+
+describe('the plugin registry', () => {
+  it('defaults to the U-Net, as earlier versions always used', () => {
+    expect(pluginOfTrainConfig({}).name).toBe('unet');
+    expect(DEFAULT_PLUGIN.task).toBe('semantic_segmentation');
+  });
+
+  it('lists every registered network when a name is unknown, naming the file and the field', () => {
+    const e = taskErrorOf(() => pluginOfTrainConfig({ network: 'resnet' }));
+    expect(e.kind).toBe('config');
+    expect(e.message).toContain('"resnet"');
+    for (const p of PLUGINS) expect(e.message).toContain(`${p.name} (${p.task})`);
+    expect(e.context).toMatchObject({ file: 'task_config.json', field: 'network' });
+  });
+
+  it('reads the network of a checkpoint, unet when the checkpoint predates the key', () => {
+    expect(pluginOfCheckpoint({}, 'model/config.json').name).toBe('unet');
+    const e = taskErrorOf(() => pluginOfCheckpoint({ network: 'gone' }, 'model/config.json'));
+    expect(e.context).toMatchObject({ file: 'model/config.json', field: 'network' });
+  });
+
+  it('every entry loads as a network plugin of the task it is registered for, with a training task', () => {
+    for (const entry of PLUGINS) {
+      const network = loadNetworkPlugin(entry.module);
+      expect(network.name).toBe(entry.name);
+      expect(network.task).toBe(entry.task);
+      expect(trainingTaskNamed(entry.task).inputNames).toEqual(network.inputs.map((i) => i.name));
+    }
+  });
+
+  it('validates custom_model_config with the named network schema', () => {
+    const e = taskErrorOf(() =>
+      resolveTrainConfig({ custom_model_config: { depth: 99 } }, { customModelSchema: customModelSchemaOf }),
+    );
+    expect(e.message).toContain('custom_model_config');
+    expect(resolveTrainConfig({}, { customModelSchema: customModelSchemaOf }).network).toBe('unet');
+  });
+
+  it('knows each task once and lists them for an unknown one', () => {
+    expect(new Set(TRAINING_TASKS.map((t) => t.name)).size).toBe(TRAINING_TASKS.length);
+    expect(() => trainingTaskNamed('nope')).toThrow(TRAINING_TASKS.map((t) => t.name).join(', '));
+  });
+});
+
+describe('a network trained for another task', () => {
+  let root: string | undefined;
+  afterEach(async () => removeTask(root));
+
+  it('fails before the project is read, naming the network and both tasks', async () => {
+    root = await makeTask({
+      project: { projectName: 'p', datasets: [{ name: 'ds', count: 2 }], width: 32, height: 32, seed: 1 },
+      config: TINY_TRAIN_CONFIG,
+    });
+    const otherTask = { ...trainingTaskNamed('semantic_segmentation'), name: 'other_task' };
+    const run = await runInProcess(root, { task: otherTask });
+    expect(run.error).toBeInstanceOf(TaskError);
+    const e = run.error as TaskError;
+    expect(e.message).toContain('"unet" is built for the task "semantic_segmentation", not "other_task"');
+    expect(e.context.field).toBe('network');
+    expect(run.lines.some((l) => String(l.message).startsWith('Project structure has been read'))).toBe(
+      false,
+    );
+  });
+});
