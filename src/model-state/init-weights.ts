@@ -11,7 +11,7 @@ import type { ModelConfigJson, ObjClassJson } from '../format/types';
 import { saveModelToDir } from '../network/io';
 import { buildAndInitModel, type CopyWeightsReport, modelFolderEntries } from '../network/transfer';
 import type { AnyNetwork, InputSize } from '../network/types';
-import { createSegmentationClasses, type SpecialClasses } from '../training/class-map';
+import { createSegmentationClasses, type SpecialClasses } from './class-map';
 import { syncTreeAndMeasure } from './checkpoint-writer';
 import { networkRecord } from '../network/record';
 import { type ModelConfigInput, modelConfigJson, writeModelConfig } from './config';
