@@ -21,8 +21,8 @@ import type {
   ProjectMetaJson,
   TagMetaJson,
 } from '../format/types';
-import type { Random } from '../training/random';
-import { mixSeed, mulberry32, randomInt, randomRange } from '../training/random';
+import type { Random } from '../util/random';
+import { mixSeed, mulberry32, randomInt, randomRange } from '../util/random';
 import { shuffled } from '../training/shuffle';
 
 export type FigureKind = 'circle' | 'square' | 'triangle';

@@ -1,13 +1,12 @@
 /**
- * fs's callback readFile and writeFile, as promises. fs.promises' versions go through a FileHandle with a
- * JavaScript step per chunk; with dozens of images in flight that cost measurably more CPU per small file
- * (0.1-0.3 ms per file on the bench machine), for the same syscalls.
+ * fs's callback readFile, as a promise (and src/util/atomic.ts writes with fs's callback writeFile). fs.promises'
+ * versions go through a FileHandle with a JavaScript step per chunk; with dozens of images in flight that cost
+ * measurably more CPU per small file (0.1-0.3 ms per file on the bench machine), for the same syscalls.
  */
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 
 export const readFile = promisify(fs.readFile);
-export const writeFile = promisify(fs.writeFile);
 
 const open = promisify(fs.open);
 const fstat = promisify(fs.fstat);

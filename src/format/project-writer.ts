@@ -9,24 +9,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { serializeAnnotation } from './annotation';
-import { writeFile } from './file-io';
 import { hasSupportedImageExtension, isPlainFileName } from './item-names';
 import { projectMetaToJson } from './meta';
 import type { Annotation, ProjectMeta } from './model';
-
-let tempCounter = 0;
-
-/** Writes `text` to a temporary file beside `file`, then renames it over `file`. */
-export async function writeFileAtomic(file: string, text: string | Uint8Array): Promise<void> {
-  const temp = `${file}.${process.pid}.${++tempCounter}.tmp`;
-  try {
-    await writeFile(temp, text);
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
-}
+import { copyFileAtomic, writeFileAtomic } from '../util/atomic';
 
 /**
  * Hard-links `source` to `target`; copies (through a temporary file) where links fail, e.g. across devices.
@@ -45,18 +31,6 @@ export async function linkOrCopy(
   }
   await copyFileAtomic(source, target);
   return 'copied';
-}
-
-/** Copies through a temporary file, so `target` appears complete or not at all. */
-export async function copyFileAtomic(source: string, target: string): Promise<void> {
-  const temp = `${target}.${process.pid}.${++tempCounter}.tmp`;
-  try {
-    await fs.copyFile(source, temp);
-    await fs.rename(temp, target);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
 }
 
 export interface ResultsWriterOptions {

@@ -24,11 +24,11 @@ import { ResultsProjectWriter } from '../format/project-writer';
 import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
 import { configureSharpForManyImages, decodeImage } from '../image/decode';
 import { normaliseRgbInto } from '../image/normalise';
-import { syncPath } from '../model-state/checkpoint-writer';
 import { reportModelApplied } from '../protocol/events';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
+import { syncPath, writeAtomically } from '../util/atomic';
 import { annotateImage } from './annotate-image';
 import { MicroBatcher } from './batcher';
 import { readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
@@ -116,52 +116,53 @@ export async function runInference(
   building.iterDone();
   const startupMs = performance.now() - started;
 
-  const tempDir = path.join(paths.results, `.${project.name}.partial-${process.pid}`);
   let networkMs = 0;
   try {
-    const writer = await ResultsProjectWriter.create({
-      dir: tempDir,
-      projectName: project.name,
-      meta: outputMeta.meta,
-    });
-    const batcher = new MicroBatcher({
-      run: (x, n, reuse) => network.run(x, n, reuse),
-      batchSize: modelConfig.batch_size,
-      concurrency: Math.max(1, network.threads),
-      inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
-      outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
-    });
-    const classMapping = outClassMapping({
-      classes: checkpoint.classes,
-      classToIndex: checkpoint.classToIndex,
-    });
-    const spareMasks: ClassIndexMask[] = [];
-    const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
-    await applyToProject({
-      project,
-      writer,
-      concurrency: options.imagesInFlight ?? imagesInFlight(modelConfig.batch_size, modeConfig.name),
-      apply: (item) =>
-        applyToItem({
-          item,
+    networkMs = await writeAtomically(
+      finalDir,
+      async (tempDir) => {
+        const writer = await ResultsProjectWriter.create({
+          dir: tempDir,
+          projectName: project.name,
+          meta: outputMeta.meta,
+        });
+        const batcher = new MicroBatcher({
+          run: (x, n, reuse) => network.run(x, n, reuse),
+          batchSize: modelConfig.batch_size,
+          concurrency: Math.max(1, network.threads),
+          inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
+          outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
+        });
+        const classMapping = outClassMapping({
+          classes: checkpoint.classes,
+          classToIndex: checkpoint.classToIndex,
+        });
+        const spareMasks: ClassIndexMask[] = [];
+        const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
+        await applyToProject({
           project,
-          checkpoint,
-          outputMeta,
-          batcher,
-          mode: modeConfig,
-          classMapping,
-          cropsPerCall: 2 * modelConfig.batch_size,
-          spareMasks,
-        }),
-      onItemDone: () => applying.iterDone(),
-    });
-    networkMs = batcher.stats.networkMs;
-    await writer.finish();
-    await fs.rename(tempDir, finalDir);
+          writer,
+          concurrency: options.imagesInFlight ?? imagesInFlight(modelConfig.batch_size, modeConfig.name),
+          apply: (item) =>
+            applyToItem({
+              item,
+              project,
+              checkpoint,
+              outputMeta,
+              batcher,
+              mode: modeConfig,
+              classMapping,
+              cropsPerCall: 2 * modelConfig.batch_size,
+              spareMasks,
+            }),
+          onItemDone: () => applying.iterDone(),
+        });
+        await writer.finish();
+        return batcher.stats.networkMs;
+      },
+      { temp: path.join(paths.results, `.${project.name}.partial-${process.pid}`) },
+    );
     await syncPath(paths.results);
-  } catch (e) {
-    await fs.rm(tempDir, { recursive: true, force: true });
-    throw e;
   } finally {
     await network.close();
   }

@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ModelConfigJson } from '../format/types';
+import { syncPath, syncTreeAndMeasure, writeFolderAtomically } from '../util/atomic';
 import { type ModelConfigInput, writeModelConfig } from './config';
 
 /** Prefix of the temporary folders; they never look like a checkpoint name. */
@@ -85,30 +86,30 @@ export class CheckpointWriter {
     const id = this.nextId;
     const subdir = checkpointSubdir(id);
     const finalDir = path.join(this.resultsDir, subdir);
-    const tempDir = path.join(this.resultsDir, `${TEMP_PREFIX}${process.pid}-${this.tempCounter++}`);
-    await fsp.mkdir(tempDir);
-    try {
-      await writeModelConfig(tempDir, configInput(opts.config));
-      await opts.saveWeights(tempDir);
-      for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
-        const file = resolveInsideCheckpoint(tempDir, name);
-        await fsp.mkdir(path.dirname(file), { recursive: true });
-        await fsp.writeFile(file, content);
-      }
-      const sizeb = await syncTreeAndMeasure(tempDir);
-      if (await exists(finalDir)) {
-        throw new Error(
-          `${finalDir} already exists: another process writes checkpoints into ${this.resultsDir}`,
-        );
-      }
-      await fsp.rename(tempDir, finalDir);
-      await syncPath(this.resultsDir);
-      this.nextId = id + 1;
-      return { id, subdir, sizeb, dir: finalDir };
-    } catch (e) {
-      await fsp.rm(tempDir, { recursive: true, force: true });
-      throw e;
-    }
+    const temp = path.join(this.resultsDir, `${TEMP_PREFIX}${process.pid}-${this.tempCounter++}`);
+    const sizeb = await writeFolderAtomically(
+      finalDir,
+      async (tempDir) => {
+        await writeModelConfig(tempDir, configInput(opts.config));
+        await opts.saveWeights(tempDir);
+        for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
+          const file = resolveInsideCheckpoint(tempDir, name);
+          await fsp.mkdir(path.dirname(file), { recursive: true });
+          await fsp.writeFile(file, content);
+        }
+        const bytes = await syncTreeAndMeasure(tempDir);
+        if (await exists(finalDir)) {
+          throw new Error(
+            `${finalDir} already exists: another process writes checkpoints into ${this.resultsDir}`,
+          );
+        }
+        return bytes;
+      },
+      { temp },
+    );
+    await syncPath(this.resultsDir);
+    this.nextId = id + 1;
+    return { id, subdir, sizeb, dir: finalDir };
   }
 }
 
@@ -133,30 +134,4 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** fsyncs a file or folder, so a rename that follows is durable. */
-export async function syncPath(p: string): Promise<void> {
-  const handle = await fsp.open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsyncs every file and folder under `dir` (and `dir` itself); returns the total bytes of the files. */
-export async function syncTreeAndMeasure(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      total += await syncTreeAndMeasure(p);
-    } else if (entry.isFile()) {
-      total += (await fsp.stat(p)).size;
-      await syncPath(p);
-    }
-  }
-  await syncPath(dir);
-  return total;
 }

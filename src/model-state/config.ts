@@ -8,6 +8,7 @@ import fs from 'fs/promises';
 import path from 'path';
 import { modelError } from '../errors';
 import type { ModelConfigJson, ObjClassJson } from '../format/types';
+import { writeFileAtomic } from '../util/atomic';
 
 export const MODEL_CONFIG_FILE = 'config.json';
 
@@ -48,14 +49,7 @@ export async function writeModelConfig(dir: string, input: ModelConfigInput): Pr
   const json = modelConfigJson(input);
   const file = path.join(dir, MODEL_CONFIG_FILE);
   parseModelConfig(json, file);
-  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.writeFile(temp, `${JSON.stringify(json, null, 2)}\n`, 'utf8');
-    await fs.rename(temp, file);
-  } catch (e) {
-    await fs.rm(temp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(json, null, 2)}\n`);
   return file;
 }
 

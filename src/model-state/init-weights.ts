@@ -11,8 +11,8 @@ import type { ModelConfigJson, ObjClassJson } from '../format/types';
 import { saveModelToDir } from '../network/io';
 import { buildAndInitModel, type CopyWeightsReport, modelFolderEntries } from '../network/transfer';
 import type { AnyNetwork, InputSize } from '../network/types';
-import { createSegmentationClasses, type SpecialClasses } from '../training/class-map';
-import { syncTreeAndMeasure } from './checkpoint-writer';
+import { createSegmentationClasses, type SpecialClasses } from './class-map';
+import { syncTreeAndMeasure, writeFolderAtomically } from '../util/atomic';
 import { networkRecord } from '../network/record';
 import { type ModelConfigInput, modelConfigJson, writeModelConfig } from './config';
 
@@ -76,15 +76,15 @@ export async function initWeights(opts: InitWeightsOptions): Promise<InitWeights
     classTitleToIdx: classes.classTitleToIdx,
     extra: { ...networkRecord(network) },
   };
-  const tempDir = `${outDir}.tmp-${process.pid}`;
   try {
-    await fsp.rm(tempDir, { recursive: true, force: true });
-    await fsp.mkdir(tempDir, { recursive: true });
-    await writeModelConfig(tempDir, configInput);
-    await saveModelToDir(model, tempDir);
-    const sizeb = await syncTreeAndMeasure(tempDir);
-    await fsp.rm(outDir, { recursive: true, force: true }); // empty or absent, checked above
-    await fsp.rename(tempDir, outDir);
+    await fsp.mkdir(path.dirname(outDir), { recursive: true });
+    const sizeb = await writeFolderAtomically(outDir, async (tempDir) => {
+      await writeModelConfig(tempDir, configInput);
+      await saveModelToDir(model, tempDir);
+      const bytes = await syncTreeAndMeasure(tempDir);
+      await fsp.rm(outDir, { recursive: true, force: true }); // empty or absent, checked above
+      return bytes;
+    });
     return {
       dir: outDir,
       config: modelConfigJson(configInput),
@@ -93,9 +93,6 @@ export async function initWeights(opts: InitWeightsOptions): Promise<InitWeights
       report,
       sizeb,
     };
-  } catch (e) {
-    await fsp.rm(tempDir, { recursive: true, force: true });
-    throw e;
   } finally {
     model.dispose();
   }

@@ -8,11 +8,11 @@
  * fine, so a failure leaves nothing half-written.
  */
 
-import { randomBytes } from 'crypto';
 import fs from 'fs/promises';
 import path from 'path';
 import * as tar from 'tar';
 import { TaskError, errorMessage, modelError } from '../errors';
+import { writeAtomically, writeFolderAtomically } from '../util/atomic';
 import { MODEL_CONFIG_FILE } from './config';
 
 export interface TarEntryInfo {
@@ -57,13 +57,10 @@ export async function packModelDir(options: PackOptions): Promise<PackResult> {
       file: options.dir,
     });
   }
-  const temp = temporarySibling(file, 'pack');
   try {
     // portable: no uid/gid/user names, so the tar is the same whoever packs it.
-    await tar.create({ file: temp, cwd: dir, portable: true }, names);
-    await fs.rename(temp, file);
+    await writeAtomically(file, (temp) => tar.create({ file: temp, cwd: dir, portable: true }, names));
   } catch (e) {
-    await fs.rm(temp, { force: true });
     throw modelError(`cannot write the tar: ${errorMessage(e)}`, { file: options.file }, e);
   }
   // The archive's real order (node-tar reports entries as it starts them, not as it writes them).
@@ -199,23 +196,22 @@ export async function unpackModelTar(options: UnpackOptions): Promise<UnpackResu
         : '';
     throw modelError(`no ${MODEL_CONFIG_FILE} at the top level of the tar${hint}`, { file: shown });
   }
-  const temp = temporarySibling(dir, 'unpack');
-  await fs.mkdir(temp, { recursive: false });
   try {
-    await tar.extract({
-      file,
-      cwd: temp,
-      strict: true,
-      preservePaths: false,
-      // As root (the image), node-tar would chown to the archive's uid/gid; the task folder must stay ours.
-      preserveOwner: false,
-      // Defence in depth: the same types as the check above, whatever node-tar would otherwise accept.
-      filter: (_p, entry) => !('type' in entry) || ALLOWED_TYPES.has(String(entry.type)),
+    await writeFolderAtomically(dir, async (temp) => {
+      await tar.extract({
+        file,
+        cwd: temp,
+        strict: true,
+        preservePaths: false,
+        // As root (the image), node-tar would chown to the archive's uid/gid; the task folder must stay ours.
+        preserveOwner: false,
+        // Defence in depth: the same types as the check above, whatever node-tar would otherwise accept.
+        filter: (_p, entry) => !('type' in entry) || ALLOWED_TYPES.has(String(entry.type)),
+      });
+      await checkLinksInside(temp);
+      await clearDestination(dir, options.replace ?? false);
     });
-    await checkLinksInside(temp);
-    await moveIntoPlace(temp, dir, options.replace ?? false);
   } catch (e) {
-    await fs.rm(temp, { recursive: true, force: true });
     if (e instanceof TaskError) throw e.withContext({ file: shown });
     throw modelError(`cannot unpack: ${errorMessage(e)}`, { file: shown }, e);
   }
@@ -255,22 +251,12 @@ async function checkLinksInside(root: string): Promise<void> {
   await walk(root);
 }
 
-async function moveIntoPlace(temp: string, dir: string, replace: boolean): Promise<void> {
+/** Makes way for the rename: removes what is at `dir` (checked before extracting: replace, or an empty folder). */
+async function clearDestination(dir: string, replace: boolean): Promise<void> {
   const existing = await fs.lstat(dir).catch(() => undefined);
-  if (existing !== undefined) {
-    // Checked before extracting: either replace was asked for, or it is an empty folder.
-    if (replace) await fs.rm(dir, { recursive: true, force: true });
-    else await fs.rmdir(dir);
-  }
-  await fs.rename(temp, dir);
-}
-
-/** A hidden, unique name next to `target`, on the same file system, so rename is atomic. */
-function temporarySibling(target: string, purpose: string): string {
-  return path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
+  if (existing === undefined) return;
+  if (replace) await fs.rm(dir, { recursive: true, force: true });
+  else await fs.rmdir(dir);
 }
 
 function isInside(child: string, parent: string): boolean {

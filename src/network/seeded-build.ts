@@ -4,7 +4,7 @@
  * layer's weights are drawn when the model is built, and nothing else can run meanwhile), Math.random is a
  * generator seeded from the config's `seed`: the same seed gives the same initial weights.
  */
-import { mixSeed, mulberry32 } from '../training/random';
+import { mixSeed, mulberry32 } from '../util/random';
 
 /** A stream of its own for weight initialisation, apart from the shuffles and flips drawn from the same seed. */
 const INIT_STREAM = 0x1417;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { errorMessage, modelError, TaskError } from '../errors';
 import { loadModelFromDir, MODEL_JSON_FILE } from '../network/io';
 import { exportToOnnx, type OnnxExport } from './export';
-import { writeFileAtomic } from '../format/project-writer';
+import { writeFileAtomic } from '../util/atomic';
 
 /** The file name of the ONNX export inside a checkpoint folder. */
 export const ONNX_FILE = 'model.onnx';

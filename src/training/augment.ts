@@ -4,7 +4,7 @@
  * arrays out, inputs untouched; randomness comes from a seeded `Random`.
  */
 
-import type { Random } from './random';
+import type { Random } from '../util/random';
 
 export type PixelArray =
   | Uint8Array

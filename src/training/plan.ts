@@ -11,7 +11,7 @@ import type { ObjClassJson } from '../format/types';
 import { objClassToJson } from '../format/meta';
 import { configError, TaskError } from '../errors';
 import type { TrainConfig } from '../task/config-types';
-import type { SegmentationClasses } from './class-map';
+import type { SegmentationClasses } from '../model-state/class-map';
 import type { FoldItem, FoldPurpose } from './folds';
 import { splitIntoFolds } from './folds';
 import type { PlannedValidation } from './planner';

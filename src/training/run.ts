@@ -26,7 +26,7 @@ import { Progress } from '../protocol/progress';
 import type { TrainConfig } from '../task/config-types';
 import type { TrainTaskContext } from '../task/context';
 import { displayPath, type TaskPaths } from '../task/paths';
-import type { SegmentationClasses } from './class-map';
+import type { SegmentationClasses } from '../model-state/class-map';
 import { EpochBatchReader, FoldBatches } from './data/fold-batches';
 import type { TrainEngine } from './engine/types';
 import { defaultEngineFactory, type EngineFactory, type TrainEngineSetting } from './engine-factory';

@@ -3,8 +3,8 @@
  * repeated, and resumed at an epoch without replaying the ones before it.
  */
 
-import type { Random } from './random';
-import { mixSeed, mulberry32 } from './random';
+import type { Random } from '../util/random';
+import { mixSeed, mulberry32 } from '../util/random';
 
 /** Fisher-Yates on a copy; the input is left alone. */
 export function shuffled<T>(items: readonly T[], rand: Random): T[] {

@@ -10,7 +10,7 @@ import type { Logger } from '../protocol/logger';
 import type { TrainConfig } from '../task/config-types';
 import type { TaskPaths } from '../task/paths';
 import type { AnyNetwork } from '../network/types';
-import type { SegmentationClasses } from './class-map';
+import type { SegmentationClasses } from '../model-state/class-map';
 import type { FoldBatches } from './data/fold-batches';
 import type { SampleSeed } from './data/sample';
 import type { Batch, TrainEngine } from './engine/types';

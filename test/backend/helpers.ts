@@ -1,17 +1,9 @@
 /** Shared by the backend tests: seeded data, running the same computation on two backends, comparisons. */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../../src/util/random';
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded test data: the runtime's own mulberry32, so every failure is reproducible. */
+export const seededRandom = mulberry32;
 
 /** Uniform values in [-1, 1). */
 export function randomArray(size: number, seed: number): Float32Array {

@@ -9,7 +9,7 @@ import {
   readItemAnnotation,
   readSingleProject,
 } from '../../src/format/project-reader';
-import { ResultsProjectWriter, linkOrCopy, writeFileAtomic } from '../../src/format/project-writer';
+import { ResultsProjectWriter, linkOrCopy } from '../../src/format/project-writer';
 import { classBitmapsFromMask } from '../../src/format/rasterise';
 
 const fixture = path.join(__dirname, 'fixtures', 'tutorial_project');
@@ -123,26 +123,6 @@ describe('results project writer (spec F.4)', () => {
     const copy = path.join(tmp, 'out', item.dataset, 'img', item.name);
     expect((await fs.stat(copy)).ino).not.toBe((await fs.stat(item.imagePath)).ino);
     expect((await fs.readFile(copy)).equals(await fs.readFile(item.imagePath))).toBe(true);
-  });
-
-  it('replaces a file atomically: a concurrent reader sees the old or the new content, never a part', async () => {
-    const file = path.join(tmp, 'ann.json');
-    const versions = ['a', 'b'].map((c) => JSON.stringify({ fill: c.repeat(1 << 20) }));
-    await writeFileAtomic(file, versions[0]);
-    let writing = true;
-    const writes = (async () => {
-      for (let i = 1; i <= 20; i++) await writeFileAtomic(file, versions[i % 2]);
-      writing = false;
-    })();
-    let reads = 0;
-    while (writing) {
-      const text = await fs.readFile(file, 'utf8');
-      expect(versions.includes(text)).toBe(true);
-      reads++;
-    }
-    await writes;
-    expect(reads).toBeGreaterThan(0);
-    expect(await fs.readdir(tmp)).toEqual(['ann.json']);
   });
 
   it('refuses what would make an invalid project', async () => {

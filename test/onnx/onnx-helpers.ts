@@ -2,18 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { exportToOnnx, type OnnxExportOptions } from '../../src/onnx';
+import { mulberry32 } from '../../src/util/random';
 
-/** mulberry32: a tiny seeded generator so every failure is reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded test data: the runtime's own mulberry32, so every failure is reproducible. */
+export const seededRandom = mulberry32;
 
 export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = seededRandom(seed);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Raster } from '../../src/training/augment';
 import { applyFlips, augmentPair, drawFlips, flipHorizontal, flipVertical } from '../../src/training/augment';
-import { mixSeed, mulberry32, randomInt } from '../../src/training/random';
+import { mixSeed, mulberry32, randomInt } from '../../src/util/random';
 import { epochOrder, shuffled } from '../../src/training/shuffle';
 
 /** 2 rows x 3 columns x 2 channels; value = 10 * pixel index + channel. */

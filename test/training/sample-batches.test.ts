@@ -5,7 +5,7 @@ import { TaskError, dataError } from '../../src/errors';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import type { ProjectItem } from '../../src/format/project-reader';
 import { readSingleProject } from '../../src/format/project-reader';
-import { createSegmentationClasses } from '../../src/training/class-map';
+import { createSegmentationClasses } from '../../src/model-state/class-map';
 import { EpochBatchReader, FoldBatches, type FoldBatchesOptions } from '../../src/training/data/fold-batches';
 import type { Batch } from '../../src/training/engine/types';
 import { groundTruthValues, planTraining, scanProject, type ScannedItem } from '../../src/training/plan';

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { TaskError } from '../../src/errors';
 import { generateSyntheticProject, type SyntheticProject } from '../../src/example/synthetic-project';
 import { projectItems, readSingleProject, type ProjectListing } from '../../src/format/project-reader';
-import { createSegmentationClasses } from '../../src/training/class-map';
+import { createSegmentationClasses } from '../../src/model-state/class-map';
 import {
   collateSamples,
   flipProbabilities,

@@ -5,7 +5,7 @@
  */
 import { errorMessage, modelError } from '../../errors';
 import { projectClassesJson } from '../../training/plan';
-import { createSegmentationClasses, type SegmentationClasses } from '../../training/class-map';
+import { createSegmentationClasses, type SegmentationClasses } from '../../model-state/class-map';
 import {
   collateSamples,
   flipProbabilities,

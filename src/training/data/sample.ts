@@ -22,7 +22,7 @@ import { resizeNearest } from '../../image/resize-nearest';
 import type { FlipProbabilities, Flips } from '../augment';
 import { applyFlips, drawFlips, NO_FLIPS } from '../augment';
 import type { Batch } from '../engine/types';
-import { mixSeed, mulberry32 } from '../random';
+import { mixSeed, mulberry32 } from '../../util/random';
 
 /** How every sample of a run is made; the same for all samples of a fold. */
 export interface SampleRecipe {

@@ -7,7 +7,7 @@ import {
   makeNewClassToIdxMap,
   makeOutClasses,
   readModelClassMap,
-} from '../../src/training/class-map';
+} from '../../src/model-state/class-map';
 
 const cls = (title: string, shape: ObjClassJson['shape'] = 'polygon', color = '#51c6aa'): ObjClassJson => ({
   title,
