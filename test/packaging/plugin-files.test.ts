@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseUnetSettings, UNET_SETTINGS_SCHEMA } from '../../plugin/unet/settings';
+import { TASK_DEFAULTS } from '../../src/plugin-choice';
 import { MODE_NAMES } from '../../src/task/config-types';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { PLUGIN_TASK_DEFAULTS } from '../../src/task/plugin-defaults';
@@ -75,13 +76,18 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
       customModelSchema: UNET_SETTINGS_SCHEMA,
     });
     expect(resolved).toEqual(preset.config);
-    // As the entry point resolves it (with the plugin schema it is given, if any).
-    expect(() =>
-      resolveTrainConfig(preset.config, { customModelSchema: PLUGIN_TASK_DEFAULTS.customModelSchema }),
-    ).not.toThrow();
     const settings = parseUnetSettings(resolved.custom_model_config);
     const stride = 2 ** settings.depth;
     expect([resolved.input_size.width % stride, resolved.input_size.height % stride]).toEqual([0, 0]);
+  });
+
+  it('the train preset is valid as the entry point resolves it, with the network schema it ships', () => {
+    // src/train.ts resolves with TASK_DEFAULTS.customModelSchema; an undefined schema would accept any object.
+    expect(TASK_DEFAULTS.customModelSchema).toBe(UNET_SETTINGS_SCHEMA);
+    const preset = trainPresets[0] as Preset;
+    expect(resolveTrainConfig(preset.config, { customModelSchema: TASK_DEFAULTS.customModelSchema })).toEqual(
+      preset.config,
+    );
   });
 
   it.each(inferencePresets.map((p) => [modeName(p), p] as const))(
