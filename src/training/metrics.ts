@@ -121,7 +121,12 @@ export class WeightedMean {
 
   /** Null before anything with a positive weight was added, and when the sum is not finite. */
   value(): number | null {
-    return this.weight === 0 ? null : finiteOrNull(this.sum / this.weight);
+    return finiteOrNull(this.mean());
+  }
+
+  /** Null before anything with a positive weight was added; otherwise the mean, NaN and infinities included. */
+  mean(): number | null {
+    return this.weight === 0 ? null : this.sum / this.weight;
   }
 }
 

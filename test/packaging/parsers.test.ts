@@ -156,9 +156,9 @@ describe('README build-command section (test helper)', () => {
     expect(documentedBuildCommands(readme)).toEqual(['npm ci --omit=dev', 'node -e "a" --flag']);
   });
 
-  it('is undefined without both markers', () => {
-    expect(documentedBuildCommands('no section')).toBeUndefined();
-    expect(documentedBuildCommands(`${BEGIN_MARKER}\n\`\`\`sh\nnpm ci\n\`\`\``)).toBeUndefined();
+  it('throws, naming the markers, without both of them', () => {
+    expect(() => documentedBuildCommands('no section')).toThrow(BEGIN_MARKER);
+    expect(() => documentedBuildCommands(`${BEGIN_MARKER}\n\`\`\`sh\nnpm ci\n\`\`\``)).toThrow(END_MARKER);
   });
 });
 

@@ -3,7 +3,8 @@
  */
 /**
  * Bad inputs and resources over a whole training run (spec E.5, H.3): corrupted images within and beyond
- * `allow_corrupted_samples`, an empty fold, and the tensor count, which must not grow from epoch to epoch.
+ * `allow_corrupted_samples`, an empty fold, a diverging run, and the tensor count, which must not grow from
+ * epoch to epoch.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -115,6 +116,31 @@ describe('bad inputs in a training run (spec E.5)', () => {
     expect(e.context).toEqual({ file: 'task_config.json', field: 'dataset_tags.val' });
     expect(run.lines.some((l) => l.subtask === 'Building model:')).toBe(false);
   });
+});
+
+describe('a diverging run (spec H.3)', () => {
+  // lr 1e30: the first step's loss is finite, its update is not. With one validation per epoch the next train
+  // loss is NaN; with one after every step the validation right after that update sees it first.
+  it.each([
+    [1, /^Loss became infinite or NaN \((NaN|-?Infinity)\) at epoch 1 of 2, step 2 of 2 \(iteration 2 of 4;/],
+    [
+      0.5,
+      /^Validation loss became infinite or NaN \((NaN|-?Infinity)\) at epoch 1 of 2, step 1 of 2 \(iteration 1 of 4;/,
+    ],
+  ])(
+    'lr 1e30, val_every %d: the task fails naming the epoch and the step (exit 1, crash line last), no checkpoint written',
+    async (valEvery, message) => {
+      const root = await makeTask({ project: PROJECT, config: { ...TINY, lr: 1e30, val_every: valEvery } });
+      roots.push(root);
+      const run = runLauncher(root);
+      expect(run.status).toBe(1);
+      const last = run.lines[run.lines.length - 1];
+      expect(last.eventType).toBe('EventType.TASK_CRASHED');
+      expect(String(last.fields.exc_str)).toMatch(message);
+      expect(events(run.lines, 'CHECKPOINT')).toEqual([]);
+      expect((await fsp.readdir(path.join(root, 'results'))).filter((f) => /^\d{8}/.test(f))).toEqual([]);
+    },
+  );
 });
 
 describe('memory over a run', () => {

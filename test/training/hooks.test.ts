@@ -2,11 +2,13 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { TaskError } from '../../src/errors';
 import type { ModelConfigJson } from '../../src/format/types';
 import { CheckpointWriter } from '../../src/model-state/checkpoint-writer';
 import { listTarEntries } from '../../src/model-state/tar';
 import { loadModelFromDir } from '../../src/network/io';
 import { createLogger } from '../../src/protocol/logger';
+import { EXIT_CRASH, runMain } from '../../src/protocol/main';
 import { memorySink } from '../../src/protocol/sink';
 import {
   BestTracker,
@@ -20,7 +22,7 @@ import { resolveComputeWorkers } from '../../src/training/engine-factory';
 import { writeCheckpointFiles } from '../../src/training/hooks/checkpoint-files';
 import { ConfusionMatrix, WeightedMean } from '../../src/training/metrics';
 import { EvalPlanner } from '../../src/training/planner';
-import { Trainer } from '../../src/training/trainer';
+import { Trainer, type TrainerOptions } from '../../src/training/trainer';
 
 type Line = Record<string, unknown> & { message: string; level: string };
 
@@ -65,6 +67,7 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
       'epoch log',
       'progress',
       'train metrics',
+      'finite loss',
       'validation',
       'checkpoint',
       'tensor count',
@@ -147,23 +150,24 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
     ).toEqual([2]);
   });
 
-  it('train metrics: non-finite values are written as null', async () => {
+  it('train metrics: non-finite values are written as null (a non-finite accuracy does not stop the run)', async () => {
     const { logger, lines } = logged();
-    const hooks = standardHooks({
+    const run = runWithStandardHooks({
       logger,
-      planner: new EvalPlanner({ valEvery: 100 }),
-      evaluate: async () => ({}),
-      saveCheckpoint: async () => ({ id: 0, subdir: '00000000', sizeb: 1 }),
-      countTensors: () => 0,
-      imagesPerStep: 4,
+      step: async ({ globalStep }) => ({
+        loss: globalStep === 0 ? 0.5 : Number.NaN,
+        metrics: { accuracy: Number.POSITIVE_INFINITY },
+      }),
     });
-    await new Trainer({
-      epochs: 1,
-      itersPerEpoch: 1,
-      step: async () => ({ loss: Number.NaN, metrics: { accuracy: Number.POSITIVE_INFINITY } }),
-      hooks,
-    }).train();
-    expect(lines().find((l) => l.type === 'train')?.metrics).toEqual({ loss: null, accuracy: null });
+    await expect(run.trainer.train()).rejects.toThrow(/Loss became infinite or NaN/);
+    expect(
+      lines()
+        .filter((l) => l.type === 'train')
+        .map((l) => l.metrics),
+    ).toEqual([
+      { loss: 0.5, accuracy: null },
+      { loss: null, accuracy: null },
+    ]);
   });
 
   it('best_now: the first checkpoint always, then strictly lower loss', () => {
@@ -176,6 +180,140 @@ describe('training hooks (spec D.5, E.6-E.8)', () => {
       false,
       true,
     ]);
+  });
+});
+
+/** A Trainer with the standard hooks: val_every 0.5 over 3 epochs of 2 steps, so a validation after every step. */
+function runWithStandardHooks(opts: {
+  logger: ReturnType<typeof logged>['logger'];
+  step: TrainerOptions['step'];
+  valLoss?: (validation: number) => number | null;
+}) {
+  const saved: number[] = [];
+  let validations = 0;
+  const trainer = new Trainer({
+    epochs: 3,
+    itersPerEpoch: 2,
+    step: opts.step,
+    hooks: standardHooks({
+      logger: opts.logger,
+      planner: new EvalPlanner({ valEvery: 0.5 }),
+      evaluate: async () => {
+        const validation = validations++;
+        return { loss: opts.valLoss === undefined ? 0.5 : opts.valLoss(validation), accuracy: 0.5 };
+      },
+      saveCheckpoint: async () => {
+        saved.push(saved.length);
+        return { id: saved.length - 1, subdir: String(saved.length - 1).padStart(8, '0'), sizeb: 1 };
+      },
+      countTensors: () => 0,
+      imagesPerStep: 4,
+    }),
+  });
+  return { trainer, saved, validations: () => validations };
+}
+
+describe('a NaN or infinite loss stops the run, and no checkpoint is written after it', () => {
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])(
+    'a train loss of %d at the third step: a TaskError naming the epoch and the step, no validation or checkpoint after it',
+    async (bad) => {
+      const { logger, lines } = logged();
+      const run = runWithStandardHooks({
+        logger,
+        step: async ({ globalStep }) => ({ loss: globalStep === 2 ? bad : 1 }),
+      });
+      const error = await run.trainer.train().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TaskError);
+      expect((error as TaskError).message).toMatch(
+        new RegExp(
+          `^Loss became infinite or NaN \\(${String(bad)}\\) at epoch 2 of 3, step 1 of 2 ` +
+            '\\(iteration 3 of 6; epoch 1.5 in the metrics lines\\)',
+        ),
+      );
+      expect(run.validations()).toBe(2);
+      expect(run.saved).toEqual([0, 1]);
+      const all = lines();
+      const nanLine = all.findIndex((l) => l.type === 'train' && l.epoch === 1.5);
+      expect(nanLine).toBeGreaterThan(0);
+      expect(all[nanLine].metrics).toEqual({ loss: null });
+      expect(all.slice(nanLine + 1).filter((l) => l.type === 'val' || l.event_type !== undefined)).toEqual(
+        [],
+      );
+    },
+  );
+
+  it('a non-finite val loss writes no checkpoint (none marked best), and fails the run naming the step', async () => {
+    const { logger, lines } = logged();
+    const run = runWithStandardHooks({
+      logger,
+      step: async () => ({ loss: 1 }),
+      valLoss: (validation) => (validation === 0 ? Number.NaN : 0.5),
+    });
+    await expect(run.trainer.train()).rejects.toThrow(
+      /^Validation loss became infinite or NaN \(NaN\) at epoch 1 of 3, step 1 of 2 \(iteration 1 of 6;/,
+    );
+    expect(run.saved).toEqual([]);
+    expect(lines().filter((l) => l.event_type === 'EventType.CHECKPOINT')).toEqual([]);
+    // The val line is printed (its loss null), so the user sees the validation that failed.
+    expect(lines().find((l) => l.type === 'val')?.metrics).toEqual({ loss: null, accuracy: 0.5 });
+  });
+
+  it('a later non-finite val loss keeps the checkpoints before it and writes none after', async () => {
+    const { logger, lines } = logged();
+    const run = runWithStandardHooks({
+      logger,
+      step: async () => ({ loss: 1 }),
+      valLoss: (validation) => (validation === 2 ? Number.POSITIVE_INFINITY : 1 - validation / 10),
+    });
+    await expect(run.trainer.train()).rejects.toThrow(/Validation loss .* at epoch 2 of 3, step 1 of 2/);
+    expect(run.saved).toEqual([0, 1]);
+    const checkpoints = lines().filter((l) => l.event_type === 'EventType.CHECKPOINT');
+    expect(checkpoints.map((c) => [c.id, c.best_now])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
+  });
+
+  it('a null val loss (no pixel counted) is not a divergence: the checkpoint is written', async () => {
+    const { logger } = logged();
+    const run = runWithStandardHooks({ logger, step: async () => ({ loss: 1 }), valLoss: () => null });
+    expect(await run.trainer.train()).toEqual({ kind: 'completed' });
+    expect(run.saved).toHaveLength(6);
+  });
+
+  it('the validation tally keeps a diverged loss as NaN (the line prints it as null); nothing counted is null', () => {
+    const classes = { bg: 0, a: 1 };
+    const confusion = new ConfusionMatrix({ numClasses: 2 });
+    const diverged = new WeightedMean();
+    diverged.add(Number.NaN, 10);
+    expect(validationMetricValues({ loss: diverged, confusion }, classes).loss).toBeNaN();
+    expect(validationMetricValues({ loss: new WeightedMean(), confusion }, classes).loss).toBeNull();
+  });
+
+  it('through the main wrapper: the crash line names the epoch and the step, and the exit code is 1', async () => {
+    const { logger, lines } = logged();
+    const exits: number[] = [];
+    const run = runWithStandardHooks({
+      logger,
+      step: async ({ globalStep }) => ({ loss: globalStep === 4 ? Number.NaN : 1 }),
+    });
+    const code = await runMain(
+      'TEST_TRAIN',
+      async () => {
+        await run.trainer.train();
+      },
+      { logger, exit: (c) => void exits.push(c) },
+    );
+    expect([code, exits]).toEqual([EXIT_CRASH, [EXIT_CRASH]]);
+    const last = lines().at(-1) as Line;
+    expect(last).toMatchObject({ level: 'fatal', event_type: 'EventType.TASK_CRASHED', error_kind: 'model' });
+    expect(String(last.exc_str)).toMatch(
+      /^Loss became infinite or NaN \(NaN\) at epoch 3 of 3, step 1 of 2 /,
+    );
+    expect(run.saved).toEqual([0, 1, 2, 3]);
   });
 });
 

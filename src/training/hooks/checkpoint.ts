@@ -2,13 +2,15 @@
  * A checkpoint after each validation (spec E.6, E.8): when the validation hook has written val metrics at this
  * step, the caller's `save` writes the checkpoint folder completely, and only then is the checkpoint line
  * printed (spec D.6: the agent copies the folder at once). `best_now`: always for the first checkpoint, then
- * only when the val loss is strictly lower than every earlier one.
+ * only when the val loss is strictly lower than every earlier one. A NaN or infinite val loss writes no checkpoint:
+ * the run fails there (./finite-loss.ts).
  */
 
 import { reportCheckpoint } from '../../protocol/events';
 import type { Logger } from '../../protocol/logger';
 import type { MetricValues } from '../metrics';
 import type { TrainHook } from '../trainer';
+import { isNonFiniteLoss, nonFiniteLossError } from './finite-loss';
 import { valMetricsAtStep } from './validation';
 
 /** What the checkpoint line needs to know of a saved checkpoint. */
@@ -53,6 +55,8 @@ export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
     afterStep: async (state) => {
       const valMetrics = valMetricsAtStep(state);
       if (!('loss' in valMetrics)) return;
+      if (isNonFiniteLoss(valMetrics.loss))
+        throw nonFiniteLossError('Validation loss', valMetrics.loss, state);
       const bestNow = best.offer(valMetrics.loss);
       const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics, bestNow });
       reportCheckpoint(opts.logger, {

@@ -1,7 +1,9 @@
 /**
  * The training run's hooks, in their fixed order (house plan habit 2): the epoch log, progress, the train
- * metrics line, validation, the checkpoint (which reads what validation wrote at the same step), then the
- * tensor count. Each is a small factory, testable alone.
+ * metrics line, the finite-loss check (a NaN or infinite train loss fails the run before validation and the
+ * checkpoint of that step), validation, the checkpoint (which reads what validation wrote at the same step, and
+ * fails the run on a non-finite val loss rather than write it), then the tensor count. Each is a small factory,
+ * testable alone.
  */
 
 import type { Logger } from '../../protocol/logger';
@@ -11,6 +13,7 @@ import type { RunState, TrainHook } from '../trainer';
 import type { CheckpointRequest, SavedCheckpoint } from './checkpoint';
 import { checkpointHook } from './checkpoint';
 import { epochLogHook } from './epoch-log';
+import { finiteLossHook } from './finite-loss';
 import { progressHook } from './progress';
 import { tensorCountHook } from './tensor-count';
 import { trainMetricsHook } from './train-metrics';
@@ -19,6 +22,7 @@ import { validationHook } from './validation';
 export { BestTracker, checkpointHook } from './checkpoint';
 export type { CheckpointHookOptions, CheckpointRequest, SavedCheckpoint } from './checkpoint';
 export { epochLogHook } from './epoch-log';
+export { finiteLossHook, isNonFiniteLoss, nonFiniteLossError } from './finite-loss';
 export { progressHook, TRAINING_SUBTASK } from './progress';
 export { tensorCountHook, TENSOR_COUNT_MESSAGE } from './tensor-count';
 export { trainMetricsHook } from './train-metrics';
@@ -49,6 +53,7 @@ export function standardHooks(opts: StandardHooksOptions): TrainHook[] {
     epochLogHook({ logger, imagesPerStep: opts.imagesPerStep }),
     progressHook({ logger }),
     trainMetricsHook({ logger }),
+    finiteLossHook(),
     validationHook({ logger, planner: opts.planner, evaluate: opts.evaluate }),
     checkpointHook({ logger, save: opts.saveCheckpoint }),
     tensorCountHook({ logger, countTensors: opts.countTensors }),

@@ -3,7 +3,7 @@
  * the val fold; the result is printed as the val metrics line (spec D.5) and written to the run's metric store
  * under `val/<name>`, where the checkpoint hook reads it.
  *
- * The val metrics: loss (mean over counted pixels), accuracy (pixel accuracy), mean_iou, and `iou_<class title>`
+ * The val metrics: loss (mean over counted pixels; null when none were, NaN when it diverged), accuracy (pixel accuracy), mean_iou, and `iou_<class title>`
  * per class of the class map, null for a class absent from the val fold's ground truth (its IoU says nothing
  * about that fold). mean_iou is the mean of the non-null per-class values.
  */
@@ -48,7 +48,8 @@ export function validationMetricValues(
   const perClass = iouPerClass(tally.confusion, classTitleToIdx);
   const present = Object.values(perClass).filter((v): v is number => v !== null);
   const metrics: MetricValues = {
-    loss: tally.loss.value(),
+    // NaN or infinite stays so (the line prints null): the checkpoint hook must see the divergence.
+    loss: tally.loss.mean(),
     accuracy: finiteOrNull(tally.confusion.pixelAccuracy()),
     mean_iou: present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length,
   };
