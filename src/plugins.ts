@@ -7,6 +7,7 @@
  * To add a network: a folder under plugin/ exporting `network` (a SegmentationNetwork), one entry here.
  */
 import { configError } from './errors';
+import CLICKS_SETTINGS_SCHEMA from '../plugin/clicks/settings.schema.json';
 import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
 import { UNET_SETTINGS_SCHEMA } from '../plugin/unet/settings';
 import type { ModeConfigInput } from './task/inference-config';
@@ -35,6 +36,12 @@ export const PLUGINS: readonly PluginEntry[] = [
     module: require.resolve('../plugin/unet'),
     settingsSchema: UNET_SETTINGS_SCHEMA,
     defaultModeConfig: UNET_DEFAULT_MODE,
+  },
+  {
+    name: 'clicks',
+    task: 'click_segmentation',
+    module: require.resolve('../plugin/clicks'),
+    settingsSchema: CLICKS_SETTINGS_SCHEMA,
   },
 ];
 

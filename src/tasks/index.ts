@@ -5,9 +5,13 @@
  */
 import { configError } from '../errors';
 import type { AnyTrainingTask } from '../training/task';
+import { clickSegmentationTask } from './click-segmentation/training';
 import { semanticSegmentationTask } from './semantic-segmentation/training';
 
-export const TRAINING_TASKS: readonly AnyTrainingTask[] = [semanticSegmentationTask as AnyTrainingTask];
+export const TRAINING_TASKS: readonly AnyTrainingTask[] = [
+  semanticSegmentationTask as AnyTrainingTask,
+  clickSegmentationTask as AnyTrainingTask,
+];
 
 export function trainingTaskNamed(name: string): AnyTrainingTask {
   const task = TRAINING_TASKS.find((t) => t.name === name);

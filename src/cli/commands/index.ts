@@ -7,6 +7,7 @@ import type { CliCommand } from '../command';
 import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
 import { packCommand } from './pack';
+import { segmentCommand } from './segment';
 import { unpackCommand } from './unpack';
 import { validateConfigCommand } from './validate-config';
 
@@ -16,4 +17,5 @@ export const COMMANDS: readonly CliCommand[] = [
   validateConfigCommand,
   initWeightsCommand,
   exportOnnxCommand,
+  segmentCommand,
 ];
