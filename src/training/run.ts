@@ -11,11 +11,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendSelection, InitBackendOptions } from '../backend/select';
 import { initBackend } from '../backend/select';
-import { configError, TaskError } from '../errors';
+import { configError, modelError, TaskError } from '../errors';
 import { countItems, projectDisplayPath, readSingleProject } from '../format/project-reader';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
-import { modelConfigJson } from '../model-state/config';
+import { modelConfigJson, readModelConfig } from '../model-state/config';
 import { loadNetworkPlugin } from '../network/load-plugin';
 import type { InitializedModel } from '../network/transfer';
 import { buildAndInitModel } from '../network/transfer';
@@ -94,6 +94,7 @@ export async function runTraining(
   });
   logPlan(logger, plan, config);
 
+  await checkModelNetwork(paths, network);
   const built = await buildModel({ network, paths, config, classes, logger });
   let engine: TrainEngine | undefined;
   const trainReader = new EpochBatchReader(foldBatches({ fold: plan.train, plan, classes, taskCtx, task }));
@@ -154,6 +155,28 @@ function checkNetworkFitsTask(network: AnyNetwork, task: AnyTrainingTask): void 
       `the network "${network.name}" takes the inputs [${names.join(', ')}] but the task "${task.name}" ` +
         `feeds [${task.inputNames.join(', ')}]`,
       { file: CONFIG_FILE, field: 'network' },
+    );
+  }
+}
+
+/**
+ * The starting model (model/config.json, when there is one) must be of the network being trained: weights of
+ * another network would be loaded by layer name into the wrong graph. Models that predate the `network` key
+ * cannot be checked and go on as before.
+ */
+async function checkModelNetwork(paths: TaskPaths, network: AnyNetwork): Promise<void> {
+  const file = displayPath(paths, paths.modelConfig);
+  let recorded: unknown;
+  try {
+    recorded = (await readModelConfig(paths.model, { displayName: file })).extra.network;
+  } catch {
+    return; // no or unreadable config.json: the model loader reports what is wrong with the folder
+  }
+  if (typeof recorded === 'string' && recorded !== network.name) {
+    throw modelError(
+      `the model in the model folder is a "${recorded}" network, but the training config's network is ` +
+        `"${network.name}": start from an empty model folder or from a "${network.name}" model`,
+      { file, field: 'network' },
     );
   }
 }

@@ -3,6 +3,8 @@
  * checkpoint names the plugin that made it, and a network that does not fit its task fails before any image
  * is read.
  */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { TaskError } from '../../src/errors';
 import {
   customModelSchemaOf,
@@ -87,5 +89,25 @@ describe('a network trained for another task', () => {
     expect(run.lines.some((l) => String(l.message).startsWith('Project structure has been read'))).toBe(
       false,
     );
+  });
+
+  it('a starting model of another network fails before the model is built, naming both', async () => {
+    root = await makeTask({
+      project: { projectName: 'p', datasets: [{ name: 'ds', count: 2 }], width: 32, height: 32, seed: 1 },
+      config: TINY_TRAIN_CONFIG,
+    });
+    const modelConfig = {
+      settings: { input_size: { width: 32, height: 32 } },
+      out_classes: [{ title: 'object', shape: 'bitmap', color: '#FF3366', geometry_config: {}, hotkey: '' }],
+      class_title_to_idx: { background: 0, object: 1 },
+      network: 'clicks',
+    };
+    await fsp.writeFile(path.join(root, 'model', 'config.json'), JSON.stringify(modelConfig));
+    const run = await runInProcess(root);
+    const e = run.error as TaskError;
+    expect(e).toBeInstanceOf(TaskError);
+    expect(e.message).toContain('is a "clicks" network, but the training config\'s network is "unet"');
+    expect(e.context).toMatchObject({ file: 'model/config.json', field: 'network' });
+    expect(run.lines.some((l) => l.message === 'Model built.')).toBe(false);
   });
 });
