@@ -4,14 +4,20 @@
  * inference task (dist/src/inference.js) with the last checkpoint on fresh images, scores the predictions
  * against their ground truth, and prints where the checkpoint and the result project are.
  *
+ * Then the click task: it trains a click network (`"network": "clicks"`) through the same entry point on another
+ * generated project, runs the NoC protocol on every object of fresh images through `segmentFromClicks`, and
+ * writes a mask and an overlay for one click.
+ *
  * Environment: EXAMPLE_DIR (default ./example-output), EXAMPLE_EPOCHS (default 10: with 6, some seeds' networks
- * were not done learning), EXAMPLE_SEED (the training config's seed, default 42).
+ * were not done learning), EXAMPLE_SEED (the training config's seed, default 42), EXAMPLE_CLICKS (0 skips the
+ * click task), EXAMPLE_CLICK_EPOCHS (default 24).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runTaskProcess, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 import { scoreResults } from './score';
+import { clickExample } from './clicks';
 
 const DIST_SRC = path.resolve(__dirname, '..');
 const CLASSES = ['circle', 'square', 'triangle'];
@@ -93,7 +99,7 @@ async function main(): Promise<void> {
 
   const fmt = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));
   console.log('');
-  console.log(`Done in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(`Semantic segmentation (U-Net) done in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   console.log(`  checkpoint:      ${checkpointDir} (last of ${checkpoints.length})`);
   console.log(`  result project:  ${resultsDir}`);
   console.log(
@@ -102,6 +108,10 @@ async function main(): Promise<void> {
         .map(([c, v]) => `${c} ${fmt(v)}`)
         .join(', ')})`,
   );
+  if (process.env.EXAMPLE_CLICKS !== '0') {
+    console.log('');
+    await clickExample({ root, seed, runTask });
+  }
 }
 
 /** Runs an entry point as the agent does (task folder in SLY_TASK_DATA), echoing a short view of its log. */
@@ -121,7 +131,9 @@ function echo(line: AgentLine): void {
   if (line.event_type === 'EventType.METRICS' && line.type === 'val') {
     const m = line.metrics as Record<string, number | null>;
     console.log(
-      `  epoch ${num(line.epoch)}: val loss ${num(m.loss)}, accuracy ${num(m.accuracy)}, mean IoU ${num(m.mean_iou)}`,
+      'noc85' in m
+        ? `  epoch ${num(line.epoch)}: val NoC@85 ${num(m.noc85)}, NoC@90 ${num(m.noc90)}, IoU after 1 click ${num(m.iou_at_1)}`
+        : `  epoch ${num(line.epoch)}: val loss ${num(m.loss)}, accuracy ${num(m.accuracy)}, mean IoU ${num(m.mean_iou)}`,
     );
   } else if (line.event_type === 'EventType.CHECKPOINT') {
     console.log(
