@@ -1,4 +1,6 @@
 /**
+ * @jest-environment ./test/onnx/ort-environment.js
+ *
  * The click task end to end, as users meet it: trained by the real launcher (`python3 -u src/train.py` with
  * `"network": "clicks"`), its stdout read as the agent reads it; the checkpoint applied by `sly-nn segment` on
  * onnxruntime and on tfjs, through the built CLI; bad input (a click outside the image, no positive click, an
@@ -9,6 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { initBackend } from '../../../src/backend/select';
+import { readSingleProject } from '../../../src/format/project-reader';
+import { evaluateClicksOnProject } from '../../../src/tasks/click-segmentation/evaluate-project';
+import { ClickSegmenter } from '../../../src/tasks/click-segmentation/segment';
 import { builtFile } from '../../contract/built';
 import { events, makeTask, removeTask, runLauncher, type LauncherRun } from '../../training/e2e-helpers';
 
@@ -190,6 +196,39 @@ describe('sly-nn segment', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('"unet" network for semantic_segmentation');
     expect(r.stderr).toContain('click_segmentation');
+  });
+});
+
+describe('evaluateClicksOnProject', () => {
+  it('runs the protocol on every object of the project through segmentFromClicks', async () => {
+    await initBackend({ force: 'wasm' });
+    const segmenter = await ClickSegmenter.load(checkpoint);
+    try {
+      const project = await readSingleProject(path.join(root, 'data'));
+      const score = await evaluateClicksOnProject({ segmenter, project, maxClicks: 6 });
+      // The generator's own record of the objects, not the code under test, says how many there are.
+      const generated = JSON.parse(
+        await fsp.readFile(path.join(root, 'data', 'shapes', 'meta.json'), 'utf8'),
+      );
+      expect(generated.classes.length).toBeGreaterThan(0);
+      let objects = 0;
+      for (const name of await fsp.readdir(path.join(root, 'data', 'shapes', 'ds', 'ann'))) {
+        const ann = JSON.parse(
+          await fsp.readFile(path.join(root, 'data', 'shapes', 'ds', 'ann', name), 'utf8'),
+        );
+        objects += ann.objects.length;
+      }
+      expect(score.objects).toBe(objects);
+      for (const s of score.series) {
+        expect(s.ious.length).toBeGreaterThanOrEqual(1);
+        expect(s.ious.length).toBeLessThanOrEqual(6);
+        for (const iou of s.ious) expect(iou).toBeGreaterThanOrEqual(0);
+      }
+      expect(score.noc['85']).toBeGreaterThanOrEqual(1);
+      expect(score.noc['85']).toBeLessThanOrEqual(6);
+    } finally {
+      await segmenter.dispose();
+    }
   });
 });
 
