@@ -11,7 +11,7 @@ import { resizeNearest } from '../../image/resize-nearest';
 import type { EngineName, SegmentationEngine } from '../../inference/engine/types';
 import { argmaxOfResized } from '../../inference/score-resize';
 import { scoreMap } from '../../inference/stitch';
-import { readModelConfig } from '../../model-state/config';
+import { readInferenceCheckpoint } from '../../inference/checkpoint';
 import { keepClickedComponents, scaleClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_CHANNELS, encodeClickInput, type ClickEncoding } from './encode';
 import { CLICK_SEGMENTATION } from './task-name';
@@ -29,14 +29,13 @@ export interface ClickMask {
   readonly height: number;
 }
 
-const positiveNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-
 /** Reads and checks a click checkpoint's config.json; another network's checkpoint fails, naming both. */
 export async function readClickCheckpoint(dir: string, displayName = dir): Promise<ClickCheckpoint> {
   const file = `${displayName}/config.json`;
-  const config = await readModelConfig(dir, { displayName: file });
-  const { extra } = config;
-  // Checkpoints from before the task layer are U-Nets and recorded neither key.
+  // The input size and the normalisation are read and checked as for any checkpoint.
+  const checkpoint = await readInferenceCheckpoint({ dir, displayName });
+  const { extra } = checkpoint.config;
+  // Checkpoints from before the task layer recorded neither key; they are all U-Nets.
   const network = typeof extra.network === 'string' ? extra.network : 'unet';
   const task = typeof extra.task === 'string' ? extra.task : 'semantic_segmentation';
   if (task !== CLICK_SEGMENTATION) {
@@ -46,25 +45,12 @@ export async function readClickCheckpoint(dir: string, displayName = dir): Promi
       { file, field: 'task' },
     );
   }
-  const size = (config.settings as { input_size?: { height?: unknown; width?: unknown } }).input_size;
-  if (size === undefined || !Number.isInteger(size.height) || !Number.isInteger(size.width)) {
-    throw modelError('expected {"height": int, "width": int}', { file, field: 'settings.input_size' });
-  }
-  const pre = extra.preprocessing as { mean?: unknown; std?: unknown } | undefined;
-  const triple = (v: unknown): v is [number, number, number] =>
-    Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-  if (pre === undefined || !triple(pre.mean) || !triple(pre.std) || !pre.std.every(positiveNumber)) {
-    throw modelError('expected {"mean": [r, g, b], "std": [r, g, b]}', { file, field: 'preprocessing' });
-  }
   const encoding = extra.click_encoding as { radius?: unknown } | undefined;
-  if (encoding === undefined || !positiveNumber(encoding.radius)) {
+  const radius = encoding?.radius;
+  if (typeof radius !== 'number' || !Number.isFinite(radius) || radius <= 0) {
     throw modelError('expected {"radius": number > 0}', { file, field: 'click_encoding' });
   }
-  return {
-    inputSize: { height: size.height as number, width: size.width as number },
-    preprocessing: { mean: pre.mean, std: pre.std },
-    encoding: { radius: encoding.radius },
-  };
+  return { inputSize: checkpoint.inputSize, preprocessing: checkpoint.preprocessing, encoding: { radius } };
 }
 
 /** Checks clicks against the image: inside it, at least one positive. Errors name the click. */
