@@ -105,3 +105,33 @@ export function encodeMaskPng(mask: { width: number; height: number; data: Uint8
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Encodes an index image (one byte a pixel: an object id) as an 8-bit palette PNG with the given palette (RGB
+ * triples, at most 256), as DAVIS stores its masks: readers that keep indices see the ids, viewers the colours.
+ */
+export function encodeIndexPng(
+  image: { width: number; height: number; data: Uint8Array },
+  palette: Uint8Array,
+): Buffer {
+  const { width, height, data } = image;
+  if (width < 1 || height < 1) throw new Error(`cannot write a ${width}x${height} PNG`);
+  if (data.length !== width * height) throw new Error(`${data.length} values for a ${width}x${height} image`);
+  if (palette.length % 3 !== 0 || palette.length === 0 || palette.length > 768) {
+    throw new Error(`a palette is 1 to 256 RGB triples, got ${palette.length} bytes`);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 3; // colour type: indexed
+  const raw = Buffer.alloc((width + 1) * height); // each row: filter byte 0 (None), then the indices
+  for (let y = 0; y < height; y++) raw.set(data.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('PLTE', Buffer.from(palette.buffer, palette.byteOffset, palette.byteLength)),
+    chunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

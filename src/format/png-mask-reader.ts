@@ -100,8 +100,15 @@ function unfilter(raw: Buffer, rowBytes: number, height: number, bpp: number): U
   return out;
 }
 
-/** The mask of a palette or grey PNG, or undefined if this PNG needs the general decoder. */
-export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
+/** The samples of a palette or grey PNG (palette indices, or grey values), one per pixel, row-major. */
+interface Samples {
+  chunks: Chunks;
+  /** 8 bits or fewer a sample: bytes; 16-bit grey: the 16-bit values. */
+  data: Uint8Array | Uint16Array;
+}
+
+/** Decodes a palette or grey PNG to its samples; undefined for other colour types or interlaced images. */
+function readSamples(png: Buffer): Samples | undefined {
   if (!isPngSignature(png)) throw new Error('no PNG signature');
   const c = readChunks(png);
   if (c.interlace !== 0 || (c.colorType !== COLOR_GREY && c.colorType !== COLOR_PALETTE)) return undefined;
@@ -109,12 +116,6 @@ export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
     throw new Error(`bit depth ${c.depth} is not valid for colour type ${c.colorType}`);
   }
   if (c.colorType === COLOR_PALETTE && c.paletteSize === 0) throw new Error('a palette PNG without PLTE');
-  if (c.colorType === COLOR_PALETTE && c.trns === undefined) {
-    throw new Error(
-      'bitmap PNG is a palette image without transparency; a mask must be grey, or carry alpha / a tRNS chunk ' +
-        '(the SDK: "Wrong internal mask format")',
-    );
-  }
   const { width, height, depth } = c;
   const rowBytes = Math.ceil((width * depth) / 8);
   let raw: Buffer;
@@ -126,27 +127,67 @@ export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
   if (raw.length < (rowBytes + 1) * height)
     throw new Error('the PNG image data is shorter than its size says');
   const rows = unfilter(raw, rowBytes, height, depth === 16 ? 2 : 1);
+  if (depth === 16) {
+    const data = new Uint16Array(width * height);
+    for (let i = 0; i < width * height; i++) data[i] = (rows[2 * i] << 8) | rows[2 * i + 1]; // rows are exactly 2 * width bytes
+    return { chunks: c, data };
+  }
+  if (depth === 8)
+    return { chunks: c, data: rows.length === width * height ? rows : rows.subarray(0, width * height) };
+  const data = new Uint8Array(width * height);
+  const perByte = 8 / depth;
+  const mask = (1 << depth) - 1;
+  for (let y = 0; y < height; y++) {
+    const row = y * rowBytes;
+    const dst = y * width;
+    for (let x = 0; x < width; x++) {
+      data[dst + x] = (rows[row + ((x / perByte) | 0)] >> (8 - depth * ((x % perByte) + 1))) & mask;
+    }
+  }
+  return { chunks: c, data };
+}
+
+/** An index image: one value a pixel (a palette index, or an 8-bit grey value), as DAVIS masks are stored. */
+export interface IndexImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * The pixel values of an index PNG: palette indices (the palette's colours are not looked at) or 8-bit (or
+ * fewer) grey values. Other PNGs (RGB, 16-bit, interlaced) are an error saying so.
+ */
+export function readIndexPng(png: Buffer): IndexImage {
+  const samples = readSamples(png);
+  if (samples === undefined || samples.data instanceof Uint16Array) {
+    throw new Error('expected an indexed (palette) or 8-bit grey PNG, not interlaced: an index mask');
+  }
+  return { width: samples.chunks.width, height: samples.chunks.height, data: samples.data };
+}
+
+/** The mask of a palette or grey PNG, or undefined if this PNG needs the general decoder. */
+export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
+  const samples = readSamples(png);
+  if (samples === undefined) return undefined;
+  const c = samples.chunks;
+  if (c.colorType === COLOR_PALETTE && c.trns === undefined) {
+    throw new Error(
+      'bitmap PNG is a palette image without transparency; a mask must be grey, or carry alpha / a tRNS chunk ' +
+        '(the SDK: "Wrong internal mask format")',
+    );
+  }
   // Which sample values are "set": palette entries with non-zero alpha; grey values other than 0 (or, with a
   // tRNS grey value, other than that value, which pngjs and OpenCV turn into alpha 0).
   const set = sampleTest(c);
+  const { width, height } = c;
   const data = new Uint8Array(width * height);
-  if (depth === 16) {
-    for (let i = 0; i < width * height; i++) data[i] = set((rows[2 * i] << 8) | rows[2 * i + 1]) ? 1 : 0; // rows are exactly 2 * width bytes
+  if (samples.data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) data[i] = set(samples.data[i]) ? 1 : 0;
   } else {
-    const table = Uint8Array.from({ length: 1 << depth }, (_, v) => (set(v) ? 1 : 0));
-    const perByte = 8 / depth;
-    const mask = (1 << depth) - 1;
-    for (let y = 0; y < height; y++) {
-      const row = y * rowBytes;
-      const dst = y * width;
-      for (let x = 0; x < width; x++) {
-        const sample =
-          depth === 8
-            ? rows[row + x]
-            : (rows[row + ((x / perByte) | 0)] >> (8 - depth * ((x % perByte) + 1))) & mask;
-        data[dst + x] = table[sample];
-      }
-    }
+    const table = Uint8Array.from({ length: 1 << c.depth }, (_, v) => (set(v) ? 1 : 0));
+    const src = samples.data;
+    for (let i = 0; i < data.length; i++) data[i] = table[src[i]];
   }
   return { width, height, data };
 }

@@ -4,6 +4,7 @@
  */
 
 import type { CliCommand } from '../command';
+import { evalDavisCommand } from './eval-davis';
 import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
 import { packCommand } from './pack';
@@ -18,4 +19,5 @@ export const COMMANDS: readonly CliCommand[] = [
   initWeightsCommand,
   exportOnnxCommand,
   segmentCommand,
+  evalDavisCommand,
 ];
