@@ -9,6 +9,7 @@ import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
+import { trackCommand } from './track';
 import { unpackCommand } from './unpack';
 import { validateConfigCommand } from './validate-config';
 
@@ -19,5 +20,6 @@ export const COMMANDS: readonly CliCommand[] = [
   initWeightsCommand,
   exportOnnxCommand,
   segmentCommand,
+  trackCommand,
   evalDavisCommand,
 ];

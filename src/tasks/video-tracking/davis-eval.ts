@@ -45,7 +45,7 @@ export interface DavisReport {
   sequences: string[];
 }
 
-async function readIndexFile(file: string): Promise<IndexImage> {
+export async function readIndexFile(file: string): Promise<IndexImage> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);

@@ -1,0 +1,286 @@
+/**
+ * Generated video clips for mask tracking, in DAVIS layout (`JPEGImages/480p/<clip>/00000.jpg`,
+ * `Annotations/480p/<clip>/00000.png` as VOC-palette index PNGs, `ImageSets/2017/<set>.txt`): textured shapes
+ * on a textured background that move, rotate and change scale, pass in front of each other (depth order),
+ * leave and re-enter the frame, beside unlabelled look-alike distractors, under camera pan and a brightness
+ * drift. Labels are exact by construction: each pixel's id is the topmost shape's (0 for a distractor or the
+ * background). Seeded: the same options write the same bytes. The annotation of every frame is written, so
+ * `sly-nn eval-davis` can score any tracker on them.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { encodeIndexPng } from '../format/png-chunks';
+import { vocPalette } from '../tasks/video-tracking/davis-palette';
+import { mixSeed, mulberry32, type Random } from '../util/random';
+
+export interface SyntheticClipsOptions {
+  /** The data set root: JPEGImages/, Annotations/ and ImageSets/ are written below it. */
+  dir: string;
+  clips: number;
+  frames: number;
+  width: number;
+  height: number;
+  seed: number;
+  /** The ImageSets/2017 list the clips are named in (default `val`). */
+  set?: string;
+  /** Labelled objects per clip, both bounds inclusive (default 1 to 3). */
+  objects?: { min: number; max: number };
+  /** Unlabelled look-alikes per clip (default 0 to 2). */
+  distractors?: { min: number; max: number };
+  /** Texture families to draw from: a held-out set uses other families than training (default all). */
+  textures?: readonly TextureKind[];
+}
+
+export type TextureKind = 'noise' | 'stripes' | 'checker' | 'gradient';
+export const TEXTURE_KINDS: readonly TextureKind[] = ['noise', 'stripes', 'checker', 'gradient'];
+
+export interface SyntheticClip {
+  name: string;
+  /** The largest object id on the first frame: the objects DAVIS evaluates. */
+  objects: number;
+}
+
+type Rgb = [number, number, number];
+
+interface Texture {
+  kind: TextureKind;
+  a: Rgb;
+  b: Rgb;
+  scale: number;
+  angle: number;
+  seed: number;
+}
+
+interface Shape {
+  /** 0 for a distractor. */
+  id: number;
+  kind: 'ellipse' | 'polygon';
+  /** Star-convex outline: radius factor per angle sample. */
+  radii: number[];
+  rx: number;
+  ry: number;
+  x: number;
+  y: number;
+  vx: number;
+  vy: number;
+  angle: number;
+  spin: number;
+  growth: number;
+  depth: number;
+  texture: Texture;
+}
+
+function colour(rand: Random): Rgb {
+  return [Math.floor(rand() * 256), Math.floor(rand() * 256), Math.floor(rand() * 256)];
+}
+
+function texture(rand: Random, kinds: readonly TextureKind[], like?: Texture): Texture {
+  if (like !== undefined) {
+    // A look-alike: the same family and colours, slightly shifted.
+    const jitter = (c: Rgb): Rgb =>
+      c.map((v) => Math.max(0, Math.min(255, v + Math.floor((rand() - 0.5) * 40)))) as Rgb;
+    return { ...like, a: jitter(like.a), b: jitter(like.b), seed: Math.floor(rand() * 1e9) };
+  }
+  return {
+    kind: kinds[Math.floor(rand() * kinds.length)],
+    a: colour(rand),
+    b: colour(rand),
+    scale: 3 + rand() * 10,
+    angle: rand() * Math.PI,
+    seed: Math.floor(rand() * 1e9),
+  };
+}
+
+/** A smooth hash noise in [0, 1] (value noise, bilinear). */
+function valueNoise(x: number, y: number, seed: number): number {
+  const h = (i: number, j: number): number => (mixSeed(seed, i | 0, j | 0) % 1000) / 999;
+  const i = Math.floor(x);
+  const j = Math.floor(y);
+  const fx = x - i;
+  const fy = y - j;
+  const top = h(i, j) * (1 - fx) + h(i + 1, j) * fx;
+  const bottom = h(i, j + 1) * (1 - fx) + h(i + 1, j + 1) * fx;
+  return top * (1 - fy) + bottom * fy;
+}
+
+/** The texture's colour at a point of its own frame (u, v in pixels). */
+function sample(t: Texture, u: number, v: number): Rgb {
+  const c = Math.cos(t.angle);
+  const s = Math.sin(t.angle);
+  const ru = (u * c - v * s) / t.scale;
+  const rv = (u * s + v * c) / t.scale;
+  let w: number;
+  switch (t.kind) {
+    case 'noise':
+      w = valueNoise(ru, rv, t.seed);
+      break;
+    case 'stripes':
+      w = 0.5 + 0.5 * Math.sin(ru * 2);
+      break;
+    case 'checker':
+      w = (Math.floor(ru) + Math.floor(rv)) & 1;
+      break;
+    default:
+      w = 0.5 + 0.5 * Math.tanh(ru / 4);
+  }
+  return [0, 1, 2].map((k) => Math.round(t.a[k] * (1 - w) + t.b[k] * w)) as Rgb;
+}
+
+function makeShape(opts: {
+  id: number;
+  rand: Random;
+  width: number;
+  height: number;
+  texture: Texture;
+}): Shape {
+  const { rand, width, height } = opts;
+  const size = Math.min(width, height);
+  const samples = 12;
+  const bumpy = rand() < 0.5;
+  return {
+    id: opts.id,
+    kind: bumpy ? 'polygon' : 'ellipse',
+    radii: Array.from({ length: samples }, () => (bumpy ? 0.7 + rand() * 0.5 : 1)),
+    rx: size * (0.1 + rand() * 0.12),
+    ry: size * (0.1 + rand() * 0.12),
+    x: width * (0.2 + rand() * 0.6),
+    y: height * (0.2 + rand() * 0.6),
+    vx: (rand() - 0.5) * size * 0.06,
+    vy: (rand() - 0.5) * size * 0.04,
+    angle: rand() * Math.PI * 2,
+    spin: (rand() - 0.5) * 0.1,
+    growth: 1 + (rand() - 0.5) * 0.02,
+    depth: rand(),
+    texture: opts.texture,
+  };
+}
+
+/** Whether (x, y) is inside the shape at its current pose; returns local texture coordinates when it is. */
+function inside(shape: Shape, x: number, y: number): [number, number] | null {
+  const dx = x - shape.x;
+  const dy = y - shape.y;
+  const c = Math.cos(-shape.angle);
+  const s = Math.sin(-shape.angle);
+  const u = dx * c - dy * s;
+  const v = dx * s + dy * c;
+  const r = Math.hypot(u / shape.rx, v / shape.ry);
+  if (r > 1.3) return null;
+  const theta = (Math.atan2(v / shape.ry, u / shape.rx) / (2 * Math.PI) + 1) % 1;
+  const n = shape.radii.length;
+  const f = theta * n;
+  const i = Math.floor(f) % n;
+  const limit = shape.radii[i] * (1 - (f - Math.floor(f))) + shape.radii[(i + 1) % n] * (f - Math.floor(f));
+  return r <= limit ? [u, v] : null;
+}
+
+/** Moves a shape one frame on; one that has left the frame turns round, so it comes back. */
+function step(shape: Shape, width: number, height: number): void {
+  shape.x += shape.vx;
+  shape.y += shape.vy;
+  shape.angle += shape.spin;
+  shape.rx *= shape.growth;
+  shape.ry *= shape.growth;
+  const margin = Math.max(shape.rx, shape.ry);
+  if (shape.x < -margin || shape.x > width + margin) shape.vx = -shape.vx;
+  if (shape.y < -margin || shape.y > height + margin) shape.vy = -shape.vy;
+}
+
+/** One frame: RGB bytes and the index mask. */
+function renderFrame(opts: {
+  width: number;
+  height: number;
+  background: Texture;
+  pan: [number, number];
+  brightness: number;
+  shapes: readonly Shape[];
+}): { rgb: Uint8Array; ids: Uint8Array } {
+  const { width, height } = opts;
+  const rgb = new Uint8Array(width * height * 3);
+  const ids = new Uint8Array(width * height);
+  const byDepth = [...opts.shapes].sort((a, b) => a.depth - b.depth);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let c = sample(opts.background, x + opts.pan[0], y + opts.pan[1]);
+      let id = 0;
+      for (const shape of byDepth) {
+        const uv = inside(shape, x, y);
+        if (uv === null) continue;
+        c = sample(shape.texture, uv[0], uv[1]);
+        id = shape.id;
+      }
+      const o = (y * width + x) * 3;
+      for (let k = 0; k < 3; k++) rgb[o + k] = Math.max(0, Math.min(255, Math.round(c[k] * opts.brightness)));
+      ids[y * width + x] = id;
+    }
+  }
+  return { rgb, ids };
+}
+
+/** Writes the clips; returns their names and object counts. */
+export async function generateSyntheticClips(options: SyntheticClipsOptions): Promise<SyntheticClip[]> {
+  const { width, height } = options;
+  const kinds = options.textures ?? TEXTURE_KINDS;
+  const objectRange = options.objects ?? { min: 1, max: 3 };
+  const distractorRange = options.distractors ?? { min: 0, max: 2 };
+  const set = options.set ?? 'val';
+  const palette = vocPalette();
+  const clips: SyntheticClip[] = [];
+  for (let c = 0; c < options.clips; c++) {
+    const name = `clip${String(c).padStart(3, '0')}`;
+    const rand = mulberry32(mixSeed(options.seed, c));
+    const background = texture(rand, kinds);
+    const count = objectRange.min + Math.floor(rand() * (objectRange.max - objectRange.min + 1));
+    const shapes: Shape[] = [];
+    for (let id = 1; id <= count; id++)
+      shapes.push(makeShape({ id, rand, width, height, texture: texture(rand, kinds) }));
+    const distractors =
+      distractorRange.min + Math.floor(rand() * (distractorRange.max - distractorRange.min + 1));
+    for (let d = 0; d < distractors; d++) {
+      shapes.push(
+        makeShape({ id: 0, rand, width, height, texture: texture(rand, kinds, shapes[d % count].texture) }),
+      );
+    }
+    // Every object is fully visible on the first frame: it is drawn above the distractors there.
+    for (const s of shapes) if (s.id > 0) s.depth += 1;
+    const panVelocity: [number, number] = [(rand() - 0.5) * 4, (rand() - 0.5) * 3];
+    const drift = (rand() - 0.5) * 0.01;
+    const imgDir = path.join(options.dir, 'JPEGImages', '480p', name);
+    const annDir = path.join(options.dir, 'Annotations', '480p', name);
+    await mkdir(imgDir, { recursive: true });
+    await mkdir(annDir, { recursive: true });
+    let firstIds = 0;
+    for (let t = 0; t < options.frames; t++) {
+      if (t === 1) {
+        // From the second frame on, depths mix: objects pass behind distractors and each other.
+        for (const s of shapes) s.depth = rand() * 2;
+      }
+      const frame = renderFrame({
+        width,
+        height,
+        background,
+        pan: [panVelocity[0] * t, panVelocity[1] * t],
+        brightness: 1 + drift * t,
+        shapes,
+      });
+      const stem = String(t).padStart(5, '0');
+      await writeFile(
+        path.join(imgDir, `${stem}.jpg`),
+        await sharp(Buffer.from(frame.rgb), { raw: { width, height, channels: 3 } })
+          .jpeg({ quality: 92 })
+          .toBuffer(),
+      );
+      await writeFile(
+        path.join(annDir, `${stem}.png`),
+        encodeIndexPng({ width, height, data: frame.ids }, palette),
+      );
+      if (t === 0) firstIds = frame.ids.reduce((m, v) => Math.max(m, v), 0);
+      for (const s of shapes) step(s, width, height);
+    }
+    clips.push({ name, objects: firstIds });
+  }
+  const sets = path.join(options.dir, 'ImageSets', '2017');
+  await mkdir(sets, { recursive: true });
+  await writeFile(path.join(sets, `${set}.txt`), `${clips.map((c) => c.name).join('\n')}\n`);
+  return clips;
+}

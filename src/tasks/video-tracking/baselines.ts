@@ -1,0 +1,114 @@
+/**
+ * The two baselines every tracker is measured against (shared/notes/video-object-segmentation.md §2.4):
+ * - `copy`: the first frame's mask on every frame;
+ * - `colour-nn`: label propagation on raw colours (the CRW algorithm on pixels): each pixel takes the labels of
+ *   its nearest neighbours in RGB among the pixels of the first frame (its given mask) and of the previous frame
+ *   (its own prediction) within a window around it, weighted by a softmax of their colour distance.
+ * Both keep O(1) frames in memory: the first and the previous.
+ */
+export interface Frame {
+  readonly width: number;
+  readonly height: number;
+  /** RGB, 3 bytes a pixel, row-major. */
+  readonly rgb: Uint8Array;
+}
+
+export type BaselineName = 'copy' | 'colour-nn';
+export const BASELINES: readonly BaselineName[] = ['copy', 'colour-nn'];
+
+/** Follows the first frame's mask (ids 0..255) through the frames, one frame at a time. */
+export interface FrameTracker {
+  /** The mask of the next frame. */
+  next(frame: Frame): Uint8Array;
+}
+
+export interface ColourNnOptions {
+  /** Window radius in pixels around each pixel, in each reference frame. */
+  radius: number;
+  /** Neighbours voted. */
+  k: number;
+  /** Softmax temperature on squared RGB distances (0-255 scale). */
+  temperature: number;
+}
+
+export const COLOUR_NN_DEFAULTS: ColourNnOptions = { radius: 6, k: 8, temperature: 400 };
+
+export function makeBaseline(
+  name: BaselineName,
+  first: Frame,
+  firstMask: Uint8Array,
+  options: Partial<ColourNnOptions> = {},
+): FrameTracker {
+  if (name === 'copy') return { next: () => Uint8Array.from(firstMask) };
+  return new ColourNnTracker(first, firstMask, { ...COLOUR_NN_DEFAULTS, ...options });
+}
+
+class ColourNnTracker implements FrameTracker {
+  private previous: Frame;
+  private previousMask: Uint8Array;
+  private readonly ids: number[];
+
+  constructor(
+    private readonly first: Frame,
+    private readonly firstMask: Uint8Array,
+    private readonly options: ColourNnOptions,
+  ) {
+    this.previous = first;
+    this.previousMask = firstMask;
+    this.ids = [...new Set(firstMask)].sort((a, b) => a - b);
+  }
+
+  next(frame: Frame): Uint8Array {
+    const { width: W, height: H } = frame;
+    const { radius: r, k, temperature } = this.options;
+    const out = new Uint8Array(W * H);
+    const refs: [Frame, Uint8Array][] = [
+      [this.first, this.firstMask],
+      [this.previous, this.previousMask],
+    ];
+    const dist = new Float64Array(2 * (2 * r + 1) ** 2);
+    const label = new Uint8Array(dist.length);
+    const votes = new Float64Array(256);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const q = (y * W + x) * 3;
+        let n = 0;
+        for (const [ref, mask] of refs) {
+          for (let v = Math.max(0, y - r); v <= Math.min(H - 1, y + r); v++) {
+            for (let u = Math.max(0, x - r); u <= Math.min(W - 1, x + r); u++) {
+              const p = (v * W + u) * 3;
+              const dr = frame.rgb[q] - ref.rgb[p];
+              const dg = frame.rgb[q + 1] - ref.rgb[p + 1];
+              const db = frame.rgb[q + 2] - ref.rgb[p + 2];
+              dist[n] = dr * dr + dg * dg + db * db;
+              label[n] = mask[v * W + u];
+              n++;
+            }
+          }
+        }
+        // The k nearest by partial selection: k is small.
+        for (const id of this.ids) votes[id] = 0;
+        const taken = Math.min(k, n);
+        for (let j = 0; j < taken; j++) {
+          let best = j;
+          for (let m = j + 1; m < n; m++) if (dist[m] < dist[best]) best = m;
+          [dist[j], dist[best]] = [dist[best], dist[j]];
+          [label[j], label[best]] = [label[best], label[j]];
+          votes[label[j]] += Math.exp(-(dist[j] - dist[0]) / temperature);
+        }
+        let winner = 0;
+        let top = -1;
+        for (const id of this.ids) {
+          if (votes[id] > top) {
+            top = votes[id];
+            winner = id;
+          }
+        }
+        out[y * W + x] = winner;
+      }
+    }
+    this.previous = frame;
+    this.previousMask = out;
+    return out;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Tracking over a DAVIS-layout data set: for each sequence, the first frame's annotation is followed through
+ * `JPEGImages/<resolution>/<sequence>/` frame by frame (two frames in memory at a time), and one index PNG a frame
+ * is written to `<out>/<sequence>/<frame>.png` (VOC palette, the ids of the first mask). A sequence's folder
+ * appears whole or not at all: it is written under a temporary name and renamed. `chunk` splits the sequences
+ * for many machines (a SLURM array, a Kubernetes Indexed Job): chunk i of n takes every n-th, from the i-th.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { dataError } from '../../errors';
+import { encodeIndexPng } from '../../format/png-chunks';
+import { decodeImage } from '../../image/decode';
+import { writeFolderAtomically } from '../../util/atomic';
+import type { Frame, FrameTracker } from './baselines';
+import { davisSequences, readIndexFile } from './davis-eval';
+import { vocPalette } from './davis-palette';
+
+const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
+
+export interface Chunk {
+  index: number;
+  count: number;
+}
+
+/** "i/n" with 0 <= i < n. */
+export function parseChunk(text: string): Chunk {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m === null ? NaN : Number(m[1]);
+  const count = m === null ? NaN : Number(m[2]);
+  if (!(count >= 1 && index >= 0 && index < count)) {
+    throw new Error(`--chunk "${text}": expected i/n with 0 <= i < n, e.g. 0/4 (SLURM_ARRAY_TASK_ID/4)`);
+  }
+  return { index, count };
+}
+
+export async function trackDavis(opts: {
+  davisRoot: string;
+  outDir: string;
+  makeTracker: (first: Frame, firstMask: Uint8Array) => FrameTracker;
+  resolution?: string;
+  set?: string;
+  sequences?: readonly string[];
+  chunk?: Chunk;
+  onFrame?: (sequence: string, frame: number, frames: number) => void;
+}): Promise<string[]> {
+  const resolution = opts.resolution ?? '480p';
+  const all =
+    opts.sequences ??
+    (await davisSequences({ davisRoot: opts.davisRoot, resolution, year: '2017', set: opts.set ?? 'val' }));
+  const chunk = opts.chunk ?? { index: 0, count: 1 };
+  const mine = all.filter((_, i) => i % chunk.count === chunk.index);
+  const palette = vocPalette();
+  await fs.mkdir(opts.outDir, { recursive: true });
+  for (const sequence of mine) {
+    const imgDir = path.join(opts.davisRoot, 'JPEGImages', resolution, sequence);
+    const names = (
+      await fs.readdir(imgDir).catch(() => {
+        throw dataError('no frames folder for this sequence', { file: imgDir });
+      })
+    )
+      .filter((f) => FRAME_EXTENSIONS.includes(path.extname(f).toLowerCase()))
+      .sort();
+    if (names.length === 0) throw dataError('no frames (.jpg, .png)', { file: imgDir });
+    const stem = (f: string): string => f.slice(0, f.length - path.extname(f).length);
+    const maskFile = path.join(opts.davisRoot, 'Annotations', resolution, sequence, `${stem(names[0])}.png`);
+    const firstMask = await readIndexFile(maskFile);
+    const readFrame = async (name: string): Promise<Frame> => {
+      const file = path.join(imgDir, name);
+      const img = await decodeImage(file, { displayName: file });
+      if (img.width !== firstMask.width || img.height !== firstMask.height) {
+        throw dataError(
+          `the frame is ${img.width}x${img.height}, the first mask ${firstMask.width}x${firstMask.height}`,
+          { file },
+        );
+      }
+      return { width: img.width, height: img.height, rgb: img.data };
+    };
+    const target = path.join(opts.outDir, sequence);
+    await writeFolderAtomically(target, async (tmp) => {
+      const first = await readFrame(names[0]);
+      const tracker = opts.makeTracker(first, firstMask.data);
+      const write = (name: string, data: Uint8Array): Promise<void> =>
+        fs.writeFile(
+          path.join(tmp, `${stem(name)}.png`),
+          encodeIndexPng({ width: first.width, height: first.height, data }, palette),
+        );
+      await write(names[0], firstMask.data);
+      opts.onFrame?.(sequence, 1, names.length);
+      for (let t = 1; t < names.length; t++) {
+        await write(names[t], tracker.next(await readFrame(names[t])));
+        opts.onFrame?.(sequence, t + 1, names.length);
+      }
+      // An earlier run's folder is replaced whole, only once the new one is complete.
+      await fs.rm(target, { recursive: true, force: true });
+    });
+  }
+  return mine;
+}

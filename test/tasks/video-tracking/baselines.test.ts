@@ -1,0 +1,84 @@
+/**
+ * Generated clips, the two baselines through `trackDavis`, and the DAVIS evaluation of their results: the whole
+ * loop a tracker will run, on data whose labels are exact by construction.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateSyntheticClips } from '../../../src/example/synthetic-clips';
+import { readIndexPng } from '../../../src/format/png-mask-reader';
+import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
+import { evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';
+import { parseChunk, trackDavis } from '../../../src/tasks/video-tracking/track-davis';
+
+let root: string;
+const davis = (): string => path.join(root, 'DAVIS');
+
+beforeAll(async () => {
+  root = await fsp.mkdtemp(path.join(os.tmpdir(), 'clips-'));
+  await generateSyntheticClips({ dir: davis(), clips: 3, frames: 10, width: 80, height: 56, seed: 4 });
+}, 60_000);
+afterAll(() => fsp.rm(root, { recursive: true, force: true }));
+
+describe('generated clips', () => {
+  it('are DAVIS layout: a frame and an index mask per step, the clips listed, and the same bytes for a seed', async () => {
+    const list = await fsp.readFile(path.join(davis(), 'ImageSets', '2017', 'val.txt'), 'utf8');
+    expect(list.trim().split('\n')).toEqual(['clip000', 'clip001', 'clip002']);
+    const frames = await fsp.readdir(path.join(davis(), 'JPEGImages', '480p', 'clip000'));
+    expect(frames).toHaveLength(10);
+    const mask = readIndexPng(
+      await fsp.readFile(path.join(davis(), 'Annotations', '480p', 'clip000', '00000.png')),
+    );
+    expect([mask.width, mask.height]).toEqual([80, 56]);
+    expect(Math.max(...mask.data)).toBeGreaterThanOrEqual(1);
+    const again = path.join(root, 'again');
+    await generateSyntheticClips({ dir: again, clips: 1, frames: 3, width: 80, height: 56, seed: 4 });
+    for (const f of ['JPEGImages/480p/clip000/00002.jpg', 'Annotations/480p/clip000/00002.png']) {
+      expect(await fsp.readFile(path.join(again, f))).toEqual(await fsp.readFile(path.join(davis(), f)));
+    }
+  });
+});
+
+describe('baselines through trackDavis and eval-davis', () => {
+  it('the ground truth scores 1; copy and colour-nn score below it; colour-nn beats copy on moving shapes', async () => {
+    const truth = await evaluateDavis({
+      resultsDir: path.join(davis(), 'Annotations', '480p'),
+      davisRoot: davis(),
+    });
+    expect(truth.global['J&F-Mean']).toBeCloseTo(1, 10);
+    const scores: Record<string, number> = {};
+    for (const name of ['copy', 'colour-nn'] as const) {
+      const out = path.join(root, name);
+      await trackDavis({ davisRoot: davis(), outDir: out, makeTracker: (f, m) => makeBaseline(name, f, m) });
+      const report = await evaluateDavis({ resultsDir: out, davisRoot: davis() });
+      scores[name] = report.global['J&F-Mean'];
+    }
+    expect(scores.copy).toBeLessThan(0.9);
+    expect(scores['colour-nn']).toBeLessThan(1);
+    expect(scores['colour-nn']).toBeGreaterThan(scores.copy);
+  }, 120_000);
+
+  it('splits the sequences into chunks that cover each once, and refuses a bad chunk', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      seen.push(
+        ...(await trackDavis({
+          davisRoot: davis(),
+          outDir: path.join(root, `chunk${i}`),
+          makeTracker: (f, m) => makeBaseline('copy', f, m),
+          chunk: parseChunk(`${i}/2`),
+        })),
+      );
+    }
+    expect(seen.sort()).toEqual(['clip000', 'clip001', 'clip002']);
+    expect(() => parseChunk('2/2')).toThrow('0 <= i < n');
+    // A run again over existing results replaces them whole.
+    await trackDavis({
+      davisRoot: davis(),
+      outDir: path.join(root, 'chunk0'),
+      makeTracker: (f, m) => makeBaseline('copy', f, m),
+      chunk: parseChunk('0/2'),
+    });
+    expect((await fsp.readdir(path.join(root, 'chunk0'))).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+});
