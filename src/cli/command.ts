@@ -3,7 +3,9 @@
  * Commands print through `io` (never console directly), so tests can run them in-process.
  */
 
-import { parseArgs } from 'util';
+import { parseArgs, type ParseArgsConfig } from 'util';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 export interface CliIo {
   /** Normal output (stdout), one call per line or block. */
@@ -63,4 +65,17 @@ export function parseCommandArgs(
   const flags: Record<string, boolean> = {};
   for (const flag of spec.flags ?? []) flags[flag] = parsed.values[flag] === true;
   return { positionals: parsed.positionals, flags };
+}
+
+/** `util.parseArgs`, strict, with its errors turned into UsageErrors (exit 2 with the usage). */
+export function parseOptions<T extends OptionsConfig>(
+  args: readonly string[],
+  options: T,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>> {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
 }

@@ -2,9 +2,8 @@
  * `eval-davis`: the DAVIS 2017 semi-supervised evaluation of a results folder (index PNGs per frame), as the
  * official davis2017-evaluation computes it: J and F per object, mean, recall and decay, and J&F.
  */
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { type CliCommand, UsageError } from '../command';
+import { type CliCommand, parseOptions, UsageError } from '../command';
 
 export const evalDavisCommand: CliCommand = {
   name: 'eval-davis',
@@ -25,22 +24,16 @@ export const evalDavisCommand: CliCommand = {
     'Example: sly-nn eval-davis results/davis-val DAVIS --set val',
   ].join('\n'),
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        options: {
-          set: { type: 'string', default: 'val' },
-          year: { type: 'string', default: '2017' },
-          resolution: { type: 'string', default: '480p' },
-          sequences: { type: 'string' },
-        },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
+    const parsed = parseOptions(
+      args,
+      {
+        set: { type: 'string', default: 'val' },
+        year: { type: 'string', default: '2017' },
+        resolution: { type: 'string', default: '480p' },
+        sequences: { type: 'string' },
+      },
+      true,
+    );
     if (parsed.positionals.length !== 2) throw new UsageError('expected <results dir> <DAVIS root>');
     const [resultsDir, davisRoot] = parsed.positionals as [string, string];
     const v = parsed.values;

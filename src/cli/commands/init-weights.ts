@@ -4,7 +4,6 @@
  * existing checkpoint of this plugin (every layer but the head kept).
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { configError, dataError } from '../../errors';
 import { objClassToJson, parseProjectMeta } from '../../format/meta';
 import type { InitWeightsResult } from '../../model-state/init-weights';
@@ -12,7 +11,7 @@ import { customModelSchemaOf, findPlugin } from '../../plugins';
 import { packModelDir } from '../../model-state/tar';
 import { readJsonFile } from '../../task/json-file';
 import { resolveTrainConfig } from '../../task/train-config';
-import { type CliCommand, UsageError } from '../command';
+import { type CliCommand, parseOptions, UsageError } from '../command';
 
 interface InitWeightsArgs {
   project: string;
@@ -23,24 +22,17 @@ interface InitWeightsArgs {
 }
 
 function parseInitWeightsArgs(args: readonly string[]): InitWeightsArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        project: { type: 'string' },
-        out: { type: 'string' },
-        config: { type: 'string' },
-        from: { type: 'string' },
-        tar: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(
+    args,
+    {
+      project: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string' },
+      from: { type: 'string' },
+      tar: { type: 'string' },
+    },
+    true,
+  );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (values.project === undefined || values.out === undefined) {
     throw new UsageError('--project and --out are required');

@@ -2,9 +2,8 @@
  * `segment`: click-prompted segmentation of one image with a click checkpoint (network `clicks`): positive and
  * negative clicks in image pixels give the object's mask, a grey PNG of the image's size (255 = object).
  */
-import { parseArgs } from 'node:util';
 import type { Click } from '../../tasks/click-segmentation/clicks';
-import { type CliCommand, UsageError } from '../command';
+import { type CliCommand, parseOptions, UsageError } from '../command';
 
 interface SegmentArgs {
   checkpoint: string;
@@ -25,26 +24,15 @@ export function parsePoint(text: string): Click {
 }
 
 function parseSegmentArgs(args: readonly string[]): SegmentArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        checkpoint: { type: 'string' },
-        image: { type: 'string' },
-        point: { type: 'string', multiple: true },
-        out: { type: 'string' },
-        overlay: { type: 'string' },
-        'previous-mask': { type: 'string' },
-        engine: { type: 'string' },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-  const v = parsed.values;
+  const v = parseOptions(args, {
+    checkpoint: { type: 'string' },
+    image: { type: 'string' },
+    point: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    overlay: { type: 'string' },
+    'previous-mask': { type: 'string' },
+    engine: { type: 'string' },
+  }).values;
   if (v.checkpoint === undefined || v.image === undefined || v.out === undefined) {
     throw new UsageError('--checkpoint, --image and --out are required');
   }

@@ -3,8 +3,7 @@
  * PNG a frame, in DAVIS layout, ready for `sly-nn eval-davis`. For now with the two baselines every tracker is
  * measured against; the trained tracker (issue 14) will plug in here.
  */
-import { parseArgs } from 'node:util';
-import { type CliCommand, UsageError } from '../command';
+import { type CliCommand, parseOptions, UsageError } from '../command';
 
 export const trackCommand: CliCommand = {
   name: 'track',
@@ -24,25 +23,14 @@ export const trackCommand: CliCommand = {
     'Example: sly-nn track --davis DAVIS --out results/copy --baseline copy && sly-nn eval-davis results/copy DAVIS',
   ].join('\n'),
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        options: {
-          davis: { type: 'string' },
-          out: { type: 'string' },
-          baseline: { type: 'string' },
-          set: { type: 'string', default: 'val' },
-          sequences: { type: 'string' },
-          chunk: { type: 'string' },
-        },
-        allowPositionals: false,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    const v = parsed.values;
+    const v = parseOptions(args, {
+      davis: { type: 'string' },
+      out: { type: 'string' },
+      baseline: { type: 'string' },
+      set: { type: 'string', default: 'val' },
+      sequences: { type: 'string' },
+      chunk: { type: 'string' },
+    }).values;
     if (v.davis === undefined || v.out === undefined) throw new UsageError('--davis and --out are required');
     const { BASELINES, makeBaseline } = await import('../../tasks/video-tracking/baselines');
     const baseline = BASELINES.find((b) => b === v.baseline);
