@@ -28,6 +28,8 @@ describe('network plugin loading (spec G.1: the plugin is chosen by the entry po
   test('every missing part is listed', () => {
     const problems = networkShapeProblems({ name: 'x', build: () => null, headLayerNames: [] });
     expect(problems).toEqual([
+      '"task" is not a non-empty string',
+      '"inputs" is not a non-empty array of {name, channels}',
       '"parseSettings" is not a function',
       '"buildHead" is not a function',
       '"settingsSchema" is missing',
@@ -35,5 +37,17 @@ describe('network plugin loading (spec G.1: the plugin is chosen by the entry po
       '"headLayerNames" is not a non-empty array',
       '"preprocessing" needs mean and std of 3 numbers each',
     ]);
+  });
+
+  test('a network must declare its task and named inputs with whole channel counts', async () => {
+    const { network } = await import('../../plugin/unet');
+    expect(networkShapeProblems(network)).toEqual([]);
+    expect(networkShapeProblems({ ...network, task: '' })).toEqual(['"task" is not a non-empty string']);
+    const bad = [[], [{ name: 'image', channels: 0 }], [{ name: 'image', channels: 2.5 }], [{ channels: 3 }]];
+    for (const inputs of bad) {
+      expect(networkShapeProblems({ ...network, inputs })).toEqual([
+        '"inputs" is not a non-empty array of {name, channels}',
+      ]);
+    }
   });
 });

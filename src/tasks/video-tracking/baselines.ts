@@ -92,8 +92,12 @@ class ColourNnTracker implements FrameTracker {
         for (let j = 0; j < taken; j++) {
           let best = j;
           for (let m = j + 1; m < n; m++) if (dist[m] < dist[best]) best = m;
-          [dist[j], dist[best]] = [dist[best], dist[j]];
-          [label[j], label[best]] = [label[best], label[j]];
+          const d = dist[j];
+          dist[j] = dist[best];
+          dist[best] = d;
+          const l = label[j];
+          label[j] = label[best];
+          label[best] = l;
           votes[label[j]] += Math.exp(-(dist[j] - dist[0]) / temperature);
         }
         let winner = 0;
