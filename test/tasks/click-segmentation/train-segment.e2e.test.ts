@@ -10,7 +10,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { builtFile } from '../../contract/built';
-import { events, makeTask, removeTask, runLauncher, type LauncherRun } from '../../training/e2e-helpers';
+import { events, runLauncher, type LauncherRun } from '../../helpers/launcher';
+import { makeTask, removeTask } from '../../training/e2e-helpers';
 
 const CONFIG = {
   network: 'clicks',
