@@ -1,10 +1,9 @@
 /**
- * Shared by the training end-to-end tests: a task folder laid out as the agent lays it out (spec A.2), the
- * real launcher run as the agent runs it (spec H.1), an in-process run through `runTraining`, and readers
- * for checkpoint folders that do not go through the code under test (the weights are read straight from
- * model.json's manifest and weights.bin).
+ * Shared by the training end-to-end tests: a task folder laid out as the agent lays it out (spec A.2), an
+ * in-process run through `runTraining`, and readers for checkpoint folders that do not go through the code
+ * under test (the weights are read straight from model.json's manifest and weights.bin). No child process
+ * here, so unit tests may use it too; the launcher run is in test/helpers/launcher.ts.
  */
-import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,8 +15,6 @@ import { trainingTaskNamed } from '../../src/tasks';
 import { taskPathsAt } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
-import { builtFile, REPO_ROOT } from '../contract/built';
-import { readStrictOutput, type AgentLogLine } from '../helpers/agent';
 
 /** A training config small enough for tests: a 2-level U-Net on 32x32 inputs, one epoch, no ONNX export. */
 export const TINY_TRAIN_CONFIG = {
@@ -53,47 +50,6 @@ export async function makeTask(setup: TaskSetup): Promise<string> {
 
 export async function removeTask(root: string | undefined): Promise<void> {
   if (root !== undefined) await fsp.rm(root, { recursive: true, force: true });
-}
-
-export interface LauncherRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  lines: AgentLogLine[];
-}
-
-/**
- * `python3 -u src/train.py` (or inference.py) with the task folder, stdout on a pipe, as the agent starts it
- * (spec H.1).
- */
-export function runLauncher(
-  root: string,
-  env: NodeJS.ProcessEnv = {},
-  timeoutMs = 240_000,
-  entry: 'train' | 'inference' = 'train',
-): LauncherRun {
-  builtFile(`src/${entry}.ts`);
-  builtFile(entry === 'train' ? 'src/training/run.ts' : 'src/inference/run.ts');
-  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
-    env: {
-      PATH: process.env.PATH,
-      LOG_LEVEL: 'DEBUG',
-      SLY_TASK_DATA: root,
-      TFJS_BACKEND: 'wasm',
-      PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ in the checkout
-      ...env,
-    },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.error !== undefined) throw result.error;
-  return {
-    status: result.status,
-    stdout: result.stdout,
-    stderr: result.stderr,
-    lines: readStrictOutput(result.stdout),
-  };
 }
 
 export type Line = Record<string, unknown> & { message: string; level: string };
@@ -172,11 +128,6 @@ export async function folderBytes(dir: string): Promise<number> {
     total += entry.isDirectory() ? await folderBytes(p) : (await fsp.stat(p)).size;
   }
   return total;
-}
-
-/** The lines of one event type (agent-parsed lines). */
-export function events(lines: readonly AgentLogLine[], name: string): AgentLogLine[] {
-  return lines.filter((l) => l.eventType === `EventType.${name}`);
 }
 
 /** The U-Net head layers (plugin/unet): their weights are the ones transfer learning re-initialises. */

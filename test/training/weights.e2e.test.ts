@@ -12,14 +12,13 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { TaskError } from '../../src/errors';
 import { defaultEngineFactory, type EngineFactory } from '../../src/training/engine-factory';
+import { events, runLauncher } from '../helpers/launcher';
 import {
-  events,
   isHeadWeight,
   makeTask,
   readCheckpointWeights,
   removeTask,
   runInProcess,
-  runLauncher,
   TINY_TRAIN_CONFIG,
   type InProcessRun,
 } from './e2e-helpers';

@@ -13,7 +13,8 @@ import { decodeBitmapData } from '../../src/format/bitmap-codec';
 import { decodeNpy } from '../../src/format/npy';
 import { projectItems, readItemAnnotation, readSingleProject } from '../../src/format/project-reader';
 import type { AnnotationJson } from '../../src/format/types';
-import { events, makeTask, removeTask, runLauncher, type LauncherRun } from '../training/e2e-helpers';
+import { events, runLauncher, type LauncherRun } from '../helpers/launcher';
+import { makeTask, removeTask } from '../training/e2e-helpers';
 
 const CLASSES = ['circle', 'square', 'triangle'];
 const TRAIN_CONFIG = {

@@ -1,7 +1,7 @@
 /**
  * The data-parallel engine (worker threads, one wasm backend each) against the in-process engine: same
  * steps, identical replicas, errors from workers surfacing as errors, and clean shutdown. Runs the compiled
- * worker and plugin (ensureBuilt compiles them when stale).
+ * worker and plugin (ensureBuilt fails, asking for `npm run build`, when they are missing or stale).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { TaskError } from '../../src/errors';
 import { TENSOR_COUNT_MESSAGE } from '../../src/training/hooks';
-import { events, makeTask, removeTask, runInProcess, runLauncher, TINY_TRAIN_CONFIG } from './e2e-helpers';
+import { events, runLauncher } from '../helpers/launcher';
+import { makeTask, removeTask, runInProcess, TINY_TRAIN_CONFIG } from './e2e-helpers';
 
 const TINY = { ...TINY_TRAIN_CONFIG, epochs: 2 };
 const PROJECT = {

@@ -8,7 +8,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { listTarEntries } from '../../src/model-state/tar';
 import type { AgentLogLine } from '../helpers/agent';
-import { events, folderBytes, makeTask, removeTask, runLauncher, type LauncherRun } from './e2e-helpers';
+import { events, runLauncher, type LauncherRun } from '../helpers/launcher';
+import { folderBytes, makeTask, removeTask } from './e2e-helpers';
 
 const EPOCHS = 20;
 const VAL_EVERY = 5;

@@ -1,21 +1,23 @@
 /**
  * The agent's launch commands (spec H.1: `python -u /workdir/src/train.py`, inference.py) against the image's
  * layout, rebuilt here without Docker from the Dockerfile itself: the build stage's context COPYs are staged in a
- * folder, `npm ci` stands as a link to our node_modules, the package's build script is run there, and the
- * runtime stage's COPYs assemble /workdir. The launchers then run with a fake `node` that records what it was
- * asked to start, and the compiled entry points' requires are walked: they must stay inside dist/ or name a
- * production dependency (the image has no dev dependencies).
+ * folder, `npm ci` stands as a link to our node_modules, the output of the package's build script stands as a
+ * link to the checkout's dist/ (built before the contract tests: no test compiles), and the runtime stage's COPYs
+ * assemble /workdir. The launchers then run with a fake `node` that records what it was asked to start, and the
+ * compiled entry points' requires are walked: they must stay inside dist/ or name a production dependency (the
+ * image has no dev dependencies), and every compiled file the image may load must have its source in the staged
+ * build context, so that the image's own compile sees what the checkout's did.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { builtFile, DIST, REPO_ROOT as ROOT } from '../contract/built';
 import type { Stage } from './dockerfile';
 import { copySpecs, parseDockerfile, stageNamed, workdirAt } from './dockerfile';
 import { isExcluded, parseDockerignore } from './dockerignore';
 import { walkRequires } from './require-walk';
 
-const ROOT = path.resolve(__dirname, '../..');
 const dockerfile = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const ignore = parseDockerignore(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
 const runtime = dockerfile.stages[dockerfile.stages.length - 1] as Stage;
@@ -89,18 +91,37 @@ function stageBuild(): void {
   }
   // `npm ci` in the image; our installed node_modules stands for it.
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(buildDir, 'node_modules'));
-  // `npm run build`: the package's own build script, without the type check (npm run typecheck does that over
-  // a superset of these files), so that another module's type error does not hide a layout problem.
+  // `npm run build`: the package's own build script, `tsc -p <config>`. Its output is the checkout's dist/, made
+  // by the same script from the same files; the test 'every compiled file ... has its source in the build
+  // context' checks that the staged context holds what that compile read.
   const pkg = JSON.parse(fs.readFileSync(path.join(buildDir, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  const script = pkg.scripts.build ?? '';
-  expect(script).toMatch(/^tsc( |$)/);
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, ...script.split(/\s+/).slice(1), '--noCheck'], {
-    cwd: buildDir,
-    stdio: 'pipe',
-  });
+  const args = (pkg.scripts.build ?? '').split(/\s+/);
+  expect(args[0]).toBe('tsc');
+  const p = args.findIndex((a) => a === '-p' || a === '--project');
+  const project = p < 0 ? 'tsconfig.json' : (args[p + 1] as string);
+  const outDir = compilerOutDir(buildDir, project);
+  expect(path.resolve(ROOT, outDir)).toBe(DIST);
+  for (const entry of ENTRIES) builtFile(`src/${entry}.ts`); // fails with the build instruction when stale
+  fs.symlinkSync(DIST, path.join(buildDir, outDir));
+}
+
+/**
+ * outDir of a tsconfig in the staged build context, following `extends` there: a config missing from the
+ * context fails here as it would fail the image's `npm run build`.
+ */
+function compilerOutDir(dir: string, config: string): string {
+  const file = path.join(dir, config);
+  if (!fs.existsSync(file)) throw new Error(`${config} is not in the build stage's context`);
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    extends?: string;
+    compilerOptions?: { outDir?: string };
+  };
+  const outDir = json.compilerOptions?.outDir;
+  if (outDir !== undefined) return path.relative(dir, path.resolve(path.dirname(file), outDir));
+  if (json.extends === undefined) throw new Error(`${config} sets no outDir`);
+  return compilerOutDir(dir, path.relative(dir, path.resolve(path.dirname(file), json.extends)));
 }
 
 function assembleRuntime(): void {
@@ -136,7 +157,7 @@ beforeAll(() => {
   fs.mkdirSync(imageDir);
   stageBuild();
   assembleRuntime();
-}, 240000);
+});
 
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -191,5 +212,30 @@ describe('the agent launch commands in the image layout (spec H.1)', () => {
     // The walk really went through the program, JSON schemas included.
     expect(seen.filter((f) => f.endsWith('.json')).length).toBeGreaterThan(0);
     expect(seen.length).toBeGreaterThan(10);
+  });
+
+  it('every compiled file the image may load has its source in the build context', () => {
+    // The image compiles src/ and plugin/ as staged; any of their compiled files may run (worker scripts and
+    // network plugins are loaded by path), and so may whatever they require, wherever it lives.
+    const context = fs.realpathSync(buildDir);
+    const dist = fs.realpathSync(DIST);
+    const compiled = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) return compiled(p);
+        // Files whose source is gone from the checkout are leftovers of an earlier build, not part of this one.
+        const source = path.relative(dist, p).replace(/\.js$/, '.ts');
+        return e.name.endsWith('.js') && fs.existsSync(path.join(ROOT, source)) ? [p] : [];
+      });
+    const entries = ['src', 'plugin'].flatMap((d) => compiled(path.join(dist, d)));
+    expect(entries.length).toBeGreaterThan(10);
+    const { files, problems } = walkRequires({ root: dist, entries, packages: new Set() });
+    // Which packages may be required is the previous test's business; here only files count.
+    expect(problems.filter((p) => !p.endsWith('is not an allowed package'))).toEqual([]);
+    const missing = files
+      .map((f) => path.relative(dist, f))
+      .map((rel) => (rel.endsWith('.js') ? rel.replace(/\.js$/, '.ts') : rel))
+      .filter((source) => !fs.existsSync(path.join(context, source)));
+    expect(missing).toEqual([]);
   });
 });

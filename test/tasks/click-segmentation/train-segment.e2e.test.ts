@@ -16,7 +16,8 @@ import { readSingleProject } from '../../../src/format/project-reader';
 import { evaluateClicksOnProject } from '../../../src/tasks/click-segmentation/evaluate-project';
 import { ClickSegmenter } from '../../../src/tasks/click-segmentation/segment';
 import { builtFile } from '../../contract/built';
-import { events, makeTask, removeTask, runLauncher, type LauncherRun } from '../../training/e2e-helpers';
+import { events, runLauncher, type LauncherRun } from '../../helpers/launcher';
+import { makeTask, removeTask } from '../../training/e2e-helpers';
 
 const CONFIG = {
   network: 'clicks',

@@ -1,0 +1,55 @@
+/**
+ * The real launcher run as the agent runs it (spec H.1): `python3 -u src/train.py` (or inference.py) on the
+ * built checkout, as a child process. Only the e2e and contract projects use this (the unit project starts no
+ * process); the task folders themselves come from test/training/e2e-helpers.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { builtFile, REPO_ROOT } from '../contract/built';
+import { readStrictOutput, type AgentLogLine } from './agent';
+
+export interface LauncherRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  lines: AgentLogLine[];
+}
+
+/**
+ * `python3 -u src/train.py` (or inference.py) with the task folder, stdout on a pipe, as the agent starts it
+ * (spec H.1).
+ */
+export function runLauncher(
+  root: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 240_000,
+  entry: 'train' | 'inference' = 'train',
+): LauncherRun {
+  builtFile(`src/${entry}.ts`);
+  builtFile(entry === 'train' ? 'src/training/run.ts' : 'src/inference/run.ts');
+  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'DEBUG',
+      SLY_TASK_DATA: root,
+      TFJS_BACKEND: 'wasm',
+      PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ in the checkout
+      ...env,
+    },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error !== undefined) throw result.error;
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    lines: readStrictOutput(result.stdout),
+  };
+}
+
+/** The lines of one event type (agent-parsed lines). */
+export function events(lines: readonly AgentLogLine[], name: string): AgentLogLine[] {
+  return lines.filter((l) => l.eventType === `EventType.${name}`);
+}
