@@ -46,11 +46,11 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
         return {
           engine,
           report: {
-            name: 'onnx',
+            name: 'onnxruntime',
             description: engine.description,
             reason:
-              opts.engine === 'onnx'
-                ? 'INFERENCE_ENGINE=onnx'
+              opts.engine === 'onnxruntime'
+                ? 'INFERENCE_ENGINE=onnxruntime'
                 : 'onnxruntime-node loaded the checkpoint model.onnx',
             notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
             onnxSource: 'model.onnx from the checkpoint (its weights hash matches weights.bin)',
@@ -90,7 +90,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       description: engine.description,
       reason: choice.reason,
       notChosen: choice.notChosen,
-      ...(engine.name === 'onnx' && onnxSource !== undefined ? { onnxSource } : {}),
+      ...(engine.name === 'onnxruntime' && onnxSource !== undefined ? { onnxSource } : {}),
       tfjsBackend,
     },
     close: async () => {
@@ -110,7 +110,7 @@ export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport
   return { name: b.name, notUsed: b.reasons };
 }
 
-/** An onnx engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
+/** An onnxruntime engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
 async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
   try {
     const ort = await (opts.loadOrt ?? (() => import('onnxruntime-node')))();

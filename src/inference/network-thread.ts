@@ -60,7 +60,7 @@ export interface EngineReport {
   readonly description: string;
   readonly reason: string;
   readonly notChosen: { readonly name: EngineName; readonly reason: string };
-  /** With the onnx engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
+  /** With the onnxruntime engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
   readonly onnxSource?: string;
   /** The tfjs backend, when tfjs was loaded (the tfjs engine, or exporting the network to ONNX). */
   readonly tfjsBackend?: TfjsBackendReport;

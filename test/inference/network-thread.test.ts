@@ -85,10 +85,10 @@ async function runBuilt(
 
 describe('network in a worker thread (spec F.2)', () => {
   it.each([
-    ['onnx', { name: 'full_image' }],
+    ['onnxruntime', { name: 'full_image' }],
     ['tfjs', { name: 'full_image' }],
     [
-      'onnx',
+      'onnxruntime',
       {
         name: 'sliding_window',
         window: { width: 32, height: 32 },
@@ -118,11 +118,15 @@ describe('network in a worker thread (spec F.2)', () => {
     const withFile = await makeTask('t-onnx-file');
     const model = path.join(withFile, 'model');
     await exportCheckpointToOnnx({ checkpointDir: model, outFile: path.join(model, 'model.onnx') });
-    const fromFile = await runBuilt(withFile, { name: 'full_image' }, { engine: 'onnx', networkThreads: 2 });
+    const fromFile = await runBuilt(
+      withFile,
+      { name: 'full_image' },
+      { engine: 'onnxruntime', networkThreads: 2 },
+    );
     const exported = await runBuilt(
       await makeTask('t-onnx-export'),
       { name: 'full_image' },
-      { engine: 'onnx', networkThreads: 2 },
+      { engine: 'onnxruntime', networkThreads: 2 },
     );
     const line = (lines: Record<string, unknown>[], message: string) =>
       lines.find((l) => l.message === message);

@@ -38,7 +38,7 @@ export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineCho
     return {
       engine: await TfjsEngine.create({ model: opts.model }),
       reason: `${ENGINE_ENV_VAR}=tfjs`,
-      notChosen: { name: 'onnx', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
+      notChosen: { name: 'onnxruntime', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
       needsTfjsModel: true,
     };
   }
@@ -47,20 +47,22 @@ export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineCho
     return {
       engine: onnx.engine,
       reason:
-        opts.force === 'onnx'
-          ? `${ENGINE_ENV_VAR}=onnx`
+        opts.force === 'onnxruntime'
+          ? `${ENGINE_ENV_VAR}=onnxruntime`
           : 'onnxruntime-node loaded and the model exported to ONNX',
       notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
       needsTfjsModel: false,
     };
   }
-  if (opts.force === 'onnx') {
-    throw new TaskError(onnx.kind, `${ENGINE_ENV_VAR}=onnx, but ${onnx.reason}`, { field: ENGINE_ENV_VAR });
+  if (opts.force === 'onnxruntime') {
+    throw new TaskError(onnx.kind, `${ENGINE_ENV_VAR}=onnxruntime, but ${onnx.reason}`, {
+      field: ENGINE_ENV_VAR,
+    });
   }
   return {
     engine: await TfjsEngine.create({ model: opts.model }),
-    reason: 'fallback: the ONNX engine could not run',
-    notChosen: { name: 'onnx', reason: onnx.reason },
+    reason: 'fallback: the onnxruntime engine could not run',
+    notChosen: { name: 'onnxruntime', reason: onnx.reason },
     needsTfjsModel: true,
   };
 }

@@ -26,7 +26,7 @@ export interface OnnxEngineOptions {
 }
 
 export class OnnxEngine implements SegmentationEngine {
-  readonly name = 'onnx' as const;
+  readonly name = 'onnxruntime' as const;
 
   private constructor(
     private readonly ort: OrtModule,
@@ -85,7 +85,7 @@ export class OnnxEngine implements SegmentationEngine {
     const expected = n * this.inputShape[0] * this.inputShape[1] * this.outputChannels;
     if (out.type !== 'float32' || out.size !== expected) {
       throw new Error(
-        `onnx engine: output ${out.type} [${out.dims.join(', ')}], expected ${expected} float32 values`,
+        `onnxruntime engine: output ${out.type} [${out.dims.join(', ')}], expected ${expected} float32 values`,
       );
     }
     return out.data as Float32Array;
