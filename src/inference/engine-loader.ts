@@ -10,7 +10,8 @@
  */
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName, SegmentationEngine } from './engine/types';
-import { OnnxEngine, type OrtModule } from './engine/onnx-engine';
+import { loadOnnxRuntime, type OrtLoader } from '../onnx/runtime';
+import { OnnxEngine } from './engine/onnx-engine';
 import type { EngineReport, TfjsBackendReport } from './network-thread';
 import type { OnnxReuse } from './onnx-reuse';
 
@@ -22,7 +23,7 @@ export interface LoadEngineOptions {
   /** Initialises tfjs's backend; called only when tfjs is needed. */
   readonly initTfjs: () => Promise<TfjsBackendReport>;
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
-  readonly loadOrt?: () => Promise<OrtModule>;
+  readonly loadOrt?: OrtLoader;
   /** `reusableOnnx`'s verdict on the checkpoint, when the caller has it already (checked once for all threads). */
   readonly onnx?: OnnxReuse;
 }
@@ -113,7 +114,7 @@ export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport
 /** An onnxruntime engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
 async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
   try {
-    const ort = await (opts.loadOrt ?? (() => import('onnxruntime-node')))();
+    const ort = await (opts.loadOrt ?? loadOnnxRuntime)();
     const { height, width } = opts.checkpoint.inputSize;
     return await OnnxEngine.create({
       ort,
