@@ -2,7 +2,7 @@
  * `npm run bench:clicks`: latency from a click to a mask, as an annotator meets it. A click network with a
  * 256x256 input (the click plugin's default settings, seeded weights: latency does not depend on what the
  * weights learnt) is saved as a checkpoint and loaded through `ClickSegmenter.load`, the path `sly-nn segment`
- * takes, on onnxruntime (ENGINE=tfjs for the other engine). Then an interactive session: click after click on an
+ * takes, on onnxruntime (ENGINE=tfjs for the other engine; ENGINE=onnxruntime is the default). Then an interactive session: click after click on an
  * image, each call with every click so far and the previous mask, timed end to end (resize, encode, network,
  * mask at the image's size). The baseline, measured in the same run and alternating with it call by call, is
  * the network alone on an already encoded input: the difference is what the task adds. The image is SIZE x SIZE
@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { network as clicksNetwork } from '../plugin/clicks';
 import { initBackend } from '../src/backend/select';
 import { writeModelConfig } from '../src/model-state/config';
+import { parseEngineChoice } from '../src/inference/engine/types';
 import { saveModelToDir } from '../src/network/io';
 import { networkRecord } from '../src/network/record';
 import { withSeededRandom } from '../src/network/seeded-build';
@@ -113,7 +114,11 @@ async function main(): Promise<void> {
   const size = Number(process.env.SIZE ?? 256);
   const clicks = Number(process.env.CLICKS ?? 60);
   const warmup = Number(process.env.WARMUP ?? 5);
-  const engine = (process.env.ENGINE ?? 'onnx') as 'onnx' | 'tfjs';
+  const engine =
+    parseEngineChoice(process.env.ENGINE, {
+      field: 'ENGINE',
+      onDeprecated: (given, use) => console.error(`ENGINE=${given} is deprecated; use ENGINE=${use}`),
+    }) ?? 'onnxruntime';
   const threads = process.env.THREADS === undefined ? undefined : Number(process.env.THREADS);
   await initBackend();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-clicks-'));

@@ -122,7 +122,10 @@ function readEnv(): BenchEnv {
     netImages: intEnv('NET_IMAGES', 160, 1),
     samples: intEnv('SAMPLES', 8, 1),
     saveProbabilities: process.env.SAVE_PROBABILITIES === '1',
-    forced: parseEngineChoice(process.env.INFERENCE_ENGINE),
+    forced: parseEngineChoice(process.env.INFERENCE_ENGINE, {
+      onDeprecated: (given, use) =>
+        console.error(`INFERENCE_ENGINE=${given} is deprecated; use INFERENCE_ENGINE=${use}`),
+    }),
     networkThreads,
     inFlight: process.env.IN_FLIGHT === undefined ? undefined : intEnv('IN_FLIGHT', 1, 1),
     networks,
@@ -351,7 +354,7 @@ async function main(): Promise<void> {
     const figures = env.e2eOnly
       ? null
       : await networkFigures({ env, modelDir: modelDirs[headline], dataDir, root, backend });
-    const inUse: EngineName = figures?.inUse ?? env.forced ?? 'onnx';
+    const inUse: EngineName = figures?.inUse ?? env.forced ?? 'onnxruntime';
     const pytorchRuns: PytorchBaseline[] = [];
     if (!env.e2eOnly) pytorchRuns.push(await measurePytorch(env, modelDirs[headline], root, 'before'));
 
@@ -525,7 +528,7 @@ async function networkFigures(opts: {
     intraOpNumThreads: env.threads,
   });
   const inUse = first.engine.name;
-  const other: EngineName = inUse === 'onnx' ? 'tfjs' : 'onnx';
+  const other: EngineName = inUse === 'onnxruntime' ? 'tfjs' : 'onnxruntime';
   let stages: { wall: StageTimes; cpu: StageTimes } = { wall: {}, cpu: {} };
   // onnx is also timed on every core, for comparison with onnxruntime's own figures on 1 and 2 threads.
   const cores = os.availableParallelism();
@@ -533,7 +536,7 @@ async function networkFigures(opts: {
     { key: inUse, name: inUse, threads: env.threads },
     { key: other, name: other, threads: env.threads },
     ...(env.threads !== cores
-      ? [{ key: `onnx@${cores}threads`, name: 'onnx' as const, threads: cores }]
+      ? [{ key: `onnxruntime@${cores}threads`, name: 'onnxruntime' as const, threads: cores }]
       : []),
   ];
   for (const { key, name, threads } of runs) {

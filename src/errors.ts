@@ -67,29 +67,45 @@ export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** An error as it crosses a worker thread boundary (structured clone keeps no class). */
+/**
+ * An error as it crosses a worker thread boundary (structured clone keeps no class). The one format every
+ * worker thread uses (the inference network threads, the onnxruntime session threads, the data-parallel
+ * training workers): `serializeError` in the thread, `deserializeError` where the answer arrives.
+ */
 export interface SerializedError {
-  message: string;
-  stack?: string;
-  taskKind?: TaskErrorKind;
-  detail?: string;
-  context?: TaskErrorContext;
+  readonly message: string;
+  readonly stack?: string;
+  readonly taskKind?: TaskErrorKind;
+  readonly detail?: string;
+  readonly context?: TaskErrorContext;
 }
 
 export function serializeError(e: unknown): SerializedError {
   if (e instanceof TaskError) {
-    return { message: e.message, stack: e.stack, taskKind: e.kind, detail: e.detail, context: e.context };
+    return {
+      message: e.message,
+      stack: e.stack,
+      taskKind: e.kind,
+      detail: e.detail,
+      context: { ...e.context },
+    };
   }
-  return { message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined };
+  return {
+    message: errorMessage(e),
+    ...(e instanceof Error && e.stack !== undefined ? { stack: e.stack } : {}),
+  };
 }
 
 /**
- * A TaskError stays a TaskError (its kind and context decide the crash line); anything else becomes an Error
- * whose message says which thread threw it, with that thread's stack below ours.
+ * A TaskError stays a TaskError, with its kind, detail and context (they decide the crash line); anything else
+ * becomes an Error whose message says which thread threw it. Either way the thread's stack is kept below the
+ * message, after a line naming the thread.
  */
 export function deserializeError(s: SerializedError, thread: string): Error {
-  if (s.taskKind !== undefined) return new TaskError(s.taskKind, s.detail ?? s.message, s.context ?? {});
-  const err = new Error(`${thread}: ${s.message}`);
+  const err =
+    s.taskKind !== undefined
+      ? new TaskError(s.taskKind, s.detail ?? s.message, s.context ?? {})
+      : new Error(`${thread}: ${s.message}`);
   if (s.stack !== undefined) err.stack = `${err.message}\n--- in ${thread} ---\n${s.stack}`;
   return err;
 }

@@ -42,8 +42,8 @@ async function main(): Promise<void> {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
     device_ids: deviceIds,
   });
-  const { parseEngineChoice } = await import('./inference/engine/types');
-  const engine = parseEngineChoice(process.env.INFERENCE_ENGINE);
+  const { engineFromEnvironment } = await import('./inference/engine/types');
+  const engine = engineFromEnvironment(process.env, logger);
   const { runInference } = await import('./inference/run');
   await runInference(
     { paths, modelConfig, modeConfig, logger },

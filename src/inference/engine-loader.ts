@@ -10,7 +10,8 @@
  */
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName, SegmentationEngine } from './engine/types';
-import { OnnxEngine, type OrtModule } from './engine/onnx-engine';
+import { loadOnnxRuntime, type OrtLoader } from '../onnx/runtime';
+import { OnnxEngine } from './engine/onnx-engine';
 import type { EngineReport, TfjsBackendReport } from './network-thread';
 import type { OnnxReuse } from './onnx-reuse';
 
@@ -22,7 +23,7 @@ export interface LoadEngineOptions {
   /** Initialises tfjs's backend; called only when tfjs is needed. */
   readonly initTfjs: () => Promise<TfjsBackendReport>;
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
-  readonly loadOrt?: () => Promise<OrtModule>;
+  readonly loadOrt?: OrtLoader;
   /** `reusableOnnx`'s verdict on the checkpoint, when the caller has it already (checked once for all threads). */
   readonly onnx?: OnnxReuse;
 }
@@ -46,11 +47,11 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
         return {
           engine,
           report: {
-            name: 'onnx',
+            name: 'onnxruntime',
             description: engine.description,
             reason:
-              opts.engine === 'onnx'
-                ? 'INFERENCE_ENGINE=onnx'
+              opts.engine === 'onnxruntime'
+                ? 'INFERENCE_ENGINE=onnxruntime'
                 : 'onnxruntime-node loaded the checkpoint model.onnx',
             notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
             onnxSource: 'model.onnx from the checkpoint (its weights hash matches weights.bin)',
@@ -90,7 +91,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       description: engine.description,
       reason: choice.reason,
       notChosen: choice.notChosen,
-      ...(engine.name === 'onnx' && onnxSource !== undefined ? { onnxSource } : {}),
+      ...(engine.name === 'onnxruntime' && onnxSource !== undefined ? { onnxSource } : {}),
       tfjsBackend,
     },
     close: async () => {
@@ -110,10 +111,10 @@ export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport
   return { name: b.name, notUsed: b.reasons };
 }
 
-/** An onnx engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
+/** An onnxruntime engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
 async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
   try {
-    const ort = await (opts.loadOrt ?? (() => import('onnxruntime-node')))();
+    const ort = await (opts.loadOrt ?? loadOnnxRuntime)();
     const { height, width } = opts.checkpoint.inputSize;
     return await OnnxEngine.create({
       ort,

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { readInferenceCheckpoint } from './checkpoint';
 import { initTfjsBackend, loadEngine, type LoadedEngine } from './engine-loader';
 import type { FromNetworkThread, NetworkThreadInit, ToNetworkThread } from './network-thread';
-import { serializeError } from './network-thread';
+import { serializeError } from '../errors';
 
 if (parentPort === null) throw new Error('network-thread-worker must run in a worker thread');
 const port = parentPort;

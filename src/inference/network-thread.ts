@@ -10,10 +10,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { TaskError, type TaskErrorContext, type TaskErrorKind } from '../errors';
+import { deserializeError, type SerializedError } from '../errors';
 import type { BatchReuse } from './batcher';
 import type { EngineName } from './engine';
 import type { OnnxReuse } from './onnx-reuse';
+
+/** How errors from the thread are named (errors.ts deserializeError). */
+const THREAD = 'the network thread';
 
 /** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
 const WORKER_SCRIPT = path.join(__dirname, 'network-thread-worker.js');
@@ -35,14 +38,6 @@ export interface NetworkThreadInit {
   readonly onnx?: OnnxReuse;
 }
 
-export interface SerializedError {
-  readonly message: string;
-  readonly stack?: string;
-  readonly taskKind?: TaskErrorKind;
-  readonly detail?: string;
-  readonly context?: TaskErrorContext;
-}
-
 export type ToNetworkThread =
   | { readonly kind: 'init'; readonly init: NetworkThreadInit }
   | {
@@ -60,7 +55,7 @@ export interface EngineReport {
   readonly description: string;
   readonly reason: string;
   readonly notChosen: { readonly name: EngineName; readonly reason: string };
-  /** With the onnx engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
+  /** With the onnxruntime engine: where its ONNX model came from (the checkpoint's model.onnx, or exported, and why). */
   readonly onnxSource?: string;
   /** The tfjs backend, when tfjs was loaded (the tfjs engine, or exporting the network to ONNX). */
   readonly tfjsBackend?: TfjsBackendReport;
@@ -77,24 +72,6 @@ export type FromNetworkThread =
   | { readonly kind: 'ran'; readonly id: number; readonly y: Float32Array; readonly x: Float32Array }
   | { readonly kind: 'failed'; readonly id: number; readonly error: SerializedError }
   | { readonly kind: 'closed' };
-
-export function serializeError(e: unknown): SerializedError {
-  if (e instanceof TaskError) {
-    return { message: e.message, stack: e.stack, taskKind: e.kind, detail: e.detail, context: e.context };
-  }
-  if (e instanceof Error) return { message: e.message, stack: e.stack };
-  return { message: String(e) };
-}
-
-/** A TaskError stays a TaskError (its kind and context decide the crash line); anything else an Error. */
-export function deserializeError(s: SerializedError): Error {
-  const e =
-    s.taskKind !== undefined && s.detail !== undefined
-      ? new TaskError(s.taskKind, s.detail, s.context ?? {})
-      : new Error(s.message);
-  if (s.stack !== undefined) e.stack = s.stack;
-  return e;
-}
 
 interface Waiting {
   readonly resolve: (y: Float32Array) => void;
@@ -113,7 +90,7 @@ export class NetworkThread {
   ) {
     worker.on('message', (msg: FromNetworkThread) => this.onMessage(msg));
     worker.on('error', (e) => this.fail(e));
-    worker.on('exit', (code) => this.fail(new Error(`the network thread exited (code ${code})`)));
+    worker.on('exit', (code) => this.fail(new Error(`${THREAD} exited (code ${code})`)));
   }
 
   /** Whether the compiled worker script exists (it does in dist/, not under ts-jest). */
@@ -135,8 +112,8 @@ export class NetworkThread {
         const onMessage = (msg: FromNetworkThread): void => {
           cleanup();
           if (msg.kind === 'ready') resolve(msg.engine);
-          else if (msg.kind === 'failed') reject(deserializeError(msg.error));
-          else reject(new Error(`the network thread answered "${msg.kind}" before "ready"`));
+          else if (msg.kind === 'failed') reject(deserializeError(msg.error, THREAD));
+          else reject(new Error(`${THREAD} answered "${msg.kind}" before "ready"`));
         };
         const onError = (e: Error): void => {
           cleanup();
@@ -144,7 +121,7 @@ export class NetworkThread {
         };
         const onExit = (code: number): void => {
           cleanup();
-          reject(new Error(`the network thread exited while starting (code ${code})`));
+          reject(new Error(`${THREAD} exited while starting (code ${code})`));
         };
         const cleanup = (): void => {
           worker.off('message', onMessage);
@@ -204,7 +181,7 @@ export class NetworkThread {
       if (msg.kind === 'ran') {
         w.giveBack?.(msg.x);
         w.resolve(msg.y);
-      } else w.reject(deserializeError(msg.error));
+      } else w.reject(deserializeError(msg.error, THREAD));
     }
   }
 

@@ -8,11 +8,9 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { errorMessage } from '../errors';
 import type { ImageSize } from '../format/model';
+import { ONNX_FILE } from '../network/model-files';
 import { EXPORTER_VERSION, EXPORTER_VERSION_KEY } from '../onnx/export';
 import { checkpointWeightsHash, WEIGHTS_HASH_KEY } from '../onnx/weights-hash';
-
-/** The ONNX file's name inside a checkpoint folder (src/onnx/checkpoint-export.ts writes it). */
-const ONNX_FILE = 'model.onnx';
 
 export type OnnxReuse = { readonly bytes: Uint8Array } | { readonly reason: string };
 

@@ -13,12 +13,17 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { errorMessage, modelError, TaskError } from '../errors';
+import {
+  MODEL_JSON_FILE,
+  OPTIMIZER_GROUP,
+  readModelFiles,
+  readModelJson,
+  WEIGHTS_FILE,
+  weightBytes,
+  type WeightSpec,
+} from './model-files';
 
-export const MODEL_JSON_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
-export const OPTIMIZER_GROUP = 'optimizer';
-
-type WeightSpec = tf.io.WeightsManifestEntry;
+export { MODEL_JSON_FILE, OPTIMIZER_GROUP, WEIGHTS_FILE };
 
 export interface SaveModelOptions {
   /** Also store this optimizer's state (all of `optimizer.getWeights()`), for an exact resume. */
@@ -110,40 +115,9 @@ export async function saveModelToDir(
   };
 }
 
-/**
- * Reads model.json and its weight files into ModelArtifacts. Missing files, invalid JSON, a manifest that does
- * not fit the tfjs layers format, and weight files whose size does not match the manifest are model errors
- * naming the file.
- */
+/** Reads model.json and its weight files (model-files.ts, which checks them) into ModelArtifacts. */
 export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
-  const jsonPath = path.join(dir, MODEL_JSON_FILE);
-  const json = parseModelJson(await readFileOrThrow(jsonPath), jsonPath);
-  const specs: WeightSpec[] = [];
-  const buffers: ArrayBuffer[] = [];
-  for (const [g, group] of json.weightsManifest.entries()) {
-    const groupBuffers: Buffer[] = [];
-    for (const rel of group.paths) {
-      groupBuffers.push(
-        await readFileOrThrow(resolveInside(dir, rel, jsonPath, `weightsManifest[${g}].paths`)),
-      );
-    }
-    const groupData = Buffer.concat(groupBuffers);
-    const expected = group.weights.reduce((sum, spec) => sum + specByteLength(spec), 0);
-    if (!Number.isNaN(expected) && expected !== groupData.byteLength) {
-      throw modelError(
-        `holds ${groupData.byteLength} bytes but ${MODEL_JSON_FILE} describes ${expected}: truncated or not ` +
-          'the weights of this model',
-        {
-          file:
-            group.paths.length === 1
-              ? path.join(dir, group.paths[0])
-              : `${jsonPath} (shards ${group.paths.join(', ')})`,
-        },
-      );
-    }
-    specs.push(...group.weights);
-    buffers.push(toArrayBuffer(groupData));
-  }
+  const { json, groups } = await readModelFiles(dir);
   return {
     modelTopology: json.modelTopology,
     format: json.format,
@@ -152,8 +126,8 @@ export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifa
     trainingConfig: json.trainingConfig,
     userDefinedMetadata: json.userDefinedMetadata,
     signature: json.signature,
-    weightSpecs: specs,
-    weightData: tf.io.concatenateArrayBuffers(buffers),
+    weightSpecs: groups.flatMap((g) => g.specs),
+    weightData: tf.io.concatenateArrayBuffers(groups.map((g) => toArrayBuffer(g.data))),
   };
 }
 
@@ -208,8 +182,7 @@ export async function loadOptimizerStateFromDir(opts: {
 
 /** Whether a model folder stores optimizer state (reads model.json only). */
 export async function hasOptimizerState(dir: string): Promise<boolean> {
-  const jsonPath = path.join(dir, MODEL_JSON_FILE);
-  const json = parseModelJson(await readFileOrThrow(jsonPath), jsonPath);
+  const { json } = await readModelJson(dir);
   return json.weightsManifest.some((g) => g.weights.some((w) => w.group === OPTIMIZER_GROUP));
 }
 
@@ -226,106 +199,6 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
   return out;
 }
 
-async function readFileOrThrow(file: string): Promise<Buffer> {
-  try {
-    return await fsp.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const detail = code === 'ENOENT' ? 'file not found' : `cannot read: ${errorMessage(e)}`;
-    throw modelError(detail, { file }, e);
-  }
-}
-
-/** A manifest path must name a file inside the model folder. */
-function resolveInside(dir: string, rel: unknown, jsonPath: string, field: string): string {
-  if (typeof rel !== 'string' || rel === '' || path.isAbsolute(rel)) {
-    throw modelError(`expected a relative file name, found ${JSON.stringify(rel)}`, {
-      file: jsonPath,
-      field,
-    });
-  }
-  const full = path.resolve(dir, rel);
-  const root = path.resolve(dir);
-  if (!full.startsWith(root + path.sep)) {
-    throw modelError(`"${rel}" points outside the model folder`, { file: jsonPath, field });
-  }
-  return full;
-}
-
-const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  float32: 4,
-  int32: 4,
-  bool: 1,
-  complex64: 8,
-  uint8: 1,
-  uint16: 2,
-  float16: 2,
-};
-
-/** Bytes of one weight in the binary file; NaN when not computable (string tensors have variable size). */
-export function specByteLength(spec: WeightSpec): number {
-  const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const bytes = DTYPE_BYTES[dtype];
-  if (bytes === undefined) return NaN;
-  return spec.shape.reduce((p, d) => p * d, 1) * bytes;
-}
-
-/** Parses and checks model.json just enough that loading cannot fail on its structure. */
-export function parseModelJson(raw: Buffer, file: string): tf.io.ModelJSON {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw modelError(`invalid JSON: ${errorMessage(e)}`, { file }, e);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw modelError('expected a JSON object', { file });
-  }
-  const obj = json as Record<string, unknown>;
-  if (typeof obj.modelTopology !== 'object' || obj.modelTopology === null) {
-    throw modelError('missing "modelTopology": not a TensorFlow.js layers model', {
-      file,
-      field: 'modelTopology',
-    });
-  }
-  if (obj.format !== undefined && obj.format !== 'layers-model') {
-    throw modelError(`format is ${JSON.stringify(obj.format)}, expected "layers-model"`, {
-      file,
-      field: 'format',
-    });
-  }
-  const manifest = obj.weightsManifest;
-  if (!Array.isArray(manifest)) {
-    throw modelError('missing "weightsManifest" (a list of {paths, weights})', {
-      file,
-      field: 'weightsManifest',
-    });
-  }
-  manifest.forEach((group: unknown, g) => {
-    const grp = group as { paths?: unknown; weights?: unknown } | null;
-    if (grp === null || typeof grp !== 'object' || !Array.isArray(grp.paths) || !Array.isArray(grp.weights)) {
-      throw modelError('expected {paths: [...], weights: [...]}', { file, field: `weightsManifest[${g}]` });
-    }
-    grp.weights.forEach((w: unknown, i) => {
-      const spec = w as Partial<WeightSpec> | null;
-      const ok =
-        spec !== null &&
-        typeof spec === 'object' &&
-        typeof spec.name === 'string' &&
-        typeof spec.dtype === 'string' &&
-        Array.isArray(spec.shape) &&
-        spec.shape.every((d) => Number.isInteger(d) && d >= 0);
-      if (!ok) {
-        throw modelError('expected {name, shape, dtype}', {
-          file,
-          field: `weightsManifest[${g}].weights[${i}]`,
-        });
-      }
-    });
-  });
-  return json as tf.io.ModelJSON;
-}
-
 interface SplitArtifacts {
   model: tf.io.ModelArtifacts;
   optimizerSpecs: WeightSpec[];
@@ -340,16 +213,8 @@ function splitOptimizerState(artifacts: tf.io.ModelArtifacts, file: string): Spl
   const optimizerSpecs: WeightSpec[] = [];
   const modelParts: ArrayBuffer[] = [];
   const optimizerParts: ArrayBuffer[] = [];
-  let offset = 0;
-  for (const spec of specs) {
-    const size = specByteLength(spec);
-    if (Number.isNaN(size)) {
-      throw modelError(`weight "${spec.name}" has dtype ${spec.dtype}, which a layers model cannot hold`, {
-        file,
-      });
-    }
-    const part = data.slice(offset, offset + size);
-    offset += size;
+  for (const { spec, bytes } of weightBytes(specs, new Uint8Array(data), file)) {
+    const part = bytes.slice().buffer;
     if (spec.group === OPTIMIZER_GROUP) {
       optimizerSpecs.push(spec);
       optimizerParts.push(part);

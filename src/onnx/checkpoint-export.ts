@@ -11,7 +11,7 @@ import { exportToOnnx, type OnnxExport } from './export';
 import { writeFileAtomic } from '../util/atomic';
 
 /** The file name of the ONNX export inside a checkpoint folder. */
-export const ONNX_FILE = 'model.onnx';
+export { ONNX_FILE } from '../network/model-files';
 const CONFIG_FILE = 'config.json';
 
 /**

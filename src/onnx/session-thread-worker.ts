@@ -2,13 +2,13 @@
 import { parentPort } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import { serializeError } from '../errors';
+import { loadOnnxRuntime, type OrtModule, sessionOptions } from './runtime';
 import type { FromSessionThread, SessionThreadOptions, ToSessionThread } from './session-thread';
-import { sessionOptions } from './session-thread';
 
 if (parentPort === null) throw new Error('session-thread-worker must run in a worker thread');
 const port = parentPort;
 
-let ort: typeof Ort | undefined;
+let ort: OrtModule | undefined;
 let session: Ort.InferenceSession | undefined;
 let queue: Promise<void> = Promise.resolve();
 
@@ -17,7 +17,7 @@ function send(msg: FromSessionThread, transfer: ArrayBuffer[] = []): void {
 }
 
 async function start(options: SessionThreadOptions): Promise<void> {
-  ort = await import('onnxruntime-node');
+  ort = await loadOnnxRuntime();
   session = await ort.InferenceSession.create(options.model, sessionOptions(options.settings));
 }
 

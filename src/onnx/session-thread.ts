@@ -8,37 +8,13 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type * as Ort from 'onnxruntime-node';
 import { deserializeError, type SerializedError } from '../errors';
+import type { SessionSettings } from './runtime';
 
 /** A tensor as plain data: what crosses the thread boundary. */
 export interface PlainTensor {
   readonly data: Float32Array;
   readonly dims: readonly number[];
-}
-
-export interface SessionSettings {
-  readonly intraOpNumThreads: number;
-  /** Profile every run into `<prefix>_<date>.json` (see onnxruntime's enableProfiling). */
-  readonly profilePrefix?: string;
-  /**
-   * Whether idle intra-op threads spin-wait for work (onnxruntime's default) or sleep: sleeping leaves the
-   * cores to the rest of the process (the data pipeline) between and inside runs.
-   */
-  readonly allowSpinning?: boolean;
-}
-
-/** onnxruntime session options for a CPU session with these settings (the same in a thread or not). */
-export function sessionOptions(s: SessionSettings): Ort.InferenceSession.SessionOptions {
-  return {
-    intraOpNumThreads: s.intraOpNumThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    executionProviders: ['cpu'],
-    ...(s.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: s.profilePrefix } : {}),
-    ...(s.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
-  };
 }
 
 export interface SessionThreadOptions {

@@ -4,13 +4,12 @@
  * loading the network in tfjs: sha256 over each model weight's name, dtype, shape and bytes, in the order tfjs
  * saves them (`model.weights`, named by `originalName`). Optimizer state is left out.
  *
- * No tfjs at run time here (types only): the inference side reads the files directly, so a network thread
- * that reuses model.onnx never loads tfjs.
+ * No tfjs at run time here (types only): the files are read by network/model-files.ts, which loads no tfjs
+ * either, so a network thread that reuses model.onnx never loads tfjs.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { OPTIMIZER_GROUP, readModelFiles, weightBytes } from '../network/model-files';
 
 /** The ONNX metadata key. */
 export const WEIGHTS_HASH_KEY = 'weights_sha256';
@@ -51,41 +50,22 @@ export function modelWeightsHash(model: tf.LayersModel): string | null {
   return digest(entries);
 }
 
-interface ManifestSpec {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly dtype: string;
-  readonly group?: string;
-  readonly quantization?: unknown;
-}
-
 /**
- * The hash of a checkpoint folder's model.json + weight files, or null when they cannot be read this way
- * (missing or invalid files, quantised weights, shard paths outside the folder): the caller then loads the
- * network the usual way, which reports any real problem with the files.
+ * The hash of a checkpoint folder's model.json + weight files (read by network/model-files.ts), or null when
+ * they cannot be read this way (missing or invalid files, quantised weights or a dtype the hash does not cover):
+ * the caller then loads the network the usual way, which reports any real problem with the files.
  */
 export async function checkpointWeightsHash(dir: string): Promise<string | null> {
   try {
-    const json = JSON.parse(await fsp.readFile(path.join(dir, 'model.json'), 'utf8')) as {
-      weightsManifest: { paths: string[]; weights: ManifestSpec[] }[];
-    };
+    const files = await readModelFiles(dir);
     const entries: WeightEntry[] = [];
-    for (const group of json.weightsManifest) {
-      if (group.paths.some((p) => path.basename(p) !== p)) return null;
-      const files = await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p))));
-      // One shard (the usual case) is hashed where it lies: copying tens of MB costs more than hashing them.
-      const data = files.length === 1 ? files[0] : Buffer.concat(files);
-      let offset = 0;
-      for (const spec of group.weights) {
-        const size = DTYPE_BYTES[spec.dtype];
-        if (size === undefined || spec.quantization !== undefined) return null;
-        const length = size * spec.shape.reduce((a, b) => a * b, 1);
-        if (offset + length > data.byteLength) return null;
-        if (spec.group !== 'optimizer') {
-          const bytes = data.subarray(offset, offset + length);
+    for (const group of files.groups) {
+      if (group.specs.some((s) => DTYPE_BYTES[s.dtype] === undefined || s.quantization !== undefined)) {
+        return null;
+      }
+      for (const { spec, bytes } of weightBytes(group.specs, group.data, files.jsonPath)) {
+        if (spec.group !== OPTIMIZER_GROUP)
           entries.push({ name: spec.name, dtype: spec.dtype, shape: spec.shape, bytes });
-        }
-        offset += length;
       }
     }
     return digest(entries);

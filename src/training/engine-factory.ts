@@ -13,10 +13,11 @@ import * as os from 'node:os';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../backend/select';
 import { configError, errorMessage, TaskError } from '../errors';
+import { type OrtLoader, tryLoadOnnxRuntime } from '../onnx/runtime';
 import type { TrainConfig } from '../task/config-types';
 import { DataParallelEngine } from './engine/data-parallel';
 import { InProcessEngine } from './engine/in-process';
-import { OnnxTrainEngine, type OrtModule } from './engine/onnx-engine';
+import { OnnxTrainEngine } from './engine/onnx-engine';
 import type { TrainEngine } from './engine/types';
 
 /** Overrides `train_engine` (benchmarks, operators); read by the entry point. */
@@ -55,7 +56,7 @@ export type EngineFactory = (request: EngineRequest) => Promise<EngineChoice>;
 
 export interface EngineFactoryOptions {
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
-  loadOrt?: () => Promise<OrtModule>;
+  loadOrt?: OrtLoader;
   /** onnxruntime intra-op threads; the machine's cores by default. */
   onnxThreads?: number;
   /** Profile the onnxruntime steps (benchmarks): see OnnxTrainEngineOptions.profilePrefix. */
@@ -121,12 +122,9 @@ export function makeEngineFactory(options: EngineFactoryOptions = {}): EngineFac
 type OnnxAttempt = { ok: true; engine: OnnxTrainEngine } | { ok: false; reason: string };
 
 async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): Promise<OnnxAttempt> {
-  let ort: OrtModule;
-  try {
-    ort = await (options.loadOrt ?? (() => import('onnxruntime-node')))();
-  } catch (e) {
-    return { ok: false, reason: `onnxruntime-node did not load: ${errorMessage(e)}` };
-  }
+  const loaded = await tryLoadOnnxRuntime(options.loadOrt);
+  if (!loaded.ok) return loaded;
+  const { ort } = loaded;
   try {
     const engine = await OnnxTrainEngine.create({
       model: request.model,

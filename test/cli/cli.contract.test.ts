@@ -4,6 +4,7 @@ import os from 'os';
 import path from 'path';
 import type { CliCommand, CliIo } from '../../src/cli/command';
 import { COMMANDS } from '../../src/cli/commands';
+import { parseSegmentArgs } from '../../src/cli/commands/segment';
 import { runCli } from '../../src/cli/run-cli';
 import { builtFile } from '../contract/built';
 
@@ -155,5 +156,34 @@ describe('sly-nn as a real process (package.json bin)', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/sly-nn unpack: error: .*x\.tar: not a tar archive/);
     expect(slyNn('frobnicate').status).toBe(2);
+  });
+});
+
+describe('sly-nn segment --engine', () => {
+  const base = ['--checkpoint', 'ckpt', '--image', 'a.png', '--point', '1,2', '--out', 'm.png'];
+
+  it('takes onnxruntime or tfjs; without it the best engine is chosen', () => {
+    const io = memoryIo();
+    expect(parseSegmentArgs([...base, '--engine', 'onnxruntime'], io).engine).toBe('onnxruntime');
+    expect(parseSegmentArgs([...base, '--engine', 'tfjs'], io).engine).toBe('tfjs');
+    expect(parseSegmentArgs(base, io).engine).toBeUndefined();
+    expect(io.stderr).toEqual([]);
+  });
+
+  it('still takes the old name onnx, as onnxruntime, with a line on stderr', () => {
+    const io = memoryIo();
+    expect(parseSegmentArgs([...base, '--engine', 'onnx'], io).engine).toBe('onnxruntime');
+    expect(io.stderr).toEqual(['--engine onnx is deprecated; use --engine onnxruntime']);
+  });
+
+  it('any other value is a usage error naming the valid ones', async () => {
+    for (const bad of ['gpu', '']) {
+      expect(() => parseSegmentArgs([...base, '--engine', bad], memoryIo())).toThrow(
+        /--engine must be onnxruntime or tfjs/,
+      );
+    }
+    const io = memoryIo();
+    expect(await runCli(['segment', ...base, '--engine', 'gpu'], io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(/--engine must be onnxruntime or tfjs, got "gpu"/);
   });
 });

@@ -143,7 +143,7 @@ describe('the same inference task on each engine (issue 7)', () => {
   }
 
   /** Runs inference with INFERENCE_ENGINE=engine on a copy of the inference task; masks and scores per item. */
-  async function runOn(engine: 'onnx' | 'tfjs'): Promise<EngineResult> {
+  async function runOn(engine: 'onnxruntime' | 'tfjs'): Promise<EngineResult> {
     const root = `${inferRoot}-${engine}`;
     await fsp.rm(root, { recursive: true, force: true });
     await fsp.cp(inferRoot, root, { recursive: true });
@@ -191,7 +191,7 @@ describe('the same inference task on each engine (issue 7)', () => {
   }
 
   it('gives the same scores (within 1e-4) and the same masks except where scores tie within 1e-4', async () => {
-    const onnx = await runOn('onnx');
+    const onnx = await runOn('onnxruntime');
     const tfjs = await runOn('tfjs');
     expect([...onnx.masks.keys()].sort()).toEqual([...tfjs.masks.keys()].sort());
     let maxDiff = 0;

@@ -1,9 +1,9 @@
 /** @jest-environment ./test/onnx/ort-environment.js */
-/** Choosing the inference engine: onnx when it can run, tfjs otherwise, INFERENCE_ENGINE to force one (spec H.4). */
+/** Choosing the inference engine: onnxruntime when it can run, tfjs otherwise, INFERENCE_ENGINE to force one (spec H.4). */
 import * as tf from '@tensorflow/tfjs';
 import { network, parseUnetSettings } from '../../plugin/unet';
 import { TaskError } from '../../src/errors';
-import { chooseEngine, parseEngineChoice } from '../../src/inference/engine';
+import { chooseEngine, engineFromEnvironment, parseEngineChoice } from '../../src/inference/engine';
 
 type Sym = tf.SymbolicTensor;
 
@@ -44,8 +44,37 @@ describe('INFERENCE_ENGINE (spec H.4)', () => {
   it('is optional and case-insensitive', () => {
     expect(parseEngineChoice(undefined)).toBeUndefined();
     expect(parseEngineChoice(' ')).toBeUndefined();
-    expect(parseEngineChoice('ONNX')).toBe('onnx');
+    expect(parseEngineChoice('ONNXRUNTIME')).toBe('onnxruntime');
     expect(parseEngineChoice('tfjs')).toBe('tfjs');
+  });
+
+  it('still takes the old name onnx, as onnxruntime, and says it is deprecated', () => {
+    const calls: [string, string][] = [];
+    const onDeprecated = (given: string, use: string): void => void calls.push([given, use]);
+    expect(parseEngineChoice(' ONNX ', { onDeprecated })).toBe('onnxruntime');
+    expect(parseEngineChoice('onnxruntime', { onDeprecated })).toBe('onnxruntime');
+    expect(parseEngineChoice('tfjs', { onDeprecated })).toBe('tfjs');
+    expect(calls).toEqual([['onnx', 'onnxruntime']]);
+    // Without a listener it is accepted all the same.
+    expect(parseEngineChoice('onnx')).toBe('onnxruntime');
+  });
+
+  it('the inference task warns once, naming the variable and the new value, for the old name', () => {
+    const warnings: { message: string; extras?: Record<string, unknown> }[] = [];
+    const logger = {
+      warn: (message: string, extras?: Record<string, unknown>) => warnings.push({ message, extras }),
+    };
+    expect(engineFromEnvironment({ INFERENCE_ENGINE: 'onnx' }, logger)).toBe('onnxruntime');
+    expect(warnings).toEqual([
+      {
+        message: 'INFERENCE_ENGINE=onnx is deprecated; use INFERENCE_ENGINE=onnxruntime',
+        extras: { field: 'INFERENCE_ENGINE', value: 'onnx', use: 'onnxruntime' },
+      },
+    ]);
+    expect(engineFromEnvironment({ INFERENCE_ENGINE: 'onnxruntime' }, logger)).toBe('onnxruntime');
+    expect(engineFromEnvironment({ INFERENCE_ENGINE: 'tfjs' }, logger)).toBe('tfjs');
+    expect(engineFromEnvironment({}, logger)).toBeUndefined();
+    expect(warnings).toHaveLength(1);
   });
 
   it('names the variable and the valid values when wrong', () => {
@@ -57,15 +86,15 @@ describe('INFERENCE_ENGINE (spec H.4)', () => {
     }
     expect(err).toBeInstanceOf(TaskError);
     expect((err as TaskError).context.field).toBe('INFERENCE_ENGINE');
-    expect((err as TaskError).message).toMatch(/"gpu".*onnx, tfjs/);
+    expect((err as TaskError).message).toMatch(/"gpu".*use one of: onnxruntime, tfjs \(/);
   });
 });
 
 describe('engine choice', () => {
-  it('runs onnx when onnxruntime-node loads and the model exports', async () => {
+  it('runs onnxruntime when onnxruntime-node loads and the model exports', async () => {
     const model = unet();
     const choice = await chooseEngine({ model, cuda: 'never' });
-    expect(choice.engine.name).toBe('onnx');
+    expect(choice.engine.name).toBe('onnxruntime');
     expect(choice.notChosen.name).toBe('tfjs');
     expect(choice.needsTfjsModel).toBe(false);
     expect(choice.engine.inputShape).toEqual([16, 16, 3]);
@@ -79,7 +108,7 @@ describe('engine choice', () => {
     const choice = await chooseEngine({ model });
     expect(choice.engine.name).toBe('tfjs');
     expect(choice.needsTfjsModel).toBe(true);
-    expect(choice.notChosen.name).toBe('onnx');
+    expect(choice.notChosen.name).toBe('onnxruntime');
     expect(choice.notChosen.reason).toMatch(/does not export to ONNX.*"noise" has class GaussianNoise/);
     const out = await choice.engine.run(new Float32Array(8 * 8 * 3), 1);
     expect(out).toHaveLength(8 * 8 * 2);
@@ -95,7 +124,7 @@ describe('engine choice', () => {
     model.dispose();
   });
 
-  it('INFERENCE_ENGINE=tfjs runs tfjs although onnx could run', async () => {
+  it('INFERENCE_ENGINE=tfjs runs tfjs although onnxruntime could run', async () => {
     const model = unet();
     const choice = await chooseEngine({ model, force: 'tfjs' });
     expect(choice.engine.name).toBe('tfjs');
@@ -104,13 +133,13 @@ describe('engine choice', () => {
     model.dispose();
   });
 
-  it('INFERENCE_ENGINE=onnx is an error, with the reason, when onnx cannot run', async () => {
+  it('INFERENCE_ENGINE=onnxruntime is an error, with the reason, when onnxruntime cannot run', async () => {
     const model = unexportable();
-    const e = await rejection(chooseEngine({ model, force: 'onnx' }));
+    const e = await rejection(chooseEngine({ model, force: 'onnxruntime' }));
     expect(e.kind).toBe('model');
     expect(e.context.field).toBe('INFERENCE_ENGINE');
-    expect(e.message).toMatch(/INFERENCE_ENGINE=onnx, but the model does not export.*GaussianNoise/);
-    const e2 = await rejection(chooseEngine({ model: unet(), force: 'onnx', loadOrt: failingLoader }));
+    expect(e.message).toMatch(/INFERENCE_ENGINE=onnxruntime, but the model does not export.*GaussianNoise/);
+    const e2 = await rejection(chooseEngine({ model: unet(), force: 'onnxruntime', loadOrt: failingLoader }));
     expect(e2.message).toMatch(/did not load/);
     model.dispose();
   });

@@ -103,7 +103,7 @@ describe("a checkpoint's model.onnx", () => {
     const dir = await checkpointWithOnnx('fresh');
     const loaded = await load(dir);
     expect(loaded.report).toMatchObject({
-      name: 'onnx',
+      name: 'onnxruntime',
       onnxSource: expect.stringMatching(/^model.onnx from/),
     });
     expect(loaded.report.tfjsBackend).toBeUndefined(); // tfjs was not needed
@@ -149,7 +149,7 @@ describe("a checkpoint's model.onnx", () => {
     }
     const loaded = await load(dir);
     expect(loaded.report).toMatchObject({
-      name: 'onnx',
+      name: 'onnxruntime',
       onnxSource: expect.stringMatching(why),
       tfjsBackend: { name: 'cpu' }, // loaded to export the network
     });

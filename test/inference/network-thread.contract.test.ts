@@ -8,14 +8,13 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
-import { TaskError } from '../../src/errors';
 import { exportCheckpointToOnnx } from '../../src/onnx';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
 import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
-import { deserializeError, serializeError } from '../../src/inference/network-thread';
 import type * as RunModule from '../../src/inference/run';
+import type * as ErrorsModule from '../../src/errors';
 import type * as ThreadModule from '../../src/inference/network-thread';
 import { builtFile } from '../contract/built';
 import { tinyUnetCheckpoint } from './helpers/tiny-checkpoint';
@@ -29,6 +28,7 @@ const built = {
     builtFile('src/inference/network-thread-worker.ts');
     return require(builtFile('src/inference/network-thread.ts')) as typeof ThreadModule;
   },
+  errors: (): typeof ErrorsModule => require(builtFile('src/errors.ts')) as typeof ErrorsModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -85,10 +85,10 @@ async function runBuilt(
 
 describe('network in a worker thread (spec F.2)', () => {
   it.each([
-    ['onnx', { name: 'full_image' }],
+    ['onnxruntime', { name: 'full_image' }],
     ['tfjs', { name: 'full_image' }],
     [
-      'onnx',
+      'onnxruntime',
       {
         name: 'sliding_window',
         window: { width: 32, height: 32 },
@@ -118,11 +118,15 @@ describe('network in a worker thread (spec F.2)', () => {
     const withFile = await makeTask('t-onnx-file');
     const model = path.join(withFile, 'model');
     await exportCheckpointToOnnx({ checkpointDir: model, outFile: path.join(model, 'model.onnx') });
-    const fromFile = await runBuilt(withFile, { name: 'full_image' }, { engine: 'onnx', networkThreads: 2 });
+    const fromFile = await runBuilt(
+      withFile,
+      { name: 'full_image' },
+      { engine: 'onnxruntime', networkThreads: 2 },
+    );
     const exported = await runBuilt(
       await makeTask('t-onnx-export'),
       { name: 'full_image' },
-      { engine: 'onnx', networkThreads: 2 },
+      { engine: 'onnxruntime', networkThreads: 2 },
     );
     const line = (lines: Record<string, unknown>[], message: string) =>
       lines.find((l) => l.message === message);
@@ -179,19 +183,31 @@ describe('network in a worker thread (spec F.2)', () => {
 });
 
 describe('errors crossing the thread boundary', () => {
-  it('a TaskError keeps its kind, detail and context; other errors their message', () => {
-    const e = new TaskError('model', 'bad weights', { file: 'model/model.json', field: 'x' });
-    const back = deserializeError(structuredClone(serializeError(e)));
-    expect(back).toBeInstanceOf(TaskError);
-    expect(back).toMatchObject({
-      kind: 'model',
-      detail: 'bad weights',
-      context: e.context,
-      message: e.message,
-    });
-    const plain = deserializeError(structuredClone(serializeError(new RangeError('oops'))));
-    expect(plain).not.toBeInstanceOf(TaskError);
-    expect(plain.message).toBe('oops');
-    expect(deserializeError(serializeError('a string')).message).toBe('a string');
+  it('a TaskError in the thread arrives as a TaskError, with its kind and context (the crash line)', async () => {
+    const missing = path.join(root, 'no-checkpoint');
+    const e: unknown = await built
+      .thread()
+      .NetworkThread.create({ modelDir: missing, backend: 'cpu', engine: 'tfjs', intraOpNumThreads: 1 })
+      .then(
+        () => new Error('expected a rejection'),
+        (err: unknown) => err,
+      );
+    // The built modules' TaskError class: the thread's answer is rebuilt by dist/src/errors.js.
+    expect(e).toBeInstanceOf(built.errors().TaskError);
+    expect(e).toMatchObject({ kind: 'model', context: { file: 'model/config.json' } });
+    expect((e as Error).stack).toContain('--- in the network thread ---');
+  });
+
+  it('any other error names the thread', async () => {
+    const thread = await built
+      .thread()
+      .NetworkThread.create({ modelDir, backend: 'cpu', engine: 'tfjs', intraOpNumThreads: 1 });
+    try {
+      const e = await thread.run(new Float32Array(10), 1).catch((err: unknown) => err);
+      expect(e).not.toBeInstanceOf(built.errors().TaskError);
+      expect((e as Error).message).toMatch(/^the network thread: .*needs 3072 values, got 10/);
+    } finally {
+      await thread.close();
+    }
   });
 });

@@ -87,7 +87,10 @@ async function run(task: Task, raw: unknown): Promise<void> {
     defaultModeConfig: UNET_DEFAULT_MODE,
   });
   try {
-    await runInference({ paths: taskPathsAt(task.dir), modelConfig, modeConfig, logger }, { engine: 'onnx' });
+    await runInference(
+      { paths: taskPathsAt(task.dir), modelConfig, modeConfig, logger },
+      { engine: 'onnxruntime' },
+    );
   } finally {
     task.lines.push(...sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>));
   }

@@ -1,9 +1,9 @@
 /**
- * An onnxruntime session in a worker thread: its options, a run whose outputs come back as plain arrays, a bad
+ * An onnxruntime session in a worker thread (its options: runtime.test.ts): a run whose outputs come back as plain arrays, a bad
  * run that fails alone, a model that does not load, and closing.
  */
 import { onnx } from 'onnx-proto';
-import { SessionThread, sessionOptions, sessionWorkerScript } from '../../src/onnx/session-thread';
+import { SessionThread, sessionWorkerScript } from '../../src/onnx/session-thread';
 import { builtFile } from '../contract/built';
 
 /** y = relu(x), x of shape [2, 3]. */
@@ -30,26 +30,6 @@ function script(): string {
   if (s === null) throw new Error('the session worker is not built');
   return s;
 }
-
-describe('session options', () => {
-  it('are one CPU session with the given threads; profiling and sleeping threads only when asked', () => {
-    expect(sessionOptions({ intraOpNumThreads: 2 })).toEqual({
-      intraOpNumThreads: 2,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      executionProviders: ['cpu'],
-    });
-    expect(
-      sessionOptions({ intraOpNumThreads: 1, profilePrefix: '/tmp/p', allowSpinning: false }),
-    ).toMatchObject({
-      enableProfiling: true,
-      profileFilePrefix: '/tmp/p',
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-    expect(sessionOptions({ intraOpNumThreads: 1, allowSpinning: true })).not.toHaveProperty('extra');
-  });
-});
 
 describe('session thread', () => {
   it('runs a model; a bad run fails alone and the next one works; close ends the thread', async () => {

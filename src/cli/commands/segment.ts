@@ -2,8 +2,10 @@
  * `segment`: click-prompted segmentation of one image with a click checkpoint (network `clicks`): positive and
  * negative clicks in image pixels give the object's mask, a grey PNG of the image's size (255 = object).
  */
+import { TaskError } from '../../errors';
+import { type EngineName, parseEngineChoice } from '../../inference/engine/types';
 import type { Click } from '../../tasks/click-segmentation/clicks';
-import { type CliCommand, parseOptions, UsageError } from '../command';
+import { type CliCommand, type CliIo, parseOptions, UsageError } from '../command';
 
 interface SegmentArgs {
   checkpoint: string;
@@ -12,7 +14,7 @@ interface SegmentArgs {
   out: string;
   overlay?: string;
   previousMask?: string;
-  engine?: 'onnx' | 'tfjs';
+  engine?: EngineName;
 }
 
 /** "x,y", "x,y,+" or "x,y,-" in image pixels; `+` when the sign is left out. */
@@ -23,7 +25,8 @@ export function parsePoint(text: string): Click {
   return { x: Number(m[1]), y: Number(m[2]), positive: m[3] !== '-' };
 }
 
-function parseSegmentArgs(args: readonly string[]): SegmentArgs {
+/** The arguments of `segment`; a deprecated `--engine` name works and is a line on stderr (`io.err`). */
+export function parseSegmentArgs(args: readonly string[], io: Pick<CliIo, 'err'>): SegmentArgs {
   const v = parseOptions(args, {
     checkpoint: { type: 'string' },
     image: { type: 'string' },
@@ -37,9 +40,7 @@ function parseSegmentArgs(args: readonly string[]): SegmentArgs {
     throw new UsageError('--checkpoint, --image and --out are required');
   }
   if (v.point === undefined || v.point.length === 0) throw new UsageError('give at least one --point x,y');
-  if (v.engine !== undefined && v.engine !== 'onnx' && v.engine !== 'tfjs') {
-    throw new UsageError(`--engine must be onnx or tfjs, got "${v.engine}"`);
-  }
+  const engine = v.engine === undefined ? undefined : engineOption(v.engine, io);
   return {
     checkpoint: v.checkpoint,
     image: v.image,
@@ -47,8 +48,23 @@ function parseSegmentArgs(args: readonly string[]): SegmentArgs {
     out: v.out,
     overlay: v.overlay,
     previousMask: v['previous-mask'],
-    engine: v.engine as SegmentArgs['engine'],
+    engine,
   };
+}
+
+/** `--engine`'s value; a deprecated name (`onnx`) works and is a line on stderr. */
+function engineOption(value: string, io: Pick<CliIo, 'err'>): EngineName {
+  let engine: EngineName | undefined;
+  try {
+    engine = parseEngineChoice(value, {
+      field: '--engine',
+      onDeprecated: (given, use) => io.err(`--engine ${given} is deprecated; use --engine ${use}`),
+    });
+  } catch (e) {
+    if (!(e instanceof TaskError)) throw e;
+  }
+  if (engine === undefined) throw new UsageError(`--engine must be onnxruntime or tfjs, got "${value}"`);
+  return engine;
 }
 
 export const segmentCommand: CliCommand = {
@@ -56,7 +72,7 @@ export const segmentCommand: CliCommand = {
   summary: 'Segment an object from clicks with a click checkpoint; write its mask (and an overlay) as PNG',
   usage:
     'sly-nn segment --checkpoint DIR --image FILE --point x,y[,+|-] [--point ...] --out mask.png ' +
-    '[--overlay overlay.png] [--previous-mask mask.png] [--engine onnx|tfjs]',
+    '[--overlay overlay.png] [--previous-mask mask.png] [--engine onnxruntime|tfjs]',
   help: [
     'Runs a checkpoint trained with "network": "clicks" on one image (JPEG, PNG, WebP, BMP).',
     '',
@@ -65,13 +81,13 @@ export const segmentCommand: CliCommand = {
     '  --out FILE          the mask: a grey PNG of the image size, 255 on the object and 0 elsewhere',
     '  --overlay FILE      the image with the object tinted and outlined and the clicks marked',
     '  --previous-mask F   a mask from an earlier call (grey PNG of the image size), to refine it with more clicks',
-    '  --engine E          onnx (default when onnxruntime-node loads) or tfjs',
+    '  --engine E          onnxruntime (default when onnxruntime-node loads) or tfjs (onnx: the old name)',
     '',
     'Example: sly-nn segment --checkpoint results/00000005 --image car.jpg --point 320,240 --point 40,400,- \\',
     '           --out car-mask.png --overlay car-overlay.png',
   ].join('\n'),
   async run(args, io) {
-    const opts = parseSegmentArgs(args);
+    const opts = parseSegmentArgs(args, io);
     // tfjs, sharp and onnxruntime load only here, so `sly-nn --help` and the other commands start fast.
     const { decodeImage } = await import('../../image/decode');
     const { checkClicks, ClickSegmenter } = await import('../../tasks/click-segmentation/segment');

@@ -6,8 +6,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { errorMessage, TaskError } from '../../errors';
 import { exportToOnnx } from '../../onnx';
+import { type OrtLoader, tryLoadOnnxRuntime } from '../../onnx/runtime';
 import { fixedShapes } from './fixed-shape';
-import { OnnxEngine, type OrtModule } from './onnx-engine';
+import { OnnxEngine } from './onnx-engine';
 import { TfjsEngine } from './tfjs-engine';
 import { ENGINE_ENV_VAR, type EngineName, type SegmentationEngine } from './types';
 
@@ -17,7 +18,7 @@ export interface ChooseEngineOptions {
   /** Require this engine (an error if it cannot run) instead of choosing. */
   readonly force?: EngineName;
   /** How onnxruntime-node is loaded; tests inject a failing loader. */
-  readonly loadOrt?: () => Promise<OrtModule>;
+  readonly loadOrt?: OrtLoader;
   readonly intraOpNumThreads?: number;
   readonly cuda?: 'auto' | 'never';
 }
@@ -38,7 +39,7 @@ export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineCho
     return {
       engine: await TfjsEngine.create({ model: opts.model }),
       reason: `${ENGINE_ENV_VAR}=tfjs`,
-      notChosen: { name: 'onnx', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
+      notChosen: { name: 'onnxruntime', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
       needsTfjsModel: true,
     };
   }
@@ -47,20 +48,22 @@ export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineCho
     return {
       engine: onnx.engine,
       reason:
-        opts.force === 'onnx'
-          ? `${ENGINE_ENV_VAR}=onnx`
+        opts.force === 'onnxruntime'
+          ? `${ENGINE_ENV_VAR}=onnxruntime`
           : 'onnxruntime-node loaded and the model exported to ONNX',
       notChosen: { name: 'tfjs', reason: 'onnxruntime-node is available and faster on this machine' },
       needsTfjsModel: false,
     };
   }
-  if (opts.force === 'onnx') {
-    throw new TaskError(onnx.kind, `${ENGINE_ENV_VAR}=onnx, but ${onnx.reason}`, { field: ENGINE_ENV_VAR });
+  if (opts.force === 'onnxruntime') {
+    throw new TaskError(onnx.kind, `${ENGINE_ENV_VAR}=onnxruntime, but ${onnx.reason}`, {
+      field: ENGINE_ENV_VAR,
+    });
   }
   return {
     engine: await TfjsEngine.create({ model: opts.model }),
-    reason: 'fallback: the ONNX engine could not run',
-    notChosen: { name: 'onnx', reason: onnx.reason },
+    reason: 'fallback: the onnxruntime engine could not run',
+    notChosen: { name: 'onnxruntime', reason: onnx.reason },
     needsTfjsModel: true,
   };
 }
@@ -71,12 +74,9 @@ async function tryOnnx(
   opts: ChooseEngineOptions,
   shapes: ReturnType<typeof fixedShapes>,
 ): Promise<OnnxAttempt> {
-  let ort: OrtModule;
-  try {
-    ort = await (opts.loadOrt ?? defaultLoadOrt)();
-  } catch (e) {
-    return { ok: false, kind: 'config', reason: `onnxruntime-node did not load: ${errorMessage(e)}` };
-  }
+  const loaded = await tryLoadOnnxRuntime(opts.loadOrt);
+  if (!loaded.ok) return { ok: false, kind: 'config', reason: loaded.reason };
+  const { ort } = loaded;
   let bytes: Uint8Array;
   try {
     bytes = exportToOnnx(opts.model).bytes;
@@ -101,8 +101,4 @@ async function tryOnnx(
       reason: `onnxruntime-node could not create a session: ${errorMessage(e)}`,
     };
   }
-}
-
-async function defaultLoadOrt(): Promise<OrtModule> {
-  return import('onnxruntime-node');
 }

@@ -1,5 +1,11 @@
 export type { EngineName, SegmentationEngine } from './types';
-export { ENGINE_NAMES, ENGINE_ENV_VAR, parseEngineChoice } from './types';
+export {
+  DEPRECATED_ENGINE_NAMES,
+  ENGINE_NAMES,
+  ENGINE_ENV_VAR,
+  engineFromEnvironment,
+  parseEngineChoice,
+} from './types';
 export { chooseEngine } from './choose-engine';
 export type { ChooseEngineOptions, EngineChoice } from './choose-engine';
 export { OnnxEngine } from './onnx-engine';

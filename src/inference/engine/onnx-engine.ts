@@ -3,13 +3,18 @@
  * every graph optimisation, or the CUDA provider when its library is installed (it is not in the npm package:
  * only onnxruntime-node's install script downloads it), falling back to the CPU.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
+import {
+  missingCudaLibrary,
+  nativeLibraryDir,
+  type OrtModule,
+  sessionOptions,
+  type SessionSettings,
+} from '../../onnx/runtime';
 import { checkBatch, type SegmentationEngine } from './types';
 
-export type OrtModule = typeof Ort;
+export type { OrtModule };
 
 export interface OnnxEngineOptions {
   readonly ort: OrtModule;
@@ -26,7 +31,7 @@ export interface OnnxEngineOptions {
 }
 
 export class OnnxEngine implements SegmentationEngine {
-  readonly name = 'onnx' as const;
+  readonly name = 'onnxruntime' as const;
 
   private constructor(
     private readonly ort: OrtModule,
@@ -40,12 +45,7 @@ export class OnnxEngine implements SegmentationEngine {
 
   static async create(opts: OnnxEngineOptions): Promise<OnnxEngine> {
     const threads = opts.intraOpNumThreads ?? availableParallelism();
-    const base: Ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-    };
+    const base: SessionSettings = { intraOpNumThreads: threads };
     const version = opts.ort.env.versions.common;
     let cudaNote: string | null;
     if (opts.cuda === 'never') {
@@ -55,10 +55,10 @@ export class OnnxEngine implements SegmentationEngine {
       const missing = dir === null ? 'onnxruntime-node native folder' : missingCudaLibrary(dir);
       if (missing === null) {
         try {
-          const session = await opts.ort.InferenceSession.create(opts.model, {
-            ...base,
-            executionProviders: ['cuda', 'cpu'],
-          });
+          const session = await opts.ort.InferenceSession.create(
+            opts.model,
+            sessionOptions({ ...base, providers: ['cuda', 'cpu'] }),
+          );
           const d = `onnxruntime-node ${version}, cuda provider (cpu fallback), ${threads} cpu threads`;
           return new OnnxEngine(opts.ort, session, opts.inputShape, opts.outputChannels, d, null);
         } catch (e) {
@@ -69,10 +69,7 @@ export class OnnxEngine implements SegmentationEngine {
         cudaNote = `no CUDA provider (${missing} not found)`;
       }
     }
-    const session = await opts.ort.InferenceSession.create(opts.model, {
-      ...base,
-      executionProviders: ['cpu'],
-    });
+    const session = await opts.ort.InferenceSession.create(opts.model, sessionOptions(base));
     const d = `onnxruntime-node ${version}, cpu provider, ${threads} threads`;
     return new OnnxEngine(opts.ort, session, opts.inputShape, opts.outputChannels, d, cudaNote);
   }
@@ -85,7 +82,7 @@ export class OnnxEngine implements SegmentationEngine {
     const expected = n * this.inputShape[0] * this.inputShape[1] * this.outputChannels;
     if (out.type !== 'float32' || out.size !== expected) {
       throw new Error(
-        `onnx engine: output ${out.type} [${out.dims.join(', ')}], expected ${expected} float32 values`,
+        `onnxruntime engine: output ${out.type} [${out.dims.join(', ')}], expected ${expected} float32 values`,
       );
     }
     return out.data as Float32Array;
@@ -94,24 +91,4 @@ export class OnnxEngine implements SegmentationEngine {
   async dispose(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** `.../onnxruntime-node/bin/napi-v6/<platform>/<arch>`, where its binding and provider libraries live. */
-function nativeLibraryDir(): string | null {
-  try {
-    const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
-    return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-  } catch {
-    return null;
-  }
-}
-
-/** The first CUDA provider library missing from `dir`, or null when both are there. */
-export function missingCudaLibrary(dir: string): string | null {
-  const ext = process.platform === 'win32' ? '.dll' : process.platform === 'darwin' ? '.dylib' : '.so';
-  for (const lib of ['onnxruntime_providers_shared', 'onnxruntime_providers_cuda']) {
-    const file = (process.platform === 'win32' ? '' : 'lib') + lib + ext;
-    if (!existsSync(path.join(dir, file))) return file;
-  }
-  return null;
 }

@@ -4,27 +4,61 @@
  */
 import { configError } from '../../errors';
 
-export type EngineName = 'onnx' | 'tfjs';
+export type EngineName = 'onnxruntime' | 'tfjs';
 
-export const ENGINE_NAMES: readonly EngineName[] = ['onnx', 'tfjs'];
+export const ENGINE_NAMES: readonly EngineName[] = ['onnxruntime', 'tfjs'];
+
+/**
+ * Old engine names still accepted, each with the name to use instead: `onnx` was the inference side's name for
+ * onnxruntime before training and inference shared one vocabulary (`train_engine` always said `onnxruntime`).
+ */
+export const DEPRECATED_ENGINE_NAMES: Readonly<Record<string, EngineName>> = { onnx: 'onnxruntime' };
 
 /** Forces an engine (read by the entry point; here, not in choose-engine.ts, so reading it loads no tfjs). */
 export const ENGINE_ENV_VAR = 'INFERENCE_ENGINE';
 
-/** INFERENCE_ENGINE's value → the forced engine; empty or absent means "choose". */
-export function parseEngineChoice(value: string | undefined): EngineName | undefined {
+export interface ParseEngineOptions {
+  /** Where the value came from, named in errors (default INFERENCE_ENGINE). */
+  readonly field?: string;
+  /** Called when `value` is a deprecated name, with the name to use instead; the value is accepted. */
+  readonly onDeprecated?: (given: string, use: EngineName) => void;
+}
+
+/** An engine name (INFERENCE_ENGINE's value, `--engine`) → the forced engine; empty or absent means "choose". */
+export function parseEngineChoice(
+  value: string | undefined,
+  opts: ParseEngineOptions = {},
+): EngineName | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const v = value.trim().toLowerCase();
   const hit = ENGINE_NAMES.find((n) => n === v);
-  if (hit === undefined) {
-    throw configError(
-      `unknown engine "${value}"; use one of: ${ENGINE_NAMES.join(', ')} (or leave it unset)`,
-      {
-        field: ENGINE_ENV_VAR,
-      },
-    );
+  if (hit !== undefined) return hit;
+  const renamed = Object.hasOwn(DEPRECATED_ENGINE_NAMES, v) ? DEPRECATED_ENGINE_NAMES[v] : undefined;
+  if (renamed !== undefined) {
+    opts.onDeprecated?.(v, renamed);
+    return renamed;
   }
-  return hit;
+  throw configError(`unknown engine "${value}"; use one of: ${ENGINE_NAMES.join(', ')} (or leave it unset)`, {
+    field: opts.field ?? ENGINE_ENV_VAR,
+  });
+}
+
+/**
+ * INFERENCE_ENGINE from the environment, for the inference task: a deprecated name works and is a warning line
+ * that names the variable and the value to use instead.
+ */
+export function engineFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  logger: { warn(message: string, extras?: Record<string, unknown>): void },
+): EngineName | undefined {
+  return parseEngineChoice(env[ENGINE_ENV_VAR], {
+    onDeprecated: (given, use) =>
+      logger.warn(`${ENGINE_ENV_VAR}=${given} is deprecated; use ${ENGINE_ENV_VAR}=${use}`, {
+        field: ENGINE_ENV_VAR,
+        value: given,
+        use,
+      }),
+  });
 }
 
 export interface SegmentationEngine {

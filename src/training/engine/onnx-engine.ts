@@ -10,13 +10,8 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 import { readLayerGraph, shortWeightName } from '../../onnx/layer-graph';
-import {
-  SessionThread,
-  sessionOptions,
-  sessionWorkerScript,
-  type PlainTensor,
-  type SessionSettings,
-} from '../../onnx/session-thread';
+import { type OrtModule, sessionOptions, type SessionSettings } from '../../onnx/runtime';
+import { SessionThread, sessionWorkerScript, type PlainTensor } from '../../onnx/session-thread';
 import {
   buildTrainingGraph,
   EVAL_OUTPUTS,
@@ -28,8 +23,6 @@ import { checkBatch, prepareLabels } from './batch';
 import { AdamEngine, finishTrainStep } from './step';
 import { Replica } from './replica';
 import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
-
-export type OrtModule = typeof Ort;
 
 export interface OnnxTrainEngineOptions extends LossOptions {
   model: tf.LayersModel;

@@ -101,7 +101,7 @@ describe('click segmentation trained through train.py', () => {
 });
 
 describe('sly-nn segment', () => {
-  it.each(['onnx', 'tfjs'])('writes a grey mask of the image size and an overlay, on %s', async (engine) => {
+  it.each(['onnxruntime', 'tfjs'])('writes a grey mask of the image size and an overlay, on %s', async (engine) => {
     const out = path.join(root, `mask-${engine}.png`);
     const overlay = path.join(root, `overlay-${engine}.png`);
     const r = cli([
@@ -122,7 +122,7 @@ describe('sly-nn segment', () => {
       engine,
     ]);
     if (r.status !== 0) throw new Error(r.stderr);
-    expect(r.stdout).toContain(engine === 'onnx' ? 'onnxruntime' : 'tfjs');
+    expect(r.stdout).toContain(engine === 'onnxruntime' ? 'onnxruntime-node' : 'tfjs');
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height, meta.channels, meta.format]).toEqual([48, 40, 1, 'png']);
     const values = new Set(await sharp(out).extractChannel(0).raw().toBuffer());
@@ -136,7 +136,7 @@ describe('sly-nn segment', () => {
   it('the two engines agree on the mask', async () => {
     const read = (name: string): Promise<Buffer> =>
       sharp(path.join(root, name)).extractChannel(0).raw().toBuffer();
-    const a = await read('mask-onnx.png');
+    const a = await read('mask-onnxruntime.png');
     const b = await read('mask-tfjs.png');
     expect(a.length).toBe(48 * 40);
     let differ = 0;
