@@ -101,37 +101,40 @@ describe('click segmentation trained through train.py', () => {
 });
 
 describe('sly-nn segment', () => {
-  it.each(['onnxruntime', 'tfjs'])('writes a grey mask of the image size and an overlay, on %s', async (engine) => {
-    const out = path.join(root, `mask-${engine}.png`);
-    const overlay = path.join(root, `overlay-${engine}.png`);
-    const r = cli([
-      'segment',
-      '--checkpoint',
-      checkpoint,
-      '--image',
-      image,
-      '--point',
-      '20,20',
-      '--point',
-      '2,2,-',
-      '--out',
-      out,
-      '--overlay',
-      overlay,
-      '--engine',
-      engine,
-    ]);
-    if (r.status !== 0) throw new Error(r.stderr);
-    expect(r.stdout).toContain(engine === 'onnxruntime' ? 'onnxruntime-node' : 'tfjs');
-    const meta = await sharp(out).metadata();
-    expect([meta.width, meta.height, meta.channels, meta.format]).toEqual([48, 40, 1, 'png']);
-    const values = new Set(await sharp(out).extractChannel(0).raw().toBuffer());
-    expect([...values].every((v) => v === 0 || v === 255)).toBe(true);
-    const pic = await sharp(overlay).metadata();
-    expect([pic.width, pic.height]).toEqual([48, 40]);
-    // Nothing is left under a temporary name.
-    expect((await fsp.readdir(root)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-  });
+  it.each(['onnxruntime', 'tfjs'])(
+    'writes a grey mask of the image size and an overlay, on %s',
+    async (engine) => {
+      const out = path.join(root, `mask-${engine}.png`);
+      const overlay = path.join(root, `overlay-${engine}.png`);
+      const r = cli([
+        'segment',
+        '--checkpoint',
+        checkpoint,
+        '--image',
+        image,
+        '--point',
+        '20,20',
+        '--point',
+        '2,2,-',
+        '--out',
+        out,
+        '--overlay',
+        overlay,
+        '--engine',
+        engine,
+      ]);
+      if (r.status !== 0) throw new Error(r.stderr);
+      expect(r.stdout).toContain(engine === 'onnxruntime' ? 'onnxruntime-node' : 'tfjs');
+      const meta = await sharp(out).metadata();
+      expect([meta.width, meta.height, meta.channels, meta.format]).toEqual([48, 40, 1, 'png']);
+      const values = new Set(await sharp(out).extractChannel(0).raw().toBuffer());
+      expect([...values].every((v) => v === 0 || v === 255)).toBe(true);
+      const pic = await sharp(overlay).metadata();
+      expect([pic.width, pic.height]).toEqual([48, 40]);
+      // Nothing is left under a temporary name.
+      expect((await fsp.readdir(root)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    },
+  );
 
   it('the two engines agree on the mask', async () => {
     const read = (name: string): Promise<Buffer> =>
