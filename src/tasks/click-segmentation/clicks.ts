@@ -181,20 +181,40 @@ export function scaleClick(click: Click, from: Grid, to: Grid): Click {
 /**
  * The parts of a predicted mask the user pointed at: the 8-connected components that hold a positive click (or,
  * for a positive click off the mask, the component nearest to it). Blobs elsewhere in the image, which a user
- * never asked for, are dropped. Returns a new 0/1 mask.
+ * never asked for, are dropped. Returns a new 0/1 mask. Flood-fills from the clicks only, so the cost is the
+ * kept object's size (plus one scan for a click off the mask), not the image's.
  */
 export function keepClickedComponents(mask: Uint8Array, clicks: readonly Click[], grid: Grid): Uint8Array {
   const { width, height } = grid;
-  const labels = new Int32Array(mask.length);
-  const queue = new Int32Array(mask.length);
-  let next = 0;
-  for (let start = 0; start < mask.length; start++) {
-    if (mask[start] === 0 || labels[start] !== 0) continue;
-    next += 1;
+  const out = new Uint8Array(mask.length);
+  let queue: Int32Array | undefined;
+  for (const c of clicks) {
+    if (!c.positive) continue;
+    let seed = c.y * width + c.x;
+    if (mask[seed] === 0) {
+      // The nearest mask pixel: rows farther than the best so far are skipped whole.
+      let best = Infinity;
+      seed = -1;
+      for (let y = 0; y < height; y++) {
+        const dy2 = (y - c.y) * (y - c.y);
+        if (dy2 >= best) continue;
+        for (let x = 0, p = y * width; x < width; x++, p++) {
+          if (mask[p] === 0) continue;
+          const d = dy2 + (x - c.x) * (x - c.x);
+          if (d < best) {
+            best = d;
+            seed = p;
+          }
+        }
+      }
+      if (seed < 0) continue;
+    }
+    if (out[seed] !== 0) continue;
+    queue ??= new Int32Array(mask.length);
     let head = 0;
     let tail = 0;
-    queue[tail++] = start;
-    labels[start] = next;
+    queue[tail++] = seed;
+    out[seed] = 1;
     while (head < tail) {
       const p = queue[head++];
       const px = p % width;
@@ -206,35 +226,13 @@ export function keepClickedComponents(mask: Uint8Array, clicks: readonly Click[]
           const x = px + dx;
           if (x < 0 || x >= width) continue;
           const q = y * width + x;
-          if (mask[q] !== 0 && labels[q] === 0) {
-            labels[q] = next;
+          if (mask[q] !== 0 && out[q] === 0) {
+            out[q] = 1;
             queue[tail++] = q;
           }
         }
       }
     }
   }
-  const keep = new Set<number>();
-  for (const c of clicks) {
-    if (!c.positive) continue;
-    const at = c.y * width + c.x;
-    if (labels[at] !== 0) {
-      keep.add(labels[at]);
-      continue;
-    }
-    let best = Infinity;
-    let label = 0;
-    for (let p = 0; p < labels.length; p++) {
-      if (labels[p] === 0) continue;
-      const d = ((p % width) - c.x) ** 2 + (Math.floor(p / width) - c.y) ** 2;
-      if (d < best) {
-        best = d;
-        label = labels[p];
-      }
-    }
-    if (label !== 0) keep.add(label);
-  }
-  const out = new Uint8Array(mask.length);
-  for (let p = 0; p < out.length; p++) out[p] = keep.has(labels[p]) ? 1 : 0;
   return out;
 }

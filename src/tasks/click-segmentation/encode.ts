@@ -38,11 +38,12 @@ export function writeImageChannels(opts: {
   const base = opts.offset ?? 0;
   const rgb = new Float32Array(pixels * 3);
   normaliseRgbInto(opts.rgb, rgb, 0, opts.preprocessing);
-  for (let p = 0; p < pixels; p++) {
-    const o = base + p * CLICK_INPUT_CHANNELS;
-    opts.out[o] = rgb[p * 3];
-    opts.out[o + 1] = rgb[p * 3 + 1];
-    opts.out[o + 2] = rgb[p * 3 + 2];
+  // Locals, not property reads, in the per-pixel loop.
+  const out = opts.out;
+  for (let p = 0, o = base, i = 0; p < pixels; p++, o += CLICK_INPUT_CHANNELS, i += 3) {
+    out[o] = rgb[i];
+    out[o + 1] = rgb[i + 1];
+    out[o + 2] = rgb[i + 2];
   }
 }
 
@@ -57,11 +58,12 @@ export function writeClickChannels(opts: {
 }): void {
   const pixels = opts.grid.height * opts.grid.width;
   const base = opts.offset ?? 0;
-  for (let p = 0; p < pixels; p++) {
-    const o = base + p * CLICK_INPUT_CHANNELS;
-    opts.out[o + POSITIVE] = 0;
-    opts.out[o + NEGATIVE] = 0;
-    opts.out[o + PREVIOUS] = opts.previous === null ? 0 : opts.previous[p] !== 0 ? 1 : 0;
+  const out = opts.out;
+  const previous = opts.previous;
+  for (let p = 0, o = base; p < pixels; p++, o += CLICK_INPUT_CHANNELS) {
+    out[o + POSITIVE] = 0;
+    out[o + NEGATIVE] = 0;
+    out[o + PREVIOUS] = previous !== null && previous[p] !== 0 ? 1 : 0;
   }
   drawClickDisks({
     clicks: opts.clicks,
