@@ -48,6 +48,7 @@ import { normaliseRgbInto } from '../src/image/normalise';
 import { annotateImage } from '../src/inference/annotate-image';
 import {
   loadCheckpointModel,
+  checkpointPreprocessing,
   readInferenceCheckpoint,
   type InferenceCheckpoint,
 } from '../src/inference/checkpoint';
@@ -267,6 +268,7 @@ async function stageProfile(opts: {
     return v;
   };
   await fs.mkdir(opts.outDir, { recursive: true });
+  const stats = checkpointPreprocessing(checkpoint, undefined).stats;
   for (const [k, item] of items.entries()) {
     const annotation = await time('readAnnotation', () => readItemAnnotation(project, item));
     const full = await time('decodeFull', () => decodeImage(item.imagePath));
@@ -274,7 +276,7 @@ async function stageProfile(opts: {
     const rect = { top: 0, left: 0, bottom: full.height - 1, right: full.width - 1 };
     const rgb = await time('cropResize', () => cropResizeRgb(full, rect, net));
     const x = new Float32Array(net.height * net.width * 3);
-    await time('normalise', () => normaliseRgbInto(rgb, x, 0, checkpoint.preprocessing));
+    await time('normalise', () => normaliseRgbInto(rgb, x, 0, stats));
     const y = await time('network1', () => opts.engine.run(x, 1));
     const size = { height: full.height, width: full.width };
     const netScores = scoreMap(net.height, net.width, checkpoint.channels, y);

@@ -47,7 +47,13 @@ async function main(): Promise<void> {
   const { runInference } = await import('./inference/run');
   await runInference(
     { paths, modelConfig, modeConfig, logger },
-    { libuvThreads, ...(engine !== undefined ? { engine } : {}) },
+    {
+      libuvThreads,
+      ...(engine !== undefined ? { engine } : {}),
+      ...(plugin.legacyPreprocessing !== undefined
+        ? { assumedPreprocessing: plugin.legacyPreprocessing }
+        : {}),
+    },
   );
 }
 

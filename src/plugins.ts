@@ -9,6 +9,8 @@
 import { configError } from './errors';
 import CLICKS_SETTINGS_SCHEMA from '../plugin/clicks/settings.schema.json';
 import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
+import { IMAGENET_PREPROCESSING } from '../plugin/unet/preprocessing';
+import type { ChannelStats } from './image/normalise';
 import { UNET_SETTINGS_SCHEMA } from '../plugin/unet/settings';
 import type { ModeConfigInput } from './task/inference-config';
 import type { JsonSchema } from './task/schema-defaults';
@@ -25,6 +27,8 @@ export interface PluginEntry {
   readonly settingsSchema: JsonSchema;
   /** Inference through inference.py: the default mode (spec F.3, G.3); only networks the agent applies have it. */
   readonly defaultModeConfig?: ModeConfigInput;
+  /** The input normalisation of this network's checkpoints from before checkpoints recorded it. */
+  readonly legacyPreprocessing?: ChannelStats;
 }
 
 export const DEFAULT_NETWORK = 'unet';
@@ -36,6 +40,7 @@ export const PLUGINS: readonly PluginEntry[] = [
     module: require.resolve('../plugin/unet'),
     settingsSchema: UNET_SETTINGS_SCHEMA,
     defaultModeConfig: UNET_DEFAULT_MODE,
+    legacyPreprocessing: IMAGENET_PREPROCESSING,
   },
   {
     name: 'clicks',

@@ -5,16 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { configError } from '../../src/errors';
-import type { NetworkBuildOptions, NetworkHeadOptions, Preprocessing } from '../../src/network/types';
+import type { NetworkBuildOptions, NetworkHeadOptions } from '../../src/network/types';
 import { levelFilters, type UnetSettings } from './settings';
 
 export const INPUT_LAYER_NAME = 'image';
 
-/** ImageNet statistics, as the original UNet v2 plugin normalised (spec G.1, dataset.py). */
-export const IMAGENET_PREPROCESSING: Preprocessing = {
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-};
+export { IMAGENET_PREPROCESSING } from './preprocessing';
 export const HEAD_CONV_NAME = 'head_conv';
 export const HEAD_SOFTMAX_NAME = 'head_softmax';
 export const UNET_HEAD_LAYER_NAMES: readonly string[] = [HEAD_CONV_NAME, HEAD_SOFTMAX_NAME];

@@ -11,9 +11,6 @@ import type { ImageSize, ObjClass } from '../format/model';
 import type { ChannelStats } from '../image/normalise';
 import { readModelConfig, type ModelConfig } from '../model-state/config';
 
-/** What the U-Net plugin used before checkpoints recorded their normalisation (ImageNet statistics). */
-export const LEGACY_PREPROCESSING: ChannelStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
 export interface InferenceCheckpoint {
   readonly config: ModelConfig;
   readonly inputSize: ImageSize;
@@ -21,9 +18,11 @@ export interface InferenceCheckpoint {
   readonly channels: number;
   readonly classes: readonly ObjClass[];
   readonly classToIndex: Readonly<Record<string, number>>;
-  readonly preprocessing: ChannelStats;
-  /** Set when config.json recorded no normalisation and the legacy one is assumed (the caller warns). */
-  readonly preprocessingAssumed: boolean;
+  /**
+   * The input normalisation config.json records; null for checkpoints that predate recording it (the caller
+   * assumes the network's own, named by the plugin registry, or fails).
+   */
+  readonly preprocessing: ChannelStats | null;
 }
 
 export interface LoadCheckpointOptions {
@@ -47,7 +46,7 @@ export async function readInferenceCheckpoint(opts: LoadCheckpointOptions): Prom
     throw modelError('the class map is empty', { file: configFile, field: 'class_title_to_idx' });
   }
   const channels = Math.max(...indices) + 1;
-  const { preprocessing, assumed } = readPreprocessing(config, configFile);
+  const preprocessing = readPreprocessing(config, configFile);
   return {
     config,
     inputSize,
@@ -55,8 +54,24 @@ export async function readInferenceCheckpoint(opts: LoadCheckpointOptions): Prom
     classes,
     classToIndex,
     preprocessing,
-    preprocessingAssumed: assumed,
   };
+}
+
+/**
+ * The normalisation to feed the checkpoint's network: the one it records, else `assumed` (what its network used
+ * before checkpoints recorded it, named by the composition root), else a model error naming the field.
+ */
+export function checkpointPreprocessing(
+  checkpoint: InferenceCheckpoint,
+  assumed: ChannelStats | undefined,
+  displayName = 'model',
+): { stats: ChannelStats; assumed: boolean } {
+  if (checkpoint.preprocessing !== null) return { stats: checkpoint.preprocessing, assumed: false };
+  if (assumed !== undefined) return { stats: assumed, assumed: true };
+  throw modelError(
+    'missing: the input normalisation ({"mean": [r, g, b], "std": [r, g, b]}) the network was trained with',
+    { file: `${displayName}/config.json`, field: 'preprocessing' },
+  );
 }
 
 /** Loads the checkpoint's network and checks it against its config.json; the caller owns the model. */
@@ -96,12 +111,9 @@ function readInputSize(config: ModelConfig, file: string): ImageSize {
   return { height: size.height, width: size.width };
 }
 
-function readPreprocessing(
-  config: ModelConfig,
-  file: string,
-): { preprocessing: ChannelStats; assumed: boolean } {
+function readPreprocessing(config: ModelConfig, file: string): ChannelStats | null {
   const raw = config.extra.preprocessing;
-  if (raw === undefined) return { preprocessing: LEGACY_PREPROCESSING, assumed: true };
+  if (raw === undefined) return null;
   const p = raw as { mean?: unknown; std?: unknown };
   const triple = (v: unknown, positive: boolean): v is [number, number, number] =>
     Array.isArray(v) &&
@@ -113,7 +125,7 @@ function readPreprocessing(
       field: 'preprocessing',
     });
   }
-  return { preprocessing: { mean: p.mean, std: p.std }, assumed: false };
+  return { mean: p.mean, std: p.std };
 }
 
 /** The network must take [n, H, W, 3] at the trained input size and give [n, H, W, channels]. */

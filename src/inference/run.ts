@@ -23,7 +23,7 @@ import {
 import { ResultsProjectWriter } from '../format/project-writer';
 import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
 import { configureSharpForManyImages, decodeImage } from '../image/decode';
-import { normaliseRgbInto } from '../image/normalise';
+import { normaliseRgbInto, type ChannelStats } from '../image/normalise';
 import { reportModelApplied } from '../protocol/events';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
@@ -31,7 +31,7 @@ import type { InferenceTaskContext } from '../task/context';
 import { syncPath, writeAtomically } from '../util/atomic';
 import { annotateImage } from './annotate-image';
 import { MicroBatcher } from './batcher';
-import { readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
+import { checkpointPreprocessing, readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta, type OutputMeta } from './output-meta';
@@ -51,6 +51,11 @@ export interface RunInferenceOptions {
   readonly imagesInFlight?: number;
   /** The libuv pool's size as the entry point set it (thread-pool.ts), for the log. */
   readonly libuvThreads?: number;
+  /**
+   * The normalisation to assume when config.json records none (checkpoints from before it did): the network's
+   * own, which the entry point reads from the plugin registry. Without it such a checkpoint is a model error.
+   */
+  readonly assumedPreprocessing?: ChannelStats;
 }
 
 /** What the run did, for tests and benchmarks. */
@@ -82,9 +87,10 @@ export async function runInference(
 
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
   const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
-  if (checkpoint.preprocessingAssumed) {
-    logger.warn('model/config.json records no input normalisation; assuming ImageNet statistics', {
-      preprocessing: { mean: [...checkpoint.preprocessing.mean], std: [...checkpoint.preprocessing.std] },
+  const preprocessing = checkpointPreprocessing(checkpoint, options.assumedPreprocessing);
+  if (preprocessing.assumed) {
+    logger.warn("model/config.json records no input normalisation; assuming the network's own", {
+      preprocessing: { mean: [...preprocessing.stats.mean], std: [...preprocessing.stats.std] },
     });
   }
   const outputMeta = buildOutputMeta({
@@ -148,6 +154,7 @@ export async function runInference(
               item,
               project,
               checkpoint,
+              preprocessing: preprocessing.stats,
               outputMeta,
               batcher,
               mode: modeConfig,
@@ -249,6 +256,7 @@ interface ApplyToItemOptions {
   readonly item: ProjectItem;
   readonly project: ProjectListing;
   readonly checkpoint: InferenceCheckpoint;
+  readonly preprocessing: ChannelStats;
   readonly outputMeta: OutputMeta;
   readonly batcher: MicroBatcher;
   readonly mode: InferenceTaskContext['modeConfig'];
@@ -296,7 +304,7 @@ async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Anno
     // Normalised straight into the batch buffer when the batch is made: no float copy per image. `rgb` is this
     // crop's own (never reused), so it is still intact then.
     return opts.batcher.score(
-      (x, offset) => normaliseRgbInto(rgb, x, offset, checkpoint.preprocessing),
+      (x, offset) => normaliseRgbInto(rgb, x, offset, opts.preprocessing),
       (scores) => use(scoreMap(height, width, checkpoint.channels, scores)),
     );
   };

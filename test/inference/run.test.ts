@@ -20,6 +20,8 @@ import { runInference } from '../../src/inference/run';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';
 import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
+import { IMAGENET_PREPROCESSING } from '../../plugin/unet/preprocessing';
+import type { ChannelStats } from '../../src/image/normalise';
 
 const network = loadNetworkPlugin(require.resolve('../../plugin/unet'));
 const CLASSES = ['circle', 'square', 'triangle'];
@@ -80,7 +82,11 @@ async function makeTask(name: string, taskConfig: unknown, size = { width: 96, h
   return { dir, lines: [], projectName: 'my project' };
 }
 
-async function run(task: Task, raw: unknown): Promise<void> {
+async function run(
+  task: Task,
+  raw: unknown,
+  options: { assumedPreprocessing?: ChannelStats } = {},
+): Promise<void> {
   const sink = memorySink();
   const logger = createLogger({ sink: sink.sink, level: 'debug' });
   const { modelConfig, modeConfig } = resolveInferenceConfig(raw, {
@@ -89,7 +95,7 @@ async function run(task: Task, raw: unknown): Promise<void> {
   try {
     await runInference(
       { paths: taskPathsAt(task.dir), modelConfig, modeConfig, logger },
-      { engine: 'onnxruntime' },
+      { engine: 'onnxruntime', ...options },
     );
   } finally {
     task.lines.push(...sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>));
@@ -349,5 +355,31 @@ describe('inference task failures leave no results project', () => {
         await fs.writeFile(file, JSON.stringify(cfg));
       },
     );
+  });
+});
+
+describe('a checkpoint from before config.json recorded its input normalisation', () => {
+  const config = { model: {}, mode: { name: 'full_image' } };
+  const dropPreprocessing = async (t: Task): Promise<void> => {
+    const file = path.join(t.dir, 'model', 'config.json');
+    const cfg = await readJson<Record<string, unknown>>(file);
+    delete cfg.preprocessing;
+    await fs.writeFile(file, JSON.stringify(cfg));
+  };
+
+  it('runs with the normalisation the entry point assumes for its network, and says so', async () => {
+    const task = await makeTask('legacy-assumed', config);
+    await dropPreprocessing(task);
+    await run(task, config, { assumedPreprocessing: IMAGENET_PREPROCESSING });
+    const warning = task.lines.find((l) => String(l.message).includes('records no input normalisation'));
+    expect(warning?.preprocessing).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(task.lines.some((l) => l.message === 'model applied')).toBe(true);
+  });
+
+  it('is a model error naming the field when nothing is assumed, and leaves no results', async () => {
+    const task = await makeTask('legacy-none', config);
+    await dropPreprocessing(task);
+    await expect(run(task, config)).rejects.toThrow(/model\/config\.json.*preprocessing/);
+    expect(await fs.readdir(path.join(task.dir, 'results'))).toEqual([]);
   });
 });

@@ -54,6 +54,9 @@ describe('the plugin registry', () => {
       expect(network.name).toBe(entry.name);
       expect(network.task).toBe(entry.task);
       expect(trainingTaskNamed(entry.task).inputNames).toEqual(network.inputs.map((i) => i.name));
+      // What old checkpoints are assumed to use is what the network normalises with.
+      if (entry.legacyPreprocessing !== undefined)
+        expect(entry.legacyPreprocessing).toEqual(network.preprocessing);
     }
   });
 

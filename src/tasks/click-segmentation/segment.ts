@@ -11,7 +11,7 @@ import { resizeNearest } from '../../image/resize-nearest';
 import type { EngineName, SegmentationEngine } from '../../inference/engine/types';
 import { argmaxOfResized } from '../../inference/score-resize';
 import { scoreMap } from '../../inference/stitch';
-import { readInferenceCheckpoint } from '../../inference/checkpoint';
+import { checkpointPreprocessing, readInferenceCheckpoint } from '../../inference/checkpoint';
 import { keepClickedComponents, scaleClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_CHANNELS, encodeClickInput, type ClickEncoding } from './encode';
 import { CLICK_SEGMENTATION } from './task-name';
@@ -50,7 +50,9 @@ export async function readClickCheckpoint(dir: string, displayName = dir): Promi
   if (typeof radius !== 'number' || !Number.isFinite(radius) || radius <= 0) {
     throw modelError('expected {"radius": number > 0}', { file, field: 'click_encoding' });
   }
-  return { inputSize: checkpoint.inputSize, preprocessing: checkpoint.preprocessing, encoding: { radius } };
+  // Click checkpoints always record their normalisation: none is assumed.
+  const { stats } = checkpointPreprocessing(checkpoint, undefined, displayName);
+  return { inputSize: checkpoint.inputSize, preprocessing: stats, encoding: { radius } };
 }
 
 /** Checks clicks against the image: inside it, at least one positive. Errors name the click. */
