@@ -156,3 +156,20 @@ export function iouByClass(
     .map(([title, idx]): [string, number | null] => [title, finiteOrNull(ious[idx])]);
   return Object.fromEntries(entries);
 }
+
+/**
+ * Intersection over union of two 0/1 masks (any non-zero value is 1), leaving out the pixels `ignore` marks;
+ * 1 when the union is empty. The click task's IoU and DAVIS's J are this.
+ */
+export function maskIou(a: Uint8Array, b: Uint8Array, ignore?: Uint8Array): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (ignore !== undefined && ignore[i] !== 0) continue;
+    const p = a[i] !== 0;
+    const q = b[i] !== 0;
+    if (p && q) inter++;
+    if (p || q) union++;
+  }
+  return union === 0 ? 1 : inter / union;
+}

@@ -148,19 +148,6 @@ export function drawClickDisks(opts: {
   }
 }
 
-/** Intersection over union of two 0/1 masks; 1 when both are empty. */
-export function maskIou(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i] !== 0;
-    const q = b[i] !== 0;
-    if (p && q) inter++;
-    if (p || q) union++;
-  }
-  return union === 0 ? 1 : inter / union;
-}
-
 /** RITM's NoC: the clicks needed to reach `threshold` (1-based), or null when the sequence never does. */
 export function clicksToReach(ious: readonly number[], threshold: number): number | null {
   const k = ious.findIndex((iou) => iou >= threshold);

@@ -6,7 +6,8 @@
  */
 import { projectItems, readItemAnnotation, type ProjectListing } from '../../format/project-reader';
 import { decodeImage } from '../../image/decode';
-import { maskIou, nextClick, type Click } from './clicks';
+import { maskIou } from '../../training/metrics';
+import { nextClick, type Click } from './clicks';
 import type { ClickSegmenter } from './segment';
 import { clickMetrics, MAX_CLICKS, NOC_THRESHOLDS, IOU_AT_CLICKS, type ClickMetrics } from './series';
 import { objectMasks } from './training';

@@ -3,7 +3,8 @@
  * (clicks.ts `nextClick`), feed the previous prediction back, and record the IoU after every click, up to
  * `maxClicks`. A batch of objects goes through the network together, one click each per round.
  */
-import { clicksToReach, keepClickedComponents, maskIou, nextClick, type Click, type Grid } from './clicks';
+import { maskIou } from '../../training/metrics';
+import { clicksToReach, keepClickedComponents, nextClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_CHANNELS, writeClickChannels, type ClickEncoding } from './encode';
 
 /** Runs n inputs (H x W x 6 each) and gives two-channel scores (background, object), H x W x 2 each. */

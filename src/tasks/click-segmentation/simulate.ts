@@ -43,17 +43,25 @@ export function firstClick(gt: Uint8Array, grid: Grid, rand: Random): Click | nu
   return max === 0 ? null : pickPixel(gt, dt, max / 2, grid, rand);
 }
 
-/** The mask grown (r > 0) or shrunk (r < 0) by |r| pixels. */
-export function morph(mask: Uint8Array, grid: Grid, r: number): Uint8Array {
+/** Each pixel's distance to the mask (0 on it) and to the pixels off it (0 off it), the image border not counted. */
+export interface MaskDistances {
+  toMask: Float32Array;
+  toOutside: Float32Array;
+}
+
+export function maskDistances(mask: Uint8Array, grid: Grid): MaskDistances {
+  const inverse = mask.map((v) => (v === 0 ? 1 : 0));
+  return {
+    toMask: distanceToOutside(inverse, grid, 'inside'),
+    toOutside: distanceToOutside(mask, grid, 'inside'),
+  };
+}
+
+/** The mask grown (r > 0) or shrunk (r < 0) by |r| pixels; `d` is its maskDistances when the caller has them. */
+export function morph(mask: Uint8Array, grid: Grid, r: number, d = maskDistances(mask, grid)): Uint8Array {
   const out = new Uint8Array(mask.length);
-  if (r >= 0) {
-    const inverse = mask.map((v) => (v === 0 ? 1 : 0));
-    const dt = distanceToOutside(inverse, grid, 'inside');
-    for (let i = 0; i < out.length; i++) out[i] = mask[i] !== 0 || dt[i] <= r ? 1 : 0;
-  } else {
-    const dt = distanceToOutside(mask, grid, 'inside');
-    for (let i = 0; i < out.length; i++) out[i] = dt[i] > -r ? 1 : 0;
-  }
+  if (r >= 0) for (let i = 0; i < out.length; i++) out[i] = mask[i] !== 0 || d.toMask[i] <= r ? 1 : 0;
+  else for (let i = 0; i < out.length; i++) out[i] = d.toOutside[i] > -r ? 1 : 0;
   return out;
 }
 
@@ -63,18 +71,24 @@ function countOnes(mask: Uint8Array): number {
   return n;
 }
 
-/** An imperfect prediction of `gt`: grown or shrunk, then blobs added or bitten out near the boundary. */
-export function perturbMask(gt: Uint8Array, grid: Grid, rand: Random): Uint8Array {
+/**
+ * An imperfect prediction of `gt`: grown or shrunk, then blobs added or bitten out near the boundary. `d` is
+ * gt's maskDistances when the caller has them.
+ */
+export function perturbMask(
+  gt: Uint8Array,
+  grid: Grid,
+  rand: Random,
+  d = maskDistances(gt, grid),
+): Uint8Array {
   const radius = Math.sqrt(countOnes(gt) / Math.PI);
   const amount = Math.round(rand() * 0.35 * radius * (rand() < 0.5 ? -1 : 1));
-  const mask = morph(gt, grid, amount);
-  const inverse = gt.map((v) => (v === 0 ? 1 : 0));
-  const outside = distanceToOutside(inverse, grid, 'inside');
-  const inside = distanceToOutside(gt, grid, 'inside');
+  const mask = morph(gt, grid, amount, d);
   // Pixels within a few pixels of the true boundary, on either side: where predictions go wrong.
   const band = new Uint8Array(gt.length);
   const width = Math.max(2, 0.3 * radius);
-  for (let i = 0; i < band.length; i++) band[i] = (gt[i] !== 0 ? inside[i] : outside[i]) <= width ? 1 : 0;
+  for (let i = 0; i < band.length; i++)
+    band[i] = (gt[i] !== 0 ? d.toOutside[i] : d.toMask[i]) <= width ? 1 : 0;
   const blobs = Math.floor(rand() * 3);
   for (let b = 0; b < blobs; b++) {
     const centre = pickPixel(band, null, 0, grid, rand);
@@ -103,14 +117,15 @@ export function simulateClicks(gt: Uint8Array, grid: Grid, rand: Random): Simula
   const first = firstClick(gt, grid, rand);
   if (first === null) return { clicks: [], previous: null };
   if (rand() < FIRST_CLICK_SHARE) return { clicks: [first], previous: null };
-  const previous = perturbMask(gt, grid, rand);
+  // Both the perturbation and the earlier clicks measure distances to the object: computed once.
+  const d = maskDistances(gt, grid);
+  const previous = perturbMask(gt, grid, rand, d);
   const clicks: Click[] = [first];
   // Earlier clicks where the previous mask is already right: positive on it, negative off it near the object.
   const earlier = Math.floor(rand() * 3);
   const agreeIn = new Uint8Array(gt.length);
   const agreeOut = new Uint8Array(gt.length);
-  const inverse = gt.map((v) => (v === 0 ? 1 : 0));
-  const near = distanceToOutside(inverse, grid, 'inside');
+  const near = d.toMask;
   const reach = Math.max(4, Math.sqrt(countOnes(gt) / Math.PI));
   for (let i = 0; i < gt.length; i++) {
     agreeIn[i] = gt[i] !== 0 && previous[i] !== 0 ? 1 : 0;

@@ -21,7 +21,7 @@ import { collateSamples, flipProbabilities, sampleFlips } from '../../training/d
 import { WeightedMean, type MetricValues } from '../../training/metrics';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 import type { TrainingTask } from '../../training/task';
-import { nextClick, type Grid } from './clicks';
+import { nextClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_NAMES, DEFAULT_CLICK_ENCODING, encodeClickInput, CLICK_INPUT_CHANNELS } from './encode';
 import { clickMetrics, clickSeries, MAX_CLICKS } from './series';
 import { simulateClicks } from './simulate';
@@ -57,6 +57,11 @@ function chooseObject(masks: Uint8Array[], rand: Random): Uint8Array | null {
   let pool = masks.filter((_, i) => areas[i] >= min);
   if (pool.length === 0) pool = masks.filter((_, i) => areas[i] > 0);
   return pool.length === 0 ? null : pool[Math.floor(rand() * pool.length)];
+}
+
+function protocolFirstClick(gt: Uint8Array, grid: Grid): Click[] {
+  const first = nextClick(gt, new Uint8Array(gt.length), grid);
+  return first === null ? [] : [first];
 }
 
 /** The two output channels as the checkpoint's classes: background 0, object 1. */
@@ -132,10 +137,10 @@ export const clickSegmentationTask: TrainingTask<ClickSample> = {
             { data: chosen, height: grid.height, width: grid.width, channels: 1 },
             f,
           ).data;
-          const first = nextClick(gt, new Uint8Array(gt.length), grid);
+          // Validation starts where the NoC protocol does: its first click, no previous mask.
           const sim = training
             ? simulateClicks(gt, grid, rand)
-            : { clicks: first === null ? [] : [first], previous: null };
+            : { clicks: protocolFirstClick(gt, grid), previous: null };
           const x = encodeClickInput({
             rgb,
             grid,

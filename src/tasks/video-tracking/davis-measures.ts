@@ -5,6 +5,7 @@
  * diagonal, on boundaries drawn by BSDS `seg2bmap` (no thinning, no bipartite matching); per object the mean,
  * the recall (share of frames above 0.5) and the decay (first quarter minus last quarter). Pure, tfjs-free.
  */
+import { maskIou } from '../../training/metrics';
 
 export interface MaskSize {
   readonly height: number;
@@ -16,16 +17,7 @@ export const BOUND_TH = 0.008;
 
 /** J: |P ∧ G ∧ ¬void| / |(P ∨ G) ∧ ¬void|, and 1 when the union is empty. Masks are 0/1 (any non-zero is 1). */
 export function regionJ(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array): number {
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < gt.length; i++) {
-    if (voidMask !== undefined && voidMask[i] !== 0) continue;
-    const p = pred[i] !== 0;
-    const g = gt[i] !== 0;
-    if (p && g) inter++;
-    if (p || g) union++;
-  }
-  return union === 0 ? 1 : inter / union;
+  return maskIou(pred, gt, voidMask);
 }
 
 /**

@@ -8,7 +8,6 @@ import {
   keepClickedComponents,
   distanceToOutside,
   drawClickDisks,
-  maskIou,
   nextClick,
   scaleClick,
   type Grid,
@@ -26,6 +25,7 @@ import {
   perturbMask,
   simulateClicks,
 } from '../../../src/tasks/click-segmentation/simulate';
+import { maskIou } from '../../../src/training/metrics';
 import { mulberry32 } from '../../../src/util/random';
 
 /** Distance to the nearest outside pixel by brute force (the border beyond the image counts as outside). */
