@@ -48,7 +48,7 @@ export const trackCommand: CliCommand = {
       davisRoot: v.davis,
       outDir: v.out,
       set: v.set,
-      makeTracker: (first, mask) => makeBaseline(baseline, first, mask),
+      makeTracker: async (first, mask) => makeBaseline(baseline, first, mask),
       ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
       ...(chunk === undefined ? {} : { chunk }),
       onFrame: (sequence, frame, total) => {

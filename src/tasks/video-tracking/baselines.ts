@@ -16,10 +16,34 @@ export interface Frame {
 export type BaselineName = 'copy' | 'colour-nn';
 export const BASELINES: readonly BaselineName[] = ['copy', 'colour-nn'];
 
-/** Follows the first frame's mask (ids 0..255) through the frames, one frame at a time. */
+/**
+ * Follows the first frame's mask (ids 0..255, not necessarily consecutive) through the frames, one frame at a
+ * time, keeping O(1) frames: memory does not grow with the video's length.
+ */
 export interface FrameTracker {
-  /** The mask of the next frame. */
-  next(frame: Frame): Uint8Array;
+  /**
+   * The mask of the next frame. `added`: an index mask (same size) of objects first given on this frame, 0
+   * elsewhere (YouTube-VOS style); they are followed from here on and win over the prediction where they lie.
+   */
+  next(frame: Frame, added?: Uint8Array): Promise<Uint8Array>;
+  /** Frees what the tracker holds (sessions, tensors). */
+  dispose?(): Promise<void>;
+}
+
+/** Makes a tracker for one video from its first frame and that frame's mask. */
+export type TrackerFactory = (first: Frame, firstMask: Uint8Array) => Promise<FrameTracker>;
+
+/** Writes `added`'s objects over `mask` (in place); returns whether there were any. */
+export function overlayAdded(mask: Uint8Array, added: Uint8Array | undefined): boolean {
+  if (added === undefined) return false;
+  let any = false;
+  for (let i = 0; i < mask.length; i++) {
+    if (added[i] !== 0) {
+      mask[i] = added[i];
+      any = true;
+    }
+  }
+  return any;
 }
 
 export interface ColourNnOptions {
@@ -39,34 +63,54 @@ export function makeBaseline(
   firstMask: Uint8Array,
   options: Partial<ColourNnOptions> = {},
 ): FrameTracker {
-  if (name === 'copy') return { next: () => Uint8Array.from(firstMask) };
+  if (name === 'copy') {
+    const current = Uint8Array.from(firstMask);
+    return {
+      next: (_frame, added) => {
+        overlayAdded(current, added);
+        return Promise.resolve(Uint8Array.from(current));
+      },
+    };
+  }
   return new ColourNnTracker(first, firstMask, { ...COLOUR_NN_DEFAULTS, ...options });
 }
 
 class ColourNnTracker implements FrameTracker {
   private previous: Frame;
   private previousMask: Uint8Array;
-  private readonly ids: number[];
+  private ids: number[];
+  /** The given masks: the first frame's, and those of frames where objects were added. */
+  private readonly references: [Frame, Uint8Array][];
 
   constructor(
-    private readonly first: Frame,
-    private readonly firstMask: Uint8Array,
+    first: Frame,
+    firstMask: Uint8Array,
     private readonly options: ColourNnOptions,
   ) {
     this.previous = first;
     this.previousMask = firstMask;
+    this.references = [[first, firstMask]];
     this.ids = [...new Set(firstMask)].sort((a, b) => a - b);
   }
 
-  next(frame: Frame): Uint8Array {
+  next(frame: Frame, added?: Uint8Array): Promise<Uint8Array> {
+    const out = this.predict(frame);
+    if (overlayAdded(out, added)) {
+      // The frame becomes a reference of its own (bounded: one per frame that adds objects).
+      this.references.push([frame, Uint8Array.from(out)]);
+      this.ids = [...new Set([...this.ids, ...out])].sort((a, b) => a - b);
+    }
+    this.previous = frame;
+    this.previousMask = out;
+    return Promise.resolve(out);
+  }
+
+  private predict(frame: Frame): Uint8Array {
     const { width: W, height: H } = frame;
     const { radius: r, k, temperature } = this.options;
     const out = new Uint8Array(W * H);
-    const refs: [Frame, Uint8Array][] = [
-      [this.first, this.firstMask],
-      [this.previous, this.previousMask],
-    ];
-    const dist = new Float64Array(2 * (2 * r + 1) ** 2);
+    const refs: [Frame, Uint8Array][] = [...this.references, [this.previous, this.previousMask]];
+    const dist = new Float64Array(refs.length * (2 * r + 1) ** 2);
     const label = new Uint8Array(dist.length);
     const votes = new Float64Array(256);
     for (let y = 0; y < H; y++) {
@@ -111,8 +155,6 @@ class ColourNnTracker implements FrameTracker {
         out[y * W + x] = winner;
       }
     }
-    this.previous = frame;
-    this.previousMask = out;
     return out;
   }
 }

@@ -11,7 +11,7 @@ import { dataError } from '../../errors';
 import { encodeIndexPng } from '../../format/png-chunks';
 import { decodeImage } from '../../image/decode';
 import { writeFolderAtomically } from '../../util/atomic';
-import type { Frame, FrameTracker } from './baselines';
+import type { Frame, TrackerFactory } from './baselines';
 import { davisSequences, readIndexFile } from './davis-eval';
 import { vocPalette } from './davis-palette';
 
@@ -36,7 +36,7 @@ export function parseChunk(text: string): Chunk {
 export async function trackDavis(opts: {
   davisRoot: string;
   outDir: string;
-  makeTracker: (first: Frame, firstMask: Uint8Array) => FrameTracker;
+  makeTracker: TrackerFactory;
   resolution?: string;
   set?: string;
   sequences?: readonly string[];
@@ -78,7 +78,7 @@ export async function trackDavis(opts: {
     const target = path.join(opts.outDir, sequence);
     await writeFolderAtomically(target, async (tmp) => {
       const first = await readFrame(names[0]);
-      const tracker = opts.makeTracker(first, firstMask.data);
+      const tracker = await opts.makeTracker(first, firstMask.data);
       const write = (name: string, data: Uint8Array): Promise<void> =>
         fs.writeFile(
           path.join(tmp, `${stem(name)}.png`),
@@ -86,9 +86,13 @@ export async function trackDavis(opts: {
         );
       await write(names[0], firstMask.data);
       opts.onFrame?.(sequence, 1, names.length);
-      for (let t = 1; t < names.length; t++) {
-        await write(names[t], tracker.next(await readFrame(names[t])));
-        opts.onFrame?.(sequence, t + 1, names.length);
+      try {
+        for (let t = 1; t < names.length; t++) {
+          await write(names[t], await tracker.next(await readFrame(names[t])));
+          opts.onFrame?.(sequence, t + 1, names.length);
+        }
+      } finally {
+        await tracker.dispose?.();
       }
       // An earlier run's folder is replaced whole, only once the new one is complete.
       await fs.rm(target, { recursive: true, force: true });

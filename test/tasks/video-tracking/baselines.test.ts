@@ -49,7 +49,11 @@ describe('baselines through trackDavis and eval-davis', () => {
     const scores: Record<string, number> = {};
     for (const name of ['copy', 'colour-nn'] as const) {
       const out = path.join(root, name);
-      await trackDavis({ davisRoot: davis(), outDir: out, makeTracker: (f, m) => makeBaseline(name, f, m) });
+      await trackDavis({
+        davisRoot: davis(),
+        outDir: out,
+        makeTracker: async (f, m) => makeBaseline(name, f, m),
+      });
       const report = await evaluateDavis({ resultsDir: out, davisRoot: davis() });
       scores[name] = report.global['J&F-Mean'];
     }
@@ -65,7 +69,7 @@ describe('baselines through trackDavis and eval-davis', () => {
         ...(await trackDavis({
           davisRoot: davis(),
           outDir: path.join(root, `chunk${i}`),
-          makeTracker: (f, m) => makeBaseline('copy', f, m),
+          makeTracker: async (f, m) => makeBaseline('copy', f, m),
           chunk: parseChunk(`${i}/2`),
         })),
       );
@@ -76,9 +80,36 @@ describe('baselines through trackDavis and eval-davis', () => {
     await trackDavis({
       davisRoot: davis(),
       outDir: path.join(root, 'chunk0'),
-      makeTracker: (f, m) => makeBaseline('copy', f, m),
+      makeTracker: async (f, m) => makeBaseline('copy', f, m),
       chunk: parseChunk('0/2'),
     });
     expect((await fsp.readdir(path.join(root, 'chunk0'))).filter((n) => n.startsWith('.'))).toEqual([]);
   });
+});
+
+describe('objects added on a later frame', () => {
+  // Grey; with `red`, pixels 40..43 are red: the object that enters has its own colour.
+  const frame = (w: number, h: number, fill: number, red = true) => {
+    const rgb = new Uint8Array(w * h * 3).fill(fill);
+    if (red) for (let i = 40; i < 44; i++) rgb.set([250, 0, 0], i * 3);
+    return { width: w, height: h, rgb };
+  };
+  it.each(['copy', 'colour-nn'] as const)(
+    '%s follows an object given on frame 2 from then on',
+    async (name) => {
+      const w = 12;
+      const h = 8;
+      const first = new Uint8Array(w * h);
+      first[0] = 3; // object 3 from the start, one pixel
+      const tracker = makeBaseline(name, frame(w, h, 50, false), first);
+      const m1 = await tracker.next(frame(w, h, 50, false));
+      expect(m1.includes(7)).toBe(false);
+      const added = new Uint8Array(w * h);
+      for (let i = 40; i < 44; i++) added[i] = 7;
+      const m2 = await tracker.next(frame(w, h, 50), added);
+      expect([...m2.slice(40, 44)]).toEqual([7, 7, 7, 7]);
+      const m3 = await tracker.next(frame(w, h, 50));
+      expect([...m3.slice(40, 44)]).toEqual([7, 7, 7, 7]);
+    },
+  );
 });
