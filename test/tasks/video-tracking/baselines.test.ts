@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateSyntheticClips } from '../../../src/example/synthetic-clips';
+import { generateSyntheticClips } from '../../../src/tasks/video-tracking/generated-clips';
 import { readIndexPng } from '../../../src/format/png-mask-reader';
 import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
 import { evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';

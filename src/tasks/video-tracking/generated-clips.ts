@@ -10,26 +10,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { encodeIndexPng } from '../format/png-chunks';
-import { vocPalette } from '../tasks/video-tracking/davis-palette';
-import { mixSeed, mulberry32, type Random } from '../util/random';
+import { encodeIndexPng } from '../../format/png-chunks';
+import { vocPalette } from './davis-palette';
+import { mixSeed, mulberry32, type Random } from '../../util/random';
 
-export interface SyntheticClipsOptions {
+export interface SyntheticClipsOptions extends ClipStyle {
   /** The data set root: JPEGImages/, Annotations/ and ImageSets/ are written below it. */
   dir: string;
   clips: number;
-  frames: number;
-  width: number;
-  height: number;
   seed: number;
   /** The ImageSets/2017 list the clips are named in (default `val`). */
   set?: string;
-  /** Labelled objects per clip, both bounds inclusive (default 1 to 3). */
-  objects?: { min: number; max: number };
-  /** Unlabelled look-alikes per clip (default 0 to 2). */
-  distractors?: { min: number; max: number };
-  /** Texture families to draw from: a held-out set uses other families than training (default all). */
-  textures?: readonly TextureKind[];
 }
 
 export type TextureKind = 'noise' | 'stripes' | 'checker' | 'gradient';
@@ -217,52 +208,96 @@ function renderFrame(opts: {
   return { rgb, ids };
 }
 
+/** What a generated clip looks like; `generateSyntheticClips` writes clips of it, training renders them in memory. */
+export interface ClipStyle {
+  width: number;
+  height: number;
+  frames: number;
+  /** Labelled objects per clip, both bounds inclusive (default 1 to 3). */
+  objects?: { min: number; max: number };
+  /** Unlabelled look-alikes per clip (default 0 to 2). */
+  distractors?: { min: number; max: number };
+  /** Texture families to draw from: a held-out set uses other families than training (default all). */
+  textures?: readonly TextureKind[];
+  /**
+   * Chance that an object wears the background's colours in another pattern (default 0): raw colour cannot
+   * tell it from the background, only texture can.
+   */
+  camouflage?: number;
+  /** Multiplies every object's speed (default 1). */
+  speed?: number;
+}
+
+/** One rendered frame: RGB bytes, row-major, and the id of the topmost labelled shape per pixel (0 elsewhere). */
+export interface RenderedFrame {
+  rgb: Uint8Array;
+  ids: Uint8Array;
+}
+
+/** Renders clip `seed` of a style frame by frame (one frame in memory at a time); the same seed, the same frames. */
+export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedFrame> {
+  const { width, height } = style;
+  const kinds = style.textures ?? TEXTURE_KINDS;
+  const objectRange = style.objects ?? { min: 1, max: 3 };
+  const distractorRange = style.distractors ?? { min: 0, max: 2 };
+  const rand = mulberry32(seed);
+  const background = texture(rand, kinds);
+  const count = objectRange.min + Math.floor(rand() * (objectRange.max - objectRange.min + 1));
+  const shapes: Shape[] = [];
+  for (let id = 1; id <= count; id++) {
+    let t = texture(rand, kinds);
+    if (style.camouflage !== undefined && rand() < style.camouflage) {
+      // The background's two colours, in another family or at another scale and angle.
+      t = { ...t, a: background.a, b: background.b };
+    }
+    const shape = makeShape({ id, rand, width, height, texture: t });
+    shape.vx *= style.speed ?? 1;
+    shape.vy *= style.speed ?? 1;
+    shapes.push(shape);
+  }
+  const distractors =
+    distractorRange.min + Math.floor(rand() * (distractorRange.max - distractorRange.min + 1));
+  for (let d = 0; d < distractors; d++) {
+    shapes.push(
+      makeShape({ id: 0, rand, width, height, texture: texture(rand, kinds, shapes[d % count].texture) }),
+    );
+  }
+  // Every object is fully visible on the first frame: it is drawn above the distractors there.
+  for (const s of shapes) if (s.id > 0) s.depth += 1;
+  const panVelocity: [number, number] = [(rand() - 0.5) * 4, (rand() - 0.5) * 3];
+  const drift = (rand() - 0.5) * 0.01;
+  for (let t = 0; t < style.frames; t++) {
+    if (t === 1) {
+      // From the second frame on, depths mix: objects pass behind distractors and each other.
+      for (const s of shapes) s.depth = rand() * 2;
+    }
+    yield renderFrame({
+      width,
+      height,
+      background,
+      pan: [panVelocity[0] * t, panVelocity[1] * t],
+      brightness: 1 + drift * t,
+      shapes,
+    });
+    for (const s of shapes) step(s, width, height);
+  }
+}
+
 /** Writes the clips; returns their names and object counts. */
 export async function generateSyntheticClips(options: SyntheticClipsOptions): Promise<SyntheticClip[]> {
   const { width, height } = options;
-  const kinds = options.textures ?? TEXTURE_KINDS;
-  const objectRange = options.objects ?? { min: 1, max: 3 };
-  const distractorRange = options.distractors ?? { min: 0, max: 2 };
   const set = options.set ?? 'val';
   const palette = vocPalette();
   const clips: SyntheticClip[] = [];
   for (let c = 0; c < options.clips; c++) {
     const name = `clip${String(c).padStart(3, '0')}`;
-    const rand = mulberry32(mixSeed(options.seed, c));
-    const background = texture(rand, kinds);
-    const count = objectRange.min + Math.floor(rand() * (objectRange.max - objectRange.min + 1));
-    const shapes: Shape[] = [];
-    for (let id = 1; id <= count; id++)
-      shapes.push(makeShape({ id, rand, width, height, texture: texture(rand, kinds) }));
-    const distractors =
-      distractorRange.min + Math.floor(rand() * (distractorRange.max - distractorRange.min + 1));
-    for (let d = 0; d < distractors; d++) {
-      shapes.push(
-        makeShape({ id: 0, rand, width, height, texture: texture(rand, kinds, shapes[d % count].texture) }),
-      );
-    }
-    // Every object is fully visible on the first frame: it is drawn above the distractors there.
-    for (const s of shapes) if (s.id > 0) s.depth += 1;
-    const panVelocity: [number, number] = [(rand() - 0.5) * 4, (rand() - 0.5) * 3];
-    const drift = (rand() - 0.5) * 0.01;
     const imgDir = path.join(options.dir, 'JPEGImages', '480p', name);
     const annDir = path.join(options.dir, 'Annotations', '480p', name);
     await mkdir(imgDir, { recursive: true });
     await mkdir(annDir, { recursive: true });
     let firstIds = 0;
-    for (let t = 0; t < options.frames; t++) {
-      if (t === 1) {
-        // From the second frame on, depths mix: objects pass behind distractors and each other.
-        for (const s of shapes) s.depth = rand() * 2;
-      }
-      const frame = renderFrame({
-        width,
-        height,
-        background,
-        pan: [panVelocity[0] * t, panVelocity[1] * t],
-        brightness: 1 + drift * t,
-        shapes,
-      });
+    let t = 0;
+    for (const frame of renderClip(options, mixSeed(options.seed, c))) {
       const stem = String(t).padStart(5, '0');
       await writeFile(
         path.join(imgDir, `${stem}.jpg`),
@@ -275,7 +310,7 @@ export async function generateSyntheticClips(options: SyntheticClipsOptions): Pr
         encodeIndexPng({ width, height, data: frame.ids }, palette),
       );
       if (t === 0) firstIds = frame.ids.reduce((m, v) => Math.max(m, v), 0);
-      for (const s of shapes) step(s, width, height);
+      t++;
     }
     clips.push({ name, objects: firstIds });
   }
