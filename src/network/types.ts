@@ -86,3 +86,41 @@ export type AnyNetwork = SegmentationNetwork<unknown>;
 export interface NetworkPluginModule {
   network: AnyNetwork;
 }
+
+/**
+ * The matching maps a tracker's decoder reads per object, at the encoder's stride 8, in this channel order
+ * (computed by the video-tracking task): the distance to the nearest reference pixel of the object and of
+ * everything else in the given frames (global), the same in a window of the previous frame (local), and the
+ * previous frame's mask of the object.
+ */
+export const TRACKER_MATCH_CHANNELS = [
+  'global_object',
+  'global_other',
+  'local_object',
+  'local_other',
+  'previous_mask',
+];
+
+/**
+ * A mask tracker's learnt parts (task `video_tracking`). The task matches pixel embeddings between frames; the
+ * network supplies the embedding (encoder) and reads the matching maps (decoder). Both are layer models so
+ * either engine runs them and the ONNX exporter writes them; the matching between them is the task's.
+ */
+export interface TrackerNetwork<S = unknown> {
+  readonly name: string;
+  readonly task: string;
+  readonly defaults: Readonly<S>;
+  readonly settingsSchema: JsonSchema;
+  /** RGB normalisation of the encoder's input. */
+  readonly preprocessing: Preprocessing;
+  parseSettings(raw: unknown): S;
+  /**
+   * Image [n, h, w, 3] (h and w multiples of 8, free) → [f4 [n, h/4, w/4, *] skip features, f8 [n, h/8, w/8, *]
+   * features, key [n, h/8, w/8, keyChannels] the embedding before L2 normalisation].
+   */
+  buildEncoder(settings: S): tf.LayersModel;
+  /** [f8, match [n, h/8, w/8, TRACKER_MATCH_CHANNELS.length], f4] → the object's logits [n, h/4, w/4, 1]. */
+  buildDecoder(settings: S): tf.LayersModel;
+}
+
+export type AnyTrackerNetwork = TrackerNetwork<unknown>;

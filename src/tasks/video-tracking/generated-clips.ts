@@ -23,8 +23,11 @@ export interface SyntheticClipsOptions extends ClipStyle {
   set?: string;
 }
 
-export type TextureKind = 'noise' | 'stripes' | 'checker' | 'gradient';
+export type TextureKind = 'noise' | 'stripes' | 'checker' | 'gradient' | 'dots' | 'waves' | 'rings';
+/** The families of `generateSyntheticClips` by default. */
 export const TEXTURE_KINDS: readonly TextureKind[] = ['noise', 'stripes', 'checker', 'gradient'];
+/** Every family: the tracker trains on some and is measured on the others. */
+export const ALL_TEXTURE_KINDS: readonly TextureKind[] = [...TEXTURE_KINDS, 'dots', 'waves', 'rings'];
 
 export interface SyntheticClip {
   name: string;
@@ -111,6 +114,15 @@ function sample(t: Texture, u: number, v: number): Rgb {
       break;
     case 'checker':
       w = (Math.floor(ru) + Math.floor(rv)) & 1;
+      break;
+    case 'dots':
+      w = Math.hypot(ru - Math.round(ru), rv - Math.round(rv)) < 0.3 ? 1 : 0;
+      break;
+    case 'waves':
+      w = 0.5 + 0.5 * Math.sin(ru * 2 + 2 * Math.sin(rv));
+      break;
+    case 'rings':
+      w = 0.5 + 0.5 * Math.sin(Math.hypot(ru, rv) * 2);
       break;
     default:
       w = 0.5 + 0.5 * Math.tanh(ru / 4);

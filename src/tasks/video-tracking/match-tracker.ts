@@ -1,0 +1,266 @@
+/**
+ * The trained tracker as a FrameTracker, on either engine (tracker-engines.ts). Per frame: the frame is resized
+ * so its short side is `shortSide` (sides multiples of 8), encoded, matched against the given frames (global: the
+ * first frame and any frame that added objects) and the previous frame (local, in a window), decoded per object,
+ * and the objects merged by soft aggregation (STM): p_bg = prod(1 - p_k), then a softmax over the log-odds. The
+ * merged probabilities are upsampled to the frame's own size and the arg-max is the mask. Memory: the given
+ * frames' keys and the previous frame's, whatever the video's length.
+ */
+import sharp from 'sharp';
+import type { Preprocessing } from '../../network/types';
+import { type Frame, type FrameTracker } from './baselines';
+import { objectIds } from './clip-batch';
+import type { EncodedFrame, References, TrackerEngine } from './tracker-engines';
+import { windowPenalty } from './matching';
+
+export interface MatchTrackerOptions {
+  /** The short side frames are tracked at (default 240); never upscaled beyond the frame's own. */
+  shortSide: number;
+  /** The local matching window, in stride-8 cells either way. */
+  localRadius: number;
+  preprocessing: Preprocessing;
+}
+
+/** The working size for a frame: short side `shortSide` at most, both sides multiples of 8. */
+export function workingSize(
+  width: number,
+  height: number,
+  shortSide: number,
+): { width: number; height: number } {
+  const scale = Math.min(1, shortSide / Math.min(width, height));
+  const round8 = (v: number): number => Math.max(8, Math.round((v * scale) / 8) * 8);
+  return { width: round8(width), height: round8(height) };
+}
+
+/**
+ * Per object (ids in `ids` order) the share of each cell of a cellsW x cellsH grid laid over the mask that the
+ * object covers: [K, cells].
+ */
+export function cellShares(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  cellsW: number,
+  cellsH: number,
+  ids: readonly number[],
+): Float32Array {
+  const k = ids.length;
+  const slot = new Int16Array(256).fill(-1);
+  ids.forEach((id, i) => (slot[id] = i));
+  const cells = cellsW * cellsH;
+  const counts = new Float32Array(k * cells);
+  const area = new Float32Array(cells);
+  for (let y = 0; y < height; y++) {
+    const cy = Math.min(cellsH - 1, Math.floor((y * cellsH) / height));
+    for (let x = 0; x < width; x++) {
+      const cell = cy * cellsW + Math.min(cellsW - 1, Math.floor((x * cellsW) / width));
+      area[cell] += 1;
+      const s = slot[mask[y * width + x]];
+      if (s >= 0) counts[s * cells + cell] += 1;
+    }
+  }
+  for (let s = 0; s < k; s++) for (let c = 0; c < cells; c++) counts[s * cells + c] /= Math.max(1, area[c]);
+  return counts;
+}
+
+const threshold = (shares: Float32Array): Float32Array => shares.map((v) => (v >= 0.5 ? 1 : 0));
+
+interface Reference {
+  key: Float32Array;
+  /** [K_at_the_time, cells] labels; objects added later are 0 here. */
+  labels: Float32Array;
+  objects: number;
+}
+
+export class MatchTracker implements FrameTracker {
+  private readonly work: { width: number; height: number };
+  private readonly h8: number;
+  private readonly w8: number;
+  private readonly window: Float32Array;
+  private ids: number[];
+  private readonly given: Reference[] = [];
+  private previous: { encoded: EncodedFrame; labels: Float32Array; shares: Float32Array } | null = null;
+
+  private constructor(
+    private readonly engine: TrackerEngine,
+    private readonly opts: MatchTrackerOptions,
+    private readonly size: { width: number; height: number },
+    ids: number[],
+  ) {
+    this.work = workingSize(size.width, size.height, opts.shortSide);
+    this.h8 = this.work.height / 8;
+    this.w8 = this.work.width / 8;
+    this.window = windowPenalty(this.h8, this.w8, opts.localRadius);
+    this.ids = ids;
+  }
+
+  static async create(
+    engine: TrackerEngine,
+    first: Frame,
+    firstMask: Uint8Array,
+    opts: MatchTrackerOptions,
+  ): Promise<MatchTracker> {
+    const t = new MatchTracker(engine, opts, first, objectIds(firstMask));
+    const encoded = await t.encode(first);
+    t.remember(encoded, firstMask, true);
+    return t;
+  }
+
+  async next(frame: Frame, added?: Uint8Array): Promise<Uint8Array> {
+    if (frame.width !== this.size.width || frame.height !== this.size.height) {
+      throw new Error(
+        `frame of ${frame.width}x${frame.height}, the video's first frame was ${this.size.width}x${this.size.height}`,
+      );
+    }
+    const encoded = await this.encode(frame);
+    const k = this.ids.length;
+    let mask: Uint8Array;
+    if (k === 0 || this.previous === null) {
+      mask = new Uint8Array(frame.width * frame.height);
+    } else {
+      mask = await this.predict(encoded, k);
+    }
+    let newObjects = false;
+    if (added !== undefined) {
+      for (let i = 0; i < mask.length; i++) {
+        if (added[i] !== 0) {
+          mask[i] = added[i];
+          newObjects = true;
+        }
+      }
+      if (newObjects) this.ids = objectIds(Uint8Array.from(new Set([...this.ids, ...objectIds(added)])));
+    }
+    this.remember(encoded, mask, newObjects);
+    return mask;
+  }
+
+  /** Frees the frame it holds; the engine is its owner's (one engine serves many videos). */
+  dispose(): Promise<void> {
+    if (this.previous !== null) this.engine.release(this.previous.encoded);
+    this.previous = null;
+    return Promise.resolve();
+  }
+
+  private async encode(frame: Frame): Promise<EncodedFrame> {
+    const { width, height } = this.work;
+    const rgb =
+      width === frame.width && height === frame.height
+        ? frame.rgb
+        : new Uint8Array(
+            await sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+              .resize(width, height, { fit: 'fill' })
+              .raw()
+              .toBuffer(),
+          );
+    const { mean, std } = this.opts.preprocessing;
+    const image = new Float32Array(width * height * 3);
+    for (let i = 0; i < image.length; i += 3) {
+      image[i] = (rgb[i] / 255 - mean[0]) / std[0];
+      image[i + 1] = (rgb[i + 1] / 255 - mean[1]) / std[1];
+      image[i + 2] = (rgb[i + 2] / 255 - mean[2]) / std[2];
+    }
+    return this.engine.encode(image, height, width);
+  }
+
+  /** Keeps the frame as the previous one, and as a given one when it brings objects (or is the first). */
+  private remember(encoded: EncodedFrame, mask: Uint8Array, given: boolean): void {
+    const shares = cellShares(mask, this.size.width, this.size.height, this.w8, this.h8, this.ids);
+    const labels = threshold(shares);
+    if (given) this.given.push({ key: encoded.key, labels, objects: this.ids.length });
+    if (this.previous !== null) this.engine.release(this.previous.encoded);
+    this.previous = { encoded, labels, shares };
+  }
+
+  private globalReferences(k: number): References {
+    const cells = this.h8 * this.w8;
+    const count = this.given.length * cells;
+    const c = this.given[0].key.length / cells;
+    const keys = new Float32Array(count * c);
+    const labels = new Float32Array(k * count);
+    this.given.forEach((ref, r) => {
+      keys.set(ref.key, r * cells * c);
+      for (let o = 0; o < ref.objects; o++) {
+        labels.set(ref.labels.subarray(o * cells, (o + 1) * cells), o * count + r * cells);
+      }
+    });
+    return { keys, labels, count };
+  }
+
+  private async predict(encoded: EncodedFrame, k: number): Promise<Uint8Array> {
+    const previous = this.previous as NonNullable<typeof this.previous>;
+    const cells = this.h8 * this.w8;
+    const local: References = { keys: previous.encoded.key, labels: previous.labels, count: cells };
+    const maps = await this.engine.match(encoded, this.globalReferences(k), local, this.window, k);
+    // [K, P, 4] + the previous shares → the decoder's [K, h8, w8, 5].
+    const input = new Float32Array(k * cells * 5);
+    for (let o = 0; o < k; o++) {
+      for (let p = 0; p < cells; p++) {
+        const src = (o * cells + p) * 4;
+        const dst = (o * cells + p) * 5;
+        input[dst] = maps[src];
+        input[dst + 1] = maps[src + 1];
+        input[dst + 2] = maps[src + 2];
+        input[dst + 3] = maps[src + 3];
+        input[dst + 4] = previous.shares[o * cells + p];
+      }
+    }
+    const logits = await this.engine.decode(encoded, input, k);
+    return this.merge(logits, k);
+  }
+
+  /** Soft aggregation at stride 4, bilinear to the frame's size, arg-max to ids. */
+  private merge(logits: Float32Array, k: number): Uint8Array {
+    const h4 = this.work.height / 4;
+    const w4 = this.work.width / 4;
+    const cells = h4 * w4;
+    const probs = new Float32Array((k + 1) * cells); // channel 0: background
+    for (let p = 0; p < cells; p++) {
+      let bg = 1;
+      const odds: number[] = [];
+      for (let o = 0; o < k; o++) {
+        const v = Math.min(1 - 1e-7, Math.max(1e-7, 1 / (1 + Math.exp(-logits[o * cells + p]))));
+        bg *= 1 - v;
+        odds.push(v / (1 - v));
+      }
+      const b = Math.min(1 - 1e-7, Math.max(1e-7, bg));
+      // softmax of log-odds = odds / sum(odds)
+      let total = b / (1 - b);
+      for (const v of odds) total += v;
+      probs[p] = b / (1 - b) / total;
+      for (let o = 0; o < k; o++) probs[(o + 1) * cells + p] = odds[o] / total;
+    }
+    const { width: W, height: H } = this.size;
+    const out = new Uint8Array(W * H);
+    const xs0 = new Int32Array(W);
+    const xs1 = new Int32Array(W);
+    const wx = new Float32Array(W);
+    for (let x = 0; x < W; x++) {
+      const sx = Math.max(0, Math.min(w4 - 1, ((x + 0.5) * w4) / W - 0.5));
+      xs0[x] = Math.floor(sx);
+      xs1[x] = Math.min(w4 - 1, xs0[x] + 1);
+      wx[x] = sx - xs0[x];
+    }
+    for (let y = 0; y < H; y++) {
+      const sy = Math.max(0, Math.min(h4 - 1, ((y + 0.5) * h4) / H - 0.5));
+      const y0 = Math.floor(sy);
+      const y1 = Math.min(h4 - 1, y0 + 1);
+      const wy = sy - y0;
+      for (let x = 0; x < W; x++) {
+        let best = 0;
+        let top = -1;
+        for (let c = 0; c <= k; c++) {
+          const base = c * cells;
+          const a = probs[base + y0 * w4 + xs0[x]] * (1 - wx[x]) + probs[base + y0 * w4 + xs1[x]] * wx[x];
+          const bb = probs[base + y1 * w4 + xs0[x]] * (1 - wx[x]) + probs[base + y1 * w4 + xs1[x]] * wx[x];
+          const v = a * (1 - wy) + bb * wy;
+          if (v > top) {
+            top = v;
+            best = c;
+          }
+        }
+        out[y * W + x] = best === 0 ? 0 : this.ids[best - 1];
+      }
+    }
+    return out;
+  }
+}

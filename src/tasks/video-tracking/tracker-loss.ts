@@ -1,0 +1,94 @@
+/**
+ * The tracker's training forward pass over a clip batch (notes §2.4): frame 1 is predicted from frame 0's mask
+ * (global matching) and a damaged copy of it (local matching and the previous-mask input); frame 2 from frame 0's
+ * mask and the network's own prediction of frame 1, so the network learns to recover from its own errors. The loss
+ * is binary cross-entropy plus a soft-IoU term on both frames, at full resolution.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ClipBatch } from './clip-batch';
+import { distanceMatrix, l2Normalise, labelMinima, MATCH_STRIDE } from './matching';
+
+export interface TrackerParts {
+  encoder: tf.LayersModel;
+  decoder: tf.LayersModel;
+  /** Local matching window, in cells of the stride-8 grid either way. */
+  localRadius: number;
+}
+
+/** [n, h, w, 1] soft mask → [n, h/s, w/s, 1] area fraction per cell. */
+export function cellFraction(mask: tf.Tensor4D, stride: number): tf.Tensor4D {
+  return tf.avgPool(mask, stride, stride, 'valid');
+}
+
+/** Cells that are at least half object: the reference labels of matching, [n, cells]. */
+export function cellLabels(fraction: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [n] = fraction.shape;
+    return tf.cast(tf.greaterEqual(fraction, 0.5), 'float32').reshape([n, -1]) as tf.Tensor2D;
+  });
+}
+
+export interface ClipLosses {
+  loss: tf.Scalar;
+  /** Per predicted frame, the IoU of the thresholded prediction (for the log; no gradient). */
+  iou: tf.Scalar;
+}
+
+/** The loss of one batch; runs inside optimizer.minimize (tensors it makes are tidied by the caller). */
+export function clipLoss(
+  parts: TrackerParts,
+  batch: ClipBatch,
+  penalty: tf.Tensor2D,
+  training: boolean,
+): ClipLosses {
+  const { n, height: H, width: W } = batch;
+  const h8 = H / MATCH_STRIDE;
+  const w8 = W / MATCH_STRIDE;
+  const x = tf.concat(
+    batch.frames.map((f) => tf.tensor4d(f, [n, H, W, 3])),
+    0,
+  );
+  const [f4, f8, key] = parts.encoder.apply(x, { training }) as tf.Tensor4D[];
+  const c = key.shape[3];
+  const keys = l2Normalise(key).reshape([3, n, h8 * w8, c]);
+  const keyOf = (t: number): tf.Tensor3D => keys.slice([t, 0, 0, 0], [1, n, h8 * w8, c]).squeeze([0]);
+  const rows = (t: tf.Tensor4D, i: number): tf.Tensor4D => t.slice([i * n, 0, 0, 0], [n, -1, -1, -1]);
+  const mask = (m: Float32Array): tf.Tensor4D => tf.tensor4d(m, [n, H, W, 1]);
+
+  const k0 = keyOf(0);
+  const labels0 = cellLabels(cellFraction(mask(batch.masks[0]), MATCH_STRIDE));
+  const predict = (t: 1 | 2, previousKey: tf.Tensor3D, previousCells: tf.Tensor4D): tf.Tensor4D => {
+    const q = keyOf(t);
+    const global = labelMinima(distanceMatrix(q, k0), labels0);
+    const local = labelMinima(distanceMatrix(q, previousKey), cellLabels(previousCells), penalty);
+    const match = tf.concat(
+      [tf.concat([global, local], 2).reshape([n, h8, w8, 4]), previousCells],
+      3,
+    ) as tf.Tensor4D;
+    return parts.decoder.apply([rows(f8, t), match, rows(f4, t)], { training }) as tf.Tensor4D;
+  };
+  const logits1 = predict(1, k0, cellFraction(mask(batch.damaged), MATCH_STRIDE));
+  const p1 = tf.sigmoid(logits1) as tf.Tensor4D;
+  const logits2 = predict(2, keyOf(1), cellFraction(p1, MATCH_STRIDE / 4));
+
+  let loss = tf.scalar(0);
+  let iou = tf.scalar(0);
+  for (const [t, logits] of [
+    [1, logits1],
+    [2, logits2],
+  ] as const) {
+    const full = tf.image.resizeBilinear(logits, [H, W]);
+    const target = mask(batch.masks[t]);
+    const bce = tf.losses.sigmoidCrossEntropy(target, full);
+    const p = tf.sigmoid(full);
+    const inter = tf.sum(tf.mul(p, target), [1, 2, 3]);
+    const union = tf.sub(tf.add(tf.sum(p, [1, 2, 3]), tf.sum(target, [1, 2, 3])), inter);
+    const softIou = tf.mean(tf.div(tf.add(inter, 1), tf.add(union, 1)));
+    loss = tf.add(loss, tf.add(bce, tf.sub(1, softIou)));
+    const hard = tf.cast(tf.greater(full, 0), 'float32');
+    const hi = tf.sum(tf.mul(hard, target), [1, 2, 3]);
+    const hu = tf.sub(tf.add(tf.sum(hard, [1, 2, 3]), tf.sum(target, [1, 2, 3])), hi);
+    iou = tf.add(iou, tf.mean(tf.div(tf.add(hi, 1e-6), tf.add(hu, 1e-6))));
+  }
+  return { loss: tf.div(loss, 2) as tf.Scalar, iou: tf.div(iou, 2) as tf.Scalar };
+}

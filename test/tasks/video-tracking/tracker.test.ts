@@ -1,0 +1,228 @@
+/**
+ * @jest-environment ./test/onnx/ort-environment.js
+ *
+ * The trained tracker's parts: the matching in tfjs and as an ONNX graph agree; the two engines give the same
+ * logits and masks; a tracker keeps the first mask's ids (non-consecutive), follows objects added later, frees
+ * its tensors, and a checkpoint written and read back tracks the same. The network is untrained here: these are
+ * the mechanics; what training achieves is measured by the example and reported in the note.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { network } from '../../../plugin/tracker';
+import { packClips } from '../../../src/tasks/video-tracking/clip-batch';
+import { generatedClip } from '../../../src/tasks/video-tracking/clip-sources';
+import { renderClip } from '../../../src/tasks/video-tracking/generated-clips';
+import { buildMatchGraph } from '../../../src/tasks/video-tracking/match-graph';
+import { cellShares, MatchTracker, workingSize } from '../../../src/tasks/video-tracking/match-tracker';
+import { distanceMatrix, FAR, labelMinima, windowPenalty } from '../../../src/tasks/video-tracking/matching';
+import { loadTracker, writeTrackerFiles } from '../../../src/tasks/video-tracking/tracker-checkpoint';
+import {
+  normaliseRows,
+  OrtTrackerEngine,
+  TfjsTrackerEngine,
+} from '../../../src/tasks/video-tracking/tracker-engines';
+import { trainTracker } from '../../../src/tasks/video-tracking/train-tracker';
+import { withSeededRandom } from '../../../src/network/seeded-build';
+import { mulberry32 } from '../../../src/util/random';
+
+const settings = network.parseSettings({ encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 });
+const build = () =>
+  withSeededRandom(7, () => ({
+    encoder: network.buildEncoder(settings),
+    decoder: network.buildDecoder(settings),
+  }));
+
+const clip = [...renderClip({ width: 64, height: 48, frames: 5, objects: { min: 2, max: 2 } }, 11)];
+const first = { width: 64, height: 48, rgb: clip[0].rgb };
+// Non-consecutive ids: 1 → 4, 2 → 200.
+const firstMask = clip[0].ids.map((v) => (v === 1 ? 4 : v === 2 ? 200 : 0));
+const opts = { shortSide: 240, localRadius: 2, preprocessing: network.preprocessing };
+
+function randomUnit(n: number, c: number, seed: number): Float32Array {
+  const r = mulberry32(seed);
+  return normaliseRows(
+    Float32Array.from({ length: n * c }, () => r() - 0.5),
+    c,
+  );
+}
+
+describe('matching', () => {
+  it('the ONNX graph computes what the tfjs ops compute, window and labels included', async () => {
+    const [p, r, c, k, h, w] = [12, 12, 5, 2, 3, 4];
+    const q = randomUnit(p, c, 1);
+    const g = randomUnit(r, c, 2);
+    const l = randomUnit(p, c, 3);
+    const rand = mulberry32(4);
+    const gl = Float32Array.from({ length: k * r }, () => (rand() < 0.4 ? 1 : 0));
+    const ll = Float32Array.from({ length: k * p }, () => (rand() < 0.4 ? 1 : 0));
+    const win = windowPenalty(h, w, 1);
+    const session = await ort.InferenceSession.create(buildMatchGraph());
+    const T = ort.Tensor;
+    const out = await session.run({
+      query: new T('float32', q, [p, c]),
+      global_keys: new T('float32', g, [r, c]),
+      global_labels: new T('float32', gl, [k, r]),
+      local_keys: new T('float32', l, [p, c]),
+      local_labels: new T('float32', ll, [k, p]),
+      window: new T('float32', win, [p, p]),
+    });
+    const expected = tf.tidy(() => {
+      const qt = tf.tensor3d(q, [1, p, c]);
+      const a = labelMinima(distanceMatrix(qt, tf.tensor3d(g, [1, r, c])), tf.tensor2d(gl, [k, r]));
+      const b = labelMinima(
+        distanceMatrix(qt, tf.tensor3d(l, [1, p, c])),
+        tf.tensor2d(ll, [k, p]),
+        tf.tensor2d(win, [p, p]),
+      );
+      return tf.concat([a, b], 2).dataSync();
+    });
+    expect(out.match.dims).toEqual([k, p, 4]);
+    const got = out.match.data as Float32Array;
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(expected[i], 5);
+    await session.release();
+  });
+
+  it('a label with no reference pixel gives the far value; the window keeps distant cells out', () => {
+    const win = windowPenalty(3, 3, 1);
+    expect(win[0 * 9 + 8]).toBe(FAR); // corner to corner
+    expect(win[4 * 9 + 0]).toBe(0); // centre to corner
+    const got = tf.tidy(() =>
+      labelMinima(
+        distanceMatrix(tf.tensor3d([1, 0], [1, 1, 2]), tf.tensor3d([1, 0, 0, 1], [1, 2, 2])),
+        tf.tensor2d([0, 0], [1, 2]),
+      ).dataSync(),
+    );
+    expect(got[0]).toBeCloseTo(1, 5); // no object pixel: as far as can be
+    expect(got[1]).toBeCloseTo(0, 5); // the identical vector is "other"
+  });
+});
+
+describe('working size and cell shares', () => {
+  it('scales the short side down to the target, multiples of 8, never up', () => {
+    expect(workingSize(854, 480, 240)).toEqual({ width: 424, height: 240 });
+    expect(workingSize(96, 64, 240)).toEqual({ width: 96, height: 64 });
+  });
+  it('gives per object the share of each cell', () => {
+    const mask = new Uint8Array(16); // 4x4, 2x2 cells
+    mask[0] = 9;
+    mask[1] = 9;
+    mask[15] = 3;
+    const s = cellShares(mask, 4, 4, 2, 2, [3, 9]);
+    expect([...s]).toEqual([0, 0, 0, 0.25, 0.5, 0, 0, 0]);
+  });
+});
+
+describe('the tracker on both engines', () => {
+  it('tfjs and onnxruntime give the same masks with the first mask ids, and tfjs frees its tensors', async () => {
+    const { encoder, decoder } = build();
+    const tfjs = new TfjsTrackerEngine(encoder, decoder);
+    const onnx = await OrtTrackerEngine.create(ort, { encoderModel: encoder, decoderModel: decoder }, 1);
+    const a = await MatchTracker.create(tfjs, first, firstMask, opts);
+    const b = await MatchTracker.create(onnx, first, firstMask, opts);
+    const before = tf.memory().numTensors;
+    let differing = 0;
+    for (let t = 1; t < clip.length; t++) {
+      const frame = { width: 64, height: 48, rgb: clip[t].rgb };
+      const ma = await a.next(frame);
+      const mb = await b.next(frame);
+      for (const v of ma) expect([0, 4, 200]).toContain(v);
+      for (let i = 0; i < ma.length; i++) if (ma[i] !== mb[i]) differing++;
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(differing).toBeLessThan(clip.length * 64 * 48 * 0.001); // float rounding at ties only
+    await a.dispose();
+    await b.dispose();
+    await onnx.dispose();
+    encoder.dispose();
+    decoder.dispose();
+  });
+
+  it('follows an object added on a later frame with its own id', async () => {
+    const { encoder, decoder } = build();
+    const tracker = await MatchTracker.create(
+      new TfjsTrackerEngine(encoder, decoder),
+      first,
+      firstMask,
+      opts,
+    );
+    await tracker.next({ width: 64, height: 48, rgb: clip[1].rgb });
+    const added = new Uint8Array(64 * 48);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) added[y * 64 + x] = 77;
+    const m2 = await tracker.next({ width: 64, height: 48, rgb: clip[2].rgb }, added);
+    expect(m2[0]).toBe(77);
+    const m3 = await tracker.next({ width: 64, height: 48, rgb: clip[3].rgb });
+    for (const v of m3) expect([0, 4, 77, 200]).toContain(v);
+    await expect(tracker.next({ width: 32, height: 48, rgb: new Uint8Array(32 * 48 * 3) })).rejects.toThrow(
+      /32x48.*64x48/,
+    );
+    await tracker.dispose();
+  });
+});
+
+describe('training and checkpoints', () => {
+  it('a few steps change the weights, keep tensors flat; the checkpoint reloads on both engines with the same masks', async () => {
+    const { encoder, decoder } = build();
+    const before = encoder.getWeights()[0].dataSync().slice();
+    const counts: number[] = [];
+    const pre = network.preprocessing;
+    await trainTracker({
+      models: { encoder, decoder },
+      preprocessing: pre,
+      steps: 3,
+      batchSize: 1,
+      clipSize: 24,
+      learningRate: 1e-3,
+      localRadius: 2,
+      seed: 3,
+      nextClip: (rand, size) => generatedClip({ width: size, height: size }, Math.floor(rand() * 1e9), rand),
+      onStep: (s) => {
+        expect(Number.isFinite(s.loss)).toBe(true);
+        counts.push(tf.memory().numTensors);
+      },
+    });
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(encoder.getWeights()[0].dataSync()).not.toEqual(before);
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tracker-ckpt-'));
+    try {
+      await writeTrackerFiles(dir, {
+        encoder,
+        decoder,
+        config: {
+          network: 'tracker',
+          settings,
+          preprocessing: pre,
+          tracker: { local_radius: 2, short_side: 240, clip_size: 24, steps: 3 },
+        },
+        trainConfig: {},
+      });
+      const masks: Uint8Array[] = [];
+      for (const engine of ['tfjs', 'onnxruntime'] as const) {
+        const loaded = await loadTracker(dir, engine === 'tfjs' ? { engine } : { engine, ort, threads: 1 });
+        const t = await MatchTracker.create(loaded.engine, first, firstMask, loaded.options);
+        masks.push(await t.next({ width: 64, height: 48, rgb: clip[1].rgb }));
+        await t.dispose();
+        await loaded.engine.dispose();
+      }
+      let differing = 0;
+      for (let i = 0; i < masks[0].length; i++) if (masks[0][i] !== masks[1][i]) differing++;
+      expect(differing).toBeLessThan(10);
+      await fsp.writeFile(path.join(dir, 'config.json'), JSON.stringify({ task: 'semantic_segmentation' }));
+      await expect(loadTracker(dir, { engine: 'tfjs' })).rejects.toThrow(
+        /config\.json.*task|task.*config\.json/s,
+      );
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('packs clips with one object each and skips clips without one', () => {
+    const rand = mulberry32(1);
+    const c = generatedClip({ width: 16, height: 16 }, 5, rand);
+    const empty = { ...c, ids: [new Uint8Array(256), c.ids[1], c.ids[2]] as typeof c.ids };
+    const batch = packClips([c, empty], network.preprocessing, rand);
+    expect(batch?.n).toBe(1);
+    expect(packClips([empty], network.preprocessing, rand)).toBeNull();
+  });
+});
