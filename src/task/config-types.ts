@@ -49,6 +49,17 @@ export interface TrainConfig {
   network: string;
   /** The network plugin's own settings, validated against the plugin's schema when it supplies one. */
   custom_model_config: Record<string, unknown>;
+  /** Only for a tracker (task video_tracking); see the schema. */
+  tracking: TrackingConfig;
+}
+
+export interface TrackingConfig {
+  steps_per_epoch: number;
+  sources: { generated: number; project: number };
+  short_side: number;
+  local_radius: number;
+  val_clips: number;
+  val_frames: number;
 }
 
 export interface InferenceModelConfig {

@@ -295,39 +295,66 @@ export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedF
   }
 }
 
+/**
+ * Writes one sequence in DAVIS layout below `dir`: JPEGImages/480p/<name>/00000.jpg and
+ * Annotations/480p/<name>/00000.png (VOC palette) per frame. Returns the largest id on the first frame.
+ */
+export async function writeDavisSequence(
+  dir: string,
+  name: string,
+  size: { width: number; height: number },
+  frames: Iterable<RenderedFrame>,
+): Promise<number> {
+  const { width, height } = size;
+  const palette = vocPalette();
+  const imgDir = path.join(dir, 'JPEGImages', '480p', name);
+  const annDir = path.join(dir, 'Annotations', '480p', name);
+  await mkdir(imgDir, { recursive: true });
+  await mkdir(annDir, { recursive: true });
+  let firstIds = 0;
+  let t = 0;
+  for (const frame of frames) {
+    const stem = String(t).padStart(5, '0');
+    await writeFile(
+      path.join(imgDir, `${stem}.jpg`),
+      await sharp(Buffer.from(frame.rgb), { raw: { width, height, channels: 3 } })
+        .jpeg({ quality: 92 })
+        .toBuffer(),
+    );
+    await writeFile(
+      path.join(annDir, `${stem}.png`),
+      encodeIndexPng({ width, height, data: frame.ids }, palette),
+    );
+    if (t === 0) firstIds = frame.ids.reduce((m, v) => Math.max(m, v), 0);
+    t++;
+  }
+  return firstIds;
+}
+
+/** Writes ImageSets/2017/<set>.txt naming the sequences. */
+export async function writeDavisList(dir: string, set: string, names: readonly string[]): Promise<void> {
+  const sets = path.join(dir, 'ImageSets', '2017');
+  await mkdir(sets, { recursive: true });
+  await writeFile(path.join(sets, `${set}.txt`), `${names.join('\n')}\n`);
+}
+
 /** Writes the clips; returns their names and object counts. */
 export async function generateSyntheticClips(options: SyntheticClipsOptions): Promise<SyntheticClip[]> {
-  const { width, height } = options;
-  const set = options.set ?? 'val';
-  const palette = vocPalette();
   const clips: SyntheticClip[] = [];
   for (let c = 0; c < options.clips; c++) {
     const name = `clip${String(c).padStart(3, '0')}`;
-    const imgDir = path.join(options.dir, 'JPEGImages', '480p', name);
-    const annDir = path.join(options.dir, 'Annotations', '480p', name);
-    await mkdir(imgDir, { recursive: true });
-    await mkdir(annDir, { recursive: true });
-    let firstIds = 0;
-    let t = 0;
-    for (const frame of renderClip(options, mixSeed(options.seed, c))) {
-      const stem = String(t).padStart(5, '0');
-      await writeFile(
-        path.join(imgDir, `${stem}.jpg`),
-        await sharp(Buffer.from(frame.rgb), { raw: { width, height, channels: 3 } })
-          .jpeg({ quality: 92 })
-          .toBuffer(),
-      );
-      await writeFile(
-        path.join(annDir, `${stem}.png`),
-        encodeIndexPng({ width, height, data: frame.ids }, palette),
-      );
-      if (t === 0) firstIds = frame.ids.reduce((m, v) => Math.max(m, v), 0);
-      t++;
-    }
-    clips.push({ name, objects: firstIds });
+    const objects = await writeDavisSequence(
+      options.dir,
+      name,
+      options,
+      renderClip(options, mixSeed(options.seed, c)),
+    );
+    clips.push({ name, objects });
   }
-  const sets = path.join(options.dir, 'ImageSets', '2017');
-  await mkdir(sets, { recursive: true });
-  await writeFile(path.join(sets, `${set}.txt`), `${clips.map((c) => c.name).join('\n')}\n`);
+  await writeDavisList(
+    options.dir,
+    options.set ?? 'val',
+    clips.map((c) => c.name),
+  );
   return clips;
 }

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { modelError } from '../../errors';
+import type { ModelConfigJson } from '../../format/types';
 import { loadModelFromDir, saveModelToDir } from '../../network/io';
 import type { Preprocessing } from '../../network/types';
 import type { OrtModule } from '../../onnx/runtime';
@@ -39,23 +40,13 @@ export interface TrackerCheckpointConfig {
   tracker: TrackerRecord;
 }
 
-/** Writes the checkpoint's files into `dir` (which the caller creates and renames atomically). */
-export async function writeTrackerFiles(
-  dir: string,
-  opts: {
-    encoder: tf.LayersModel;
-    decoder: tf.LayersModel;
-    config: TrackerCheckpointConfig;
-    /** The training config, recorded as `settings` (spec C.2). */
-    trainConfig: Record<string, unknown>;
-  },
-): Promise<void> {
-  await saveModelToDir(opts.encoder, path.join(dir, ENCODER_DIR));
-  await saveModelToDir(opts.decoder, path.join(dir, DECODER_DIR));
-  const onnx = trackerOnnx(opts.encoder, opts.decoder);
-  await fsp.writeFile(path.join(dir, ENCODER_ONNX), onnx.encoder);
-  await fsp.writeFile(path.join(dir, DECODER_ONNX), onnx.decoder);
-  const json = {
+/** config.json of a tracker checkpoint (spec C.2 keys with no classes, then the tracker's own). */
+export function trackerModelConfig(opts: {
+  config: TrackerCheckpointConfig;
+  /** The training config, recorded as `settings` (spec C.2). */
+  trainConfig: Record<string, unknown>;
+}): ModelConfigJson {
+  return {
     settings: opts.trainConfig,
     out_classes: [],
     class_title_to_idx: {},
@@ -65,7 +56,43 @@ export async function writeTrackerFiles(
     preprocessing: opts.config.preprocessing,
     tracker: opts.config.tracker,
   };
+}
+
+/** The layer models (for tfjs and further training) and their ONNX graphs (for onnxruntime) into `dir`. */
+export async function saveTrackerModels(
+  dir: string,
+  models: { encoder: tf.LayersModel; decoder: tf.LayersModel },
+): Promise<void> {
+  await saveModelToDir(models.encoder, path.join(dir, ENCODER_DIR));
+  await saveModelToDir(models.decoder, path.join(dir, DECODER_DIR));
+  const onnx = trackerOnnx(models.encoder, models.decoder);
+  await fsp.writeFile(path.join(dir, ENCODER_ONNX), onnx.encoder);
+  await fsp.writeFile(path.join(dir, DECODER_ONNX), onnx.decoder);
+}
+
+/** Every file of a checkpoint into `dir` (which the caller creates and renames atomically). */
+export async function writeTrackerFiles(
+  dir: string,
+  opts: {
+    encoder: tf.LayersModel;
+    decoder: tf.LayersModel;
+    config: TrackerCheckpointConfig;
+    trainConfig: Record<string, unknown>;
+  },
+): Promise<void> {
+  await saveTrackerModels(dir, opts);
+  const json = trackerModelConfig(opts);
   await fsp.writeFile(path.join(dir, TRACKER_CONFIG_FILE), `${JSON.stringify(json, null, 2)}\n`);
+}
+
+/** The layer models of a checkpoint (to go on training from it). */
+export async function loadTrackerModels(
+  dir: string,
+): Promise<{ encoder: tf.LayersModel; decoder: tf.LayersModel }> {
+  return {
+    encoder: await loadModelFromDir(path.join(dir, ENCODER_DIR)),
+    decoder: await loadModelFromDir(path.join(dir, DECODER_DIR)),
+  };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

@@ -2,11 +2,15 @@
  * The tracker's training forward pass over a clip batch (notes §2.4): frame 1 is predicted from frame 0's mask
  * (global matching) and a damaged copy of it (local matching and the previous-mask input); frame 2 from frame 0's
  * mask and the network's own prediction of frame 1, so the network learns to recover from its own errors. The loss
- * is binary cross-entropy plus a soft-IoU term on both frames, at full resolution.
+ * is binary cross-entropy plus a soft-IoU term on both frames, at full resolution, plus a matching loss on the
+ * embedding alone (below).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ClipBatch } from './clip-batch';
 import { distanceMatrix, l2Normalise, labelMinima, MATCH_STRIDE } from './matching';
+
+/** Temperature of the softmax over squared distances in [0, 4] (CRW uses 0.05 on cosine similarities). */
+const MATCH_TEMPERATURE = 0.1;
 
 export interface TrackerParts {
   encoder: tf.LayersModel;
@@ -57,9 +61,25 @@ export function clipLoss(
 
   const k0 = keyOf(0);
   const labels0 = cellLabels(cellFraction(mask(batch.masks[0]), MATCH_STRIDE));
+  let matchLoss = tf.scalar(0);
   const predict = (t: 1 | 2, previousKey: tf.Tensor3D, previousCells: tf.Tensor4D): tf.Tensor4D => {
     const q = keyOf(t);
-    const global = labelMinima(distanceMatrix(q, k0), labels0);
+    const d0 = distanceMatrix(q, k0);
+    // The embedding's own lesson (PML/CRW): frame 0's labels carried by a softmax over distances must give
+    // frame t's cells. A direct gradient to the encoder, which the decoder's loss reaches only through minima.
+    const carried = tf.clipByValue(
+      tf.sum(tf.mul(tf.softmax(tf.div(tf.neg(d0), MATCH_TEMPERATURE)), labels0.expandDims(1)), 2),
+      1e-4,
+      1 - 1e-4,
+    );
+    const truth = cellLabels(cellFraction(mask(batch.masks[t]), MATCH_STRIDE));
+    matchLoss = tf.add(
+      matchLoss,
+      tf.neg(
+        tf.mean(tf.add(tf.mul(truth, tf.log(carried)), tf.mul(tf.sub(1, truth), tf.log(tf.sub(1, carried))))),
+      ),
+    );
+    const global = labelMinima(d0, labels0);
     const local = labelMinima(distanceMatrix(q, previousKey), cellLabels(previousCells), penalty);
     const match = tf.concat(
       [tf.concat([global, local], 2).reshape([n, h8, w8, 4]), previousCells],
@@ -90,5 +110,5 @@ export function clipLoss(
     const hu = tf.sub(tf.add(tf.sum(hard, [1, 2, 3]), tf.sum(target, [1, 2, 3])), hi);
     iou = tf.add(iou, tf.mean(tf.div(tf.add(hi, 1e-6), tf.add(hu, 1e-6))));
   }
-  return { loss: tf.div(loss, 2) as tf.Scalar, iou: tf.div(iou, 2) as tf.Scalar };
+  return { loss: tf.div(tf.add(loss, matchLoss), 2) as tf.Scalar, iou: tf.div(iou, 2) as tf.Scalar };
 }

@@ -30,13 +30,13 @@ export interface TrainTrackerOptions {
   preprocessing: Preprocessing;
   steps: number;
   batchSize: number;
-  /** Training clips are clipSize x clipSize (a multiple of 8). */
-  clipSize: number;
+  /** Training clips' size (multiples of 8). */
+  clipSize: { width: number; height: number };
   learningRate: number;
   localRadius: number;
   seed: number;
   /** A training clip of that size, drawn with the given generator. */
-  nextClip: (rand: Random, size: number) => TrainingClip | Promise<TrainingClip>;
+  nextClip: (rand: Random, size: { width: number; height: number }) => TrainingClip | Promise<TrainingClip>;
   /** Steps already done (a resumed run starts there). */
   startStep?: number;
   optimizer?: tf.AdamOptimizer;
@@ -56,10 +56,12 @@ export function learningRateAt(lr: number, step: number, steps: number): number 
 export async function trainTracker(
   opts: TrainTrackerOptions,
 ): Promise<{ steps: number; optimizer: tf.AdamOptimizer }> {
-  if (opts.clipSize % MATCH_STRIDE !== 0)
-    throw new Error(`clip size ${opts.clipSize} is not a multiple of 8`);
-  const cells = opts.clipSize / MATCH_STRIDE;
-  const penalty = tf.tensor2d(windowPenalty(cells, cells, opts.localRadius), [cells * cells, cells * cells]);
+  const { width, height } = opts.clipSize;
+  if (width % MATCH_STRIDE !== 0 || height % MATCH_STRIDE !== 0) {
+    throw new Error(`clip size ${width}x${height} is not a multiple of ${MATCH_STRIDE}`);
+  }
+  const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
+  const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
   const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
   const rand = mulberry32(opts.seed);
   const parts = { ...opts.models, localRadius: opts.localRadius };

@@ -173,11 +173,11 @@ describe('training and checkpoints', () => {
       preprocessing: pre,
       steps: 3,
       batchSize: 1,
-      clipSize: 24,
+      clipSize: { width: 24, height: 24 },
       learningRate: 1e-3,
       localRadius: 2,
       seed: 3,
-      nextClip: (rand, size) => generatedClip({ width: size, height: size }, Math.floor(rand() * 1e9), rand),
+      nextClip: (rand, size) => generatedClip(size, Math.floor(rand() * 1e9), rand),
       onStep: (s) => {
         expect(Number.isFinite(s.loss)).toBe(true);
         counts.push(tf.memory().numTensors);
