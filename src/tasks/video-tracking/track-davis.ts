@@ -13,7 +13,7 @@ import { decodeImage } from '../../image/decode';
 import { writeFolderAtomically } from '../../util/atomic';
 import type { Frame, TrackerFactory } from './baselines';
 import { davisSequences, readIndexFile } from './davis-eval';
-import { vocPalette } from './davis-palette';
+import { vocPalette } from '../../format/palette';
 
 const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
