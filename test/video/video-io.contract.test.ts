@@ -74,7 +74,7 @@ describe('writer -> ffprobe -> reader', () => {
 });
 
 describe('the reader streams', () => {
-  it('stopping after one frame kills ffmpeg and reaps it', async () => {
+  it('holds ffmpeg back while a frame is out; stopping after one frame kills ffmpeg and reaps it', async () => {
     const file = path.join(dir, 'long.mp4');
     await writeVideo(
       file,
@@ -85,7 +85,9 @@ describe('the reader streams', () => {
     const frames = readVideoFrames(file);
     const first = await frames.next();
     expect(first.done).toBe(false);
-    // ffmpeg is running, held back by the unread pipe.
+    // Backpressure: half a second later ffmpeg still runs, held back by the unread pipe (the 60 frames, 1.1 MB,
+    // would have been decoded and written long before if the reader took them all in).
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(ffmpegChildren().length).toBe(before.length + 1);
     await frames.return();
     expect(ffmpegChildren()).toEqual(before);
@@ -162,6 +164,29 @@ describe('errors users can act on', () => {
     const audio = path.join(dir, 'audio.m4a');
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=d=0.2', '-c:a', 'aac', audio]);
     expect((await taskError(probeVideo(audio))).message).toContain('no video stream');
+  });
+
+  it('an unsupported codec and output that stops inside a frame are said (a stand-in ffmpeg prints them)', async () => {
+    const file = path.join(dir, 'round.mp4');
+    const fake = async (name: string, body: string): Promise<string> => {
+      const script = path.join(dir, name);
+      const version = 'case "$*" in *-version*) echo "ffmpeg version 5.1.9"; exit 0;; esac';
+      await fsp.writeFile(script, `#!/bin/sh\n${version}\n${body}\n`, { mode: 0o755 });
+      return script;
+    };
+    const noDecoder = await fake(
+      'no-decoder.sh',
+      'echo "[h264 @ 0x55d0] Decoder (codec h264) not found for input stream #0:0" >&2; exit 1',
+    );
+    const codec = await withEnv({ FFMPEG_PATH: noDecoder }, () => taskError(readAll(file)));
+    expect(codec.message).toContain(
+      "this ffmpeg cannot decode the video's codec (h264): Decoder (codec h264) not found for input stream #0:0",
+    );
+    const short = await fake('short.sh', 'head -c 100 /dev/zero; exit 0');
+    const cut = await withEnv({ FFMPEG_PATH: short }, () => taskError(readAll(file)));
+    expect(cut.message).toContain(
+      "ffmpeg's output ended inside frame 1: 100 of the 9216 bytes of a 64x48 RGB frame",
+    );
   });
 
   it('the writer refuses a frame of the wrong size; abort leaves nothing under either name', async () => {
