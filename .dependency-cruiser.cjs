@@ -18,7 +18,8 @@ const LAYERS = [
   ['util'],
   ['protocol', 'format'],
   ['task', 'image', 'backend'],
-  ['network'],
+  // video/ (ffmpeg pipes, frame folders, overlays) decodes frames with image/, so it sits just above it.
+  ['network', 'video'],
   ['model-state', 'onnx'],
   ['training', 'inference'],
 ];
@@ -159,6 +160,15 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(training|inference)/' },
       to: { path: '^src/(training|inference)/', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'video-stands-on-image-and-format',
+      comment:
+        'video/ (video and frame-folder I/O through ffmpeg, mask overlays) is I/O for the tasks: it imports only ' +
+        'itself, util/, format/ (palette, index PNGs), image/ (decoding) and errors.ts, never a tensor room.',
+      severity: 'error',
+      from: { path: '^src/video/' },
+      to: { path: '^src/', pathNot: '^src/(video/|util/|format/|image/|errors\\.ts$)' },
     },
     ...layerRules,
     {

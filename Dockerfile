@@ -81,8 +81,10 @@ ARG DEBIAN_FRONTEND=noninteractive
 # tini: an init that forwards signals to node and reaps zombies (node as PID 1 ignores SIGTERM).
 # /bin/sh -> bash: bash runs the agent's `sh -c "python -u ..."` by exec (dash forks and stays PID 1, where it
 # ignores SIGTERM), so the launcher becomes PID 1 and can exec tini -> node.
+# ffmpeg: ffmpeg and ffprobe decode and encode videos for mask tracking (src/video/). Ubuntu 22.04 ships 4.4,
+# which src/video/ffmpeg.ts allows for (-vsync where 5.1 has -fps_mode).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python-is-python3 tini \
+    && apt-get install -y --no-install-recommends python3 python-is-python3 tini ffmpeg \
     && rm -rf /var/lib/apt/lists/* \
     && ln -sf bash /usr/bin/sh
 COPY --from=node /usr/local/bin/node /usr/local/bin/node

@@ -11,6 +11,8 @@ import { crc32, isPngSignature } from './png-chunks';
 
 const COLOR_GREY = 0;
 const COLOR_PALETTE = 3;
+const COLOR_GREY_ALPHA = 4;
+const COLOR_RGBA = 6;
 
 interface Chunks {
   width: number;
@@ -107,10 +109,13 @@ interface Samples {
   data: Uint8Array | Uint16Array;
 }
 
-/** Decodes a palette or grey PNG to its samples; undefined for other colour types or interlaced images. */
-function readSamples(png: Buffer): Samples | undefined {
+function readPngChunks(png: Buffer): Chunks {
   if (!isPngSignature(png)) throw new Error('no PNG signature');
-  const c = readChunks(png);
+  return readChunks(png);
+}
+
+/** Decodes a palette or grey PNG to its samples; undefined for other colour types or interlaced images. */
+function readSamples(c: Chunks): Samples | undefined {
   if (c.interlace !== 0 || (c.colorType !== COLOR_GREY && c.colorType !== COLOR_PALETTE)) return undefined;
   if (![1, 2, 4, 8, 16].includes(c.depth) || (c.colorType === COLOR_PALETTE && c.depth === 16)) {
     throw new Error(`bit depth ${c.depth} is not valid for colour type ${c.colorType}`);
@@ -118,12 +123,7 @@ function readSamples(png: Buffer): Samples | undefined {
   if (c.colorType === COLOR_PALETTE && c.paletteSize === 0) throw new Error('a palette PNG without PLTE');
   const { width, height, depth } = c;
   const rowBytes = Math.ceil((width * depth) / 8);
-  let raw: Buffer;
-  try {
-    raw = zlib.inflateSync(Buffer.concat(c.idat));
-  } catch (e) {
-    throw new Error(`the PNG's image data does not inflate: ${(e as Error).message}`);
-  }
+  const raw = inflateImageData(c);
   if (raw.length < (rowBytes + 1) * height)
     throw new Error('the PNG image data is shorter than its size says');
   const rows = unfilter(raw, rowBytes, height, depth === 16 ? 2 : 1);
@@ -156,19 +156,57 @@ export interface IndexImage {
 
 /**
  * The pixel values of an index PNG: palette indices (the palette's colours are not looked at) or 8-bit (or
- * fewer) grey values. Other PNGs (RGB, 16-bit, interlaced) are an error saying so.
+ * fewer) grey values. A grey mask saved with an alpha channel (grey + alpha, or RGBA with R = G = B, as some
+ * editors save a grey image) is read by its first channel; the alpha is not looked at. Other PNGs (RGB, colour
+ * RGBA, 16-bit, interlaced) are an error saying so.
  */
 export function readIndexPng(png: Buffer): IndexImage {
-  const samples = readSamples(png);
+  const c = readPngChunks(png);
+  const samples = readSamples(c) ?? readFirstChannel(c);
   if (samples === undefined || samples.data instanceof Uint16Array) {
     throw new Error('expected an indexed (palette) or 8-bit grey PNG, not interlaced: an index mask');
   }
   return { width: samples.chunks.width, height: samples.chunks.height, data: samples.data };
 }
 
+/**
+ * The first channel of an 8-bit grey + alpha or RGBA PNG, not interlaced; undefined for other PNGs. An RGBA
+ * image whose colour channels differ is a colour-coded mask: its red channel is not the ids, so it is an error.
+ */
+function readFirstChannel(c: Chunks): Samples | undefined {
+  const channels = c.colorType === COLOR_GREY_ALPHA ? 2 : c.colorType === COLOR_RGBA ? 4 : 0;
+  if (channels === 0 || c.depth !== 8 || c.interlace !== 0) return undefined;
+  const { width, height } = c;
+  const rowBytes = width * channels;
+  const raw = inflateImageData(c);
+  if (raw.length < (rowBytes + 1) * height)
+    throw new Error('the PNG image data is shorter than its size says');
+  const rows = unfilter(raw, rowBytes, height, channels);
+  const data = new Uint8Array(width * height);
+  for (let i = 0; i < data.length; i++) {
+    const at = i * channels;
+    data[i] = rows[at];
+    if (channels === 4 && (rows[at + 1] !== rows[at] || rows[at + 2] !== rows[at])) {
+      throw new Error(
+        `pixel (${i % width}, ${Math.floor(i / width)}) is a colour (RGB ${rows[at]},${rows[at + 1]},${rows[at + 2]}): ` +
+          'a colour-coded mask, not an index mask; save the ids as a palette or grey PNG',
+      );
+    }
+  }
+  return { chunks: c, data };
+}
+
+function inflateImageData(c: Chunks): Buffer {
+  try {
+    return zlib.inflateSync(Buffer.concat(c.idat));
+  } catch (e) {
+    throw new Error(`the PNG's image data does not inflate: ${(e as Error).message}`);
+  }
+}
+
 /** The mask of a palette or grey PNG, or undefined if this PNG needs the general decoder. */
 export function readMaskPngFast(png: Buffer): BinaryMask | undefined {
-  const samples = readSamples(png);
+  const samples = readSamples(readPngChunks(png));
   if (samples === undefined) return undefined;
   const c = samples.chunks;
   if (c.colorType === COLOR_PALETTE && c.trns === undefined) {

@@ -342,9 +342,11 @@ describe('the runtime stage (spec H.1)', () => {
     expect(env.LANG).toBe('C.UTF-8');
   });
 
-  it('provides python (python-is-python3), tini, and an exec-ing /bin/sh', () => {
+  it('provides python (python-is-python3), tini, ffmpeg (videos for tracking), and an exec-ing /bin/sh', () => {
     const apt = commands.find((c) => c.startsWith('apt-get install')) ?? '';
-    expect(shellWords(apt)).toEqual(expect.arrayContaining(['python3', 'python-is-python3', 'tini']));
+    expect(shellWords(apt)).toEqual(
+      expect.arrayContaining(['python3', 'python-is-python3', 'tini', 'ffmpeg']),
+    );
     expect(commands.some((c) => /^ln -sf (\/usr\/bin\/)?bash (\/usr)?\/bin\/sh$/.test(c))).toBe(true);
     const entrypoint = runtime.instructions.filter((i) => i.keyword === 'ENTRYPOINT').pop();
     expect(JSON.parse(entrypoint?.args ?? '[]')).toEqual(['/usr/bin/tini', '--']);

@@ -1,65 +1,163 @@
 /**
- * `track`: follow the first frame's masks through the sequences of a DAVIS-layout data set and write one index
- * PNG a frame, in DAVIS layout, ready for `sly-nn eval-davis`. For now with the two baselines every tracker is
- * measured against; the trained tracker (issue 14) will plug in here.
+ * `track`: follow the first frame's masks through a video or a folder of frames (index PNGs a frame, and an
+ * overlay video), or through the sequences of a DAVIS-layout data set (`--davis`, ready for `sly-nn
+ * eval-davis`). For now with the two baselines every tracker is measured against; the trained tracker (issue
+ * 14) plugs in as another TrackerFactory.
  */
-import { type CliCommand, parseOptions, UsageError } from '../command';
+import type { TrackerFactory } from '../../tasks/video-tracking/baselines';
+import { type CliCommand, type CliIo, parseOptions, UsageError } from '../command';
+
+const OPTIONS = {
+  davis: { type: 'string' },
+  out: { type: 'string' },
+  baseline: { type: 'string' },
+  set: { type: 'string' },
+  sequences: { type: 'string' },
+  chunk: { type: 'string' },
+  mask: { type: 'string' },
+  video: { type: 'string' },
+  'side-by-side': { type: 'string' },
+  'short-side': { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>['values'];
+
+/** Progress lines: one a second, or one every this many frames when frames come faster. */
+const PROGRESS_FRAMES = 50;
+const PROGRESS_MS = 1000;
 
 export const trackCommand: CliCommand = {
   name: 'track',
-  summary: 'Track the first-frame masks of a DAVIS-layout data set through its frames (baselines for now)',
-  usage:
-    'sly-nn track --davis ROOT --out DIR --baseline copy|colour-nn [--set val] [--sequences a,b] [--chunk i/n]',
+  summary: 'Track first-frame masks through a video, a folder of frames or a DAVIS-layout data set',
+  usage: [
+    'sly-nn track INPUT --mask FIRST.png --out DIR [--video OUT.mp4] [--side-by-side GT_DIR]',
+    '                [--baseline copy|colour-nn] [--short-side N]',
+    '       sly-nn track --davis ROOT --out DIR --baseline copy|colour-nn [--set val] [--sequences a,b] [--chunk i/n]',
+  ].join('\n'),
   help: [
-    'Reads <ROOT>/JPEGImages/480p/<sequence>/ and the first frame of <ROOT>/Annotations/480p/<sequence>/, and',
-    "writes <DIR>/<sequence>/<frame>.png (VOC palette, the first mask's ids), each sequence folder whole or not",
-    'at all. The sequences come from <ROOT>/ImageSets/2017/<set>.txt, or every annotated sequence.',
+    'INPUT is a video file (read with ffmpeg) or a folder of .jpg/.png frames in name order. FIRST.png is the',
+    "first frame's mask: an index PNG (palette or grey; ids 1..255 are objects, in any order, 0 background) of",
+    "the frames' size. Writes DIR/00000.png, 00001.png, ... (VOC palette, the first mask's ids), the folder",
+    'whole or not at all.',
     '',
+    '  --video OUT.mp4        also an H.264 mp4 of the masks blended over the frames',
+    '  --side-by-side GT_DIR  the video shows frame | prediction | ground truth; GT_DIR holds one index PNG a',
+    '                         frame, in name order',
+    '  --short-side N         track at a short side of N pixels (faster), masks scaled back (nearest neighbour);',
+    '                         the video is at that size',
     '  --baseline copy        the first mask on every frame',
-    '  --baseline colour-nn   label propagation on raw colours from the first and the previous frame',
+    '  --baseline colour-nn   label propagation on raw colours from the first and the previous frame (default)',
+    '',
+    'With --davis: reads <ROOT>/JPEGImages/480p/<sequence>/ and the first frame of',
+    "<ROOT>/Annotations/480p/<sequence>/, and writes <DIR>/<sequence>/<frame>.png (VOC palette, the first mask's",
+    'ids), each sequence folder whole or not at all. The sequences come from <ROOT>/ImageSets/2017/<set>.txt, or',
+    'every annotated sequence. --baseline is required there.',
     '  --chunk i/n            every n-th sequence from the i-th (0 <= i < n): one share of a SLURM array or a',
     '                         Kubernetes Indexed Job (i = SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)',
     '',
-    'Example: sly-nn track --davis DAVIS --out results/copy --baseline copy && sly-nn eval-davis results/copy DAVIS',
+    'Videos need ffmpeg and ffprobe (apt-get install -y ffmpeg; FFMPEG_PATH / FFPROBE_PATH override).',
+    '',
+    'Examples: sly-nn track clip.mp4 --mask first.png --out masks --video overlay.mp4 --short-side 240',
+    '          sly-nn track --davis DAVIS --out results/copy --baseline copy && sly-nn eval-davis results/copy DAVIS',
   ].join('\n'),
   async run(args, io) {
-    const v = parseOptions(args, {
-      davis: { type: 'string' },
-      out: { type: 'string' },
-      baseline: { type: 'string' },
-      set: { type: 'string', default: 'val' },
-      sequences: { type: 'string' },
-      chunk: { type: 'string' },
-    }).values;
-    if (v.davis === undefined || v.out === undefined) throw new UsageError('--davis and --out are required');
-    const { BASELINES, makeBaseline } = await import('../../tasks/video-tracking/baselines');
-    const baseline = BASELINES.find((b) => b === v.baseline);
-    if (baseline === undefined) throw new UsageError(`--baseline must be one of: ${BASELINES.join(', ')}`);
-    const { parseChunk, trackDavis } = await import('../../tasks/video-tracking/track-davis');
-    let chunk;
-    try {
-      chunk = v.chunk === undefined ? undefined : parseChunk(v.chunk);
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    const started = Date.now();
-    let frames = 0;
-    const done = await trackDavis({
-      davisRoot: v.davis,
-      outDir: v.out,
-      set: v.set,
-      makeTracker: async (first, mask) => makeBaseline(baseline, first, mask),
-      ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
-      ...(chunk === undefined ? {} : { chunk }),
-      onFrame: (sequence, frame, total) => {
-        frames += 1;
-        if (frame === total) io.out(`${sequence}: ${total} frames`);
-      },
-    });
-    const seconds = (Date.now() - started) / 1000;
-    io.out(
-      `Tracked ${done.length} sequences, ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps) into ${v.out}`,
-    );
-    return 0;
+    const parsed = parseOptions(args, OPTIONS, true);
+    if (parsed.values.davis !== undefined) return trackDavisSet(parsed.values, parsed.positionals, io);
+    return trackOne(parsed.values, parsed.positionals, io);
   },
 };
+
+async function baselineFactory(name: string | undefined): Promise<TrackerFactory> {
+  const { BASELINES, makeBaseline } = await import('../../tasks/video-tracking/baselines');
+  const baseline = BASELINES.find((b) => b === name);
+  if (baseline === undefined) throw new UsageError(`--baseline must be one of: ${BASELINES.join(', ')}`);
+  return async (first, mask) => makeBaseline(baseline, first, mask);
+}
+
+async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<number> {
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      `expected one INPUT (a video file or a folder of frames), got ${positionals.length}`,
+    );
+  }
+  const davisOnly = (['set', 'sequences', 'chunk'] as const).filter((k) => v[k] !== undefined);
+  if (davisOnly.length > 0) throw new UsageError(`--${davisOnly[0]} goes with --davis`);
+  if (v.mask === undefined || v.out === undefined) throw new UsageError('--mask and --out are required');
+  if (v['side-by-side'] !== undefined && v.video === undefined) {
+    throw new UsageError('--side-by-side needs --video OUT.mp4: it is the video that shows the three panels');
+  }
+  let shortSide: number | undefined;
+  if (v['short-side'] !== undefined) {
+    shortSide = Number(v['short-side']);
+    if (!Number.isInteger(shortSide) || shortSide < 2) {
+      throw new UsageError(
+        `--short-side must be a whole number of pixels, at least 2 (got ${v['short-side']})`,
+      );
+    }
+  }
+  const makeTracker = await baselineFactory(v.baseline ?? 'colour-nn');
+  const { trackVideo } = await import('../../tasks/video-tracking/track-video');
+  const started = Date.now();
+  let shown = { at: started, frames: 0 };
+  const rate = (frames: number, now: number): string =>
+    (frames / Math.max(1e-3, (now - started) / 1000)).toFixed(1);
+  const result = await trackVideo({
+    input: positionals[0],
+    firstMaskFile: v.mask,
+    outDir: v.out,
+    ...(v.video === undefined ? {} : { videoOut: v.video }),
+    ...(v['side-by-side'] === undefined ? {} : { sideBySideDir: v['side-by-side'] }),
+    ...(shortSide === undefined ? {} : { shortSide }),
+    makeTracker,
+    onFrame: (done, total) => {
+      const now = Date.now();
+      if (done - shown.frames < PROGRESS_FRAMES && now - shown.at < PROGRESS_MS) return;
+      shown = { at: now, frames: done };
+      io.out(`frame ${done}${total === null ? '' : `/${total}`}: ${rate(done, now)} fps`);
+    },
+  });
+  const { frames, size, trackedSize } = result;
+  const at =
+    size.width === trackedSize.width ? '' : ` (tracked at ${trackedSize.width}x${trackedSize.height})`;
+  io.out(
+    `Tracked ${frames} frames of ${size.width}x${size.height}${at} in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+      `(${rate(frames, Date.now())} fps): masks in ${v.out}${v.video === undefined ? '' : `, video ${v.video}`}`,
+  );
+  return 0;
+}
+
+async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promise<number> {
+  if (positionals.length > 0) throw new UsageError('--davis takes no INPUT: the sequences are its own');
+  const videoOnly = (['mask', 'video', 'side-by-side', 'short-side'] as const).filter(
+    (k) => v[k] !== undefined,
+  );
+  if (videoOnly.length > 0) throw new UsageError(`--${videoOnly[0]} is for one video, not --davis`);
+  if (v.davis === undefined || v.out === undefined) throw new UsageError('--davis and --out are required');
+  const makeTracker = await baselineFactory(v.baseline);
+  const { parseChunk, trackDavis } = await import('../../tasks/video-tracking/track-davis');
+  let chunk;
+  try {
+    chunk = v.chunk === undefined ? undefined : parseChunk(v.chunk);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const started = Date.now();
+  let frames = 0;
+  const done = await trackDavis({
+    davisRoot: v.davis,
+    outDir: v.out,
+    set: v.set ?? 'val',
+    makeTracker,
+    ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
+    ...(chunk === undefined ? {} : { chunk }),
+    onFrame: (sequence, frame, total) => {
+      frames += 1;
+      if (frame === total) io.out(`${sequence}: ${total} frames`);
+    },
+  });
+  const seconds = (Date.now() - started) / 1000;
+  io.out(
+    `Tracked ${done.length} sequences, ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps) into ${v.out}`,
+  );
+  return 0;
+}

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { encodeIndexPng } from '../../format/png-chunks';
-import { vocPalette } from './davis-palette';
+import { vocPalette } from '../../format/palette';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 
 export interface SyntheticClipsOptions extends ClipStyle {

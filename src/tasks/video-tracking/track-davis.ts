@@ -8,14 +8,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { dataError } from '../../errors';
+import { vocPalette } from '../../format/palette';
 import { encodeIndexPng } from '../../format/png-chunks';
 import { decodeImage } from '../../image/decode';
 import { writeFolderAtomically } from '../../util/atomic';
+import { listFrameFiles } from '../../video/frame-folder';
 import type { Frame, TrackerFactory } from './baselines';
 import { davisSequences, readIndexFile } from './davis-eval';
-import { vocPalette } from './davis-palette';
-
-const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
 export interface Chunk {
   index: number;
@@ -53,14 +52,7 @@ export async function trackDavis(opts: {
   await fs.mkdir(opts.outDir, { recursive: true });
   for (const sequence of mine) {
     const imgDir = path.join(opts.davisRoot, 'JPEGImages', resolution, sequence);
-    const names = (
-      await fs.readdir(imgDir).catch(() => {
-        throw dataError('no frames folder for this sequence', { file: imgDir });
-      })
-    )
-      .filter((f) => FRAME_EXTENSIONS.includes(path.extname(f).toLowerCase()))
-      .sort();
-    if (names.length === 0) throw dataError('no frames (.jpg, .png)', { file: imgDir });
+    const names = await listFrameFiles(imgDir);
     const stem = (f: string): string => f.slice(0, f.length - path.extname(f).length);
     const maskFile = path.join(opts.davisRoot, 'Annotations', resolution, sequence, `${stem(names[0])}.png`);
     const firstMask = await readIndexFile(maskFile);

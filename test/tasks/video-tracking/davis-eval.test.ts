@@ -14,7 +14,7 @@ import { TaskError } from '../../../src/errors';
 import { encodeIndexPng } from '../../../src/format/png-chunks';
 import { readIndexPng } from '../../../src/format/png-mask-reader';
 import { davisCsv, evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';
-import { vocPalette } from '../../../src/tasks/video-tracking/davis-palette';
+import { vocPalette } from '../../../src/format/palette';
 
 const H = 48;
 const W = 64;
