@@ -8,6 +8,7 @@
  */
 import { configError } from './errors';
 import CLICKS_SETTINGS_SCHEMA from '../plugin/clicks/settings.schema.json';
+import TRACKER_SETTINGS_SCHEMA from '../plugin/tracker/settings.schema.json';
 import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
 import { IMAGENET_PREPROCESSING } from '../plugin/unet/preprocessing';
 import type { ChannelStats } from './image/normalise';
@@ -47,6 +48,12 @@ export const PLUGINS: readonly PluginEntry[] = [
     task: 'click_segmentation',
     module: require.resolve('../plugin/clicks'),
     settingsSchema: CLICKS_SETTINGS_SCHEMA,
+  },
+  {
+    name: 'tracker',
+    task: 'video_tracking',
+    module: require.resolve('../plugin/tracker'),
+    settingsSchema: TRACKER_SETTINGS_SCHEMA,
   },
 ];
 

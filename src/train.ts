@@ -30,6 +30,13 @@ async function main(): Promise<void> {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,
     device_ids: deviceIds,
   });
+  if (plugin.task === 'video_tracking') {
+    // The tracker trains on clips through its own loop (src/tasks/video-tracking/run-training.ts).
+    const { runTrackerTraining } = await import('./tasks/video-tracking/run-training');
+    const { loadTrackerPlugin } = await import('./network/load-plugin');
+    await runTrackerTraining({ paths, config, logger }, { network: loadTrackerPlugin(plugin.module) });
+    return;
+  }
   const { runTraining } = await import('./training/run');
   const { parseTrainEngine, TRAIN_ENGINE_ENV_VAR } = await import('./training/engine-factory');
   const { trainingTaskNamed } = await import('./tasks');

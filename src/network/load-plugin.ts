@@ -3,7 +3,7 @@
  * its worker threads never import a concrete network. The entry points choose which module to pass.
  */
 import { configError } from '../errors';
-import type { AnyNetwork } from './types';
+import type { AnyNetwork, AnyTrackerNetwork } from './types';
 
 const REQUIRED_FUNCTIONS = ['parseSettings', 'build', 'buildHead'] as const;
 
@@ -65,4 +65,27 @@ export function loadNetworkPlugin(modulePath: string): AnyNetwork {
     throw configError(`not a network plugin: ${problems.join('; ')}`, { file: modulePath });
   }
   return network as AnyNetwork;
+}
+
+/** Requires a tracker plugin module (task video_tracking) and returns its `network`, checked. */
+export function loadTrackerPlugin(modulePath: string): AnyTrackerNetwork {
+  let mod: unknown;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(modulePath);
+  } catch (e) {
+    throw configError(`cannot load the network plugin: ${e instanceof Error ? e.message : String(e)}`, {
+      file: modulePath,
+    });
+  }
+  const network = (mod as { network?: Record<string, unknown> } | null)?.network;
+  const missing = ['parseSettings', 'buildEncoder', 'buildDecoder'].filter(
+    (fn) => typeof network?.[fn] !== 'function',
+  );
+  if (network === undefined || missing.length > 0) {
+    throw configError(`not a tracker plugin: ${missing.join(', ')} missing from its "network"`, {
+      file: modulePath,
+    });
+  }
+  return network as unknown as AnyTrackerNetwork;
 }

@@ -11,6 +11,8 @@ const OPTIONS = {
   davis: { type: 'string' },
   out: { type: 'string' },
   baseline: { type: 'string' },
+  checkpoint: { type: 'string' },
+  engine: { type: 'string' },
   set: { type: 'string' },
   sequences: { type: 'string' },
   chunk: { type: 'string' },
@@ -31,8 +33,9 @@ export const trackCommand: CliCommand = {
   summary: 'Track first-frame masks through a video, a folder of frames or a DAVIS-layout data set',
   usage: [
     'sly-nn track INPUT --mask FIRST.png --out DIR [--video OUT.mp4] [--side-by-side GT_DIR]',
-    '                [--baseline copy|colour-nn] [--short-side N]',
-    '       sly-nn track --davis ROOT --out DIR --baseline copy|colour-nn [--set val] [--sequences a,b] [--chunk i/n]',
+    '                [--checkpoint CKPT [--engine onnxruntime|tfjs] | --baseline copy|colour-nn] [--short-side N]',
+    '       sly-nn track --davis ROOT --out DIR (--checkpoint CKPT | --baseline copy|colour-nn) [--set val]',
+    '                [--sequences a,b] [--chunk i/n]',
   ].join('\n'),
   help: [
     'INPUT is a video file (read with ffmpeg) or a folder of .jpg/.png frames in name order. FIRST.png is the',
@@ -45,13 +48,17 @@ export const trackCommand: CliCommand = {
     '                         frame, in name order',
     '  --short-side N         track at a short side of N pixels (faster), masks scaled back (nearest neighbour);',
     '                         the video is at that size',
+    '  --checkpoint CKPT      a trained tracker (a checkpoint folder of network "tracker", e.g. results/00000003',
+    "                         of a training task, or `npm run example -- --tracker`'s); tracks at the short",
+    '                         side it was trained for (config.json tracker.short_side)',
+    '  --engine onnxruntime   the checkpoint on onnxruntime (default; its encoder.onnx and decoder.onnx) or tfjs',
     '  --baseline copy        the first mask on every frame',
     '  --baseline colour-nn   label propagation on raw colours from the first and the previous frame (default)',
     '',
     'With --davis: reads <ROOT>/JPEGImages/480p/<sequence>/ and the first frame of',
     "<ROOT>/Annotations/480p/<sequence>/, and writes <DIR>/<sequence>/<frame>.png (VOC palette, the first mask's",
     'ids), each sequence folder whole or not at all. The sequences come from <ROOT>/ImageSets/2017/<set>.txt, or',
-    'every annotated sequence. --baseline is required there.',
+    'every annotated sequence. --checkpoint or --baseline is required there.',
     '  --chunk i/n            every n-th sequence from the i-th (0 <= i < n): one share of a SLURM array or a',
     '                         Kubernetes Indexed Job (i = SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)',
     '',
@@ -67,11 +74,49 @@ export const trackCommand: CliCommand = {
   },
 };
 
-async function baselineFactory(name: string | undefined): Promise<TrackerFactory> {
+interface ChosenTracker {
+  make: TrackerFactory;
+  close: () => Promise<void>;
+}
+
+/** The trained tracker of --checkpoint, or the baseline named by --baseline (`fallback` when neither). */
+async function chooseTracker(v: Values, fallback?: string): Promise<ChosenTracker> {
+  if (v.checkpoint !== undefined) {
+    if (v.baseline !== undefined) throw new UsageError('--checkpoint and --baseline exclude each other');
+    const engine = v.engine ?? 'onnxruntime';
+    if (engine !== 'onnxruntime' && engine !== 'tfjs') {
+      throw new UsageError(`--engine must be onnxruntime or tfjs (got ${engine})`);
+    }
+    const { loadTracker } = await import('../../tasks/video-tracking/tracker-checkpoint');
+    const { MatchTracker } = await import('../../tasks/video-tracking/match-tracker');
+    let loaded;
+    if (engine === 'tfjs') {
+      const { initBackend } = await import('../../backend/select');
+      await initBackend();
+      loaded = await loadTracker(v.checkpoint, { engine });
+    } else {
+      const os = await import('node:os');
+      const { loadOnnxRuntime } = await import('../../onnx/runtime');
+      loaded = await loadTracker(v.checkpoint, {
+        engine,
+        ort: await loadOnnxRuntime(),
+        threads: os.cpus().length,
+      });
+    }
+    const { engine: trackerEngine, options } = loaded;
+    return {
+      make: (first, mask) => MatchTracker.create(trackerEngine, first, mask, options),
+      close: () => trackerEngine.dispose(),
+    };
+  }
+  if (v.engine !== undefined) throw new UsageError('--engine goes with --checkpoint');
   const { BASELINES, makeBaseline } = await import('../../tasks/video-tracking/baselines');
+  const name = v.baseline ?? fallback;
   const baseline = BASELINES.find((b) => b === name);
-  if (baseline === undefined) throw new UsageError(`--baseline must be one of: ${BASELINES.join(', ')}`);
-  return async (first, mask) => makeBaseline(baseline, first, mask);
+  if (baseline === undefined) {
+    throw new UsageError(`--checkpoint CKPT, or --baseline one of: ${BASELINES.join(', ')}`);
+  }
+  return { make: async (first, mask) => makeBaseline(baseline, first, mask), close: () => Promise.resolve() };
 }
 
 async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<number> {
@@ -95,27 +140,33 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
       );
     }
   }
-  const makeTracker = await baselineFactory(v.baseline ?? 'colour-nn');
+  const tracker = await chooseTracker(v, 'colour-nn');
+  const makeTracker = tracker.make;
   const { trackVideo } = await import('../../tasks/video-tracking/track-video');
   const started = Date.now();
   let shown = { at: started, frames: 0 };
   const rate = (frames: number, now: number): string =>
     (frames / Math.max(1e-3, (now - started) / 1000)).toFixed(1);
-  const result = await trackVideo({
-    input: positionals[0],
-    firstMaskFile: v.mask,
-    outDir: v.out,
-    ...(v.video === undefined ? {} : { videoOut: v.video }),
-    ...(v['side-by-side'] === undefined ? {} : { sideBySideDir: v['side-by-side'] }),
-    ...(shortSide === undefined ? {} : { shortSide }),
-    makeTracker,
-    onFrame: (done, total) => {
-      const now = Date.now();
-      if (done - shown.frames < PROGRESS_FRAMES && now - shown.at < PROGRESS_MS) return;
-      shown = { at: now, frames: done };
-      io.out(`frame ${done}${total === null ? '' : `/${total}`}: ${rate(done, now)} fps`);
-    },
-  });
+  let result;
+  try {
+    result = await trackVideo({
+      input: positionals[0],
+      firstMaskFile: v.mask,
+      outDir: v.out,
+      ...(v.video === undefined ? {} : { videoOut: v.video }),
+      ...(v['side-by-side'] === undefined ? {} : { sideBySideDir: v['side-by-side'] }),
+      ...(shortSide === undefined ? {} : { shortSide }),
+      makeTracker,
+      onFrame: (done, total) => {
+        const now = Date.now();
+        if (done - shown.frames < PROGRESS_FRAMES && now - shown.at < PROGRESS_MS) return;
+        shown = { at: now, frames: done };
+        io.out(`frame ${done}${total === null ? '' : `/${total}`}: ${rate(done, now)} fps`);
+      },
+    });
+  } finally {
+    await tracker.close();
+  }
   const { frames, size, trackedSize } = result;
   const at =
     size.width === trackedSize.width ? '' : ` (tracked at ${trackedSize.width}x${trackedSize.height})`;
@@ -133,7 +184,6 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
   );
   if (videoOnly.length > 0) throw new UsageError(`--${videoOnly[0]} is for one video, not --davis`);
   if (v.davis === undefined || v.out === undefined) throw new UsageError('--davis and --out are required');
-  const makeTracker = await baselineFactory(v.baseline);
   const { parseChunk, trackDavis } = await import('../../tasks/video-tracking/track-davis');
   let chunk;
   try {
@@ -143,18 +193,24 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
   }
   const started = Date.now();
   let frames = 0;
-  const done = await trackDavis({
-    davisRoot: v.davis,
-    outDir: v.out,
-    set: v.set ?? 'val',
-    makeTracker,
-    ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
-    ...(chunk === undefined ? {} : { chunk }),
-    onFrame: (sequence, frame, total) => {
-      frames += 1;
-      if (frame === total) io.out(`${sequence}: ${total} frames`);
-    },
-  });
+  const tracker = await chooseTracker(v);
+  let done;
+  try {
+    done = await trackDavis({
+      davisRoot: v.davis,
+      outDir: v.out,
+      set: v.set ?? 'val',
+      makeTracker: tracker.make,
+      ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
+      ...(chunk === undefined ? {} : { chunk }),
+      onFrame: (sequence, frame, total) => {
+        frames += 1;
+        if (frame === total) io.out(`${sequence}: ${total} frames`);
+      },
+    });
+  } finally {
+    await tracker.close();
+  }
   const seconds = (Date.now() - started) / 1000;
   io.out(
     `Tracked ${done.length} sequences, ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps) into ${v.out}`,

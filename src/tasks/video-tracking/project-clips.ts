@@ -123,3 +123,17 @@ export function pseudoClip(img: ObjectsImage, rand: Random): TrainingClip {
     ids: frames.map((f) => f.ids) as TrainingClip['ids'],
   };
 }
+
+/** A pseudo-video of `frames` frames: the image, then small random motions compounding frame after frame. */
+export function* warpedFrames(
+  img: ObjectsImage,
+  frames: number,
+  rand: Random,
+  strength = 0.3,
+): Generator<{ rgb: Uint8Array; ids: Uint8Array }> {
+  let m: Affine = [1, 0, 0, 0, 1, 0];
+  for (let t = 0; t < frames; t++) {
+    yield warp(img, m);
+    m = compose(m, randomMotion(rand, img.width, img.height, strength));
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * Training a tracker through train.py (network `tracker`, task `video_tracking`). The agent's view is the same
+ * as for any training: progress lines, train and val metrics, checkpoints written atomically into results/ and
+ * announced once complete. What differs is the data: clips, mixed from generated clips (textured shapes that
+ * move, occlude, leave and return) and pseudo-clips warped from the objects of the input image project, by the
+ * weights in `tracking.sources`. Validation tracks held-out clips (generated with texture families training
+ * never sees, plus pseudo-clips of the val fold's images) and scores them with the DAVIS measures, beside the
+ * two baselines, computed once.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type InitBackendOptions } from '../../backend/select';
+import { configError, dataError, errorMessage } from '../../errors';
+import {
+  projectItems,
+  readSingleProject,
+  type ProjectItem,
+  type ProjectListing,
+} from '../../format/project-reader';
+import { CheckpointWriter } from '../../model-state/checkpoint-writer';
+import { withSeededRandom } from '../../network/seeded-build';
+import type { AnyTrackerNetwork } from '../../network/types';
+import { tryLoadOnnxRuntime, type OrtLoader } from '../../onnx/runtime';
+import { reportCheckpoint, reportMetrics } from '../../protocol/events';
+import { Progress } from '../../protocol/progress';
+import type { TrainTaskContext } from '../../task/context';
+import { splitByTags } from '../../training/folds';
+import { scanProject } from '../../training/plan';
+import { mixSeed, mulberry32, type Random } from '../../util/random';
+import { makeBaseline, type TrackerFactory } from './baselines';
+import type { TrainingClip } from './clip-batch';
+import { generatedClip } from './clip-sources';
+import { evaluateDavis } from './davis-eval';
+import {
+  ALL_TEXTURE_KINDS,
+  renderClip,
+  writeDavisList,
+  writeDavisSequence,
+  type ClipStyle,
+  type TextureKind,
+} from './generated-clips';
+import { MatchTracker } from './match-tracker';
+import { loadObjectsImage, pseudoClip, warpedFrames, type ObjectsImage } from './project-clips';
+import { trackDavis } from './track-davis';
+import {
+  readTrackerConfig,
+  loadTrackerModels,
+  saveTrackerModels,
+  trackerModelConfig,
+} from './tracker-checkpoint';
+import { OrtTrackerEngine, TfjsTrackerEngine, type TrackerEngine } from './tracker-engines';
+import { trainTracker } from './train-tracker';
+
+export const TRACKER_TRAINING_SUBTASK = 'Model training: ';
+
+/** Texture families of training clips; validation's generated clips use the others (held out). */
+export const TRAINING_TEXTURES: readonly TextureKind[] = ['noise', 'stripes', 'checker', 'dots'];
+export const HELD_OUT_TEXTURES: readonly TextureKind[] = ALL_TEXTURE_KINDS.filter(
+  (k) => !TRAINING_TEXTURES.includes(k),
+);
+
+/** The style of training clips; speed and camouflage drawn per clip. */
+export function trainingClipStyle(
+  size: { width: number; height: number },
+  rand: Random,
+): Omit<ClipStyle, 'frames'> {
+  return { ...size, textures: TRAINING_TEXTURES, camouflage: 0.4, speed: 0.5 + 1.5 * rand() };
+}
+
+/** Held-out generated clips: other texture families, faster motion, more camouflage. */
+export function heldOutClipStyle(size: { width: number; height: number }, frames: number): ClipStyle {
+  return { ...size, frames, textures: HELD_OUT_TEXTURES, camouflage: 0.5, speed: 1.5 };
+}
+
+export interface TrackerTrainingOptions {
+  network: AnyTrackerNetwork;
+  backend?: InitBackendOptions;
+  loadOrt?: OrtLoader;
+}
+
+export interface TrackerTrainingSummary {
+  steps: number;
+  checkpoints: number;
+  /** The last validation's J&F, and the baselines'. */
+  jf: number | null;
+  baselines: Record<string, number>;
+}
+
+const VAL_SIZE = { width: 192, height: 112 };
+/** Decoded project images kept in memory at clip size (a few MB), so a clip does not decode a JPEG. */
+const IMAGE_CACHE = 512;
+
+export async function runTrackerTraining(
+  ctx: TrainTaskContext,
+  opts: TrackerTrainingOptions,
+): Promise<TrackerTrainingSummary> {
+  const { paths, config, logger } = ctx;
+  const tracking = config.tracking;
+  const size = config.input_size;
+  if (size.width % 8 !== 0 || size.height % 8 !== 0) {
+    throw configError(
+      `a tracker trains on clips whose sides are multiples of 8, found ${size.width}x${size.height}`,
+      {
+        file: 'task_config.json',
+        field: 'input_size',
+      },
+    );
+  }
+  const settings = opts.network.parseSettings(config.custom_model_config);
+  const backend = await initBackend(opts.backend);
+  logger.info('tfjs backend selected.', { backend: backend.name, reasons: backend.reasons });
+
+  // The project: pseudo-clips from its objects, split into folds by the dataset tags.
+  const folds = await projectFolds(ctx, tracking.sources.project > 0);
+  const weights = {
+    generated: tracking.sources.generated,
+    project: folds.train.length > 0 ? tracking.sources.project : 0,
+  };
+  if (weights.generated + weights.project <= 0) {
+    throw configError(
+      'no clip source: tracking.sources.generated is 0 and the project gives no training images with objects',
+      { file: 'task_config.json', field: 'tracking.sources' },
+    );
+  }
+  logger.info('Tracker training clips.', {
+    generated_weight: weights.generated,
+    project_weight: weights.project,
+    project_train_images: folds.train.length,
+    project_val_images: folds.val.length,
+    clip_size: size,
+  });
+
+  const models = await initialModels(ctx, opts.network, settings);
+  const steps = config.epochs * tracking.steps_per_epoch;
+  const valEvery = Math.max(1, Math.round(config.val_every * tracking.steps_per_epoch));
+  const valRoot = await fsp.mkdtemp(path.join(await scratchDir(paths.tmp), 'tracker-val-'));
+  const writer = await CheckpointWriter.create(paths.results);
+  const ort = await tryLoadOnnxRuntime(opts.loadOrt);
+  let checkpoints = 0;
+  let best = -Infinity;
+  let lastJf: number | null = null;
+  try {
+    const val = await writeValidationSet(valRoot, {
+      generated: tracking.val_clips,
+      frames: tracking.val_frames,
+      seed: mixSeed(config.seed, 0x7661),
+      project: folds.project,
+      valItems: folds.val.slice(0, tracking.val_clips),
+    });
+    logger.info('Tracker validation clips.', { sequences: val.length, frames: tracking.val_frames });
+    const score = async (
+      name: string,
+      make: TrackerFactory,
+    ): Promise<{ jf: number; j: number; f: number }> => {
+      const out = path.join(valRoot, 'results', name);
+      await trackDavis({ davisRoot: valRoot, outDir: out, makeTracker: make, sequences: val });
+      const r = await evaluateDavis({ resultsDir: out, davisRoot: valRoot, sequences: val });
+      return { jf: r.global['J&F-Mean'], j: r.global['J-Mean'], f: r.global['F-Mean'] };
+    };
+    const baselines: Record<string, number> = {};
+    for (const name of ['copy', 'colour-nn'] as const) {
+      baselines[name] = (await score(name, async (f, m) => makeBaseline(name, f, m))).jf;
+    }
+    logger.info('Baselines on the validation clips.', {
+      'copy J&F': baselines.copy,
+      'colour-nn J&F': baselines['colour-nn'],
+    });
+
+    const progress = Progress.start({ logger, subtask: TRACKER_TRAINING_SUBTASK, total: steps });
+    const cache = new Map<ProjectItem, ObjectsImage>();
+    const nextClip = async (
+      rand: Random,
+      clipSize: { width: number; height: number },
+    ): Promise<TrainingClip> => {
+      const useProject = rand() * (weights.generated + weights.project) < weights.project;
+      if (!useProject)
+        return generatedClip(trainingClipStyle(clipSize, rand), Math.floor(rand() * 2 ** 31), rand);
+      const item = folds.train[Math.floor(rand() * folds.train.length)];
+      let image = cache.get(item);
+      if (image === undefined) {
+        image = await loadObjectsImage(folds.project as ProjectListing, item, clipSize);
+        if (cache.size < IMAGE_CACHE) cache.set(item, image);
+      }
+      return pseudoClip(image, rand);
+    };
+    let lossSum = 0;
+    let iouSum = 0;
+    let count = 0;
+    const reportEvery = Math.max(1, Math.min(10, Math.floor(tracking.steps_per_epoch / 2)));
+    await trainTracker({
+      models,
+      preprocessing: opts.network.preprocessing,
+      steps,
+      batchSize: config.batch_size.train,
+      clipSize: size,
+      learningRate: config.lr,
+      localRadius: tracking.local_radius,
+      seed: config.seed,
+      nextClip,
+      validateEvery: valEvery,
+      onStep: (s) => {
+        if (!Number.isFinite(s.loss)) {
+          throw dataError(`the training loss became ${s.loss} at step ${s.step}; lower lr`, { field: 'lr' });
+        }
+        progress.iterDone(1);
+        lossSum += s.loss;
+        iouSum += s.iou;
+        count += 1;
+        if (s.step % reportEvery === 0) {
+          reportMetrics(logger, {
+            type: 'train',
+            epoch: s.step / tracking.steps_per_epoch,
+            metrics: { loss: lossSum / count, iou: iouSum / count },
+          });
+          lossSum = 0;
+          iouSum = 0;
+          count = 0;
+        }
+      },
+      onValidate: async (step) => {
+        const engine: TrackerEngine = ort.ok
+          ? await OrtTrackerEngine.create(
+              ort.ort,
+              { encoderModel: models.encoder, decoderModel: models.decoder },
+              os.cpus().length,
+            )
+          : new TfjsTrackerEngine(models.encoder, models.decoder);
+        let r;
+        try {
+          r = await score(`step-${step}`, (f, m) =>
+            MatchTracker.create(engine, f, m, {
+              shortSide: tracking.short_side,
+              localRadius: tracking.local_radius,
+              preprocessing: opts.network.preprocessing,
+            }),
+          );
+        } finally {
+          await engine.dispose();
+        }
+        lastJf = r.jf;
+        const epoch = step / tracking.steps_per_epoch;
+        const metrics = {
+          'J&F': r.jf,
+          J: r.j,
+          F: r.f,
+          'copy J&F': baselines.copy,
+          'colour-nn J&F': baselines['colour-nn'],
+        };
+        reportMetrics(logger, { type: 'val', epoch, metrics });
+        const bestNow = r.jf > best;
+        if (bestNow) best = r.jf;
+        const written = await writer.write({
+          config: trackerModelConfig({
+            config: {
+              network: opts.network.name,
+              settings,
+              preprocessing: opts.network.preprocessing,
+              tracker: {
+                local_radius: tracking.local_radius,
+                short_side: tracking.short_side,
+                clip_size: Math.min(size.width, size.height),
+                steps: step,
+                metrics,
+              },
+            },
+            trainConfig: config as unknown as Record<string, unknown>,
+          }),
+          saveWeights: (dir) => saveTrackerModels(dir, models),
+        });
+        checkpoints += 1;
+        reportCheckpoint(logger, {
+          id: written.id,
+          subdir: written.subdir,
+          sizeb: written.sizeb,
+          bestNow,
+          optional: { epoch, val_metrics: metrics },
+        });
+      },
+    });
+    logger.info('Training finished.', { steps, checkpoints, 'J&F': lastJf });
+    return { steps, checkpoints, jf: lastJf, baselines };
+  } finally {
+    await fsp.rm(valRoot, { recursive: true, force: true });
+    models.encoder.dispose();
+    models.decoder.dispose();
+    void tf;
+  }
+}
+
+async function scratchDir(tmp: string): Promise<string> {
+  try {
+    await fsp.mkdir(tmp, { recursive: true });
+    return tmp;
+  } catch {
+    return os.tmpdir();
+  }
+}
+
+/** The project's items with objects, by fold; empty folds when the project is not used or has none. */
+async function projectFolds(
+  ctx: TrainTaskContext,
+  wanted: boolean,
+): Promise<{ train: ProjectItem[]; val: ProjectItem[]; project?: ProjectListing }> {
+  const empty = { train: [], val: [] };
+  if (!wanted) return empty;
+  let project: ProjectListing;
+  try {
+    project = await readSingleProject(ctx.paths.data);
+  } catch (e) {
+    ctx.logger.warn('No input project to make clips from; training on generated clips only.', {
+      reason: errorMessage(e),
+    });
+    return empty;
+  }
+  const scanned = (await scanProject(project)).filter((s) => s.objectCount > 0);
+  const split = splitByTags(scanned, ctx.config.dataset_tags);
+  if (split.train.length === 0) {
+    ctx.logger.warn(
+      `No image tagged "${ctx.config.dataset_tags.train}" has objects; training on generated clips only.`,
+      { images: [...projectItems(project)].length },
+    );
+  }
+  return { train: split.train.map((s) => s.item), val: split.val.map((s) => s.item), project };
+}
+
+/** Fresh models (seeded), or the checkpoint in model/ when it is a tracker's. */
+async function initialModels(
+  ctx: TrainTaskContext,
+  network: AnyTrackerNetwork,
+  settings: unknown,
+): Promise<{ encoder: tf.LayersModel; decoder: tf.LayersModel }> {
+  const hasModel = await fsp
+    .stat(ctx.paths.modelConfig)
+    .then(() => true)
+    .catch(() => false);
+  if (hasModel) {
+    await readTrackerConfig(ctx.paths.model); // a checkpoint of another task is an error naming its config.json
+    ctx.logger.info('Building model: from the tracker checkpoint in model/.', {
+      weights_init_type: ctx.config.weights_init_type,
+    });
+    return loadTrackerModels(ctx.paths.model);
+  }
+  ctx.logger.info('Building model: a fresh tracker.', { settings });
+  return withSeededRandom(ctx.config.seed, () => ({
+    encoder: network.buildEncoder(settings),
+    decoder: network.buildDecoder(settings),
+  }));
+}
+
+/** Writes the validation sequences in DAVIS layout; returns their names. */
+async function writeValidationSet(
+  dir: string,
+  opts: {
+    generated: number;
+    frames: number;
+    seed: number;
+    project?: ProjectListing;
+    valItems: ProjectItem[];
+  },
+): Promise<string[]> {
+  const names: string[] = [];
+  const style = heldOutClipStyle(VAL_SIZE, opts.frames);
+  for (let c = 0; c < opts.generated; c++) {
+    const name = `generated-${String(c).padStart(3, '0')}`;
+    await writeDavisSequence(dir, name, VAL_SIZE, renderClip(style, mixSeed(opts.seed, c)));
+    names.push(name);
+  }
+  if (opts.project !== undefined) {
+    for (const [i, item] of opts.valItems.entries()) {
+      const image = await loadObjectsImage(opts.project, item, VAL_SIZE);
+      const name = `project-${String(i).padStart(3, '0')}`;
+      await writeDavisSequence(
+        dir,
+        name,
+        VAL_SIZE,
+        warpedFrames(image, opts.frames, mulberry32(mixSeed(opts.seed, 1, i))),
+      );
+      names.push(name);
+    }
+  }
+  await writeDavisList(dir, 'val', names);
+  return names;
+}
