@@ -14,7 +14,7 @@ import {
   indexed,
   type JsonObject,
 } from './json-fields';
-import type { Geometry, PixelPoint } from './model';
+import type { BinaryMask, BitmapGeometry, Geometry, PixelPoint } from './model';
 import { pyRound } from './py-round';
 import { SHAPE_NAMES, type LabelJson, type ShapeName } from './types';
 
@@ -255,4 +255,23 @@ function pointsBounds(points: readonly PixelPoint[]): PixelBox | null {
     right = Math.max(right, p.x);
   }
   return { top, left, bottom, right };
+}
+
+/**
+ * A bitmap geometry held as its payload (tight crop, spec B.6), or null for an empty mask: `mask` is decoded
+ * again on each access and not kept. For writers of many masks at once, such as a tracker's figure on every
+ * frame of a video, whose pixels would not all fit in memory.
+ */
+export function encodedBitmapGeometry(mask: BinaryMask, origin: PixelPoint): BitmapGeometry | null {
+  const bitmap = encodeBitmap(mask, origin);
+  if (bitmap === null) return null;
+  const encoded = bitmap.data;
+  return {
+    type: 'bitmap',
+    origin: { x: bitmap.origin[0], y: bitmap.origin[1] },
+    encoded,
+    get mask(): BinaryMask {
+      return decodeBitmapData(encoded);
+    },
+  };
 }
