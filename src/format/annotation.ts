@@ -14,6 +14,7 @@ import {
   extraKeys,
   indexed,
   optionalString,
+  parseJsonText,
 } from './json-fields';
 import { geometryShapeName, type Annotation, type ImageSize, type Label, type ProjectMeta } from './model';
 import { parseTags, tagToJson } from './tags';
@@ -66,7 +67,8 @@ export function parseAnnotation(
   };
 }
 
-function parseSize(value: unknown, where: TaskErrorContext): ImageSize {
+/** A `size` field: `{height, width}`, positive integers. */
+export function parseSize(value: unknown, where: TaskErrorContext): ImageSize {
   const obj = expectObject(value, where);
   const dim = (key: 'height' | 'width'): number => {
     const v = obj[key];
@@ -143,11 +145,5 @@ export function parseAnnotationText(
   meta: ProjectMeta,
   options: AnnotationParseOptions,
 ): Annotation {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw dataError(`invalid JSON: ${(e as Error).message}`, { file: options.file }, e);
-  }
-  return parseAnnotation(json, meta, options);
+  return parseAnnotation(parseJsonText(text, { file: options.file }), meta, options);
 }

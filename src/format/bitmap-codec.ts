@@ -104,23 +104,30 @@ function zlibStored(bytes: Uint8Array): Buffer {
   return out;
 }
 
-/** Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong. */
-export function decodeBitmapData(data: string): BinaryMask {
+/**
+ * Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong.
+ * `requireZlib`: refuse a raw PNG without the zlib wrapper (video annotations: the SDK's fallback for it fails
+ * on 1-bit masks, docs/supervisely-video-format.md V.4).
+ */
+export function decodeBitmapData(data: string, options: { requireZlib?: boolean } = {}): BinaryMask {
   let bytes: Buffer;
   try {
     bytes = decodeBase64Strict(data);
   } catch (e) {
     throw new Error(`bitmap data is ${(e as Error).message}`);
   }
-  return decodeMaskPng(unwrapZlib(bytes));
+  return decodeMaskPng(unwrapZlib(bytes, options.requireZlib === true));
 }
 
-/** zlib-inflates the payload; a raw PNG (no zlib wrapper) is accepted as [SDK-cur] does. */
-function unwrapZlib(bytes: Buffer): Buffer {
+/** zlib-inflates the payload; a raw PNG (no zlib wrapper) is accepted as [SDK-cur] does, unless `strict`. */
+function unwrapZlib(bytes: Buffer, strict: boolean): Buffer {
   try {
     return zlib.inflateSync(bytes);
   } catch (e) {
-    if (isPngSignature(bytes)) return bytes;
+    if (isPngSignature(bytes)) {
+      if (!strict) return bytes;
+      throw new Error('bitmap data is a PNG without the zlib wrapper, which the SDK cannot read here');
+    }
     throw new Error(`bitmap data is neither zlib-compressed nor a PNG (zlib: ${(e as Error).message})`);
   }
 }

@@ -4,7 +4,7 @@
  */
 
 import { dataError, type TaskErrorContext } from '../errors';
-import { decodeBitmapData, encodeBitmap } from './bitmap-codec';
+import { decodeBitmapData, encodeBitmap, maskBounds } from './bitmap-codec';
 import {
   describeJsonType,
   expectArray,
@@ -14,22 +14,32 @@ import {
   indexed,
   type JsonObject,
 } from './json-fields';
-import type { Geometry, PixelPoint } from './model';
+import type { BinaryMask, BitmapGeometry, Geometry, PixelPoint } from './model';
 import { pyRound } from './py-round';
 import { SHAPE_NAMES, type LabelJson, type ShapeName } from './types';
 
 /** The label keys that hold geometry; never carried in a label's `extra`. */
 export const GEOMETRY_KEYS: readonly string[] = ['points', 'bitmap', 'multichannelBitmap'];
 
+export interface GeometryParseOptions {
+  /** Refuse bitmap payloads without the zlib wrapper (video figures, see `decodeBitmapData`). */
+  requireZlib?: boolean;
+}
+
 /**
  * Parses the geometry of a label JSON object. `shape` is the class's shape from meta.json. Errors name the
  * label (`where.item`) and the geometry field.
  */
-export function parseGeometry(label: JsonObject, shape: ShapeName, where: TaskErrorContext): Geometry {
-  if (shape === 'any') return parseGeometry(label, concreteShapeOfAnyLabel(label, where), where);
+export function parseGeometry(
+  label: JsonObject,
+  shape: ShapeName,
+  where: TaskErrorContext,
+  options: GeometryParseOptions = {},
+): Geometry {
+  if (shape === 'any') return parseGeometry(label, concreteShapeOfAnyLabel(label, where), where, options);
   switch (shape) {
     case 'bitmap':
-      return parseBitmap(label, where);
+      return parseBitmap(label, where, options);
     case 'polygon':
       return parsePolygon(label, where);
     case 'rectangle':
@@ -66,12 +76,12 @@ function concreteShapeOfAnyLabel(label: JsonObject, where: TaskErrorContext): Sh
   return name as ShapeName;
 }
 
-function parseBitmap(label: JsonObject, where: TaskErrorContext): Geometry {
+function parseBitmap(label: JsonObject, where: TaskErrorContext, options: GeometryParseOptions): Geometry {
   const field = expectObject(label.bitmap, { ...where, field: 'bitmap' });
   const origin = parsePoint(field.origin, { ...where, field: 'bitmap.origin' });
   const encoded = expectString(field.data, { ...where, field: 'bitmap.data' });
   try {
-    return { type: 'bitmap', origin, mask: decodeBitmapData(encoded), encoded };
+    return { type: 'bitmap', origin, mask: decodeBitmapData(encoded, options), encoded };
   } catch (e) {
     throw dataError((e as Error).message, { ...where, field: 'bitmap.data' }, e);
   }
@@ -190,4 +200,78 @@ export function geometryToJson(geometry: Geometry): Partial<LabelJson> | null {
     case 'opaque':
       return { ...geometry.fields } as Partial<LabelJson>;
   }
+}
+
+/** Inclusive pixel bounds: width = right - left + 1 (the SDK's `Rectangle`, spec B.4). */
+export interface PixelBox {
+  readonly top: number;
+  readonly left: number;
+  readonly bottom: number;
+  readonly right: number;
+}
+
+/**
+ * The geometry's bounding box in image pixels (SDK `Geometry.to_bbox`), or null when it has none this runtime
+ * can tell: an empty bitmap, scores, opaque shapes. A bitmap's box is that of its set pixels.
+ */
+export function geometryBounds(g: Geometry): PixelBox | null {
+  switch (g.type) {
+    case 'rectangle':
+      return { top: g.top, left: g.left, bottom: g.bottom, right: g.right };
+    case 'point':
+      return { top: g.y, left: g.x, bottom: g.y, right: g.x };
+    case 'polygon':
+      return pointsBounds(g.exterior);
+    case 'line':
+      return pointsBounds(g.points);
+    case 'bitmap': {
+      const b = maskBounds(g.mask);
+      return b === null
+        ? null
+        : {
+            top: g.origin.y + b.top,
+            left: g.origin.x + b.left,
+            bottom: g.origin.y + b.bottom,
+            right: g.origin.x + b.right,
+          };
+    }
+    // Scores are not objects, and opaque shapes (graph, cuboid, ...) are carried through uninterpreted.
+    case 'multichannelBitmap':
+    case 'opaque':
+      return null;
+  }
+}
+
+function pointsBounds(points: readonly PixelPoint[]): PixelBox | null {
+  if (points.length === 0) return null;
+  let top = Infinity;
+  let left = Infinity;
+  let bottom = -Infinity;
+  let right = -Infinity;
+  for (const p of points) {
+    top = Math.min(top, p.y);
+    bottom = Math.max(bottom, p.y);
+    left = Math.min(left, p.x);
+    right = Math.max(right, p.x);
+  }
+  return { top, left, bottom, right };
+}
+
+/**
+ * A bitmap geometry held as its payload (tight crop, spec B.6), or null for an empty mask: `mask` is decoded
+ * again on each access and not kept. For writers of many masks at once, such as a tracker's figure on every
+ * frame of a video, whose pixels would not all fit in memory.
+ */
+export function encodedBitmapGeometry(mask: BinaryMask, origin: PixelPoint): BitmapGeometry | null {
+  const bitmap = encodeBitmap(mask, origin);
+  if (bitmap === null) return null;
+  const encoded = bitmap.data;
+  return {
+    type: 'bitmap',
+    origin: { x: bitmap.origin[0], y: bitmap.origin[1] },
+    encoded,
+    get mask(): BinaryMask {
+      return decodeBitmapData(encoded);
+    },
+  };
 }

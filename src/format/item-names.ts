@@ -1,4 +1,4 @@
-/** Item (image) file names in a project (spec B.1, B.8). */
+/** Item (image and video) file names in a project (spec B.1, B.8; docs/supervisely-video-format.md V.1.2). */
 
 /** `SUPPORTED_IMG_EXTS`, compared lower-cased. */
 export const SUPPORTED_IMAGE_EXTENSIONS: readonly string[] = [
@@ -21,6 +21,22 @@ export function splitExt(name: string): [stem: string, ext: string] {
 
 export function hasSupportedImageExtension(name: string): boolean {
   return SUPPORTED_IMAGE_EXTENSIONS.includes(splitExt(name)[1].toLowerCase());
+}
+
+/** The SDK's `ALLOWED_VIDEO_EXTENSIONS` (video format V.1.2), compared lower-cased. */
+export const SUPPORTED_VIDEO_EXTENSIONS: readonly string[] = [
+  '.avi',
+  '.mp4',
+  '.3gp',
+  '.flv',
+  '.webm',
+  '.wmv',
+  '.mov',
+  '.mkv',
+];
+
+export function hasSupportedVideoExtension(name: string): boolean {
+  return SUPPORTED_VIDEO_EXTENSIONS.includes(splitExt(name)[1].toLowerCase());
 }
 
 /** The two annotation names the SDK tries for an image: `<image>.json` (current), then `<stem>.json` (old). */

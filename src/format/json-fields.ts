@@ -62,3 +62,12 @@ export function extraKeys(obj: JsonObject, known: ReadonlySet<string>): JsonObje
 export function indexed(prefix: string, index: number): string {
   return `${prefix}[${index}]`;
 }
+
+/** `JSON.parse`, with invalid JSON a data error naming the file. */
+export function parseJsonText(text: string, where: TaskErrorContext): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw dataError(`invalid JSON: ${(e as Error).message}`, where, e);
+  }
+}

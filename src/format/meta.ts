@@ -1,6 +1,9 @@
 /**
  * meta.json (spec B.2): classes and tag metas. Reading accepts the legacy forms (bare-string tag metas,
- * `tags_images` / `tags_objects`) and ignores unknown keys; writing produces the SDK's current form.
+ * `tags_images` / `tags_objects`) and ignores unknown keys; writing produces the SDK's current form. Video
+ * projects share the file (docs/supervisely-video-format.md V.2): a tag meta's `target_type`, a class's
+ * `description` and `projectSettings` are kept when present and written back, so a video project's meta
+ * survives a round trip; an image meta without them is written as before.
  */
 
 import { dataError, type TaskErrorContext } from '../errors';
@@ -14,7 +17,7 @@ import {
   indexed,
   optionalString,
 } from './json-fields';
-import type { ObjClass, ProjectMeta, TagApplicableType, TagMeta } from './model';
+import type { ObjClass, ProjectMeta, TagApplicableType, TagMeta, TagTargetType } from './model';
 import {
   SHAPE_NAMES,
   type ObjClassJson,
@@ -24,8 +27,15 @@ import {
   type TagValueType,
 } from './types';
 
-export const TAG_VALUE_TYPES: readonly TagValueType[] = ['none', 'any_number', 'any_string', 'oneof_string'];
+export const TAG_VALUE_TYPES: readonly TagValueType[] = [
+  'none',
+  'any_number',
+  'any_string',
+  'oneof_string',
+  'date',
+];
 export const TAG_APPLICABLE_TYPES: readonly TagApplicableType[] = ['all', 'imagesOnly', 'objectsOnly'];
+export const TAG_TARGET_TYPES: readonly TagTargetType[] = ['all', 'framesOnly', 'entitiesOnly'];
 
 export interface MetaParseOptions {
   /** The file named in errors, e.g. `my_project/meta.json`. */
@@ -36,6 +46,7 @@ export interface ProjectMetaParts {
   classes: readonly ObjClass[];
   tagMetas: readonly TagMeta[];
   projectType?: string;
+  projectSettings?: Readonly<Record<string, unknown>>;
 }
 
 /** Builds a meta with its lookup maps; class titles and tag names must be unique. */
@@ -58,6 +69,7 @@ export function createProjectMeta(parts: ProjectMetaParts, where: TaskErrorConte
     classes: [...parts.classes],
     tagMetas: [...parts.tagMetas],
     ...(parts.projectType !== undefined ? { projectType: parts.projectType } : {}),
+    ...(parts.projectSettings !== undefined ? { projectSettings: { ...parts.projectSettings } } : {}),
     classByTitle,
     tagMetaByName,
   };
@@ -76,8 +88,17 @@ export function parseProjectMeta(json: unknown, options: MetaParseOptions): Proj
       field: 'projectType',
     });
   }
+  const projectSettings =
+    obj.projectSettings === undefined || obj.projectSettings === null
+      ? undefined
+      : expectObject(obj.projectSettings, { file, field: 'projectSettings' });
   return createProjectMeta(
-    { classes, tagMetas, ...(typeof projectType === 'string' ? { projectType } : {}) },
+    {
+      classes,
+      tagMetas,
+      ...(typeof projectType === 'string' ? { projectType } : {}),
+      ...(projectSettings !== undefined ? { projectSettings } : {}),
+    },
     { file },
   );
 }
@@ -126,8 +147,20 @@ export function parseObjClass(json: unknown, where: TaskErrorContext): ObjClass 
       ? {}
       : expectObject(obj.geometry_config, { ...where, field: 'geometry_config' });
   const hotkey = optionalString(obj, 'hotkey', '', where);
+  const description =
+    obj.description === undefined || obj.description === null
+      ? undefined
+      : expectString(obj.description, { ...where, field: 'description' });
   const id = optionalId(obj, where);
-  return { title, shape, color, geometryConfig, hotkey, ...(id !== undefined ? { id } : {}) };
+  return {
+    title,
+    shape,
+    color,
+    geometryConfig,
+    hotkey,
+    ...(description !== undefined ? { description } : {}),
+    ...(id !== undefined ? { id } : {}),
+  };
 }
 
 export function parseShapeName(value: unknown, where: TaskErrorContext): ShapeName {
@@ -171,6 +204,18 @@ export function parseTagMeta(json: unknown, where: TaskErrorContext): TagMeta {
   const classes = expectArray(obj.classes ?? [], { ...where, field: 'classes' }).map((c, i) =>
     expectString(c, { ...where, field: indexed('classes', i) }),
   );
+  // Validated as the SDK does (ValueError for other values); absent stays absent, so image metas are unchanged.
+  const target = obj.target_type;
+  if (
+    target !== undefined &&
+    target !== null &&
+    (typeof target !== 'string' || !(TAG_TARGET_TYPES as readonly string[]).includes(target))
+  ) {
+    throw dataError(
+      `unknown target type ${describeJsonType(target)}; expected one of ${TAG_TARGET_TYPES.join(', ')}`,
+      { ...where, field: 'target_type' },
+    );
+  }
   const id = optionalId(obj, where);
   return {
     name,
@@ -180,6 +225,7 @@ export function parseTagMeta(json: unknown, where: TaskErrorContext): TagMeta {
     hotkey: optionalString(obj, 'hotkey', '', where),
     applicableType: applicable as TagApplicableType,
     classes,
+    ...(typeof target === 'string' ? { targetType: target as TagTargetType } : {}),
     ...(id !== undefined ? { id } : {}),
   };
 }
@@ -207,6 +253,7 @@ export function objClassToJson(objClass: ObjClass): ObjClassJson {
     color: objClass.color,
     geometry_config: { ...objClass.geometryConfig },
     hotkey: objClass.hotkey,
+    ...(objClass.description !== undefined ? { description: objClass.description } : {}),
     ...(objClass.id !== undefined ? { id: objClass.id } : {}),
   };
 }
@@ -220,6 +267,7 @@ export function tagMetaToJson(tagMeta: TagMeta): TagMetaJson {
     hotkey: tagMeta.hotkey,
     applicable_type: tagMeta.applicableType,
     classes: [...tagMeta.classes],
+    ...(tagMeta.targetType !== undefined ? { target_type: tagMeta.targetType } : {}),
     ...(tagMeta.id !== undefined ? { id: tagMeta.id } : {}),
   };
 }
@@ -229,5 +277,6 @@ export function projectMetaToJson(meta: ProjectMeta): ProjectMetaJson {
     classes: meta.classes.map(objClassToJson),
     tags: meta.tagMetas.map(tagMetaToJson),
     ...(meta.projectType !== undefined ? { projectType: meta.projectType } : {}),
+    ...(meta.projectSettings !== undefined ? { projectSettings: { ...meta.projectSettings } } : {}),
   };
 }

@@ -126,10 +126,15 @@ export interface ObjClass {
   readonly color: string;
   readonly geometryConfig: Readonly<Record<string, unknown>>;
   readonly hotkey: string;
+  /** Present only when meta.json gave one, so image metas are written as before. */
+  readonly description?: string;
   readonly id?: number;
 }
 
 export type TagApplicableType = 'all' | 'imagesOnly' | 'objectsOnly';
+
+/** Video projects (video format V.2): tags on frame ranges only, on whole videos or objects only, or both. */
+export type TagTargetType = 'all' | 'framesOnly' | 'entitiesOnly';
 
 export interface TagMeta {
   readonly name: string;
@@ -141,6 +146,8 @@ export interface TagMeta {
   readonly hotkey: string;
   readonly applicableType: TagApplicableType;
   readonly classes: readonly string[];
+  /** Present only when meta.json gave one (the SDK's default is `all`). */
+  readonly targetType?: TagTargetType;
   readonly id?: number;
 }
 
@@ -150,6 +157,8 @@ export interface ProjectMeta {
   /** In meta.json order (legacy files: image tags, then object tags). */
   readonly tagMetas: readonly TagMeta[];
   readonly projectType?: string;
+  /** Server project settings (video projects: `multiView`), carried through as read. */
+  readonly projectSettings?: Readonly<Record<string, unknown>>;
   readonly classByTitle: ReadonlyMap<string, ObjClass>;
   readonly tagMetaByName: ReadonlyMap<string, TagMeta>;
 }

@@ -60,13 +60,14 @@ async function entryKind(dir: string, entry: Dirent): Promise<'file' | 'dir' | '
   }
 }
 
-async function namesOfKind(dir: string, kind: 'file' | 'dir'): Promise<string[]> {
+/** The names of the files (or folders) in `dir`, links followed, by code point. */
+export async function namesOfKind(dir: string, kind: 'file' | 'dir'): Promise<string[]> {
   const names: string[] = [];
   for (const entry of await readDir(dir)) if ((await entryKind(dir, entry)) === kind) names.push(entry.name);
   return names.sort(byCodePoint);
 }
 
-async function isFile(file: string): Promise<boolean> {
+export async function isFile(file: string): Promise<boolean> {
   try {
     return (await fs.stat(file)).isFile();
   } catch {
@@ -74,7 +75,7 @@ async function isFile(file: string): Promise<boolean> {
   }
 }
 
-async function isDirectory(dir: string): Promise<boolean> {
+export async function isDirectory(dir: string): Promise<boolean> {
   try {
     return (await fs.stat(dir)).isDirectory();
   } catch {
@@ -185,7 +186,8 @@ export function countItems(project: ProjectListing): number {
   return project.datasets.reduce((n, d) => n + d.items.length, 0);
 }
 
-async function readJsonFile(file: string, display: string): Promise<unknown> {
+/** Reads and parses a JSON file; a failure is a data error naming `display`. */
+export async function readJsonFile(file: string, display: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

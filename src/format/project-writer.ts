@@ -33,6 +33,15 @@ export async function linkOrCopy(
   return 'copied';
 }
 
+/** Creates `dir` if missing; it must be empty (`what` names it in the error). */
+export async function makeEmptyFolder(dir: string, what: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  const existing = await fs.readdir(dir);
+  if (existing.length > 0) {
+    throw new Error(`${what} is not empty: ${dir} (${existing.slice(0, 3).join(', ')}...)`);
+  }
+}
+
 export interface ResultsWriterOptions {
   /** The folder to fill; created if missing, and it must be empty. */
   dir: string;
@@ -61,13 +70,7 @@ export class ResultsProjectWriter {
   private constructor(private readonly options: ResultsWriterOptions) {}
 
   static async create(options: ResultsWriterOptions): Promise<ResultsProjectWriter> {
-    await fs.mkdir(options.dir, { recursive: true });
-    const existing = await fs.readdir(options.dir);
-    if (existing.length > 0) {
-      throw new Error(
-        `results folder for project "${options.projectName}" is not empty: ${options.dir} (${existing.slice(0, 3).join(', ')}...)`,
-      );
-    }
+    await makeEmptyFolder(options.dir, `results folder for project "${options.projectName}"`);
     return new ResultsProjectWriter(options);
   }
 

@@ -7,7 +7,15 @@
 
 import { dataError } from '../errors';
 import { drawPolyline, fillPolygons, fillRectangle, paintMask, setPixel, type Canvas } from './draw';
-import type { Annotation, BinaryMask, BitmapGeometry, ImageSize, Label, PolygonGeometry } from './model';
+import type {
+  Annotation,
+  BinaryMask,
+  BitmapGeometry,
+  Geometry,
+  ImageSize,
+  Label,
+  PolygonGeometry,
+} from './model';
 
 export type ClassIndexMap = ReadonlyMap<string, number> | Readonly<Record<string, number>>;
 
@@ -68,7 +76,11 @@ export function rasteriseAnnotation(
 }
 
 export function drawLabel(canvas: Canvas, label: Label, value: number): void {
-  const g = label.geometry;
+  drawGeometry(canvas, label.geometry, value);
+}
+
+/** Draws one geometry with `value` (video figures have a geometry but no label around it). */
+export function drawGeometry(canvas: Canvas, g: Geometry, value: number): void {
   switch (g.type) {
     case 'bitmap':
       paintMask(canvas, g.origin, g.mask, value);

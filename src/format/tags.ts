@@ -17,12 +17,24 @@ export function parseTag(json: unknown, meta: ProjectMeta, where: TaskErrorConte
   // Legacy: a bare string is a tag without a value.
   const obj = typeof json === 'string' ? { name: json } : expectObject(json, where);
   const name = expectString(obj.name, where);
+  const value = parseTagValue(name, obj.value, meta, where);
+  return { name, ...(value !== undefined ? { value } : {}), extra: extraKeys(obj, TAG_KEYS) };
+}
+
+/**
+ * The value of tag `name` as read (`raw`: undefined or null for none), checked against its tag meta, which
+ * must exist; undefined for a `none` tag. Image and video tags share it.
+ */
+export function parseTagValue(
+  name: string,
+  raw: unknown,
+  meta: ProjectMeta,
+  where: TaskErrorContext,
+): number | string | undefined {
   const tagMeta = meta.tagMetaByName.get(name);
   if (tagMeta === undefined) {
     throw dataError(`tag "${name}" is not defined in the project meta (meta.json "tags")`, where);
   }
-  const raw = obj.value;
-  const extra = extraKeys(obj, TAG_KEYS);
   const bad = (expected: string): never => {
     throw dataError(
       `tag "${name}" (${tagMeta.valueType}) needs ${expected}, got ${describeJsonType(raw)}`,
@@ -32,17 +44,21 @@ export function parseTag(json: unknown, meta: ProjectMeta, where: TaskErrorConte
   switch (tagMeta.valueType) {
     case 'none':
       if (raw !== undefined && raw !== null) bad('no value');
-      return { name, extra };
+      return undefined;
     case 'any_number':
       if (typeof raw !== 'number' || !Number.isFinite(raw)) bad('a number');
-      return { name, value: raw as number, extra };
+      return raw as number;
     case 'any_string':
       if (typeof raw !== 'string') bad('a string');
-      return { name, value: raw as string, extra };
+      return raw as string;
+    case 'date':
+      // An ISO date string; the SDK's own check of the format is not reproduced.
+      if (typeof raw !== 'string') bad('a date string');
+      return raw as string;
     case 'oneof_string': {
       const values = tagMeta.values ?? [];
       if (typeof raw !== 'string' || !values.includes(raw)) bad(`one of ${JSON.stringify(values)}`);
-      return { name, value: raw as string, extra };
+      return raw as string;
     }
   }
 }

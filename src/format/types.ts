@@ -42,7 +42,8 @@ export interface ObjClassJson {
   id?: number;
 }
 
-export type TagValueType = 'none' | 'any_number' | 'any_string' | 'oneof_string';
+/** `date` (ISO date strings) is known to the current SDK and appears in video projects (video format V.2). */
+export type TagValueType = 'none' | 'any_number' | 'any_string' | 'oneof_string' | 'date';
 
 export interface TagMetaJson {
   name: string;
@@ -52,6 +53,8 @@ export interface TagMetaJson {
   hotkey?: string;
   applicable_type?: 'all' | 'imagesOnly' | 'objectsOnly';
   classes?: string[];
+  /** Video projects (video format V.2): what a tag may be put on; optional on read (default `all`). */
+  target_type?: 'all' | 'framesOnly' | 'entitiesOnly';
   id?: number;
 }
 
@@ -62,6 +65,8 @@ export interface ProjectMetaJson {
   tags_images?: (TagMetaJson | string)[];
   tags_objects?: (TagMetaJson | string)[];
   projectType?: string;
+  /** Server project settings (e.g. `multiView` of video projects), carried through as read. */
+  projectSettings?: Record<string, unknown>;
   [extra: string]: unknown;
 }
 

@@ -3,54 +3,14 @@
  * to the image that the SDK applies to every label it adds to an annotation (spec B.3 `label.crop`).
  */
 
-import { maskBounds, tightCrop } from '../format/bitmap-codec';
+import { tightCrop } from '../format/bitmap-codec';
+import { geometryBounds } from '../format/geometry';
 import type { BitmapGeometry, Geometry, LineGeometry, PixelPoint, PolygonGeometry } from '../format/model';
 import { pyRound } from '../format/py-round';
 import { containsRect, intersectRects, rectFromSize, type Rect, type Size } from './rect';
 
-/** The geometry's bounding box in image pixels, or null when it has none this runtime can tell. */
-export function geometryBounds(g: Geometry): Rect | null {
-  switch (g.type) {
-    case 'rectangle':
-      return { top: g.top, left: g.left, bottom: g.bottom, right: g.right };
-    case 'point':
-      return { top: g.y, left: g.x, bottom: g.y, right: g.x };
-    case 'polygon':
-      return pointsBounds(g.exterior);
-    case 'line':
-      return pointsBounds(g.points);
-    case 'bitmap': {
-      const b = maskBounds(g.mask);
-      return b === null
-        ? null
-        : {
-            top: g.origin.y + b.top,
-            left: g.origin.x + b.left,
-            bottom: g.origin.y + b.bottom,
-            right: g.origin.x + b.right,
-          };
-    }
-    // Scores are not objects, and opaque shapes (graph, cuboid, ...) are carried through uninterpreted.
-    case 'multichannelBitmap':
-    case 'opaque':
-      return null;
-  }
-}
-
-function pointsBounds(points: readonly PixelPoint[]): Rect | null {
-  if (points.length === 0) return null;
-  let top = Infinity;
-  let left = Infinity;
-  let bottom = -Infinity;
-  let right = -Infinity;
-  for (const p of points) {
-    top = Math.min(top, p.y);
-    bottom = Math.max(bottom, p.y);
-    left = Math.min(left, p.x);
-    right = Math.max(right, p.x);
-  }
-  return { top, left, bottom, right };
-}
+// Video annotations check figures against the frame with the same box: it lives in format/.
+export { geometryBounds };
 
 /**
  * The parts of a geometry inside the image `[0, W-1] x [0, H-1]`: none when it lies outside, the same object

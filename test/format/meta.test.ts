@@ -36,7 +36,7 @@ describe('meta.json (spec B.2)', () => {
         { name: 'side', value_type: 'oneof_string', values: ['left', 'right'], hotkey: 's' },
       ],
       projectType: 'images',
-      projectSettings: { multiView: false }, // unknown key: ignored
+      unknownKey: { multiView: false }, // ignored
     });
     expect(meta.classes.map((c) => c.shape)).toEqual(shapes);
     expect(meta.classes[0]).toEqual({
@@ -103,6 +103,10 @@ describe('meta.json (spec B.2)', () => {
     ],
     [{ classes: [], tags: [{ name: 't', value_type: 'integer' }] }, /field "value_type": unknown value type/],
     [
+      { classes: [], tags: [{ name: 't', value_type: 'none', target_type: 'objects' }] },
+      /tags\[0\]: field "target_type": unknown target type/,
+    ],
+    [
       { classes: [], tags: [{ name: 't', value_type: 'none', color: '#GGGGGG' }] },
       /tags\[0\]: field "color"/,
     ],
@@ -133,5 +137,35 @@ describe('meta.json (spec B.2)', () => {
       classes: [],
     });
     expect(parse(JSON.parse(JSON.stringify(json)))).toEqual(meta);
+  });
+
+  it('keeps what video projects add (docs/supervisely-video-format.md V.2): target_type, description, projectSettings', () => {
+    const json = {
+      classes: [
+        { title: 'car', description: '', shape: 'bitmap', color: '#FF0000', geometry_config: {}, hotkey: '' },
+      ],
+      tags: [
+        {
+          name: 'when',
+          value_type: 'date',
+          color: '#0AC80A',
+          hotkey: '',
+          applicable_type: 'all',
+          classes: [],
+          target_type: 'framesOnly',
+        },
+      ],
+      projectType: 'videos',
+      projectSettings: { multiView: { enabled: false, tagName: null, tagId: null, isSynced: false } },
+    };
+    const meta = parse(json);
+    expect(meta.tagMetas[0].targetType).toBe('framesOnly');
+    expect(projectMetaToJson(meta)).toEqual(json);
+    // An image meta without them is written as before.
+    expect(
+      Object.keys(
+        projectMetaToJson(parse({ classes: [], tags: [{ name: 't', value_type: 'none' }] })).tags![0],
+      ),
+    ).not.toContain('target_type');
   });
 });
