@@ -24,6 +24,12 @@ async function main(): Promise<void> {
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
   const plugin = await checkpointPlugin(paths.model);
+  if (plugin.task === 'video_tracking') {
+    // A tracker applies to a video project: every annotated object followed through its video.
+    const { runTrackingInference } = await import('./tasks/video-tracking/run-inference');
+    await runTrackingInference({ paths, logger });
+    return;
+  }
   if (plugin.defaultModeConfig === undefined) {
     const applied = PLUGINS.filter((p) => p.defaultModeConfig !== undefined).map((p) => p.name);
     throw modelError(
