@@ -13,6 +13,7 @@ export interface TrackerSettings {
   encoder_filters: [number, number, number];
   key_channels: number;
   decoder_filters: number;
+  batch_norm: boolean;
 }
 
 const FIELD = 'custom_model_config';
@@ -20,6 +21,7 @@ const DEFAULTS: Readonly<TrackerSettings> = Object.freeze({
   encoder_filters: schemaJson.properties.encoder_filters.default as [number, number, number],
   key_channels: schemaJson.properties.key_channels.default,
   decoder_filters: schemaJson.properties.decoder_filters.default,
+  batch_norm: schemaJson.properties.batch_norm.default,
 });
 
 function parseSettings(raw: unknown): TrackerSettings {
@@ -44,6 +46,14 @@ function parseSettings(raw: unknown): TrackerSettings {
     }
     return value;
   };
+  const bool = (key: string, value: unknown): boolean => {
+    if (typeof value !== 'boolean') {
+      throw configError(`expected true or false, found ${JSON.stringify(value)}`, {
+        field: `${FIELD}.${key}`,
+      });
+    }
+    return value;
+  };
   const filters = given.encoder_filters ?? DEFAULTS.encoder_filters;
   if (!Array.isArray(filters) || filters.length !== 3) {
     throw configError(`expected three integers, found ${JSON.stringify(filters)}`, {
@@ -58,34 +68,53 @@ function parseSettings(raw: unknown): TrackerSettings {
     ],
     key_channels: int('key_channels', given.key_channels ?? DEFAULTS.key_channels, 4, 128),
     decoder_filters: int('decoder_filters', given.decoder_filters ?? DEFAULTS.decoder_filters, 8, 256),
+    batch_norm: bool('batch_norm', given.batch_norm ?? DEFAULTS.batch_norm),
   };
 }
 
+/** Batch norm after each hidden conv (folded into the conv by the ONNX export); set per build. */
+let withBatchNorm = false;
+
+/** A 3x3 (or 1x1) conv, then batch norm when the settings ask for it, then ReLU unless `relu` is false. */
 function conv(
   name: string,
   filters: number,
-  opts: { stride?: number; kernel?: number; relu?: boolean } = {},
-): tf.layers.Layer {
-  return tf.layers.conv2d({
+  opts: { stride?: number; kernel?: number; relu?: boolean; norm?: boolean } = {},
+): { apply: (x: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.SymbolicTensor } {
+  const norm = withBatchNorm && opts.norm !== false;
+  const relu = opts.relu !== false;
+  const layer = tf.layers.conv2d({
     name,
     filters,
     kernelSize: opts.kernel ?? 3,
     strides: opts.stride ?? 1,
     padding: 'same',
-    activation: opts.relu === false ? 'linear' : 'relu',
+    activation: relu && !norm ? 'relu' : 'linear',
+    useBias: !norm,
     kernelInitializer: 'heNormal',
   });
+  return {
+    apply: (x) => {
+      let y = layer.apply(x) as tf.SymbolicTensor;
+      if (norm) {
+        y = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(y) as tf.SymbolicTensor;
+        if (relu) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+      }
+      return y;
+    },
+  };
 }
 
 /** relu(x + conv(relu(conv(x)))): two of these give the stride-8 features a wider view at little cost. */
 function residual(name: string, x: tf.SymbolicTensor, filters: number): tf.SymbolicTensor {
-  const a = conv(`${name}_a`, filters).apply(x) as tf.SymbolicTensor;
-  const b = conv(`${name}_b`, filters, { relu: false }).apply(a) as tf.SymbolicTensor;
+  const a = conv(`${name}_a`, filters).apply(x);
+  const b = conv(`${name}_b`, filters, { relu: false }).apply(a);
   const sum = tf.layers.add({ name: `${name}_add` }).apply([x, b]) as tf.SymbolicTensor;
   return tf.layers.reLU({ name: `${name}_relu` }).apply(sum) as tf.SymbolicTensor;
 }
 
 function buildEncoder(s: TrackerSettings): tf.LayersModel {
+  withBatchNorm = s.batch_norm;
   const [c2, c4, c8] = s.encoder_filters;
   const image = tf.input({ shape: [null, null, 3], name: 'image' });
   let x = conv('enc_s2', c2, { stride: 2 }).apply(image) as tf.SymbolicTensor;
@@ -95,11 +124,12 @@ function buildEncoder(s: TrackerSettings): tf.LayersModel {
   x = conv('enc_s8', c8, { stride: 2 }).apply(f4) as tf.SymbolicTensor;
   x = residual('enc_res1', x, c8);
   const f8 = residual('enc_res2', x, c8);
-  const key = conv('enc_key', s.key_channels, { kernel: 1, relu: false }).apply(f8) as tf.SymbolicTensor;
+  const key = conv('enc_key', s.key_channels, { kernel: 1, relu: false, norm: false }).apply(f8);
   return tf.model({ inputs: image, outputs: [f4, f8, key], name: 'tracker_encoder' });
 }
 
 function buildDecoder(s: TrackerSettings): tf.LayersModel {
+  withBatchNorm = s.batch_norm;
   const [, c4, c8] = s.encoder_filters;
   const d = s.decoder_filters;
   const f8 = tf.input({ shape: [null, null, c8], name: 'f8' });
@@ -112,7 +142,7 @@ function buildDecoder(s: TrackerSettings): tf.LayersModel {
   const skip = conv('dec_skip', Math.max(8, d / 2), { kernel: 1 }).apply(f4) as tf.SymbolicTensor;
   x = tf.layers.concatenate({ name: 'dec_cat' }).apply([x, skip]) as tf.SymbolicTensor;
   x = conv('dec_s4', Math.max(8, d / 2)).apply(x) as tf.SymbolicTensor;
-  const logits = conv('dec_logits', 1, { kernel: 1, relu: false }).apply(x) as tf.SymbolicTensor;
+  const logits = conv('dec_logits', 1, { kernel: 1, relu: false, norm: false }).apply(x);
   return tf.model({ inputs: [f8, match, f4], outputs: logits, name: 'tracker_decoder' });
 }
 

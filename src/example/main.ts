@@ -8,6 +8,9 @@
  * generated project, runs the NoC protocol on every object of fresh images through `segmentFromClicks`, and
  * writes a mask and an overlay for one click.
  *
+ * With `--tracker` (`npm run example -- --tracker`): the mask tracker instead (src/example/tracker.ts): trained
+ * through the same entry point on generated clips, then scored on held-out clips beside the two baselines.
+ *
  * Environment: EXAMPLE_DIR (default ./example-output), EXAMPLE_EPOCHS (default 10: with 6, some seeds' networks
  * were not done learning), EXAMPLE_SEED (the training config's seed, default 42), EXAMPLE_CLICKS (0 skips the
  * click task), EXAMPLE_CLICK_EPOCHS (default 24).
@@ -18,6 +21,7 @@ import { runTaskProcess, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 import { scoreResults } from './score';
 import { clickExample } from './clicks';
+import { trackerExample } from './tracker';
 
 const DIST_SRC = path.resolve(__dirname, '..');
 const CLASSES = ['circle', 'square', 'triangle'];
@@ -27,6 +31,12 @@ async function main(): Promise<void> {
   const root = path.resolve(process.env.EXAMPLE_DIR ?? 'example-output');
   const epochs = Number(process.env.EXAMPLE_EPOCHS ?? '10');
   const seed = Number(process.env.EXAMPLE_SEED ?? '42');
+  if (process.argv.includes('--tracker')) {
+    const dir = path.join(root, 'tracker');
+    await fs.rm(dir, { recursive: true, force: true });
+    await trackerExample({ root: dir, seed, runTask });
+    return;
+  }
   await fs.rm(root, { recursive: true, force: true });
   const started = Date.now();
 
@@ -131,9 +141,11 @@ function echo(line: AgentLine): void {
   if (line.event_type === 'EventType.METRICS' && line.type === 'val') {
     const m = line.metrics as Record<string, number | null>;
     console.log(
-      'noc85' in m
-        ? `  epoch ${num(line.epoch)}: val NoC@85 ${num(m.noc85)}, NoC@90 ${num(m.noc90)}, IoU after 1 click ${num(m.iou_at_1)}`
-        : `  epoch ${num(line.epoch)}: val loss ${num(m.loss)}, accuracy ${num(m.accuracy)}, mean IoU ${num(m.mean_iou)}`,
+      'J&F' in m
+        ? `  epoch ${num(line.epoch)}: val J&F ${num(m['J&F'])} (copy ${num(m['copy J&F'])}, colour-nn ${num(m['colour-nn J&F'])})`
+        : 'noc85' in m
+          ? `  epoch ${num(line.epoch)}: val NoC@85 ${num(m.noc85)}, NoC@90 ${num(m.noc90)}, IoU after 1 click ${num(m.iou_at_1)}`
+          : `  epoch ${num(line.epoch)}: val loss ${num(m.loss)}, accuracy ${num(m.accuracy)}, mean IoU ${num(m.mean_iou)}`,
     );
   } else if (line.event_type === 'EventType.CHECKPOINT') {
     console.log(

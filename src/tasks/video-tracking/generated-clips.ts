@@ -238,6 +238,8 @@ export interface ClipStyle {
   camouflage?: number;
   /** Multiplies every object's speed (default 1). */
   speed?: number;
+  /** Multiplies every object's size (default 1: radii 10 to 22 % of the short side). */
+  objectScale?: number;
 }
 
 /** One rendered frame: RGB bytes, row-major, and the id of the topmost labelled shape per pixel (0 elsewhere). */
@@ -265,6 +267,8 @@ export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedF
     const shape = makeShape({ id, rand, width, height, texture: t });
     shape.vx *= style.speed ?? 1;
     shape.vy *= style.speed ?? 1;
+    shape.rx *= style.objectScale ?? 1;
+    shape.ry *= style.objectScale ?? 1;
     shapes.push(shape);
   }
   const distractors =

@@ -14,20 +14,23 @@ import type { EncodedFrame, References, TrackerEngine } from './tracker-engines'
 import { windowPenalty } from './matching';
 
 export interface MatchTrackerOptions {
-  /** The short side frames are tracked at (default 240); never upscaled beyond the frame's own. */
+  /** The short side frames are tracked at (default 240). */
   shortSide: number;
   /** The local matching window, in stride-8 cells either way. */
   localRadius: number;
   preprocessing: Preprocessing;
 }
 
-/** The working size for a frame: short side `shortSide` at most, both sides multiples of 8. */
+/**
+ * The working size for a frame: short side `shortSide`, both sides multiples of 8. Small frames are scaled up
+ * too: the embedding's stride is 8, so an object needs some cells to be matched at all.
+ */
 export function workingSize(
   width: number,
   height: number,
   shortSide: number,
 ): { width: number; height: number } {
-  const scale = Math.min(1, shortSide / Math.min(width, height));
+  const scale = shortSide / Math.min(width, height);
   const round8 = (v: number): number => Math.max(8, Math.round((v * scale) / 8) * 8);
   return { width: round8(width), height: round8(height) };
 }
