@@ -101,9 +101,9 @@ describe('matching', () => {
 });
 
 describe('working size and cell shares', () => {
-  it('scales the short side to the target, multiples of 8, small frames up', () => {
+  it('scales the short side down to the target, multiples of 8, never up', () => {
     expect(workingSize(854, 480, 240)).toEqual({ width: 424, height: 240 });
-    expect(workingSize(96, 64, 240)).toEqual({ width: 360, height: 240 });
+    expect(workingSize(96, 64, 240)).toEqual({ width: 96, height: 64 });
   });
   it('gives per object the share of each cell', () => {
     const mask = new Uint8Array(16); // 4x4, 2x2 cells
