@@ -16,6 +16,8 @@ const OPTIONS = {
   set: { type: 'string' },
   sequences: { type: 'string' },
   chunk: { type: 'string' },
+  'objects-appear-later': { type: 'boolean' },
+  'per-object-png': { type: 'boolean' },
   mask: { type: 'string' },
   video: { type: 'string' },
   'side-by-side': { type: 'string' },
@@ -35,7 +37,7 @@ export const trackCommand: CliCommand = {
     'sly-nn track INPUT --mask FIRST.png --out DIR [--video OUT.mp4] [--side-by-side GT_DIR]',
     '                [--checkpoint CKPT [--engine onnxruntime|tfjs] | --baseline copy|colour-nn] [--short-side N]',
     '       sly-nn track --davis ROOT --out DIR (--checkpoint CKPT | --baseline copy|colour-nn) [--set val]',
-    '                [--sequences a,b] [--chunk i/n]',
+    '                [--sequences a,b] [--chunk i/n] [--objects-appear-later] [--per-object-png]',
   ].join('\n'),
   help: [
     'INPUT is a video file (read with ffmpeg) or a folder of .jpg/.png frames in name order. FIRST.png is the',
@@ -61,6 +63,9 @@ export const trackCommand: CliCommand = {
     'every annotated sequence. --checkpoint or --baseline is required there.',
     '  --chunk i/n            every n-th sequence from the i-th (0 <= i < n): one share of a SLURM array or a',
     '                         Kubernetes Indexed Job (i = SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)',
+    "  --objects-appear-later a later frame's annotation PNG, when there is one, adds its new ids from there",
+    '                         (YouTube-VOS style)',
+    '  --per-object-png       also <DIR>/<sequence>/<id>/<frame>.png, 0/255, one per object',
     '',
     'Videos need ffmpeg and ffprobe (apt-get install -y ffmpeg; FFMPEG_PATH / FFPROBE_PATH override).',
     '',
@@ -125,7 +130,9 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
       `expected one INPUT (a video file or a folder of frames), got ${positionals.length}`,
     );
   }
-  const davisOnly = (['set', 'sequences', 'chunk'] as const).filter((k) => v[k] !== undefined);
+  const davisOnly = (['set', 'sequences', 'chunk', 'objects-appear-later', 'per-object-png'] as const).filter(
+    (k) => v[k] !== undefined,
+  );
   if (davisOnly.length > 0) throw new UsageError(`--${davisOnly[0]} goes with --davis`);
   if (v.mask === undefined || v.out === undefined) throw new UsageError('--mask and --out are required');
   if (v['side-by-side'] !== undefined && v.video === undefined) {
@@ -203,6 +210,8 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
       makeTracker: tracker.make,
       ...(v.sequences === undefined ? {} : { sequences: v.sequences.split(',').filter((s) => s !== '') }),
       ...(chunk === undefined ? {} : { chunk }),
+      objectsAppearLater: v['objects-appear-later'] === true,
+      perObjectPng: v['per-object-png'] === true,
       onFrame: (sequence, frame, total) => {
         frames += 1;
         if (frame === total) io.out(`${sequence}: ${total} frames`);

@@ -14,7 +14,10 @@ import { decodeImage } from '../../image/decode';
 import { writeFolderAtomically } from '../../util/atomic';
 import { listFrameFiles } from '../../video/frame-folder';
 import type { Frame, TrackerFactory } from './baselines';
-import { davisSequences, readIndexFile } from './davis-eval';
+import { davisSequences, readIndexFile, VOID_ID } from './davis-eval';
+
+/** Palette entry i is grey i: a per-object mask's 0 and 255 show black and white. */
+const GREY = Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3));
 
 export interface Chunk {
   index: number;
@@ -40,6 +43,13 @@ export async function trackDavis(opts: {
   set?: string;
   sequences?: readonly string[];
   chunk?: Chunk;
+  /**
+   * YouTube-VOS style: a later frame's annotation, when there is one, brings objects the earlier frames did not
+   * have; they are given to the tracker on that frame (ids already known there are ignored).
+   */
+  objectsAppearLater?: boolean;
+  /** Also (or, with `indexPng: false`, only) one 0/255 PNG per object per frame: `<sequence>/<id>/<frame>.png`. */
+  perObjectPng?: boolean;
   onFrame?: (sequence: string, frame: number, frames: number) => void;
 }): Promise<string[]> {
   const resolution = opts.resolution ?? '480p';
@@ -68,19 +78,53 @@ export async function trackDavis(opts: {
       return { width: img.width, height: img.height, rgb: img.data };
     };
     const target = path.join(opts.outDir, sequence);
+    const annDir = path.join(opts.davisRoot, 'Annotations', resolution, sequence);
+    /** The objects of frame `name`'s annotation that are new (ids not seen so far), or undefined. */
+    const known = new Set(firstMask.data);
+    const addedOn = async (name: string): Promise<Uint8Array | undefined> => {
+      if (opts.objectsAppearLater !== true) return undefined;
+      const file = path.join(annDir, `${stem(name)}.png`);
+      const exists = await fs.stat(file).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) return undefined;
+      const mask = await readIndexFile(file);
+      if (mask.width !== firstMask.width || mask.height !== firstMask.height) {
+        throw dataError(
+          `the annotation is ${mask.width}x${mask.height}, the first mask ${firstMask.width}x${firstMask.height}`,
+          { file },
+        );
+      }
+      const fresh = mask.data.map((v) => (v !== 0 && v !== VOID_ID && !known.has(v) ? v : 0));
+      if (!fresh.some((v) => v !== 0)) return undefined;
+      for (const v of fresh) known.add(v);
+      return fresh;
+    };
     await writeFolderAtomically(target, async (tmp) => {
       const first = await readFrame(names[0]);
       const tracker = await opts.makeTracker(first, firstMask.data);
-      const write = (name: string, data: Uint8Array): Promise<void> =>
-        fs.writeFile(
-          path.join(tmp, `${stem(name)}.png`),
-          encodeIndexPng({ width: first.width, height: first.height, data }, palette),
-        );
+      const write = async (name: string, data: Uint8Array): Promise<void> => {
+        const size = { width: first.width, height: first.height };
+        await fs.writeFile(path.join(tmp, `${stem(name)}.png`), encodeIndexPng({ ...size, data }, palette));
+        if (opts.perObjectPng !== true) return;
+        for (const id of known) {
+          if (id === 0 || id === VOID_ID) continue;
+          const dir = path.join(tmp, String(id));
+          await fs.mkdir(dir, { recursive: true });
+          const binary = data.map((v) => (v === id ? 255 : 0));
+          await fs.writeFile(
+            path.join(dir, `${stem(name)}.png`),
+            encodeIndexPng({ ...size, data: binary }, GREY),
+          );
+        }
+      };
       await write(names[0], firstMask.data);
       opts.onFrame?.(sequence, 1, names.length);
       try {
         for (let t = 1; t < names.length; t++) {
-          await write(names[t], await tracker.next(await readFrame(names[t])));
+          const frame = await readFrame(names[t]);
+          await write(names[t], await tracker.next(frame, await addedOn(names[t])));
           opts.onFrame?.(sequence, t + 1, names.length);
         }
       } finally {

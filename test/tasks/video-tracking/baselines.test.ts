@@ -113,3 +113,50 @@ describe('objects added on a later frame', () => {
     },
   );
 });
+
+describe('DAVIS batches with objects that appear later, and per-object PNGs', () => {
+  it("gives a later annotation's new ids to the tracker on their frame and writes 0/255 masks per object", async () => {
+    const dir = path.join(root, 'later');
+    await generateSyntheticClips({
+      dir,
+      clips: 1,
+      frames: 4,
+      width: 40,
+      height: 32,
+      seed: 6,
+      objects: { min: 2, max: 2 },
+    });
+    // Frame 0's annotation without object 2: it "appears" on frame 2, whose annotation has it.
+    const ann = path.join(dir, 'Annotations', '480p', 'clip000');
+    const f0 = readIndexPng(await fsp.readFile(path.join(ann, '00000.png')));
+    const { encodeIndexPng } = await import('../../../src/format/png-chunks');
+    const { vocPalette } = await import('../../../src/format/palette');
+    await fsp.writeFile(
+      path.join(ann, '00000.png'),
+      encodeIndexPng({ ...f0, data: f0.data.map((v) => (v === 2 ? 0 : v)) }, vocPalette()),
+    );
+    // YouTube-VOS gives a frame's annotation only where an object first appears: frame 1 has none.
+    await fsp.rm(path.join(ann, '00001.png'));
+    const out = path.join(root, 'later-out');
+    await trackDavis({
+      davisRoot: dir,
+      outDir: out,
+      makeTracker: async (f, m) => makeBaseline('copy', f, m),
+      objectsAppearLater: true,
+      perObjectPng: true,
+    });
+    const ids = async (name: string): Promise<Set<number>> =>
+      new Set(readIndexPng(await fsp.readFile(path.join(out, 'clip000', name))).data);
+    expect((await ids('00001.png')).has(2)).toBe(false);
+    expect((await ids('00002.png')).has(2)).toBe(true);
+    expect((await ids('00003.png')).has(2)).toBe(true);
+    const perObject = readIndexPng(await fsp.readFile(path.join(out, 'clip000', '2', '00003.png')));
+    expect(new Set(perObject.data)).toEqual(new Set([0, 255]));
+    expect((await fsp.readdir(path.join(out, 'clip000', '1'))).sort()).toEqual([
+      '00000.png',
+      '00001.png',
+      '00002.png',
+      '00003.png',
+    ]);
+  });
+});
