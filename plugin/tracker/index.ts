@@ -14,6 +14,7 @@ export interface TrackerSettings {
   key_channels: number;
   decoder_filters: number;
   batch_norm: boolean;
+  colour_key: boolean;
 }
 
 const FIELD = 'custom_model_config';
@@ -22,6 +23,7 @@ const DEFAULTS: Readonly<TrackerSettings> = Object.freeze({
   key_channels: schemaJson.properties.key_channels.default,
   decoder_filters: schemaJson.properties.decoder_filters.default,
   batch_norm: schemaJson.properties.batch_norm.default,
+  colour_key: schemaJson.properties.colour_key.default,
 });
 
 function parseSettings(raw: unknown): TrackerSettings {
@@ -69,8 +71,11 @@ function parseSettings(raw: unknown): TrackerSettings {
     key_channels: int('key_channels', given.key_channels ?? DEFAULTS.key_channels, 4, 128),
     decoder_filters: int('decoder_filters', given.decoder_filters ?? DEFAULTS.decoder_filters, 8, 256),
     batch_norm: bool('batch_norm', given.batch_norm ?? DEFAULTS.batch_norm),
+    colour_key: bool('colour_key', given.colour_key ?? DEFAULTS.colour_key),
   };
 }
+
+const COLOUR_LAYER = 'enc_colour';
 
 /** Batch norm after each hidden conv (folded into the conv by the ONNX export); set per build. */
 let withBatchNorm = false;
@@ -124,8 +129,28 @@ function buildEncoder(s: TrackerSettings): tf.LayersModel {
   x = conv('enc_s8', c8, { stride: 2 }).apply(f4) as tf.SymbolicTensor;
   x = residual('enc_res1', x, c8);
   const f8 = residual('enc_res2', x, c8);
-  const key = conv('enc_key', s.key_channels, { kernel: 1, relu: false, norm: false }).apply(f8);
-  return tf.model({ inputs: image, outputs: [f4, f8, key], name: 'tracker_encoder' });
+  let key = conv('enc_key', s.key_channels, { kernel: 1, relu: false, norm: false }).apply(f8);
+  const colour = tf.layers.conv2d({
+    name: COLOUR_LAYER,
+    filters: 3,
+    kernelSize: 8,
+    strides: 8,
+    padding: 'valid',
+    useBias: false,
+  });
+  if (s.colour_key) {
+    // Each cell's mean colour joins the embedding: matching starts where raw colour is, and learns texture on top.
+    const mean = colour.apply(image) as tf.SymbolicTensor;
+    key = tf.layers.concatenate({ name: 'enc_key_colour' }).apply([key, mean]) as tf.SymbolicTensor;
+  }
+  const model = tf.model({ inputs: image, outputs: [f4, f8, key], name: 'tracker_encoder' });
+  if (s.colour_key) {
+    // Starts as the per-channel mean over the 8x8 cell (then trained).
+    const kernel = new Float32Array(8 * 8 * 3 * 3);
+    for (let i = 0; i < 64; i++) for (let c = 0; c < 3; c++) kernel[i * 9 + c * 3 + c] = 1 / 64;
+    colour.setWeights([tf.tensor4d(kernel, [8, 8, 3, 3])]);
+  }
+  return model;
 }
 
 function buildDecoder(s: TrackerSettings): tf.LayersModel {

@@ -116,29 +116,35 @@ describe('working size and cell shares', () => {
 });
 
 describe('the tracker on both engines', () => {
-  it('tfjs and onnxruntime give the same masks with the first mask ids, and tfjs frees its tensors', async () => {
-    const { encoder, decoder } = build();
-    const tfjs = new TfjsTrackerEngine(encoder, decoder);
-    const onnx = await OrtTrackerEngine.create(ort, { encoderModel: encoder, decoderModel: decoder }, 1);
-    const a = await MatchTracker.create(tfjs, first, firstMask, opts);
-    const b = await MatchTracker.create(onnx, first, firstMask, opts);
-    const before = tf.memory().numTensors;
-    let differing = 0;
-    for (let t = 1; t < clip.length; t++) {
-      const frame = { width: 64, height: 48, rgb: clip[t].rgb };
-      const ma = await a.next(frame);
-      const mb = await b.next(frame);
-      for (const v of ma) expect([0, 4, 200]).toContain(v);
-      for (let i = 0; i < ma.length; i++) if (ma[i] !== mb[i]) differing++;
-      expect(tf.memory().numTensors).toBe(before);
-    }
-    expect(differing).toBeLessThan(clip.length * 64 * 48 * 0.001); // float rounding at ties only
-    await a.dispose();
-    await b.dispose();
-    await onnx.dispose();
-    encoder.dispose();
-    decoder.dispose();
-  });
+  it.each([
+    ['plain', {}],
+    ['batch norm and colour key', { batch_norm: true, colour_key: true }],
+  ])(
+    '%s: tfjs and onnxruntime give the same masks with the first mask ids, and tfjs frees its tensors',
+    async (_, extra) => {
+      const { encoder, decoder } = build(network.parseSettings({ ...settings, ...extra }));
+      const tfjs = new TfjsTrackerEngine(encoder, decoder);
+      const onnx = await OrtTrackerEngine.create(ort, { encoderModel: encoder, decoderModel: decoder }, 1);
+      const a = await MatchTracker.create(tfjs, first, firstMask, opts);
+      const b = await MatchTracker.create(onnx, first, firstMask, opts);
+      const before = tf.memory().numTensors;
+      let differing = 0;
+      for (let t = 1; t < clip.length; t++) {
+        const frame = { width: 64, height: 48, rgb: clip[t].rgb };
+        const ma = await a.next(frame);
+        const mb = await b.next(frame);
+        for (const v of ma) expect([0, 4, 200]).toContain(v);
+        for (let i = 0; i < ma.length; i++) if (ma[i] !== mb[i]) differing++;
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      expect(differing).toBeLessThan(clip.length * 64 * 48 * 0.001); // float rounding at ties only
+      await a.dispose();
+      await b.dispose();
+      await onnx.dispose();
+      encoder.dispose();
+      decoder.dispose();
+    },
+  );
 
   it('follows an object added on a later frame with its own id', async () => {
     const { encoder, decoder } = build();
