@@ -19,6 +19,8 @@ const OPTIONS = {
   'objects-appear-later': { type: 'boolean' },
   'per-object-png': { type: 'boolean' },
   mask: { type: 'string' },
+  point: { type: 'string', multiple: true },
+  'click-checkpoint': { type: 'string' },
   video: { type: 'string' },
   'side-by-side': { type: 'string' },
   'short-side': { type: 'string' },
@@ -34,7 +36,8 @@ export const trackCommand: CliCommand = {
   name: 'track',
   summary: 'Track first-frame masks through a video, a folder of frames or a DAVIS-layout data set',
   usage: [
-    'sly-nn track INPUT --mask FIRST.png --out DIR [--video OUT.mp4] [--side-by-side GT_DIR]',
+    'sly-nn track INPUT (--mask FIRST.png | --point x,y[,+|-] ... --click-checkpoint CLICKS) --out DIR',
+    '                [--video OUT.mp4] [--side-by-side GT_DIR]',
     '                [--checkpoint CKPT [--engine onnxruntime|tfjs] | --baseline copy|colour-nn] [--short-side N]',
     '       sly-nn track --davis ROOT --out DIR (--checkpoint CKPT | --baseline copy|colour-nn) [--set val]',
     '                [--sequences a,b] [--chunk i/n] [--objects-appear-later] [--per-object-png]',
@@ -45,6 +48,9 @@ export const trackCommand: CliCommand = {
     "the frames' size. Writes DIR/00000.png, 00001.png, ... (VOC palette, the first mask's ids), the folder",
     'whole or not at all.',
     '',
+    '  --point x,y[,+|-]      instead of --mask: clicks on the first frame (+ object, - not; repeat the option)',
+    '                         turned into the first mask (id 1) by a click checkpoint, --click-checkpoint DIR',
+    '                         (network "clicks"; see sly-nn segment)',
     '  --video OUT.mp4        also an H.264 mp4 of the masks blended over the frames',
     '  --side-by-side GT_DIR  the video shows frame | prediction | ground truth; GT_DIR holds one index PNG a',
     '                         frame, in name order',
@@ -134,7 +140,17 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
     (k) => v[k] !== undefined,
   );
   if (davisOnly.length > 0) throw new UsageError(`--${davisOnly[0]} goes with --davis`);
-  if (v.mask === undefined || v.out === undefined) throw new UsageError('--mask and --out are required');
+  if (v.out === undefined) throw new UsageError('--out is required');
+  if ((v.mask === undefined) === (v.point === undefined)) {
+    throw new UsageError(
+      "give the first frame's mask (--mask FIRST.png) or clicks on it (--point x,y ...), one of them",
+    );
+  }
+  if (v.point !== undefined && v['click-checkpoint'] === undefined) {
+    throw new UsageError(
+      '--point needs --click-checkpoint DIR: a checkpoint of network "clicks" turns clicks into a mask',
+    );
+  }
   if (v['side-by-side'] !== undefined && v.video === undefined) {
     throw new UsageError('--side-by-side needs --video OUT.mp4: it is the video that shows the three panels');
   }
@@ -147,6 +163,10 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
       );
     }
   }
+  const clicked =
+    v.point === undefined
+      ? undefined
+      : await maskFromClicks(positionals[0], v.point, v['click-checkpoint'] as string, io);
   const tracker = await chooseTracker(v, 'colour-nn');
   const makeTracker = tracker.make;
   const { trackVideo } = await import('../../tasks/video-tracking/track-video');
@@ -158,7 +178,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
   try {
     result = await trackVideo({
       input: positionals[0],
-      firstMaskFile: v.mask,
+      firstMaskFile: clicked?.file ?? (v.mask as string),
       outDir: v.out,
       ...(v.video === undefined ? {} : { videoOut: v.video }),
       ...(v['side-by-side'] === undefined ? {} : { sideBySideDir: v['side-by-side'] }),
@@ -173,6 +193,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
     });
   } finally {
     await tracker.close();
+    await clicked?.remove();
   }
   const { frames, size, trackedSize } = result;
   const at =
@@ -225,4 +246,53 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
     `Tracked ${done.length} sequences, ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps) into ${v.out}`,
   );
   return 0;
+}
+
+/**
+ * The first frame's mask from clicks: the first frame is read (full size), the click checkpoint segments the
+ * object, and the mask (id 1) goes to a temporary index PNG that trackVideo reads like a given mask.
+ */
+async function maskFromClicks(
+  input: string,
+  points: readonly string[],
+  checkpoint: string,
+  io: CliIo,
+): Promise<{ file: string; remove: () => Promise<void> }> {
+  const { parsePoint } = await import('./segment');
+  const clicks = points.map(parsePoint);
+  const { openFrameSource } = await import('../../video/source');
+  const source = await openFrameSource(input);
+  let first;
+  for await (const frame of source.read()) {
+    first = frame;
+    break;
+  }
+  if (first === undefined) throw new UsageError(`${input} has no frames`);
+  const { initBackend } = await import('../../backend/select');
+  await initBackend();
+  const { ClickSegmenter } = await import('../../tasks/click-segmentation/segment');
+  const segmenter = await ClickSegmenter.load(checkpoint);
+  let mask;
+  try {
+    mask = await segmenter.segmentFromClicks(
+      { data: first.rgb, width: first.width, height: first.height },
+      clicks,
+    );
+  } finally {
+    await segmenter.dispose();
+  }
+  const area = mask.mask.reduce((a, v) => a + v, 0);
+  io.out(`first mask from ${clicks.length} click(s): ${area} pixels`);
+  const fs = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { encodeIndexPng } = await import('../../format/png-chunks');
+  const { vocPalette } = await import('../../format/palette');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sly-nn-clicks-'));
+  const file = path.join(dir, 'first.png');
+  await fs.writeFile(
+    file,
+    encodeIndexPng({ width: mask.width, height: mask.height, data: mask.mask }, vocPalette()),
+  );
+  return { file, remove: () => fs.rm(dir, { recursive: true, force: true }) };
 }

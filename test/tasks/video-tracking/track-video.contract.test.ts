@@ -1,4 +1,6 @@
 /**
+ * @jest-environment ./test/onnx/ort-environment.js
+ *
  * `trackVideo` and `sly-nn track INPUT` end to end on a generated clip, as an mp4 (through ffmpeg) and as a
  * folder of frames: index PNGs a frame with the first mask's ids, overlay and side-by-side videos of the right
  * size and length, and failures (a mask of another size, a broken video, a tracker that fails) that leave
@@ -35,6 +37,31 @@ let framesDir: string;
 let truthDir: string;
 let video: string;
 let firstMask: string;
+
+/** A click checkpoint with seeded (untrained) weights: the path from clicks to a first mask, not its quality. */
+async function writeClickCheckpoint(dir: string): Promise<void> {
+  const { network } = await import('../../../plugin/clicks');
+  const { withSeededRandom } = await import('../../../src/network/seeded-build');
+  const { saveModelToDir } = await import('../../../src/network/io');
+  const { writeModelConfig } = await import('../../../src/model-state/config');
+  const { networkRecord } = await import('../../../src/network/record');
+  const { clickCheckpointRecord } = await import('../../../src/tasks/click-segmentation/training');
+  const settings = network.parseSettings({ depth: 2, base_filters: 4, max_filters: 8 });
+  const model = withSeededRandom(2, () =>
+    network.build({ inputSize: { height: 32, width: 32 }, numClasses: 2, settings }),
+  );
+  await saveModelToDir(model, dir);
+  model.dispose();
+  await writeModelConfig(dir, {
+    settings: { input_size: { height: 32, width: 32 }, network: 'clicks', custom_model_config: settings },
+    outClasses: [
+      { title: 'background', shape: 'bitmap', color: '#222222', geometry_config: {}, hotkey: '' },
+      { title: 'object', shape: 'bitmap', color: '#FF3366', geometry_config: {}, hotkey: '' },
+    ],
+    classTitleToIdx: { background: 0, object: 1 },
+    extra: { ...networkRecord(network), ...clickCheckpointRecord() },
+  });
+}
 
 const colourNn: TrackerFactory = async (first, mask) => makeBaseline('colour-nn', first, mask);
 
@@ -218,6 +245,39 @@ function memoryIo(): CliIo & { stdout: string[]; stderr: string[] } {
 }
 
 describe('sly-nn track INPUT', () => {
+  it('takes the first mask from clicks through a click checkpoint (--point, --click-checkpoint)', async () => {
+    const ckpt = path.join(root, 'click-ckpt');
+    await writeClickCheckpoint(ckpt);
+    const io = memoryIo();
+    const out = path.join(root, 'clicked');
+    const code = await runCli(
+      [
+        'track',
+        framesDir,
+        '--point',
+        '20,20',
+        '--point',
+        '50,40,-',
+        '--click-checkpoint',
+        ckpt,
+        '--out',
+        out,
+        '--baseline',
+        'copy',
+      ],
+      io,
+    );
+    expect([code, io.stderr]).toEqual([0, []]);
+    expect(io.stdout[0]).toMatch(/^first mask from 2 click\(s\): \d+ pixels$/);
+    const { names, masks } = await readMasks(out);
+    expect(names).toEqual(fileNames(FRAMES));
+    // The clicked mask is object 1 on the first frame, and copy carries it on.
+    for (const v of masks[0]) expect([0, 1]).toContain(v);
+    expect(masks.at(-1)).toEqual(masks[0]);
+    // No temporary mask left behind.
+    expect((await fsp.readdir(os.tmpdir())).filter((n) => n.startsWith('sly-nn-clicks-'))).toEqual([]);
+  });
+
   it('tracks a video into index PNGs and an overlay video, printing progress with fps', async () => {
     const io = memoryIo();
     const out = path.join(root, 'cli-out');
@@ -239,7 +299,17 @@ describe('sly-nn track INPUT', () => {
   it('bad combinations are usage errors; a missing ffmpeg is a failure with the install hint', async () => {
     const cases: [string[], RegExp][] = [
       [['track', '--mask', firstMask, '--out', 'x'], /expected one INPUT/],
-      [['track', video, '--out', 'x'], /--mask and --out are required/],
+      [['track', video, '--out', 'x'], /\(--mask FIRST\.png\) or clicks on it/],
+      [['track', video, '--mask', firstMask], /--out is required/],
+      [['track', video, '--point', '3,4', '--out', 'x'], /--point needs --click-checkpoint/],
+      [
+        ['track', video, '--mask', firstMask, '--point', '3,4', '--out', 'x'],
+        /\(--mask FIRST\.png\) or clicks on it/,
+      ],
+      [
+        ['track', video, '--mask', firstMask, '--out', 'x', '--engine', 'tfjs'],
+        /--engine goes with --checkpoint/,
+      ],
       [
         ['track', video, '--mask', firstMask, '--out', 'x', '--side-by-side', truthDir],
         /--side-by-side needs --video/,
@@ -247,7 +317,7 @@ describe('sly-nn track INPUT', () => {
       [['track', video, '--mask', firstMask, '--out', 'x', '--short-side', '0'], /--short-side must be/],
       [
         ['track', video, '--mask', firstMask, '--out', 'x', '--baseline', 'magic'],
-        /--baseline must be one of/,
+        /--baseline one of: copy, colour-nn/,
       ],
       [['track', video, '--davis', root, '--out', 'x', '--baseline', 'copy'], /--davis takes no INPUT/],
       [

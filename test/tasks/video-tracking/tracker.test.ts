@@ -29,10 +29,10 @@ import { withSeededRandom } from '../../../src/network/seeded-build';
 import { mulberry32 } from '../../../src/util/random';
 
 const settings = network.parseSettings({ encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 });
-const build = () =>
+const build = (s = settings) =>
   withSeededRandom(7, () => ({
-    encoder: network.buildEncoder(settings),
-    decoder: network.buildDecoder(settings),
+    encoder: network.buildEncoder(s),
+    decoder: network.buildDecoder(s),
   }));
 
 const clip = [...renderClip({ width: 64, height: 48, frames: 5, objects: { min: 2, max: 2 } }, 11)];
