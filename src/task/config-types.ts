@@ -55,6 +55,7 @@ export interface TrainConfig {
 
 export interface TrackingConfig {
   steps_per_epoch: number;
+  clip_frames: number;
   sources: { generated: number; project: number };
   short_side: number;
   local_radius: number;

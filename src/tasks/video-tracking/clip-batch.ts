@@ -1,17 +1,17 @@
 /**
- * Training clips for the tracker: three frames of one clip (the given frame 0 and two later ones at random gaps)
+ * Training clips for the tracker: a few frames of one clip (the given frame 0 and later ones at random gaps)
  * with one object's masks, and a damaged copy of frame 0's mask standing in for a previous prediction (FEELVOS
  * mask damaging: shifted, grown or shrunk). A batch packs several clips, frames NHWC normalised.
  */
 import type { Preprocessing } from '../../network/types';
 import type { Random } from '../../util/random';
 
-/** One clip, as a source yields it: three RGB frames and the index masks, all width x height. */
+/** One clip, as a source yields it: RGB frames (at least 3) and their index masks, all width x height. */
 export interface TrainingClip {
   width: number;
   height: number;
-  rgb: [Uint8Array, Uint8Array, Uint8Array];
-  ids: [Uint8Array, Uint8Array, Uint8Array];
+  rgb: Uint8Array[];
+  ids: Uint8Array[];
 }
 
 export interface ClipBatch {
@@ -19,9 +19,9 @@ export interface ClipBatch {
   height: number;
   width: number;
   /** Frame t of every clip: [n, height, width, 3], normalised. */
-  frames: [Float32Array, Float32Array, Float32Array];
+  frames: Float32Array[];
   /** The chosen object of every clip on frame t: [n, height, width], 1 or 0. */
-  masks: [Float32Array, Float32Array, Float32Array];
+  masks: Float32Array[];
   /** The damaged frame-0 mask: the "previous prediction" for frame 1. */
   damaged: Float32Array;
 }
@@ -92,24 +92,21 @@ export function packClips(
   const { width, height } = usable[0];
   const n = usable.length;
   const hw = width * height;
-  const frames: [Float32Array, Float32Array, Float32Array] = [0, 1, 2].map(
-    () => new Float32Array(n * hw * 3),
-  ) as [Float32Array, Float32Array, Float32Array];
-  const masks: [Float32Array, Float32Array, Float32Array] = [0, 1, 2].map(() => new Float32Array(n * hw)) as [
-    Float32Array,
-    Float32Array,
-    Float32Array,
-  ];
+  const length = usable[0].rgb.length;
+  const frames = Array.from({ length }, () => new Float32Array(n * hw * 3));
+  const masks = Array.from({ length }, () => new Float32Array(n * hw));
   const damaged = new Float32Array(n * hw);
   const scale = [0, 1, 2].map((c) => 1 / (255 * pre.std[c]));
   const shift = [0, 1, 2].map((c) => pre.mean[c] / pre.std[c]);
   usable.forEach((clip, i) => {
-    if (clip.width !== width || clip.height !== height) {
-      throw new Error(`clips of one batch differ in size: ${clip.width}x${clip.height}, ${width}x${height}`);
+    if (clip.width !== width || clip.height !== height || clip.rgb.length !== length) {
+      throw new Error(
+        `clips of one batch differ: ${clip.width}x${clip.height}x${clip.rgb.length}, ${width}x${height}x${length}`,
+      );
     }
     const ids = objectIds(clip.ids[0]);
     const object = ids[Math.floor(rand() * ids.length)];
-    for (let t = 0; t < 3; t++) {
+    for (let t = 0; t < length; t++) {
       const rgb = clip.rgb[t];
       const f = frames[t];
       const o = i * hw * 3;

@@ -19,6 +19,8 @@ export interface MatchTrackerOptions {
   /** The local matching window, in stride-8 cells either way. */
   localRadius: number;
   preprocessing: Preprocessing;
+  /** Settle the boundary band by colour at the frame's own size (default true); see refineBoundary. */
+  refine?: boolean;
 }
 
 /**
@@ -122,7 +124,7 @@ export class MatchTracker implements FrameTracker {
     if (k === 0 || this.previous === null) {
       mask = new Uint8Array(frame.width * frame.height);
     } else {
-      mask = await this.predict(encoded, k);
+      mask = await this.predict(encoded, k, frame);
     }
     let newObjects = false;
     if (added !== undefined) {
@@ -190,7 +192,7 @@ export class MatchTracker implements FrameTracker {
     return { keys, labels, count };
   }
 
-  private async predict(encoded: EncodedFrame, k: number): Promise<Uint8Array> {
+  private async predict(encoded: EncodedFrame, k: number, frame: Frame): Promise<Uint8Array> {
     const previous = this.previous as NonNullable<typeof this.previous>;
     const cells = this.h8 * this.w8;
     const local: References = { keys: previous.encoded.key, labels: previous.labels, count: cells };
@@ -209,11 +211,11 @@ export class MatchTracker implements FrameTracker {
       }
     }
     const logits = await this.engine.decode(encoded, input, k);
-    return this.merge(logits, k);
+    return this.merge(logits, k, frame);
   }
 
   /** Soft aggregation at stride 4, bilinear to the frame's size, arg-max to ids. */
-  private merge(logits: Float32Array, k: number): Uint8Array {
+  private merge(logits: Float32Array, k: number, frame: Frame): Uint8Array {
     const h4 = this.work.height / 4;
     const w4 = this.work.width / 4;
     const cells = h4 * w4;
@@ -235,6 +237,8 @@ export class MatchTracker implements FrameTracker {
     }
     const { width: W, height: H } = this.size;
     const out = new Uint8Array(W * H);
+    const slot = new Uint8Array(W * H);
+    const confidence = new Float32Array(W * H);
     const xs0 = new Int32Array(W);
     const xs1 = new Int32Array(W);
     const wx = new Float32Array(W);
@@ -262,9 +266,60 @@ export class MatchTracker implements FrameTracker {
             best = c;
           }
         }
-        out[y * W + x] = best === 0 ? 0 : this.ids[best - 1];
+        slot[y * W + x] = best;
+        confidence[y * W + x] = top;
       }
     }
+    if (this.opts.refine !== false) refineBoundary(frame, slot, confidence, k);
+    for (let i = 0; i < out.length; i++) out[i] = slot[i] === 0 ? 0 : this.ids[slot[i] - 1];
     return out;
   }
+}
+
+/** Below this merged probability a pixel is on the boundary band and is decided by colour (0.8, 0.95 and 0.99 with radius 3, 5, 7 tried on held-out clips: 0.95 and 5 took J&F from 0.389 to 0.433). */
+const BAND = 0.95;
+const REFINE_RADIUS = 5;
+/** Softmax temperature on squared RGB distances (0-255 scale), as the colour baseline's. */
+const REFINE_TEMPERATURE = 400;
+/** One neighbour about 60 RGB levels away (e^-9) is the least evidence that changes a label. */
+const MIN_VOTE = Math.exp(-9);
+
+/**
+ * The stride-4 probabilities put boundaries within a few pixels; colour puts them on the edge. Each uncertain
+ * pixel (merged probability below BAND) takes the label its confident neighbours of the most similar colour vote
+ * for, within REFINE_RADIUS pixels in the same frame. Only the thin band is touched, so where colour does not tell
+ * object from background (camouflage) little can go wrong.
+ */
+export function refineBoundary(frame: Frame, slot: Uint8Array, confidence: Float32Array, k: number): void {
+  const { width: W, height: H, rgb } = frame;
+  const r = REFINE_RADIUS;
+  const votes = new Float64Array(k + 1);
+  const decided = Uint8Array.from(slot);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      if (confidence[i] >= BAND) continue;
+      votes.fill(0);
+      let any = false;
+      const q = i * 3;
+      for (let v = Math.max(0, y - r); v <= Math.min(H - 1, y + r); v++) {
+        for (let u = Math.max(0, x - r); u <= Math.min(W - 1, x + r); u++) {
+          const j = v * W + u;
+          if (confidence[j] < BAND) continue;
+          const p = j * 3;
+          const dr = rgb[q] - rgb[p];
+          const dg = rgb[q + 1] - rgb[p + 1];
+          const db = rgb[q + 2] - rgb[p + 2];
+          votes[slot[j]] += Math.exp(-(dr * dr + dg * dg + db * db) / REFINE_TEMPERATURE);
+          any = true;
+        }
+      }
+      if (!any) continue;
+      let best = decided[i];
+      for (let c = 0; c <= k; c++) if (votes[c] > votes[best]) best = c;
+      // No confident neighbour of a similar colour: colour has nothing to say, the network's label stays.
+      if (votes[best] >= MIN_VOTE) decided[i] = best;
+    }
+  }
+  slot.set(decided);
 }

@@ -110,17 +110,17 @@ export function warp(img: ObjectsImage, m: Affine): { rgb: Uint8Array; ids: Uint
   return { rgb, ids };
 }
 
-/** Three frames: the image under a mild warp, then two further random motions, each compounding the last. */
-export function pseudoClip(img: ObjectsImage, rand: Random): TrainingClip {
-  const m0 = randomMotion(rand, img.width, img.height, 0.5);
-  const m1 = compose(m0, randomMotion(rand, img.width, img.height, 1));
-  const m2 = compose(m1, randomMotion(rand, img.width, img.height, 1));
-  const frames = [m0, m1, m2].map((m) => warp(img, m));
+/** `count` frames: the image under a mild warp, then random motions, each compounding the last. */
+export function pseudoClip(img: ObjectsImage, rand: Random, count = 3): TrainingClip {
+  const motions: Affine[] = [randomMotion(rand, img.width, img.height, 0.5)];
+  for (let t = 1; t < count; t++)
+    motions.push(compose(motions[t - 1], randomMotion(rand, img.width, img.height, 1)));
+  const frames = motions.map((m) => warp(img, m));
   return {
     width: img.width,
     height: img.height,
-    rgb: frames.map((f) => f.rgb) as TrainingClip['rgb'],
-    ids: frames.map((f) => f.ids) as TrainingClip['ids'],
+    rgb: frames.map((f) => f.rgb),
+    ids: frames.map((f) => f.ids),
   };
 }
 

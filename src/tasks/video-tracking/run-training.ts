@@ -183,7 +183,7 @@ export async function runTrackerTraining(
         image = await loadObjectsImage(folds.project as ProjectListing, item, clipSize);
         if (cache.size < IMAGE_CACHE) cache.set(item, image);
       }
-      return pseudoClip(image, rand);
+      return pseudoClip(image, rand, tracking.clip_frames);
     };
     let lossSum = 0;
     let iouSum = 0;

@@ -1,9 +1,9 @@
 /**
  * The tracker's training forward pass over a clip batch (notes §2.4): frame 1 is predicted from frame 0's mask
- * (global matching) and a damaged copy of it (local matching and the previous-mask input); frame 2 from frame 0's
- * mask and the network's own prediction of frame 1, so the network learns to recover from its own errors. The loss
- * is binary cross-entropy plus a soft-IoU term on both frames, at full resolution, plus a matching loss on the
- * embedding alone (below).
+ * (global matching) and a damaged copy of it (local matching and the previous-mask input); each later frame from
+ * frame 0's mask and the network's own prediction of the frame before, so the network learns to recover from its
+ * own errors as they pile up. The loss is binary cross-entropy plus a soft-IoU term on every predicted frame, at
+ * full resolution, plus a matching loss on the embedding alone (below).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ClipBatch } from './clip-batch';
@@ -54,7 +54,8 @@ export function clipLoss(
   );
   const [f4, f8, key] = parts.encoder.apply(x, { training }) as tf.Tensor4D[];
   const c = key.shape[3];
-  const keys = l2Normalise(key).reshape([3, n, h8 * w8, c]);
+  const length = batch.frames.length;
+  const keys = l2Normalise(key).reshape([length, n, h8 * w8, c]);
   const keyOf = (t: number): tf.Tensor3D => keys.slice([t, 0, 0, 0], [1, n, h8 * w8, c]).squeeze([0]);
   const rows = (t: tf.Tensor4D, i: number): tf.Tensor4D => t.slice([i * n, 0, 0, 0], [n, -1, -1, -1]);
   const mask = (m: Float32Array): tf.Tensor4D => tf.tensor4d(m, [n, H, W, 1]);
@@ -62,7 +63,7 @@ export function clipLoss(
   const k0 = keyOf(0);
   const labels0 = cellLabels(cellFraction(mask(batch.masks[0]), MATCH_STRIDE));
   let matchLoss = tf.scalar(0);
-  const predict = (t: 1 | 2, previousKey: tf.Tensor3D, previousCells: tf.Tensor4D): tf.Tensor4D => {
+  const predict = (t: number, previousKey: tf.Tensor3D, previousCells: tf.Tensor4D): tf.Tensor4D => {
     const q = keyOf(t);
     const d0 = distanceMatrix(q, k0);
     // The embedding's own lesson (PML/CRW): frame 0's labels carried by a softmax over distances must give
@@ -87,16 +88,17 @@ export function clipLoss(
     ) as tf.Tensor4D;
     return parts.decoder.apply([rows(f8, t), match, rows(f4, t)], { training }) as tf.Tensor4D;
   };
-  const logits1 = predict(1, k0, cellFraction(mask(batch.damaged), MATCH_STRIDE));
-  const p1 = tf.sigmoid(logits1) as tf.Tensor4D;
-  const logits2 = predict(2, keyOf(1), cellFraction(p1, MATCH_STRIDE / 4));
+  // Frame 1 from the damaged mask; every later frame from the network's own prediction of the one before.
+  const predictions: tf.Tensor4D[] = [predict(1, k0, cellFraction(mask(batch.damaged), MATCH_STRIDE))];
+  for (let t = 2; t < length; t++) {
+    const previous = tf.sigmoid(predictions[t - 2]) as tf.Tensor4D;
+    predictions.push(predict(t, keyOf(t - 1), cellFraction(previous, MATCH_STRIDE / 4)));
+  }
 
   let loss = tf.scalar(0);
   let iou = tf.scalar(0);
-  for (const [t, logits] of [
-    [1, logits1],
-    [2, logits2],
-  ] as const) {
+  for (const [i, logits] of predictions.entries()) {
+    const t = i + 1;
     const full = tf.image.resizeBilinear(logits, [H, W]);
     const target = mask(batch.masks[t]);
     const bce = tf.losses.sigmoidCrossEntropy(target, full);
@@ -110,5 +112,9 @@ export function clipLoss(
     const hu = tf.sub(tf.add(tf.sum(hard, [1, 2, 3]), tf.sum(target, [1, 2, 3])), hi);
     iou = tf.add(iou, tf.mean(tf.div(tf.add(hi, 1e-6), tf.add(hu, 1e-6))));
   }
-  return { loss: tf.div(tf.add(loss, matchLoss), 2) as tf.Scalar, iou: tf.div(iou, 2) as tf.Scalar };
+  const predicted = length - 1;
+  return {
+    loss: tf.div(tf.add(loss, matchLoss), predicted) as tf.Scalar,
+    iou: tf.div(iou, predicted) as tf.Scalar,
+  };
 }

@@ -16,7 +16,12 @@ import { packClips } from '../../../src/tasks/video-tracking/clip-batch';
 import { generatedClip } from '../../../src/tasks/video-tracking/clip-sources';
 import { renderClip } from '../../../src/tasks/video-tracking/generated-clips';
 import { buildMatchGraph } from '../../../src/tasks/video-tracking/match-graph';
-import { cellShares, MatchTracker, workingSize } from '../../../src/tasks/video-tracking/match-tracker';
+import {
+  cellShares,
+  MatchTracker,
+  refineBoundary,
+  workingSize,
+} from '../../../src/tasks/video-tracking/match-tracker';
 import { distanceMatrix, FAR, labelMinima, windowPenalty } from '../../../src/tasks/video-tracking/matching';
 import { loadTracker, writeTrackerFiles } from '../../../src/tasks/video-tracking/tracker-checkpoint';
 import {
@@ -112,6 +117,25 @@ describe('working size and cell shares', () => {
     mask[15] = 3;
     const s = cellShares(mask, 4, 4, 2, 2, [3, 9]);
     expect([...s]).toEqual([0, 0, 0, 0.25, 0.5, 0, 0, 0]);
+  });
+});
+
+describe('boundary refinement', () => {
+  it('moves an uncertain band onto the colour edge and leaves confident pixels alone', () => {
+    // 20x4: red on the left of x = 9, blue from x = 9; the coarse labels put the edge at x = 12, with an
+    // uncertain band from x = 8 to 13.
+    const W = 20;
+    const H = 4;
+    const rgb = new Uint8Array(W * H * 3);
+    for (let i = 0; i < W * H; i++) rgb.set(i % W < 9 ? [200, 30, 30] : [30, 30, 200], i * 3);
+    const slot = new Uint8Array(W * H).map((_, i) => (i % W < 12 ? 1 : 0));
+    const confidence = new Float32Array(W * H).map((_, i) => (Math.abs((i % W) - 10.5) < 3 ? 0.6 : 1));
+    refineBoundary({ width: W, height: H, rgb }, slot, confidence, 1);
+    for (let y = 0; y < H; y++) {
+      expect([...slot.subarray(y * W, (y + 1) * W)]).toEqual(
+        Array.from({ length: W }, (_, x) => (x < 9 ? 1 : 0)),
+      );
+    }
   });
 });
 
