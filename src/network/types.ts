@@ -90,14 +90,16 @@ export interface NetworkPluginModule {
 /**
  * The matching maps a tracker's decoder reads per object, at the encoder's stride 8, in this channel order
  * (computed by the video-tracking task): the distance to the nearest reference pixel of the object and of
- * everything else in the given frames (global), the same in a window of the previous frame (local), and the
- * previous frame's mask of the object.
+ * everything else in the given frames and the object's share of the labels carried by a softmax over distances
+ * (global), the same three in a window of the previous frame (local), and the previous frame's mask.
  */
 export const TRACKER_MATCH_CHANNELS = [
   'global_object',
   'global_other',
+  'global_carried',
   'local_object',
   'local_other',
+  'local_carried',
   'previous_mask',
 ];
 

@@ -4,11 +4,12 @@
  *
  * Inputs: `query` [P, C] unit embeddings of the frame; `global_keys` [R, C] and `global_labels` [K, R] (1 where a
  * reference pixel is object k) of the given frames; `local_keys` [Q, C], `local_labels` [K, Q] of the previous
- * frame, and `window` [P, Q] (0 near, FAR elsewhere). Output `match` [K, P, 4]: per object the squashed distances
- * to the nearest global object pixel, global other pixel, local object pixel, local other pixel.
+ * frame, and `window` [P, Q] (0 near, FAR elsewhere). Output `match` [K, P, 6]: per object, for the given frames
+ * then for the previous one, the squashed distances to the nearest object pixel and other pixel, and the labels
+ * carried by a softmax over distances.
  */
 import { GraphBuilder } from '../../onnx/graph-builder';
-import { FAR } from './matching';
+import { FAR, MATCH_TEMPERATURE } from './matching';
 
 export const MATCH_INPUTS = ['query', 'global_keys', 'global_labels', 'local_keys', 'local_labels', 'window'];
 
@@ -21,9 +22,11 @@ export function buildMatchGraph(): Uint8Array {
   const far = b.floatConst('far', [], Float32Array.of(FAR));
   const axis0 = b.int64Const('axis0', [0]);
   const axis1 = b.int64Const('axis1', [1]);
+  const axis2 = b.int64Const('axis2', [2]);
+  const negInvT = b.floatConst('neg_inv_t', [], Float32Array.of(-1 / MATCH_TEMPERATURE));
 
-  /** Squared distances [P, R] between unit vectors, optionally plus a penalty. */
-  const distances = (keys: string, penalty?: string): string => {
+  /** Squared distances between unit vectors, optionally plus a penalty: [P, R] and as [1, P, R]. */
+  const distances = (keys: string, penalty?: string): [string, string] => {
     const kt = b.fresh(`${keys}_t`);
     b.node('Transpose', [keys], [kt], { perm: [1, 0] });
     const dot = b.fresh(`${keys}_dot`);
@@ -41,7 +44,23 @@ export function buildMatchGraph(): Uint8Array {
     }
     const d3 = b.fresh(`${keys}_d3`);
     b.node('Unsqueeze', [d, axis0], [d3]); // [1, P, R]
-    return d3;
+    return [d, d3];
+  };
+  /** [P, R] distances, [K, R] labels → [K, P, 1]: labels carried by softmax(-d / T) over R. */
+  const carried = (d: string, labels: string): string => {
+    const scaled = b.fresh(`${labels}_scaled`);
+    b.node('Mul', [d, negInvT], [scaled]);
+    const weights = b.fresh(`${labels}_w`);
+    b.node('Softmax', [scaled], [weights], { axis: 1 });
+    const lt = b.fresh(`${labels}_t`);
+    b.node('Transpose', [labels], [lt], { perm: [1, 0] }); // [R, K]
+    const pk = b.fresh(`${labels}_pk`);
+    b.node('MatMul', [weights, lt], [pk]); // [P, K]
+    const kp = b.fresh(`${labels}_kp`);
+    b.node('Transpose', [pk], [kp], { perm: [1, 0] });
+    const out = b.fresh(`${labels}_carried`);
+    b.node('Unsqueeze', [kp, axis2], [out]); // [K, P, 1]
+    return out;
   };
   /** [1, P, R] distances, [K, R] labels → two [K, P, 1] squashed minima (object, other). */
   const minima = (d3: string, labels: string): [string, string] => {
@@ -70,9 +89,13 @@ export function buildMatchGraph(): Uint8Array {
     }
     return [out[0], out[1]];
   };
-  const [gObject, gOther] = minima(distances('global_keys'), 'global_labels');
-  const [lObject, lOther] = minima(distances('local_keys', 'window'), 'local_labels');
-  b.node('Concat', [gObject, gOther, lObject, lOther], ['match'], { axis: 2 });
+  const [gd, gd3] = distances('global_keys');
+  const [ld, ld3] = distances('local_keys', 'window');
+  const [gObject, gOther] = minima(gd3, 'global_labels');
+  const [lObject, lOther] = minima(ld3, 'local_labels');
+  const gCarried = carried(gd, 'global_labels');
+  const lCarried = carried(ld, 'local_labels');
+  b.node('Concat', [gObject, gOther, gCarried, lObject, lOther, lCarried], ['match'], { axis: 2 });
   return b.toModelProto({
     inputs: [
       { name: 'query', dims: ['P', 'C'] },
@@ -82,7 +105,7 @@ export function buildMatchGraph(): Uint8Array {
       { name: 'local_labels', dims: ['K', 'Q'] },
       { name: 'window', dims: ['P', 'Q'] },
     ],
-    outputs: [{ name: 'match', dims: ['K', 'P', 4] }],
+    outputs: [{ name: 'match', dims: ['K', 'P', 6] }],
     graphName: 'tracker_match',
     docString: 'Nearest-neighbour matching of unit pixel embeddings (sly-nn video tracking).',
   });

@@ -197,17 +197,14 @@ export class MatchTracker implements FrameTracker {
     const cells = this.h8 * this.w8;
     const local: References = { keys: previous.encoded.key, labels: previous.labels, count: cells };
     const maps = await this.engine.match(encoded, this.globalReferences(k), local, this.window, k);
-    // [K, P, 4] + the previous shares → the decoder's [K, h8, w8, 5].
-    const input = new Float32Array(k * cells * 5);
+    // [K, P, 6] + the previous shares → the decoder's [K, h8, w8, 7].
+    const input = new Float32Array(k * cells * 7);
     for (let o = 0; o < k; o++) {
       for (let p = 0; p < cells; p++) {
-        const src = (o * cells + p) * 4;
-        const dst = (o * cells + p) * 5;
-        input[dst] = maps[src];
-        input[dst + 1] = maps[src + 1];
-        input[dst + 2] = maps[src + 2];
-        input[dst + 3] = maps[src + 3];
-        input[dst + 4] = previous.shares[o * cells + p];
+        const src = (o * cells + p) * 6;
+        const dst = (o * cells + p) * 7;
+        for (let c = 0; c < 6; c++) input[dst + c] = maps[src + c];
+        input[dst + 6] = previous.shares[o * cells + p];
       }
     }
     const logits = await this.engine.decode(encoded, input, k);

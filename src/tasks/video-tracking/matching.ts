@@ -6,6 +6,8 @@
  * Distances are squared L2 between L2-normalised embeddings, 2 - 2 q.k in [0, 4]. For each query pixel the
  * distance to the nearest reference pixel of the object and to the nearest of everything else become two maps,
  * squashed to [0, 1) by 1 - 2 / (1 + e^d) as FEELVOS does. A reference with no pixel of a label gives 1 there.
+ * Beside them, the labels carried by a softmax over the distances (CRW): a smooth, calibrated vote that the
+ * embedding's own loss trains directly.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -38,6 +40,37 @@ export function labelMinima(distances: tf.Tensor3D, object: tf.Tensor2D, penalty
     const toOther = tf.min(tf.add(d, tf.mul(obj, FAR)), 2);
     return squash(tf.stack([toObject, toOther], 2)) as tf.Tensor3D;
   });
+}
+
+/** Temperature of the softmax over squared distances in [0, 4] (CRW uses 0.05 on cosine similarities). */
+export const MATCH_TEMPERATURE = 0.1;
+
+/**
+ * Labels carried by a softmax over distances (CRW's label propagation): per query pixel, the share of the
+ * object among the reference pixels, each weighted by softmax(-d / MATCH_TEMPERATURE). Distances [B or 1, P, R]
+ * (plus `penalty` [P, R]), the object's reference pixels [B, R] → [B, P] in [0, 1].
+ */
+export function carriedLabels(
+  distances: tf.Tensor3D,
+  object: tf.Tensor2D,
+  penalty?: tf.Tensor2D,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const d = penalty === undefined ? distances : tf.add(distances, penalty);
+    const weights = tf.softmax(tf.div(tf.neg(d), MATCH_TEMPERATURE)); // [B|1, P, R]
+    return tf.sum(tf.mul(weights, object.expandDims(1)), 2) as tf.Tensor2D;
+  });
+}
+
+/** The three maps of one reference side, [B, P, 3]: squashed distance to the object, to the rest, carried labels. */
+export function matchMaps(distances: tf.Tensor3D, object: tf.Tensor2D, penalty?: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(
+    () =>
+      tf.concat(
+        [labelMinima(distances, object, penalty), carriedLabels(distances, object, penalty).expandDims(2)],
+        2,
+      ) as tf.Tensor3D,
+  );
 }
 
 /** FEELVOS's (sigmoid(d) - 0.5) * 2. */

@@ -9,8 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 import { exportToOnnx } from '../../onnx/export';
 import { sessionOptions, type OrtModule } from '../../onnx/runtime';
+import { TRACKER_MATCH_CHANNELS } from '../../network/types';
 import { buildMatchGraph } from './match-graph';
-import { distanceMatrix, labelMinima } from './matching';
+import { distanceMatrix, matchMaps } from './matching';
 
 /** A frame through the encoder: its unit keys [P, C] for matching, and the features the decoder reads. */
 export interface EncodedFrame {
@@ -34,7 +35,7 @@ export interface TrackerEngine {
   readonly name: 'tfjs' | 'onnxruntime';
   /** A normalised NHWC image [1, height, width, 3], sides multiples of 8. */
   encode(image: Float32Array, height: number, width: number): Promise<EncodedFrame>;
-  /** → [K, P, 4]: global object, global other, local object, local other (match-graph.ts). */
+  /** → [K, P, 6]: global object, other, carried; local object, other, carried (match-graph.ts). */
   match(
     frame: EncodedFrame,
     global: References,
@@ -42,7 +43,7 @@ export interface TrackerEngine {
     window: Float32Array,
     k: number,
   ): Promise<Float32Array>;
-  /** `match` [K, h8, w8, 5] (the four maps and the previous mask) → logits [K, h4, w4]. */
+  /** `match` [K, h8, w8, MATCH_INPUT] (the six maps and the previous mask) → logits [K, h4, w4]. */
   decode(frame: EncodedFrame, match: Float32Array, k: number): Promise<Float32Array>;
   release(frame: EncodedFrame): void;
   dispose(): Promise<void>;
@@ -89,7 +90,7 @@ export class TfjsTrackerEngine implements TrackerEngine {
     const out = tf.tidy(() => {
       const q = tf.tensor3d(frame.key, [1, p, c]);
       const side = (r: References, penalty?: tf.Tensor2D): tf.Tensor3D =>
-        labelMinima(
+        matchMaps(
           distanceMatrix(q, tf.tensor3d(r.keys, [1, r.count, c])),
           tf.tensor2d(r.labels, [k, r.count]),
           penalty,
@@ -104,7 +105,7 @@ export class TfjsTrackerEngine implements TrackerEngine {
   async decode(frame: EncodedFrame, match: Float32Array, k: number): Promise<Float32Array> {
     const { f4, f8 } = frame.features as { f4: tf.Tensor4D; f8: tf.Tensor4D };
     const logits = tf.tidy(() => {
-      const m = tf.tensor4d(match, [k, frame.h8, frame.w8, 5]);
+      const m = tf.tensor4d(match, [k, frame.h8, frame.w8, TRACKER_MATCH_CHANNELS.length]);
       return this.decoder.predict([tf.tile(f8, [k, 1, 1, 1]), m, tf.tile(f4, [k, 1, 1, 1])]) as tf.Tensor;
     });
     const data = (await logits.data()) as Float32Array;
@@ -204,7 +205,7 @@ export class OrtTrackerEngine implements TrackerEngine {
     };
     const out = await this.decoder.run({
       f8: tile(f.f8, f.f8Dims),
-      match: new T('float32', match, [k, frame.h8, frame.w8, 5]),
+      match: new T('float32', match, [k, frame.h8, frame.w8, TRACKER_MATCH_CHANNELS.length]),
       f4: tile(f.f4, f.f4Dims),
     });
     return out.logits.data as Float32Array;

@@ -7,10 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ClipBatch } from './clip-batch';
-import { distanceMatrix, l2Normalise, labelMinima, MATCH_STRIDE } from './matching';
-
-/** Temperature of the softmax over squared distances in [0, 4] (CRW uses 0.05 on cosine similarities). */
-const MATCH_TEMPERATURE = 0.1;
+import { carriedLabels, distanceMatrix, l2Normalise, MATCH_STRIDE, matchMaps } from './matching';
 
 export interface TrackerParts {
   encoder: tf.LayersModel;
@@ -68,11 +65,7 @@ export function clipLoss(
     const d0 = distanceMatrix(q, k0);
     // The embedding's own lesson (PML/CRW): frame 0's labels carried by a softmax over distances must give
     // frame t's cells. A direct gradient to the encoder, which the decoder's loss reaches only through minima.
-    const carried = tf.clipByValue(
-      tf.sum(tf.mul(tf.softmax(tf.div(tf.neg(d0), MATCH_TEMPERATURE)), labels0.expandDims(1)), 2),
-      1e-4,
-      1 - 1e-4,
-    );
+    const carried = tf.clipByValue(carriedLabels(d0, labels0), 1e-4, 1 - 1e-4);
     const truth = cellLabels(cellFraction(mask(batch.masks[t]), MATCH_STRIDE));
     matchLoss = tf.add(
       matchLoss,
@@ -80,10 +73,10 @@ export function clipLoss(
         tf.mean(tf.add(tf.mul(truth, tf.log(carried)), tf.mul(tf.sub(1, truth), tf.log(tf.sub(1, carried))))),
       ),
     );
-    const global = labelMinima(d0, labels0);
-    const local = labelMinima(distanceMatrix(q, previousKey), cellLabels(previousCells), penalty);
+    const global = matchMaps(d0, labels0);
+    const local = matchMaps(distanceMatrix(q, previousKey), cellLabels(previousCells), penalty);
     const match = tf.concat(
-      [tf.concat([global, local], 2).reshape([n, h8, w8, 4]), previousCells],
+      [tf.concat([global, local], 2).reshape([n, h8, w8, 6]), previousCells],
       3,
     ) as tf.Tensor4D;
     return parts.decoder.apply([rows(f8, t), match, rows(f4, t)], { training }) as tf.Tensor4D;

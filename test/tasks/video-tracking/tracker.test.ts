@@ -22,7 +22,13 @@ import {
   refineBoundary,
   workingSize,
 } from '../../../src/tasks/video-tracking/match-tracker';
-import { distanceMatrix, FAR, labelMinima, windowPenalty } from '../../../src/tasks/video-tracking/matching';
+import {
+  distanceMatrix,
+  FAR,
+  labelMinima,
+  matchMaps,
+  windowPenalty,
+} from '../../../src/tasks/video-tracking/matching';
 import { loadTracker, writeTrackerFiles } from '../../../src/tasks/video-tracking/tracker-checkpoint';
 import {
   normaliseRows,
@@ -76,15 +82,15 @@ describe('matching', () => {
     });
     const expected = tf.tidy(() => {
       const qt = tf.tensor3d(q, [1, p, c]);
-      const a = labelMinima(distanceMatrix(qt, tf.tensor3d(g, [1, r, c])), tf.tensor2d(gl, [k, r]));
-      const b = labelMinima(
+      const a = matchMaps(distanceMatrix(qt, tf.tensor3d(g, [1, r, c])), tf.tensor2d(gl, [k, r]));
+      const b = matchMaps(
         distanceMatrix(qt, tf.tensor3d(l, [1, p, c])),
         tf.tensor2d(ll, [k, p]),
         tf.tensor2d(win, [p, p]),
       );
       return tf.concat([a, b], 2).dataSync();
     });
-    expect(out.match.dims).toEqual([k, p, 4]);
+    expect(out.match.dims).toEqual([k, p, 6]);
     const got = out.match.data as Float32Array;
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(expected[i], 5);
     await session.release();
