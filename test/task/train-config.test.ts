@@ -40,6 +40,15 @@ describe('training config defaults (spec A.2, E.2)', () => {
       save_model_tar: false,
       export_onnx: true,
       custom_model_config: {},
+      tracking: {
+        steps_per_epoch: 100,
+        clip_frames: 5,
+        sources: { generated: 1, project: 1 },
+        short_side: 240,
+        local_radius: 4,
+        val_clips: 8,
+        val_frames: 20,
+      },
     });
   });
 

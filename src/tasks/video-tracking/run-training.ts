@@ -176,7 +176,9 @@ export async function runTrackerTraining(
     ): Promise<TrainingClip> => {
       const useProject = rand() * (weights.generated + weights.project) < weights.project;
       if (!useProject)
-        return generatedClip(trainingClipStyle(clipSize, rand), Math.floor(rand() * 2 ** 31), rand);
+        return generatedClip(trainingClipStyle(clipSize, rand), Math.floor(rand() * 2 ** 31), rand, {
+          frames: tracking.clip_frames,
+        });
       const item = folds.train[Math.floor(rand() * folds.train.length)];
       let image = cache.get(item);
       if (image === undefined) {
