@@ -6,7 +6,7 @@
  * truth) of one clip. The checkpoint is ready for `sly-nn track --checkpoint` and for inference.py on a video
  * project.
  *
- * Environment: EXAMPLE_TRACKER_EPOCHS (x 100 steps of 8 clips; default 12), EXAMPLE_TRACKER_CLIPS (held-out
+ * Environment: EXAMPLE_TRACKER_EPOCHS (x 100 steps of 4 clips; default 10), EXAMPLE_TRACKER_CLIPS (held-out
  * clips, default 8).
  */
 import { promises as fs } from 'node:fs';
@@ -31,7 +31,7 @@ export async function trackerExample(opts: {
   seed: number;
   runTask: (entry: string, taskDir: string) => Promise<AgentLine[]>;
 }): Promise<void> {
-  const epochs = Number(process.env.EXAMPLE_TRACKER_EPOCHS ?? '12');
+  const epochs = Number(process.env.EXAMPLE_TRACKER_EPOCHS ?? '10');
   const heldOut = Number(process.env.EXAMPLE_TRACKER_CLIPS ?? '8');
   const started = Date.now();
   const taskDir = path.join(opts.root, 'tracker-train-task');
@@ -55,9 +55,9 @@ export async function trackerExample(opts: {
     JSON.stringify({
       network: 'tracker',
       input_size: { width: 96, height: 96 },
-      batch_size: { train: 8, val: 8 },
+      batch_size: { train: 4, val: 4 },
       epochs,
-      val_every: epochs / 3,
+      val_every: epochs / 5,
       lr: 0.002,
       seed: opts.seed,
       tracking: { steps_per_epoch: 100, sources: { generated: 3, project: 1 }, val_clips: 6, val_frames: 16 },
@@ -68,7 +68,9 @@ export async function trackerExample(opts: {
       'hundred steps on 2 cores) ...',
   );
   const lines = await opts.runTask('train.js', taskDir);
-  const best = lines.filter((l) => l.event_type === 'EventType.CHECKPOINT').at(-1);
+  // The best checkpoint by val J&F: the last one announced with best_now.
+  const checkpoints = lines.filter((l) => l.event_type === 'EventType.CHECKPOINT');
+  const best = checkpoints.filter((l) => l.best_now === true).at(-1) ?? checkpoints.at(-1);
   if (best === undefined) throw new Error('tracker training produced no checkpoint');
   const checkpointDir = path.join(taskDir, 'results', String(best.subdir));
 
@@ -120,7 +122,11 @@ export async function trackerExample(opts: {
   const f3 = (v: number): string => v.toFixed(3);
   console.log('');
   console.log(`Mask tracking done in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-  console.log(`  checkpoint:  ${checkpointDir}`);
+  console.log(`  checkpoint:  ${checkpointDir} (the best of ${checkpoints.length} by val J&F)`);
+  const curve = lines
+    .filter((l) => l.event_type === 'EventType.METRICS' && l.type === 'val')
+    .map((l) => `${String(l.epoch)}: ${((l.metrics as Record<string, number>)['J&F'] ?? 0).toFixed(3)}`);
+  console.log(`  val J&F by epoch: ${curve.join(', ')}`);
   console.log('  held-out clips (DAVIS measures, semi-supervised):');
   for (const [name, s] of Object.entries(scores)) {
     console.log(

@@ -42,7 +42,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
       custom_model_config: {},
       tracking: {
         steps_per_epoch: 100,
-        clip_frames: 5,
+        clip_frames: 3,
         sources: { generated: 1, project: 1 },
         short_side: 240,
         local_radius: 4,
