@@ -46,8 +46,8 @@ export function networkShapeProblems(value: unknown): string[] {
   return problems;
 }
 
-/** Requires a plugin module and returns its `network` export, or a config error saying what is wrong. */
-export function loadNetworkPlugin(modulePath: string): AnyNetwork {
+/** The `network` export of a plugin module (undefined when it has none), or a config error naming the file. */
+function requireNetworkExport(modulePath: string): unknown {
   let mod: unknown;
   try {
     // A runtime-chosen module path: a dynamic require is the point here.
@@ -58,7 +58,12 @@ export function loadNetworkPlugin(modulePath: string): AnyNetwork {
       file: modulePath,
     });
   }
-  const network = (mod as { network?: unknown } | null)?.network;
+  return (mod as { network?: unknown } | null)?.network;
+}
+
+/** Requires a plugin module and returns its `network` export, or a config error saying what is wrong. */
+export function loadNetworkPlugin(modulePath: string): AnyNetwork {
+  const network = requireNetworkExport(modulePath);
   const problems =
     network === undefined ? ['the module has no "network" export'] : networkShapeProblems(network);
   if (problems.length > 0) {
@@ -69,16 +74,7 @@ export function loadNetworkPlugin(modulePath: string): AnyNetwork {
 
 /** Requires a tracker plugin module (task video_tracking) and returns its `network`, checked. */
 export function loadTrackerPlugin(modulePath: string): AnyTrackerNetwork {
-  let mod: unknown;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(modulePath);
-  } catch (e) {
-    throw configError(`cannot load the network plugin: ${e instanceof Error ? e.message : String(e)}`, {
-      file: modulePath,
-    });
-  }
-  const network = (mod as { network?: Record<string, unknown> } | null)?.network;
+  const network = requireNetworkExport(modulePath) as Record<string, unknown> | undefined;
   const missing = ['parseSettings', 'buildEncoder', 'buildDecoder'].filter(
     (fn) => typeof network?.[fn] !== 'function',
   );
