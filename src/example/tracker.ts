@@ -64,7 +64,7 @@ export async function trackerExample(opts: {
     }),
   );
   console.log(
-    `Training a tracker for ${epochs * 100} steps (node dist/src/train.js, "network": "tracker"; a few minutes a ` +
+    `Training a tracker for ${epochs * 100} steps (node dist/src/train.js, "network": "tracker"; about a minute a ` +
       'hundred steps on 2 cores) ...',
   );
   const lines = await opts.runTask('train.js', taskDir);
