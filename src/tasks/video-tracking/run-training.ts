@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { initBackend, type InitBackendOptions } from '../../backend/select';
 import { configError, dataError, errorMessage } from '../../errors';
 import {
@@ -287,7 +287,6 @@ export async function runTrackerTraining(
     await fsp.rm(valRoot, { recursive: true, force: true });
     models.encoder.dispose();
     models.decoder.dispose();
-    void tf;
   }
 }
 
