@@ -23,6 +23,10 @@ import {
 } from '../../../src/format/video-project-reader';
 import { writeTrackerFiles } from '../../../src/tasks/video-tracking/tracker-checkpoint';
 import { openVideoWriter } from '../../../src/video/writer';
+import { createLogger } from '../../../src/protocol/logger';
+import { memorySink } from '../../../src/protocol/sink';
+import { taskPathsAt } from '../../../src/task/paths';
+import { runTrackingInference } from '../../../src/tasks/video-tracking/run-inference';
 import { events, runLauncher } from '../../helpers/launcher';
 import { annotationJson, HEIGHT, META, renderFrames, WIDTH, type SceneObject } from './video-fixtures';
 
@@ -138,6 +142,29 @@ describe('inference.py with a tracker on a video project', () => {
       parseVideoAnnotationText(await fsp.readFile(resultAnn, 'utf8'), project.meta, { file: resultAnn })
         .objects,
     ).toHaveLength(2);
+  });
+
+  it('runs on tfjs when onnxruntime does not load, saying why, with the same kind of result', async () => {
+    const dir = await makeTrackingTask(FRAMES);
+    try {
+      const mem = memorySink();
+      const logger = createLogger({ sink: mem.sink, level: 'debug' });
+      await runTrackingInference(
+        { paths: taskPathsAt(dir), logger },
+        { loadOrt: () => Promise.reject(new Error('no native library here')) },
+      );
+      const lines = mem.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const loaded = lines.find((l) => l.message === 'Tracker loaded.');
+      expect(loaded).toMatchObject({ engine: 'tfjs' });
+      expect(String(loaded?.onnxruntime)).toContain('no native library here');
+      expect(lines.at(-1)?.message).toBe('model applied');
+      const ann = JSON.parse(
+        await fsp.readFile(path.join(dir, 'results', 'clips', 'ds0', 'ann', 'clip.mp4.json'), 'utf8'),
+      );
+      expect(ann.frames.length).toBeGreaterThan(2);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a framesCount that disagrees with the video fails, naming the file, with nothing in results/', async () => {
