@@ -77,41 +77,47 @@ function parseSettings(raw: unknown): TrackerSettings {
 
 const COLOUR_LAYER = 'enc_colour';
 
-/** Batch norm after each hidden conv (folded into the conv by the ONNX export); set per build. */
-let withBatchNorm = false;
-
-/** A 3x3 (or 1x1) conv, then batch norm when the settings ask for it, then ReLU unless `relu` is false. */
-function conv(
+type Conv = (
   name: string,
   filters: number,
-  opts: { stride?: number; kernel?: number; relu?: boolean; norm?: boolean } = {},
-): { apply: (x: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.SymbolicTensor } {
-  const norm = withBatchNorm && opts.norm !== false;
-  const relu = opts.relu !== false;
-  const layer = tf.layers.conv2d({
-    name,
-    filters,
-    kernelSize: opts.kernel ?? 3,
-    strides: opts.stride ?? 1,
-    padding: 'same',
-    activation: relu && !norm ? 'relu' : 'linear',
-    useBias: !norm,
-    kernelInitializer: 'heNormal',
-  });
-  return {
-    apply: (x) => {
-      let y = layer.apply(x) as tf.SymbolicTensor;
-      if (norm) {
-        y = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(y) as tf.SymbolicTensor;
-        if (relu) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
-      }
-      return y;
-    },
+  opts?: { stride?: number; kernel?: number; relu?: boolean; norm?: boolean },
+) => { apply: (x: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.SymbolicTensor };
+
+/**
+ * Convs of one build: a 3x3 (or 1x1) conv, then batch norm when `batchNorm` (folded into the conv by the ONNX
+ * export; `norm: false` leaves it out for a layer), then ReLU unless `relu` is false.
+ */
+function convMaker(batchNorm: boolean): Conv {
+  return (name, filters, opts = {}) => {
+    const norm = batchNorm && opts.norm !== false;
+    const relu = opts.relu !== false;
+    const layer = tf.layers.conv2d({
+      name,
+      filters,
+      kernelSize: opts.kernel ?? 3,
+      strides: opts.stride ?? 1,
+      padding: 'same',
+      activation: relu && !norm ? 'relu' : 'linear',
+      useBias: !norm,
+      kernelInitializer: 'heNormal',
+    });
+    return {
+      apply: (x) => {
+        let y = layer.apply(x) as tf.SymbolicTensor;
+        if (norm) {
+          y = tf.layers
+            .batchNormalization({ name: `${name}_bn`, momentum: 0.9 })
+            .apply(y) as tf.SymbolicTensor;
+          if (relu) y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+        }
+        return y;
+      },
+    };
   };
 }
 
 /** relu(x + conv(relu(conv(x)))): two of these give the stride-8 features a wider view at little cost. */
-function residual(name: string, x: tf.SymbolicTensor, filters: number): tf.SymbolicTensor {
+function residual(conv: Conv, name: string, x: tf.SymbolicTensor, filters: number): tf.SymbolicTensor {
   const a = conv(`${name}_a`, filters).apply(x);
   const b = conv(`${name}_b`, filters, { relu: false }).apply(a);
   const sum = tf.layers.add({ name: `${name}_add` }).apply([x, b]) as tf.SymbolicTensor;
@@ -119,17 +125,19 @@ function residual(name: string, x: tf.SymbolicTensor, filters: number): tf.Symbo
 }
 
 function buildEncoder(s: TrackerSettings): tf.LayersModel {
-  withBatchNorm = s.batch_norm;
+  const conv = convMaker(s.batch_norm);
   const [c2, c4, c8] = s.encoder_filters;
   const image = tf.input({ shape: [null, null, 3], name: 'image' });
-  let x = conv('enc_s2', c2, { stride: 2 }).apply(image) as tf.SymbolicTensor;
-  x = conv('enc_s2b', c2).apply(x) as tf.SymbolicTensor;
-  x = conv('enc_s4', c4, { stride: 2 }).apply(x) as tf.SymbolicTensor;
-  const f4 = conv('enc_s4b', c4).apply(x) as tf.SymbolicTensor;
-  x = conv('enc_s8', c8, { stride: 2 }).apply(f4) as tf.SymbolicTensor;
-  x = residual('enc_res1', x, c8);
-  const f8 = residual('enc_res2', x, c8);
+  let x = conv('enc_s2', c2, { stride: 2 }).apply(image);
+  x = conv('enc_s2b', c2).apply(x);
+  x = conv('enc_s4', c4, { stride: 2 }).apply(x);
+  const f4 = conv('enc_s4b', c4).apply(x);
+  x = conv('enc_s8', c8, { stride: 2 }).apply(f4);
+  x = residual(conv, 'enc_res1', x, c8);
+  const f8 = residual(conv, 'enc_res2', x, c8);
   let key = conv('enc_key', s.key_channels, { kernel: 1, relu: false, norm: false }).apply(f8);
+  if (!s.colour_key) return tf.model({ inputs: image, outputs: [f4, f8, key], name: 'tracker_encoder' });
+  // Each cell's mean colour joins the embedding: matching starts where raw colour is, and learns texture on top.
   const colour = tf.layers.conv2d({
     name: COLOUR_LAYER,
     filters: 3,
@@ -138,35 +146,32 @@ function buildEncoder(s: TrackerSettings): tf.LayersModel {
     padding: 'valid',
     useBias: false,
   });
-  if (s.colour_key) {
-    // Each cell's mean colour joins the embedding: matching starts where raw colour is, and learns texture on top.
-    const mean = colour.apply(image) as tf.SymbolicTensor;
-    key = tf.layers.concatenate({ name: 'enc_key_colour' }).apply([key, mean]) as tf.SymbolicTensor;
-  }
+  const mean = colour.apply(image) as tf.SymbolicTensor;
+  key = tf.layers.concatenate({ name: 'enc_key_colour' }).apply([key, mean]) as tf.SymbolicTensor;
   const model = tf.model({ inputs: image, outputs: [f4, f8, key], name: 'tracker_encoder' });
-  if (s.colour_key) {
-    // Starts as the per-channel mean over the 8x8 cell (then trained).
-    const kernel = new Float32Array(8 * 8 * 3 * 3);
-    for (let i = 0; i < 64; i++) for (let c = 0; c < 3; c++) kernel[i * 9 + c * 3 + c] = 1 / 64;
-    colour.setWeights([tf.tensor4d(kernel, [8, 8, 3, 3])]);
-  }
+  // Starts as the per-channel mean over the 8x8 cell (then trained).
+  const kernel = new Float32Array(8 * 8 * 3 * 3);
+  for (let i = 0; i < 64; i++) for (let c = 0; c < 3; c++) kernel[i * 9 + c * 3 + c] = 1 / 64;
+  const initial = tf.tensor4d(kernel, [8, 8, 3, 3]);
+  colour.setWeights([initial]);
+  initial.dispose();
   return model;
 }
 
 function buildDecoder(s: TrackerSettings): tf.LayersModel {
-  withBatchNorm = s.batch_norm;
+  const conv = convMaker(s.batch_norm);
   const [, c4, c8] = s.encoder_filters;
   const d = s.decoder_filters;
   const f8 = tf.input({ shape: [null, null, c8], name: 'f8' });
   const match = tf.input({ shape: [null, null, TRACKER_MATCH_CHANNELS.length], name: 'match' });
   const f4 = tf.input({ shape: [null, null, c4], name: 'f4' });
   let x = tf.layers.concatenate({ name: 'dec_in' }).apply([f8, match]) as tf.SymbolicTensor;
-  x = conv('dec_s8', d).apply(x) as tf.SymbolicTensor;
-  x = residual('dec_res', x, d);
+  x = conv('dec_s8', d).apply(x);
+  x = residual(conv, 'dec_res', x, d);
   x = tf.layers.upSampling2d({ name: 'dec_up', size: [2, 2] }).apply(x) as tf.SymbolicTensor;
-  const skip = conv('dec_skip', Math.max(8, d / 2), { kernel: 1 }).apply(f4) as tf.SymbolicTensor;
+  const skip = conv('dec_skip', Math.max(8, d / 2), { kernel: 1 }).apply(f4);
   x = tf.layers.concatenate({ name: 'dec_cat' }).apply([x, skip]) as tf.SymbolicTensor;
-  x = conv('dec_s4', Math.max(8, d / 2)).apply(x) as tf.SymbolicTensor;
+  x = conv('dec_s4', Math.max(8, d / 2)).apply(x);
   const logits = conv('dec_logits', 1, { kernel: 1, relu: false, norm: false }).apply(x);
   return tf.model({ inputs: [f8, match, f4], outputs: logits, name: 'tracker_decoder' });
 }
