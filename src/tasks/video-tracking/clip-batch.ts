@@ -3,6 +3,7 @@
  * with one object's masks, and a damaged copy of frame 0's mask standing in for a previous prediction (FEELVOS
  * mask damaging: shifted, grown or shrunk). A batch packs several clips, frames NHWC normalised.
  */
+import { normaliseRgbInto } from '../../image/normalise';
 import type { Preprocessing } from '../../network/types';
 import type { Random } from '../../util/random';
 
@@ -96,8 +97,6 @@ export function packClips(
   const frames = Array.from({ length }, () => new Float32Array(n * hw * 3));
   const masks = Array.from({ length }, () => new Float32Array(n * hw));
   const damaged = new Float32Array(n * hw);
-  const scale = [0, 1, 2].map((c) => 1 / (255 * pre.std[c]));
-  const shift = [0, 1, 2].map((c) => pre.mean[c] / pre.std[c]);
   usable.forEach((clip, i) => {
     if (clip.width !== width || clip.height !== height || clip.rgb.length !== length) {
       throw new Error(
@@ -107,10 +106,7 @@ export function packClips(
     const ids = objectIds(clip.ids[0]);
     const object = ids[Math.floor(rand() * ids.length)];
     for (let t = 0; t < length; t++) {
-      const rgb = clip.rgb[t];
-      const f = frames[t];
-      const o = i * hw * 3;
-      for (let p = 0; p < hw * 3; p++) f[o + p] = rgb[p] * scale[p % 3] - shift[p % 3];
+      normaliseRgbInto(clip.rgb[t], frames[t], i * hw * 3, pre);
       const m = clip.ids[t];
       for (let p = 0; p < hw; p++) masks[t][i * hw + p] = m[p] === object ? 1 : 0;
     }

@@ -7,7 +7,8 @@
  * frames' keys and the previous frame's, whatever the video's length.
  */
 import sharp from 'sharp';
-import type { Preprocessing } from '../../network/types';
+import { normaliseRgbInto } from '../../image/normalise';
+import { TRACKER_MATCH_CHANNELS, type Preprocessing } from '../../network/types';
 import { type Frame, type FrameTracker } from './baselines';
 import { objectIds } from './clip-batch';
 import type { EncodedFrame, References, TrackerEngine } from './tracker-engines';
@@ -85,6 +86,8 @@ export class MatchTracker implements FrameTracker {
   private readonly window: Float32Array;
   private ids: number[];
   private readonly given: Reference[] = [];
+  /** The given frames packed for matching; rebuilt only when a frame is given, not every frame. */
+  private global: References | null = null;
   private previous: { encoded: EncodedFrame; labels: Float32Array; shares: Float32Array } | null = null;
 
   private constructor(
@@ -158,13 +161,8 @@ export class MatchTracker implements FrameTracker {
               .raw()
               .toBuffer(),
           );
-    const { mean, std } = this.opts.preprocessing;
     const image = new Float32Array(width * height * 3);
-    for (let i = 0; i < image.length; i += 3) {
-      image[i] = (rgb[i] / 255 - mean[0]) / std[0];
-      image[i + 1] = (rgb[i + 1] / 255 - mean[1]) / std[1];
-      image[i + 2] = (rgb[i + 2] / 255 - mean[2]) / std[2];
-    }
+    normaliseRgbInto(rgb, image, 0, this.opts.preprocessing);
     return this.engine.encode(image, height, width);
   }
 
@@ -172,12 +170,15 @@ export class MatchTracker implements FrameTracker {
   private remember(encoded: EncodedFrame, mask: Uint8Array, given: boolean): void {
     const shares = cellShares(mask, this.size.width, this.size.height, this.w8, this.h8, this.ids);
     const labels = threshold(shares);
-    if (given) this.given.push({ key: encoded.key, labels, objects: this.ids.length });
+    if (given) {
+      this.given.push({ key: encoded.key, labels, objects: this.ids.length });
+      this.global = this.packGiven(this.ids.length);
+    }
     if (this.previous !== null) this.engine.release(this.previous.encoded);
     this.previous = { encoded, labels, shares };
   }
 
-  private globalReferences(k: number): References {
+  private packGiven(k: number): References {
     const cells = this.h8 * this.w8;
     const count = this.given.length * cells;
     const c = this.given[0].key.length / cells;
@@ -196,15 +197,17 @@ export class MatchTracker implements FrameTracker {
     const previous = this.previous as NonNullable<typeof this.previous>;
     const cells = this.h8 * this.w8;
     const local: References = { keys: previous.encoded.key, labels: previous.labels, count: cells };
-    const maps = await this.engine.match(encoded, this.globalReferences(k), local, this.window, k);
-    // [K, P, 6] + the previous shares → the decoder's [K, h8, w8, 7].
-    const input = new Float32Array(k * cells * 7);
+    const maps = await this.engine.match(encoded, this.global as References, local, this.window, k);
+    // [K, P, maps] + the previous shares (the last channel) → the decoder's [K, h8, w8, maps + 1].
+    const channels = TRACKER_MATCH_CHANNELS.length;
+    const mapCount = channels - 1;
+    const input = new Float32Array(k * cells * channels);
     for (let o = 0; o < k; o++) {
       for (let p = 0; p < cells; p++) {
-        const src = (o * cells + p) * 6;
-        const dst = (o * cells + p) * 7;
-        for (let c = 0; c < 6; c++) input[dst + c] = maps[src + c];
-        input[dst + 6] = previous.shares[o * cells + p];
+        const src = (o * cells + p) * mapCount;
+        const dst = (o * cells + p) * channels;
+        for (let c = 0; c < mapCount; c++) input[dst + c] = maps[src + c];
+        input[dst + mapCount] = previous.shares[o * cells + p];
       }
     }
     const logits = await this.engine.decode(encoded, input, k);

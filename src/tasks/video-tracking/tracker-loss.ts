@@ -6,6 +6,7 @@
  * full resolution, plus a matching loss on the embedding alone (below).
  */
 import * as tf from '@tensorflow/tfjs';
+import { TRACKER_MATCH_CHANNELS } from '../../network/types';
 import type { ClipBatch } from './clip-batch';
 import { carriedLabels, distanceMatrix, l2Normalise, MATCH_STRIDE, matchMaps } from './matching';
 
@@ -76,7 +77,7 @@ export function clipLoss(
     const global = matchMaps(d0, labels0);
     const local = matchMaps(distanceMatrix(q, previousKey), cellLabels(previousCells), penalty);
     const match = tf.concat(
-      [tf.concat([global, local], 2).reshape([n, h8, w8, 6]), previousCells],
+      [tf.concat([global, local], 2).reshape([n, h8, w8, TRACKER_MATCH_CHANNELS.length - 1]), previousCells],
       3,
     ) as tf.Tensor4D;
     return parts.decoder.apply([rows(f8, t), match, rows(f4, t)], { training }) as tf.Tensor4D;
