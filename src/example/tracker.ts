@@ -14,12 +14,11 @@ import * as os from 'node:os';
 import path from 'node:path';
 import { loadOnnxRuntime } from '../onnx/runtime';
 import { makeBaseline, type TrackerFactory } from '../tasks/video-tracking/baselines';
-import { evaluateDavis } from '../tasks/video-tracking/davis-eval';
 import { generateSyntheticClips } from '../tasks/video-tracking/generated-clips';
 import { MatchTracker } from '../tasks/video-tracking/match-tracker';
 import { heldOutClipStyle } from '../tasks/video-tracking/run-training';
 import { loadTracker } from '../tasks/video-tracking/tracker-checkpoint';
-import { trackDavis } from '../tasks/video-tracking/track-davis';
+import { scoreTracker, type TrackerScore } from '../tasks/video-tracking/track-davis';
 import { trackVideo } from '../tasks/video-tracking/track-video';
 import type { AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
@@ -81,7 +80,7 @@ export async function trackerExample(opts: {
   const ort = await loadOnnxRuntime();
   const loaded = await loadTracker(checkpointDir, { engine: 'onnxruntime', ort, threads: os.cpus().length });
   const trained: TrackerFactory = (f, m) => MatchTracker.create(loaded.engine, f, m, loaded.options);
-  const scores: Record<string, { jf: number; j: number; f: number; fps: number }> = {};
+  const scores: Record<string, TrackerScore> = {};
   const contenders: [string, TrackerFactory][] = [
     ['tracker', trained],
     ['copy', async (f, m) => makeBaseline('copy', f, m)],
@@ -89,13 +88,8 @@ export async function trackerExample(opts: {
   ];
   console.log(`Tracking ${heldOut} held-out clips of 24 frames (${CLIP_SIZE.width}x${CLIP_SIZE.height}) ...`);
   for (const [name, make] of contenders) {
-    const out = path.join(opts.root, 'tracker-results', name);
-    let frames = 0;
-    const t0 = Date.now();
-    await trackDavis({ davisRoot: davis, outDir: out, makeTracker: make, onFrame: () => frames++ });
-    const fps = frames / ((Date.now() - t0) / 1000);
-    const r = await evaluateDavis({ resultsDir: out, davisRoot: davis });
-    scores[name] = { jf: r.global['J&F-Mean'], j: r.global['J-Mean'], f: r.global['F-Mean'], fps };
+    const outDir = path.join(opts.root, 'tracker-results', name);
+    scores[name] = await scoreTracker({ davisRoot: davis, outDir, makeTracker: make });
   }
 
   // An overlay video of the first clip: frame | prediction | ground truth.

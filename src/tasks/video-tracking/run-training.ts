@@ -32,7 +32,6 @@ import { mixSeed, mulberry32, type Random } from '../../util/random';
 import { makeBaseline, type TrackerFactory } from './baselines';
 import type { TrainingClip } from './clip-batch';
 import { generatedClip } from './clip-sources';
-import { evaluateDavis } from './davis-eval';
 import {
   ALL_TEXTURE_KINDS,
   renderClip,
@@ -43,7 +42,7 @@ import {
 } from './generated-clips';
 import { MatchTracker } from './match-tracker';
 import { loadObjectsImage, pseudoClip, warpedFrames, type ObjectsImage } from './project-clips';
-import { trackDavis } from './track-davis';
+import { scoreTracker, type TrackerScore } from './track-davis';
 import {
   readTrackerConfig,
   loadTrackerModels,
@@ -150,15 +149,13 @@ export async function runTrackerTraining(
       valItems: folds.val.slice(0, tracking.val_clips),
     });
     logger.info('Tracker validation clips.', { sequences: val.length, frames: tracking.val_frames });
-    const score = async (
-      name: string,
-      make: TrackerFactory,
-    ): Promise<{ jf: number; j: number; f: number }> => {
-      const out = path.join(valRoot, 'results', name);
-      await trackDavis({ davisRoot: valRoot, outDir: out, makeTracker: make, sequences: val });
-      const r = await evaluateDavis({ resultsDir: out, davisRoot: valRoot, sequences: val });
-      return { jf: r.global['J&F-Mean'], j: r.global['J-Mean'], f: r.global['F-Mean'] };
-    };
+    const score = (name: string, make: TrackerFactory): Promise<TrackerScore> =>
+      scoreTracker({
+        davisRoot: valRoot,
+        outDir: path.join(valRoot, 'results', name),
+        makeTracker: make,
+        sequences: val,
+      });
     const baselines: Record<string, number> = {};
     for (const name of ['copy', 'colour-nn'] as const) {
       baselines[name] = (await score(name, async (f, m) => makeBaseline(name, f, m))).jf;

@@ -14,7 +14,7 @@ import { decodeImage } from '../../image/decode';
 import { writeFolderAtomically } from '../../util/atomic';
 import { listFrameFiles } from '../../video/frame-folder';
 import type { Frame, TrackerFactory } from './baselines';
-import { davisSequences, readIndexFile, VOID_ID } from './davis-eval';
+import { davisSequences, evaluateDavis, readIndexFile, VOID_ID } from './davis-eval';
 
 /** Palette entry i is grey i: a per-object mask's 0 and 255 show black and white. */
 const GREY = Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3));
@@ -135,4 +135,32 @@ export async function trackDavis(opts: {
     });
   }
   return mine;
+}
+
+/** A tracker's DAVIS figures over a data set, and its speed. */
+export interface TrackerScore {
+  jf: number;
+  j: number;
+  f: number;
+  /** Frames tracked per second (reading and writing included). */
+  fps: number;
+}
+
+/** Tracks the sequences into `outDir` and scores them as `sly-nn eval-davis` does. */
+export async function scoreTracker(opts: {
+  davisRoot: string;
+  outDir: string;
+  makeTracker: TrackerFactory;
+  sequences?: readonly string[];
+}): Promise<TrackerScore> {
+  let frames = 0;
+  const started = Date.now();
+  await trackDavis({ ...opts, onFrame: () => frames++ });
+  const fps = frames / Math.max(1e-3, (Date.now() - started) / 1000);
+  const r = await evaluateDavis({
+    resultsDir: opts.outDir,
+    davisRoot: opts.davisRoot,
+    ...(opts.sequences === undefined ? {} : { sequences: opts.sequences }),
+  });
+  return { jf: r.global['J&F-Mean'], j: r.global['J-Mean'], f: r.global['F-Mean'], fps };
 }
