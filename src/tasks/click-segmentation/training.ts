@@ -10,14 +10,13 @@ import { dataError, TaskError } from '../../errors';
 import { drawLabel } from '../../format/rasterise';
 import type { Annotation, ImageSize } from '../../format/model';
 import type { ObjClassJson } from '../../format/types';
-import { projectDisplayPath, readItemAnnotation } from '../../format/project-reader';
-import { decodeImage } from '../../image/decode';
+import { projectDisplayPath } from '../../format/project-reader';
 import { resizeNearest } from '../../image/resize-nearest';
 import { TfjsEngine } from '../../inference/engine/tfjs-engine';
 import { applyFlips } from '../../training/augment';
 import type { SegmentationClasses } from '../../model-state/class-map';
 import { BACKGROUND_COLOR } from '../../model-state/class-map';
-import { collateSamples, flipProbabilities, sampleFlips } from '../../training/data/sample';
+import { collateSamples, flipProbabilities, readItemAtSize, sampleFlips } from '../../training/data/sample';
 import { WeightedMean, type MetricValues } from '../../training/metrics';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 import type { TrainingTask } from '../../training/task';
@@ -114,12 +113,7 @@ export const clickSegmentationTask: TrainingTask<ClickSample> = {
       async load(scanned, seed) {
         const item = scanned.item;
         try {
-          const annotation = await readItemAnnotation(project, item);
-          const image = await decodeImage(item.imagePath, {
-            expectedSize: annotation.size,
-            resize: grid,
-            displayName: projectDisplayPath(project, item.imagePath),
-          });
+          const { annotation, image } = await readItemAtSize(project, item, grid);
           // Validation always sees the same object and clicks: its stream does not depend on the epoch.
           const rand = mulberry32(mixSeed(seed.seed, training ? seed.epoch : 0, seed.index, 0x636c6b));
           const chosen = chooseObject(objectMasks(annotation, grid), rand);

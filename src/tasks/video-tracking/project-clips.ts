@@ -5,15 +5,10 @@
  */
 import { dataError, TaskError } from '../../errors';
 import type { Annotation } from '../../format/model';
-import {
-  projectDisplayPath,
-  readItemAnnotation,
-  type ProjectItem,
-  type ProjectListing,
-} from '../../format/project-reader';
+import type { ProjectItem, ProjectListing } from '../../format/project-reader';
 import { drawLabel } from '../../format/rasterise';
-import { decodeImage } from '../../image/decode';
 import { resizeNearest } from '../../image/resize-nearest';
+import { readItemAtSize } from '../../training/data/sample';
 import type { Random } from '../../util/random';
 import type { TrainingClip } from './clip-batch';
 
@@ -39,12 +34,7 @@ export async function loadObjectsImage(
   size: { width: number; height: number },
 ): Promise<ObjectsImage> {
   try {
-    const annotation = await readItemAnnotation(project, item);
-    const image = await decodeImage(item.imagePath, {
-      expectedSize: annotation.size,
-      resize: size,
-      displayName: projectDisplayPath(project, item.imagePath),
-    });
+    const { annotation, image } = await readItemAtSize(project, item, size);
     const ids = resizeNearest(objectsMask(annotation), annotation.size, size);
     return { width: size.width, height: size.height, rgb: image.data, ids };
   } catch (e) {

@@ -10,12 +10,12 @@
  */
 
 import { TaskError } from '../../errors';
-import type { ImageSize } from '../../format/model';
+import type { Annotation, ImageSize } from '../../format/model';
 import type { ProjectItem, ProjectListing } from '../../format/project-reader';
 import { projectDisplayPath, readItemAnnotation } from '../../format/project-reader';
 import type { ClassIndexMap } from '../../format/rasterise';
 import { rasteriseAnnotation } from '../../format/rasterise';
-import { decodeImage } from '../../image/decode';
+import { decodeImage, type DecodedImage } from '../../image/decode';
 import type { ChannelStats } from '../../image/normalise';
 import { normaliseRgbInto } from '../../image/normalise';
 import { resizeNearest } from '../../image/resize-nearest';
@@ -96,6 +96,24 @@ export function prepareSample(opts: {
 }
 
 /**
+ * An item's annotation (checked against the project meta) and its image decoded at `size` (checked against the
+ * annotation's size). Errors name the file; callers add the item.
+ */
+export async function readItemAtSize(
+  project: ProjectListing,
+  item: ProjectItem,
+  size: { width: number; height: number },
+): Promise<{ annotation: Annotation; image: DecodedImage }> {
+  const annotation = await readItemAnnotation(project, item);
+  const image = await decodeImage(item.imagePath, {
+    expectedSize: annotation.size,
+    resize: size,
+    displayName: projectDisplayPath(project, item.imagePath),
+  });
+  return { annotation, image };
+}
+
+/**
  * Reads one item: its annotation (checked against the project meta), its image (decoded at the input size)
  * and its ground truth. Failures are data errors naming the file and the item.
  */
@@ -108,13 +126,8 @@ export async function loadSample(opts: {
   const { project, item, recipe } = opts;
   const itemName = `${item.dataset}/${item.name}`;
   try {
-    const annotation = await readItemAnnotation(project, item);
+    const { annotation, image } = await readItemAtSize(project, item, recipe.inputSize);
     const annotationFile = projectDisplayPath(project, item.annotationPath);
-    const image = await decodeImage(item.imagePath, {
-      expectedSize: annotation.size,
-      resize: recipe.inputSize,
-      displayName: projectDisplayPath(project, item.imagePath),
-    });
     const mask = rasteriseAnnotation(annotation, {
       classToIndex: recipe.drawingClassToIdx,
       fill: recipe.fill,
