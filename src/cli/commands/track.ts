@@ -178,7 +178,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
   try {
     result = await trackVideo({
       input: positionals[0],
-      firstMaskFile: clicked?.file ?? (v.mask as string),
+      firstMaskFile: clicked ?? (v.mask as string),
       outDir: v.out,
       ...(v.video === undefined ? {} : { videoOut: v.video }),
       ...(v['side-by-side'] === undefined ? {} : { sideBySideDir: v['side-by-side'] }),
@@ -193,7 +193,6 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
     });
   } finally {
     await tracker.close();
-    await clicked?.remove();
   }
   const { frames, size, trackedSize } = result;
   const at =
@@ -249,15 +248,15 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
 }
 
 /**
- * The first frame's mask from clicks: the first frame is read (full size), the click checkpoint segments the
- * object, and the mask (id 1) goes to a temporary index PNG that trackVideo reads like a given mask.
+ * The first frame's mask from clicks: the first frame is read (full size) and the click checkpoint segments the
+ * object; the mask (id 1) goes to trackVideo as a given mask would.
  */
 async function maskFromClicks(
   input: string,
   points: readonly string[],
   checkpoint: string,
   io: CliIo,
-): Promise<{ file: string; remove: () => Promise<void> }> {
+): Promise<{ name: string; mask: { width: number; height: number; data: Uint8Array } }> {
   const { parsePoint } = await import('./segment');
   const clicks = points.map(parsePoint);
   const { openFrameSource } = await import('../../video/source');
@@ -283,16 +282,8 @@ async function maskFromClicks(
   }
   const area = mask.mask.reduce((a, v) => a + v, 0);
   io.out(`first mask from ${clicks.length} click(s): ${area} pixels`);
-  const fs = await import('node:fs/promises');
-  const os = await import('node:os');
-  const path = await import('node:path');
-  const { encodeIndexPng } = await import('../../format/png-chunks');
-  const { vocPalette } = await import('../../format/palette');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sly-nn-clicks-'));
-  const file = path.join(dir, 'first.png');
-  await fs.writeFile(
-    file,
-    encodeIndexPng({ width: mask.width, height: mask.height, data: mask.mask }, vocPalette()),
-  );
-  return { file, remove: () => fs.rm(dir, { recursive: true, force: true }) };
+  return {
+    name: `the mask from --point on the first frame of ${input}`,
+    mask: { width: mask.width, height: mask.height, data: mask.mask },
+  };
 }

@@ -27,8 +27,11 @@ import { readIndexFile } from './davis-eval';
 export interface TrackVideoOptions {
   /** A video file (anything ffmpeg reads) or a folder of .jpg/.png frames in name order. */
   input: string;
-  /** The first frame's mask: an index PNG (palette or grey) of the input's size; 0 is background. */
-  firstMaskFile: string;
+  /**
+   * The first frame's mask, of the input's size (0 is background): an index PNG (palette or grey), or the mask
+   * itself (e.g. made from clicks) with the name errors give it.
+   */
+  firstMaskFile: string | { name: string; mask: IndexImage };
   /** The folder of index PNGs written, one a frame. */
   outDir: string;
   /** An mp4 of the masks blended over the frames. */
@@ -63,12 +66,14 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
   const source = await openFrameSource(opts.input, { shortSide: opts.shortSide });
   const { size, readSize } = source;
   const scaled = !sameSize(size, readSize);
-  const firstMask = await readIndexFile(opts.firstMaskFile);
+  const given = opts.firstMaskFile;
+  const firstMask = typeof given === 'string' ? await readIndexFile(given) : given.mask;
+  const maskName = typeof given === 'string' ? given : given.name;
   if (!sameSize(firstMask, size)) {
     throw dataError(
       `the first frame's mask is ${formatSize(firstMask)} but the ${source.kind} ${opts.input} is ` +
         `${formatSize(size)} (width x height): the mask must be the frames' size`,
-      { file: opts.firstMaskFile },
+      { file: maskName },
     );
   }
   const truth = opts.sideBySideDir === undefined ? undefined : await listTruth(opts, source.frames);
