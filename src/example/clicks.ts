@@ -3,7 +3,6 @@
  * project, score it with the NoC protocol on every object of fresh images (clicks placed by the simulated user at
  * the image's resolution, each step through `segmentFromClicks`), and write a mask and an overlay for one click.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/select';
 import { projectItems, readItemAnnotation, readSingleProject } from '../format/project-reader';
@@ -13,7 +12,7 @@ import { evaluateClicksOnProject } from '../tasks/click-segmentation/evaluate-pr
 import { writeMaskPng, writeOverlayPng } from '../tasks/click-segmentation/render';
 import { ClickSegmenter } from '../tasks/click-segmentation/segment';
 import { objectMasks } from '../tasks/click-segmentation/training';
-import type { AgentLine } from './run-task';
+import { writeTrainTaskFolder, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 
 const SHAPES = { width: 128, height: 96, objectsPerImage: { min: 1, max: 3 } };
@@ -35,22 +34,17 @@ export async function clickExample(opts: {
     seed: 5,
     ...SHAPES,
   });
-  await fs.mkdir(path.join(taskDir, 'model'));
-  await fs.mkdir(path.join(taskDir, 'results'));
-  await fs.writeFile(
-    path.join(taskDir, 'task_config.json'),
-    JSON.stringify({
-      network: 'clicks',
-      input_size: { width: 96, height: 96 },
-      batch_size: { train: 8, val: 8 },
-      epochs,
-      val_every: epochs / 4,
-      lr: 0.003,
-      seed: opts.seed,
-      // Every object is an instance: no background or neutral class plays a part.
-      special_classes: { background: null, neutral: null },
-    }),
-  );
+  await writeTrainTaskFolder(taskDir, {
+    network: 'clicks',
+    input_size: { width: 96, height: 96 },
+    batch_size: { train: 8, val: 8 },
+    epochs,
+    val_every: epochs / 4,
+    lr: 0.003,
+    seed: opts.seed,
+    // Every object is an instance: no background or neutral class plays a part.
+    special_classes: { background: null, neutral: null },
+  });
   console.log(
     `Training a click network for ${epochs} epochs (node dist/src/train.js, "network": "clicks") ...`,
   );

@@ -17,7 +17,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runTaskProcess, type AgentLine } from './run-task';
+import { runTaskProcess, writeTrainTaskFolder, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 import { scoreResults } from './score';
 import { clickExample } from './clicks';
@@ -56,9 +56,7 @@ async function main(): Promise<void> {
     folds: { val: 0.25 },
     seed: 1,
   });
-  await fs.mkdir(path.join(trainDir, 'model'));
-  await fs.mkdir(path.join(trainDir, 'results'));
-  await writeJson(path.join(trainDir, 'task_config.json'), {
+  await writeTrainTaskFolder(trainDir, {
     input_size: { width: 64, height: 64 },
     batch_size: { train: 8, val: 8 },
     epochs,

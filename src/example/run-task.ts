@@ -4,6 +4,8 @@
  * the benchmarks that run whole tasks.
  */
 import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 
 /** One log line as the agent reads it. */
@@ -60,4 +62,14 @@ export function runTaskProcess(opts: TaskProcessOptions): Promise<TaskProcessRes
     child.on('error', reject);
     child.on('close', (code) => resolve({ lines, code, stderr }));
   });
+}
+
+/**
+ * The rest of a training task folder as the agent lays it out beside data/ (the caller's project): an empty
+ * model/ (train from scratch), an empty results/, and task_config.json.
+ */
+export async function writeTrainTaskFolder(taskDir: string, config: unknown): Promise<void> {
+  await fsp.mkdir(path.join(taskDir, 'model'));
+  await fsp.mkdir(path.join(taskDir, 'results'));
+  await fsp.writeFile(path.join(taskDir, 'task_config.json'), JSON.stringify(config, null, 2));
 }

@@ -9,7 +9,6 @@
  * Environment: EXAMPLE_TRACKER_EPOCHS (x 100 steps of 4 clips; default 10), EXAMPLE_TRACKER_CLIPS (held-out
  * clips, default 8).
  */
-import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
 import { loadOnnxRuntime } from '../onnx/runtime';
@@ -20,7 +19,7 @@ import { heldOutClipStyle } from '../tasks/video-tracking/run-training';
 import { loadTracker } from '../tasks/video-tracking/tracker-checkpoint';
 import { scoreTracker, type TrackerScore } from '../tasks/video-tracking/track-davis';
 import { trackVideo } from '../tasks/video-tracking/track-video';
-import type { AgentLine } from './run-task';
+import { writeTrainTaskFolder, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
 
 const CLIP_SIZE = { width: 192, height: 112 };
@@ -47,21 +46,16 @@ export async function trackerExample(opts: {
     height: 96,
     objectsPerImage: { min: 1, max: 3 },
   });
-  await fs.mkdir(path.join(taskDir, 'model'));
-  await fs.mkdir(path.join(taskDir, 'results'));
-  await fs.writeFile(
-    path.join(taskDir, 'task_config.json'),
-    JSON.stringify({
-      network: 'tracker',
-      input_size: { width: 96, height: 96 },
-      batch_size: { train: 4, val: 4 },
-      epochs,
-      val_every: epochs / 5,
-      lr: 0.002,
-      seed: opts.seed,
-      tracking: { steps_per_epoch: 100, sources: { generated: 3, project: 1 }, val_clips: 6, val_frames: 16 },
-    }),
-  );
+  await writeTrainTaskFolder(taskDir, {
+    network: 'tracker',
+    input_size: { width: 96, height: 96 },
+    batch_size: { train: 4, val: 4 },
+    epochs,
+    val_every: epochs / 5,
+    lr: 0.002,
+    seed: opts.seed,
+    tracking: { steps_per_epoch: 100, sources: { generated: 3, project: 1 }, val_clips: 6, val_frames: 16 },
+  });
   console.log(
     `Training a tracker for ${epochs * 100} steps (node dist/src/train.js, "network": "tracker"; about a minute a ` +
       'hundred steps on 2 cores) ...',
