@@ -5,7 +5,7 @@
  */
 
 /** Composition roots inside src/: they read the task, choose the network and wire the rooms together. */
-const ROOTS = '^src/(train\\.ts|inference\\.ts|plugins\\.ts|cli/|example/)';
+const ROOTS = '^src/(train\\.ts|inference\\.ts|plugins\\.ts|cli/|example/|serve/)';
 
 /**
  * The rooms of src/, bottom to top. A room imports only rooms in lower layers (and itself), never one in its

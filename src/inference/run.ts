@@ -9,8 +9,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { TaskError, configError, dataError } from '../errors';
-import type { Annotation } from '../format/model';
+import { configError } from '../errors';
+import type { Annotation, ImageSize } from '../format/model';
 import {
   countItems,
   projectDisplayPath,
@@ -21,24 +21,21 @@ import {
   type ProjectListing,
 } from '../format/project-reader';
 import { ResultsProjectWriter } from '../format/project-writer';
-import { cropResizeRgb, type RgbRaster } from '../image/crop-resize';
-import { configureSharpForManyImages, decodeImage } from '../image/decode';
-import { normaliseRgbInto, type ChannelStats } from '../image/normalise';
+import { configureSharpForManyImages, decodeImage, type DecodedImage } from '../image/decode';
+import type { ChannelStats } from '../image/normalise';
 import { reportModelApplied } from '../protocol/events';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
 import { syncPath, writeAtomically } from '../util/atomic';
-import { annotateImage } from './annotate-image';
+import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
-import { checkpointPreprocessing, readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
+import { checkpointPreprocessing, readInferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
-import { buildOutputMeta, type OutputMeta } from './output-meta';
+import { buildOutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
-import { rectSize, type Rect } from './rect';
-import { argmaxOfResized, resizeScores } from './score-resize';
-import { scoreMap, type ClassIndexMask, type ScoreMap } from './stitch';
+import type { ClassIndexMask } from './stitch';
 
 export interface RunInferenceOptions {
   /** Force an inference engine (INFERENCE_ENGINE, read by the entry point); default: the best that runs. */
@@ -252,97 +249,25 @@ async function applyToProject(opts: ApplyToProjectOptions): Promise<void> {
   if (rejected !== undefined) throw rejected.reason;
 }
 
-interface ApplyToItemOptions {
+interface ApplyToItemOptions extends Omit<AnnotateWithNetworkOptions, 'source'> {
   readonly item: ProjectItem;
   readonly project: ProjectListing;
-  readonly checkpoint: InferenceCheckpoint;
-  readonly preprocessing: ChannelStats;
-  readonly outputMeta: OutputMeta;
-  readonly batcher: MicroBatcher;
-  readonly mode: InferenceTaskContext['modeConfig'];
-  readonly classMapping: ReturnType<typeof outClassMapping>;
-  readonly cropsPerCall: number;
-  /** Class masks that nothing reads any more, shared by every image of the run (see `masksDone`). */
-  readonly spareMasks: ClassIndexMask[];
 }
-
-const SPARE_MASKS = 8;
 
 async function applyToItem(opts: ApplyToItemOptions): Promise<{ annotation: Annotation }> {
-  const { item, project, checkpoint } = opts;
+  const { item, project } = opts;
   const display = projectDisplayPath(project, item.imagePath);
   const annotation = await readItemAnnotation(project, item);
-  const { height, width } = checkpoint.inputSize;
-  // full_image needs the image only at the network's size: decoding straight to it skips a full-size raster
-  // and a second resize. It is also exactly what training feeds the network (the loader decodes with the same
-  // `resize`; for JPEG, libvips may then shrink while decoding), so the input matches training at least as well.
-  const networkSizeOnly = opts.mode.name === 'full_image';
-  const decoded = await decodeImage(item.imagePath, {
-    expectedSize: annotation.size,
-    displayName: display,
-    ...(networkSizeOnly ? { resize: checkpoint.inputSize } : {}),
-  });
-  const image: RgbRaster = { data: decoded.data, width: decoded.width, height: decoded.height };
-  const inputFor = (rect: Rect): Promise<Uint8Array> => {
-    if (networkSizeOnly) {
-      if (!isWholeImage(rect, decoded.sourceSize)) {
-        throw new Error(`full_image asked for the crop ${JSON.stringify(rect)}, not the whole image`);
-      }
-      return Promise.resolve(decoded.data);
-    }
-    return cropResizeRgb(image, rect, checkpoint.inputSize);
-  };
-  /**
-   * `use` applied to the network's scores for one crop, at the network's size. The scores are a view on the
-   * batch's output that is reused once every image of the batch has had its `use`: `use` keeps nothing of it.
-   */
-  const withScores = async <T>(rect: Rect, use: (scores: ScoreMap) => T): Promise<T> => {
-    const rgb = await inputFor(rect);
-    if (rgb.length !== height * width * 3) {
-      throw new RangeError(`a network input needs ${height * width * 3} values, got ${rgb.length}`);
-    }
-    // Normalised straight into the batch buffer when the batch is made: no float copy per image. `rgb` is this
-    // crop's own (never reused), so it is still intact then.
-    return opts.batcher.score(
-      (x, offset) => normaliseRgbInto(rgb, x, offset, opts.preprocessing),
-      (scores) => use(scoreMap(height, width, checkpoint.channels, scores)),
-    );
-  };
-  // resizeScores always returns a map of its own (a copy at the same size).
-  const scoreCrops = (crops: readonly Rect[]): Promise<ScoreMap[]> =>
-    Promise.all(crops.map((rect) => withScores(rect, (scores) => resizeScores(scores, rectSize(rect)))));
-  // Without saved scores only the class masks are needed: the argmax of the resized scores, exactly, without them.
-  const maskCrops = (crops: readonly Rect[]): Promise<ClassIndexMask[]> =>
-    Promise.all(
-      crops.map((rect) =>
-        withScores(rect, (scores) => argmaxOfResized(scores, rectSize(rect), opts.spareMasks.pop())),
-      ),
-    );
-  try {
-    const result = await annotateImage({
-      maskCrops,
-      // Image-sized masks are reused across images (hundreds of KB each, which V8 counts towards full
-      // collections); a few are enough, as each is held only from its argmax to its labels.
-      masksDone: (masks) => {
-        for (const m of masks) if (opts.spareMasks.length < SPARE_MASKS) opts.spareMasks.push(m);
-      },
-      mode: opts.mode,
-      annotation,
-      outputMeta: opts.outputMeta,
-      classMapping: opts.classMapping,
-      scoreCrops,
-      // Sliding windows are stitched this many at a time: enough to fill the network's batches.
-      batchSize: opts.cropsPerCall,
+  const decode = (resize?: ImageSize): Promise<DecodedImage> =>
+    decodeImage(item.imagePath, {
+      expectedSize: annotation.size,
+      displayName: display,
+      ...(resize !== undefined ? { resize } : {}),
     });
-    return { annotation: result.annotation };
-  } catch (e) {
-    if (e instanceof TaskError) throw e.withContext({ file: display });
-    throw dataError(`inference failed: ${(e as Error).message}`, { file: display }, e);
-  }
-}
-
-function isWholeImage(rect: Rect, size: { height: number; width: number }): boolean {
-  return (
-    rect.top === 0 && rect.left === 0 && rect.bottom === size.height - 1 && rect.right === size.width - 1
-  );
+  return {
+    annotation: await annotateWithNetwork({
+      ...opts,
+      source: { annotation: () => annotation, display, decode },
+    }),
+  };
 }

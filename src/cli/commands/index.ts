@@ -9,6 +9,7 @@ import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
+import { serveCommand } from './serve';
 import { trackCommand } from './track';
 import { unpackCommand } from './unpack';
 import { validateConfigCommand } from './validate-config';
@@ -22,4 +23,5 @@ export const COMMANDS: readonly CliCommand[] = [
   segmentCommand,
   trackCommand,
   evalDavisCommand,
+  serveCommand,
 ];

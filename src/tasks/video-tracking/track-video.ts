@@ -43,6 +43,8 @@ export interface TrackVideoOptions {
   shortSide?: number;
   /** After each frame: frames done, and the frame count when known beforehand. */
   onFrame?: (done: number, frames: number | null) => void;
+  /** Stops between frames when aborted (the model server's stop_inference); nothing is left under outDir. */
+  signal?: AbortSignal;
 }
 
 export interface TrackVideoResult {
@@ -92,6 +94,7 @@ export async function trackVideo(opts: TrackVideoOptions): Promise<TrackVideoRes
     let tracker: FrameTracker | undefined;
     try {
       for await (const frame of source.read()) {
+        opts.signal?.throwIfAborted();
         let mask: Uint8Array;
         if (tracker === undefined) {
           tracker = await opts.makeTracker(frame, trackedFirst);

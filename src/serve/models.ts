@@ -1,0 +1,136 @@
+/**
+ * The checkpoints a server serves, loaded once: at most one of each task (semantic segmentation, click-prompted
+ * segmentation, mask tracking), each recognised by its config.json (`network`, then the plugin's task). A
+ * checkpoint of a network the image does not ship, or two of one task, fail before the server listens.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { configError } from '../errors';
+import { ImageAnnotator } from '../inference/image-annotator';
+import type { EngineName } from '../inference/engine';
+import { readModelConfig } from '../model-state/config';
+import { pluginOfCheckpoint, type PluginEntry } from '../plugins';
+import type { ClickSegmenter } from '../tasks/click-segmentation/segment';
+import type { LoadedTracker } from '../tasks/video-tracking/tracker-checkpoint';
+
+export type ServedTask = 'semantic_segmentation' | 'click_segmentation' | 'video_tracking';
+
+interface Served<T> {
+  /** The checkpoint folder as given. */
+  readonly dir: string;
+  readonly plugin: PluginEntry;
+  readonly model: T;
+  /** config.json's extra keys (network, task, training figures): what get_deploy_info tells. */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+export interface ServedModels {
+  readonly semantic?: Served<ImageAnnotator>;
+  readonly clicks?: Served<ClickSegmenter>;
+  readonly tracker?: Served<LoadedTracker>;
+}
+
+export interface LoadModelsOptions {
+  readonly checkpoints: readonly string[];
+  readonly engine?: EngineName;
+  /** Largest network batch of the semantic model (dynamic batching). */
+  readonly batchSize?: number;
+  /** Network threads of the semantic model; default one per core up to two. */
+  readonly networkThreads?: number;
+}
+
+/** The task a checkpoint folder holds, and its plugin, from config.json alone (nothing heavy is loaded). */
+export async function checkpointTask(
+  dir: string,
+): Promise<{ task: ServedTask; plugin: PluginEntry; config: Record<string, unknown> }> {
+  const file = `${dir}/config.json`;
+  const config = await readModelConfig(dir, { displayName: file });
+  const extra = { ...config.extra } as Record<string, unknown>;
+  const plugin = pluginOfCheckpoint(extra, file);
+  const task = plugin.task as ServedTask;
+  return { task, plugin, config: { ...extra, network: plugin.name } };
+}
+
+export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedModels> {
+  if (opts.checkpoints.length === 0) {
+    throw configError('give at least one --checkpoint DIR (a semantic, click or tracker checkpoint)');
+  }
+  const byTask = new Map<ServedTask, { dir: string; plugin: PluginEntry; config: Record<string, unknown> }>();
+  for (const dir of opts.checkpoints) {
+    const found = await checkpointTask(dir);
+    const before = byTask.get(found.task);
+    if (before !== undefined) {
+      throw configError(
+        `${before.dir} and ${dir} are both ${found.task} checkpoints; a server serves one model per task`,
+        { file: `${dir}/config.json`, field: 'network' },
+      );
+    }
+    byTask.set(found.task, { dir, ...found });
+  }
+  const models: {
+    semantic?: Served<ImageAnnotator>;
+    clicks?: Served<ClickSegmenter>;
+    tracker?: Served<LoadedTracker>;
+  } = {};
+  try {
+    const semantic = byTask.get('semantic_segmentation');
+    if (semantic !== undefined) {
+      const model = await ImageAnnotator.load({
+        modelDir: semantic.dir,
+        displayName: semantic.dir,
+        ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
+        ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+        ...(opts.networkThreads !== undefined ? { networkThreads: opts.networkThreads } : {}),
+        ...(semantic.plugin.legacyPreprocessing !== undefined
+          ? { assumedPreprocessing: semantic.plugin.legacyPreprocessing }
+          : {}),
+      });
+      models.semantic = { ...semantic, model };
+    }
+    const clicks = byTask.get('click_segmentation');
+    if (clicks !== undefined) {
+      const { ClickSegmenter } = await import('../tasks/click-segmentation/segment');
+      const { initBackend } = await import('../backend/select');
+      await initBackend();
+      const model = await ClickSegmenter.load(clicks.dir, {
+        displayName: clicks.dir,
+        ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
+        threads: 1,
+      });
+      models.clicks = { ...clicks, model };
+    }
+    const tracker = byTask.get('video_tracking');
+    if (tracker !== undefined) {
+      const { loadTracker } = await import('../tasks/video-tracking/tracker-checkpoint');
+      let model: LoadedTracker;
+      if (opts.engine === 'tfjs') {
+        const { initBackend } = await import('../backend/select');
+        await initBackend();
+        model = await loadTracker(tracker.dir, { engine: 'tfjs' });
+      } else {
+        const { loadOnnxRuntime } = await import('../onnx/runtime');
+        model = await loadTracker(tracker.dir, {
+          engine: 'onnxruntime',
+          ort: await loadOnnxRuntime(),
+          threads: os.availableParallelism(),
+        });
+      }
+      models.tracker = { ...tracker, model };
+    }
+  } catch (e) {
+    await closeServedModels(models);
+    throw e;
+  }
+  return models;
+}
+
+export async function closeServedModels(models: ServedModels): Promise<void> {
+  await models.semantic?.model.close();
+  await models.clicks?.model.dispose();
+  await models.tracker?.model.engine.dispose();
+}
+
+/** A checkpoint's name for get_deploy_info: its folder's name. */
+export function checkpointName(dir: string): string {
+  return path.basename(path.resolve(dir));
+}
