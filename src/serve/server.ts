@@ -26,7 +26,7 @@ import type { Logger } from '../protocol/logger';
 import type { Click } from '../tasks/click-segmentation/clicks';
 import { Admission } from './admission';
 import { badRequest, errorResponse, HttpError, notFound } from './http-error';
-import { type Job, JobStore } from './jobs';
+import { Job, JobStore } from './jobs';
 import { createMetrics } from './metrics';
 import { checkpointName, type ServedModels } from './models';
 import { readPage } from './page';
@@ -174,13 +174,11 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     await reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    await reply
-      .code(404)
-      .send({
-        detail: `no endpoint ${req.method} ${req.url}`,
-        success: false,
-        message: `no endpoint ${req.method} ${req.url}`,
-      });
+    await reply.code(404).send({
+      detail: `no endpoint ${req.method} ${req.url}`,
+      success: false,
+      message: `no endpoint ${req.method} ${req.url}`,
+    });
   });
 
   const post = (url: string, handler: Handler): void => {
@@ -620,7 +618,12 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     throw badRequest('give a video (one file) or the frames (several files) in "files", or "video_id"');
   };
 
-  const trackJob = async (job: Job, state: Record<string, unknown>, files: readonly Upload[]) => {
+  const trackJob = async (
+    job: Job,
+    state: Record<string, unknown>,
+    files: readonly Upload[],
+    opts: { video: boolean },
+  ) => {
     if (tracker === undefined)
       throw notFound('no tracker is served (give a checkpoint of network "tracker")');
     const { input, firstMask } = await trackInput(job, state, files);
@@ -633,6 +636,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
         input,
         firstMask,
         dir: out,
+        video: opts.video,
         signal: job.abort.signal,
         onFrame: (done, total) => {
           if (job.current === 0) job.start(total ?? done);
@@ -651,7 +655,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       fps: result.fps,
       objects: ids,
       masks_zip: `/track_jobs/${job.uuid}/masks.zip`,
-      overlay_video: `/track_jobs/${job.uuid}/${OVERLAY_FILE}`,
+      ...(opts.video ? { overlay_video: `/track_jobs/${job.uuid}/${OVERLAY_FILE}` } : {}),
     };
   };
 
@@ -664,9 +668,12 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
 
   post('/track_masks', async (req) => {
     const { state, files } = await readRequest(req);
-    const job = await newTrackJob();
+    // A job of its own, outside the store: a request, which a stopping server lets finish (stopAll aborts jobs).
+    const job = new Job('track');
+    job.dir = path.join(workDir, `sync-${job.uuid}`);
+    await fsp.mkdir(job.dir, { recursive: true });
     try {
-      const result = await trackingQueue.run(() => trackJob(job, state, files));
+      const result = await trackingQueue.run(() => trackJob(job, state, files, { video: false }));
       if (result.frames > limits.syncTrackFrames) {
         throw new HttpError(
           413,
@@ -675,16 +682,20 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       }
       const masks: string[] = [];
       for (let i = 0; i < result.frames; i++) masks.push((await readMask(job, i)).toString('base64'));
-      return { ...result, masks, masks_zip: undefined, overlay_video: undefined };
+      return { ...result, masks, masks_zip: undefined };
     } finally {
-      await jobs.clear(job.uuid);
+      await fsp.rm(job.dir, { recursive: true, force: true });
     }
   });
   post('/track_masks_async', async (req) => {
     const { state, files } = await readRequest(req);
     if (tracker === undefined)
       throw notFound('no tracker is served (give a checkpoint of network "tracker")');
-    return startJob(await newTrackJob(), (job) => trackJob(job, state, files), trackingQueue);
+    return startJob(
+      await newTrackJob(),
+      (job) => trackJob(job, state, files, { video: true }),
+      trackingQueue,
+    );
   });
   app.get('/track_jobs/:id/masks/:file', async (req, reply) => {
     const { id, file } = req.params as { id: string; file: string };
@@ -727,6 +738,17 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
   ] as const) {
     routes(`/${name}`);
     if (name === root) routes('');
+  }
+  // The SDK's tracking endpoint names no other model's, so it is at the root whatever the root model is.
+  if (root !== 'tracking' && tracker !== undefined) {
+    post('/track-api-files', async (req) => {
+      const { state, files } = await readRequest(req);
+      const frames = files.filter((f) => f.field === 'files');
+      const result = await trackingQueue.run(() =>
+        trackingTurn.run(() => trackFiles({ tracker: tracker.model, files: frames, settings: state })),
+      );
+      return result.frames;
+    });
   }
   polling('');
   for (const name of ['semantic', 'tracking', 'clicks']) polling(`/${name}`);

@@ -144,6 +144,8 @@ export async function trackToFolder(opts: {
   input: string;
   firstMask: IndexImage;
   dir: string;
+  /** Also write the overlay video. */
+  video: boolean;
   signal?: AbortSignal;
   onFrame?: (done: number, total: number | null) => void;
 }): Promise<TrackVideoResult> {
@@ -153,7 +155,7 @@ export async function trackToFolder(opts: {
     input: opts.input,
     firstMaskFile: { name: 'mask', mask: opts.firstMask },
     outDir: path.join(opts.dir, MASKS_DIR),
-    videoOut: path.join(opts.dir, OVERLAY_FILE),
+    ...(opts.video ? { videoOut: path.join(opts.dir, OVERLAY_FILE) } : {}),
     makeTracker: (first, mask) => MatchTracker.create(engine, first, mask, options),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     ...(opts.onFrame !== undefined ? { onFrame: opts.onFrame } : {}),

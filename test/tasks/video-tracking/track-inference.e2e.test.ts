@@ -13,21 +13,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
-import { network } from '../../../plugin/tracker';
-import { withSeededRandom } from '../../../src/network/seeded-build';
 import { parseVideoAnnotationText } from '../../../src/format/video-annotation';
 import {
   readSingleVideoProject,
   readVideoAnnotation,
   videoProjectItems,
 } from '../../../src/format/video-project-reader';
-import { writeTrackerFiles } from '../../../src/tasks/video-tracking/tracker-checkpoint';
 import { openVideoWriter } from '../../../src/video/writer';
 import { createLogger } from '../../../src/protocol/logger';
 import { memorySink } from '../../../src/protocol/sink';
 import { taskPathsAt } from '../../../src/task/paths';
 import { runTrackingInference } from '../../../src/tasks/video-tracking/run-inference';
 import { events, runLauncher } from '../../helpers/launcher';
+import { writeTrackerCheckpoint } from '../../helpers/tiny-checkpoints';
 import { annotationJson, HEIGHT, META, renderFrames, WIDTH, type SceneObject } from './video-fixtures';
 
 const FRAMES = 6;
@@ -63,27 +61,8 @@ async function makeTrackingTask(framesCount: number): Promise<string> {
   await writer.close();
   const ann = annotationJson(OBJECTS, framesCount, { 0: [OBJECTS[0].key], 2: [OBJECTS[1].key] });
   await fsp.writeFile(path.join(project, 'ds0', 'ann', 'clip.mp4.json'), JSON.stringify(ann));
-  await fsp.mkdir(path.join(dir, 'model'), { recursive: true });
   await fsp.mkdir(path.join(dir, 'results'), { recursive: true });
-  const settings = network.parseSettings({
-    encoder_filters: [8, 8, 16],
-    key_channels: 8,
-    decoder_filters: 16,
-  });
-  const models = withSeededRandom(3, () => ({
-    encoder: network.buildEncoder(settings),
-    decoder: network.buildDecoder(settings),
-  }));
-  await writeTrackerFiles(path.join(dir, 'model'), {
-    ...models,
-    config: {
-      network: 'tracker',
-      settings,
-      preprocessing: network.preprocessing,
-      tracker: { local_radius: 2, short_side: 240, clip_size: 32, steps: 0 },
-    },
-    trainConfig: {},
-  });
+  await writeTrackerCheckpoint(path.join(dir, 'model'));
   await fsp.writeFile(path.join(dir, 'task_config.json'), JSON.stringify({}));
   return dir;
 }

@@ -21,6 +21,7 @@ import { readFrameFolder } from '../../../src/video/frame-folder';
 import type { RgbFrame } from '../../../src/video/frame';
 import { probeVideo } from '../../../src/video/probe';
 import { ffmpegChildren, taskError, withEnv, writeVideo } from '../../video/helpers';
+import { writeClickCheckpoint } from '../../helpers/tiny-checkpoints';
 
 const W = 64;
 const H = 48;
@@ -37,31 +38,6 @@ let framesDir: string;
 let truthDir: string;
 let video: string;
 let firstMask: string;
-
-/** A click checkpoint with seeded (untrained) weights: the path from clicks to a first mask, not its quality. */
-async function writeClickCheckpoint(dir: string): Promise<void> {
-  const { network } = await import('../../../plugin/clicks');
-  const { withSeededRandom } = await import('../../../src/network/seeded-build');
-  const { saveModelToDir } = await import('../../../src/network/io');
-  const { writeModelConfig } = await import('../../../src/model-state/config');
-  const { networkRecord } = await import('../../../src/network/record');
-  const { clickCheckpointRecord } = await import('../../../src/tasks/click-segmentation/training');
-  const settings = network.parseSettings({ depth: 2, base_filters: 4, max_filters: 8 });
-  const model = withSeededRandom(2, () =>
-    network.build({ inputSize: { height: 32, width: 32 }, numClasses: 2, settings }),
-  );
-  await saveModelToDir(model, dir);
-  model.dispose();
-  await writeModelConfig(dir, {
-    settings: { input_size: { height: 32, width: 32 }, network: 'clicks', custom_model_config: settings },
-    outClasses: [
-      { title: 'background', shape: 'bitmap', color: '#222222', geometry_config: {}, hotkey: '' },
-      { title: 'object', shape: 'bitmap', color: '#FF3366', geometry_config: {}, hotkey: '' },
-    ],
-    classTitleToIdx: { background: 0, object: 1 },
-    extra: { ...networkRecord(network), ...clickCheckpointRecord() },
-  });
-}
 
 const colourNn: TrackerFactory = async (first, mask) => makeBaseline('colour-nn', first, mask);
 
