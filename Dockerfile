@@ -102,10 +102,16 @@ COPY --from=build /workdir/package.json ./package.json
 COPY --from=build /workdir/node_modules ./node_modules
 COPY --from=build /workdir/dist ./dist
 COPY src/sly_launch.py src/train.py src/inference.py ./src/
+# The model server's page (`sly-nn serve`, found from dist/src/serve by walking up to web/).
+COPY web ./web
 # The same check in the image that will run: its libraries, not the build stage's.
 RUN node -e "const tf = require(process.env.TFJS_NODE_PACKAGE); require('assert').strictEqual(tf.getBackend(), 'tensorflow'); tf.ones([2]).add(1).dataSync(); require('sharp'); require('onnxruntime-node')" \
-    && mkdir -p "$CUDA_CACHE_PATH"
+    && mkdir -p "$CUDA_CACHE_PATH" \
+    && printf '#!/bin/sh\nexec node /workdir/dist/src/cli/main.js "$@"\n' > /usr/local/bin/sly-nn \
+    && chmod +x /usr/local/bin/sly-nn
 WORKDIR /workdir/src
+# Serve mode: docker run -p 8000:8000 -v /models:/models IMAGE sly-nn serve --checkpoint /models/seg --port 8000
+EXPOSE 8000
 # The agent overrides the entrypoint; this one serves `docker run` by hand.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["python", "-u", "/workdir/src/train.py"]
