@@ -33,7 +33,7 @@ import { readPage } from './page';
 import { intField, isObject, readRequest, settingsOf, type Upload } from './requests';
 import { modeFromSettings, DEFAULT_INFERENCE_SETTINGS } from './settings';
 import { MASKS_DIR, OVERLAY_FILE, Serial, trackFiles, trackToFolder } from './tracking';
-import { decodeVideoToFrames, FRAMES_DIR, VIDEO_FILE } from './videos';
+import { decodeVideoToFrames, firstFrame, FRAMES_DIR, VIDEO_FILE } from './videos';
 
 export interface ServeLimits {
   /** Largest uploaded file (images, frames, masks). */
@@ -585,22 +585,33 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     state: Record<string, unknown>,
     files: readonly Upload[],
   ): Promise<{ input: string; firstMask: ReturnType<typeof readIndexPng> }> => {
+    const input = await trackSource(job, state, files);
     const maskFile = files.find((f) => f.field === 'mask');
-    if (maskFile === undefined)
-      throw badRequest('give the first frame\'s index mask as the file field "mask" (PNG)');
-    const firstMask = readMaskUpload(maskFile);
+    if (maskFile !== undefined) return { input, firstMask: readMaskUpload(maskFile) };
+    if (state.objects !== undefined) return { input, firstMask: await maskFromClicks(input, state.objects) };
+    throw badRequest(
+      'give the first frame\'s index mask as the file field "mask" (PNG), or "objects": [{"id", "clicks"}]',
+    );
+  };
+
+  /** Where the frames are: an uploaded video (video_id), a video file, or frames written to a folder. */
+  const trackSource = async (
+    job: Job,
+    state: Record<string, unknown>,
+    files: readonly Upload[],
+  ): Promise<string> => {
     const dir = job.dir as string;
     const uploads = files.filter((f) => f.field === 'files');
     if (state.video_id !== undefined) {
       const video = jobs.get(state.video_id);
       if (video.kind !== 'video' || video.dir === undefined)
         throw notFound(`no uploaded video ${String(state.video_id)}`);
-      return { input: path.join(video.dir, VIDEO_FILE), firstMask };
+      return path.join(video.dir, VIDEO_FILE);
     }
     if (uploads.length === 1) {
       const file = path.join(dir, `input${safeExtension(uploads[0].filename, '.mp4')}`);
       await fsp.writeFile(file, uploads[0].bytes);
-      return { input: file, firstMask };
+      return file;
     }
     if (uploads.length > 1) {
       const folder = path.join(dir, 'input-frames');
@@ -613,9 +624,33 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
           ),
         ),
       );
-      return { input: folder, firstMask };
+      return folder;
     }
     throw badRequest('give a video (one file) or the frames (several files) in "files", or "video_id"');
+  };
+
+  /** The first frame's index mask from clicks: each object's mask from the click model, later objects on top. */
+  const maskFromClicks = async (
+    input: string,
+    objects: unknown,
+  ): Promise<ReturnType<typeof readIndexPng>> => {
+    if (clicks === undefined) {
+      throw badRequest('"objects" with clicks needs a click model (serve a checkpoint of network "clicks")');
+    }
+    if (!Array.isArray(objects) || objects.length === 0 || objects.length > 255) {
+      throw badRequest('"objects" must be a list of 1 to 255 {"id", "clicks": [{"x", "y", "positive"}]}');
+    }
+    const frame = await firstFrame(input);
+    const mask = new Uint8Array(frame.width * frame.height);
+    const rgb = { data: frame.rgb, width: frame.width, height: frame.height };
+    for (const [i, o] of objects.entries()) {
+      if (!isObject(o)) throw badRequest(`objects[${i}] must be {"id", "clicks"}`);
+      const id = o.id === undefined ? i + 1 : intField(o.id, `objects[${i}].id`, 1);
+      if (id > 255) throw badRequest(`objects[${i}].id must be 1..255, got ${id}`);
+      const result = await clickQueue.run(() => clicks.model.segmentFromClicks(rgb, parseClicks(o.clicks)));
+      for (let p = 0; p < mask.length; p++) if (result.mask[p] === 1) mask[p] = id;
+    }
+    return { width: frame.width, height: frame.height, data: mask };
   };
 
   const trackJob = async (

@@ -7,7 +7,9 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { dataError } from '../errors';
+import type { RgbFrame } from '../video/frame';
 import { probeVideo } from '../video/probe';
+import { openFrameSource } from '../video/source';
 import { readVideoFrames } from '../video/reader';
 import { HttpError } from './http-error';
 
@@ -53,4 +55,11 @@ export async function decodeVideoToFrames(opts: {
   }
   if (frames === 0) throw dataError('the video has no frames', { file: opts.filename });
   return { frames, width: info.width, height: info.height, fps: info.fps };
+}
+
+/** The first frame of a video file or a frame folder (the reader stops after it). */
+export async function firstFrame(input: string): Promise<RgbFrame> {
+  const source = await openFrameSource(input);
+  for await (const frame of source.read()) return frame;
+  throw dataError('no frames', { file: path.basename(input) });
 }

@@ -584,6 +584,30 @@ describe('tracking', () => {
     expect(first.data).toEqual(readPngMask(maskPng).data);
   });
 
+  it('/track_masks with clicks instead of a mask: the first mask is what /segment_clicks gives for them', async () => {
+    const clicks = [{ x: 14, y: 22, positive: true }];
+    const alone = await postForm(
+      `${child.base}/segment_clicks`,
+      form([frameFiles[0]], { state: { clicks } }),
+    );
+    expect(alone.status).toBe(200);
+    const r = await postForm(
+      `${child.base}/track_masks`,
+      form(frameFiles, { state: { objects: [{ id: 7, clicks }] } }),
+    );
+    if (alone.json.area === 0) {
+      // An untrained click network may find nothing there; then there is nothing to track, and it says so.
+      expect(r.status).toBe(400);
+      expect(r.json.message).toMatch(/no object/);
+      return;
+    }
+    expect(r.status).toBe(200);
+    expect(r.json.objects).toEqual([7]);
+    const first = readPngMask(Buffer.from(r.json.masks[0], 'base64'));
+    const clicked = readPngMask(Buffer.from(alone.json.mask_png, 'base64'));
+    expect(first.data).toEqual(clicked.data);
+  });
+
   it('/track_masks_async on an uploaded video: progress to the end, a zip with a mask a frame, the overlay video', async () => {
     const up = await postForm(
       `${child.base}/videos`,
