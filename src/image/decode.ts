@@ -104,7 +104,9 @@ export async function decodeImage(file: string, options: DecodeImageOptions = {}
 
 /** `decodeImage` for bytes already in memory (an upload): the same checks and errors, named by `displayName`. */
 export function decodeImageBytes(bytes: Uint8Array, options: DecodeImageOptions = {}): Promise<DecodedImage> {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return decodeBytes(buffer, options, { file: options.displayName ?? 'image' });
 }
 
