@@ -24,6 +24,7 @@ import { ResultsProjectWriter } from '../format/project-writer';
 import { configureSharpForManyImages, decodeImage, type DecodedImage } from '../image/decode';
 import type { ChannelStats } from '../image/normalise';
 import { reportModelApplied } from '../protocol/events';
+import { stopRequests } from '../protocol/stop';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
@@ -120,6 +121,8 @@ export async function runInference(
   const startupMs = performance.now() - started;
 
   let networkMs = 0;
+  // A stop (SIGTERM) is seen between images: the workers throw, the temporary folder goes, nothing is renamed.
+  const stopListening = stopRequests.listen(() => undefined);
   try {
     networkMs = await writeAtomically(
       finalDir,
@@ -168,6 +171,7 @@ export async function runInference(
     );
     await syncPath(paths.results);
   } finally {
+    stopListening();
     await network.close();
   }
 
@@ -223,6 +227,7 @@ async function applyToProject(opts: ApplyToProjectOptions): Promise<void> {
   const worker = async (): Promise<void> => {
     for (;;) {
       if (failed) return;
+      stopRequests.throwIfRequested('inference stopped between images; no results project was written');
       const next = items.next();
       if (next.done === true) return;
       const item = next.value;

@@ -15,6 +15,7 @@ import { configError, modelError, TaskError } from '../errors';
 import { countItems, projectDisplayPath, readSingleProject } from '../format/project-reader';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
+import { InterruptedError, stopRequests } from '../protocol/stop';
 import { modelConfigJson, readModelConfig } from '../model-state/config';
 import { loadNetworkPlugin } from '../network/load-plugin';
 import type { InitializedModel } from '../network/transfer';
@@ -132,6 +133,14 @@ export async function runTraining(
       extraHooks: options.extraHooks ?? [],
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
+    const signal = stopRequests.signal;
+    if (summary.outcome.kind === 'stopped' && signal !== undefined) {
+      throw new InterruptedError(
+        signal,
+        `training stopped after the step in progress; its weights are in the last checkpoint announced ` +
+          `(${summary.checkpoints} in all): continue_training from it`,
+      );
+    }
     return { ...summary, plan };
   } finally {
     await trainReader.close();
@@ -412,6 +421,12 @@ async function trainLoop(opts: {
       ...opts.extraHooks,
     ],
   });
-  const outcome = await trainer.train();
-  return { outcome, checkpoints };
+  // SIGTERM / SIGINT: the step in progress finishes, then the checkpoint hook saves the weights (afterTrain).
+  const stopListening = stopRequests.listen((signal) => trainer.requestStop(signal));
+  try {
+    const outcome = await trainer.train();
+    return { outcome, checkpoints };
+  } finally {
+    stopListening();
+  }
 }

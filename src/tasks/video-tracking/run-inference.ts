@@ -18,6 +18,7 @@ import { readVideoFrames } from '../../video/reader';
 import { MatchTracker } from './match-tracker';
 import { loadTracker, type LoadedTracker } from './tracker-checkpoint';
 import { trackVideoProject } from './track-video-project';
+import { stopRequests } from '../../protocol/stop';
 
 export const TRACKING_SUBTASK = 'Tracking frames: ';
 
@@ -46,6 +47,8 @@ export async function runTrackingInference(
     trained_steps: loaded.config.tracker.steps,
   });
   let progress: Progress | undefined;
+  // A stop (SIGTERM) is seen between frames; the temporary results folder is then removed.
+  const stopListening = stopRequests.listen(() => undefined);
   try {
     const summary = await trackVideoProject({
       projectDir: project.root,
@@ -60,6 +63,7 @@ export async function runTrackingInference(
     });
     logger.info('Tracking finished.', { ...summary });
   } finally {
+    stopListening();
     await loaded.engine.dispose();
   }
   reportModelApplied(logger);

@@ -42,6 +42,7 @@ import {
 import { VideoProjectWriter } from '../../format/video-project-writer';
 import type { Logger } from '../../protocol/logger';
 import { writeFolderAtomically } from '../../util/atomic';
+import { stopRequests } from '../../protocol/stop';
 import type { Frame, FrameTracker, TrackerFactory } from './baselines';
 
 /** The decoded frames of a video file, in decoding order (e.g. src/video's `readVideoFrames`, bound by the caller). */
@@ -289,6 +290,8 @@ async function trackVideo(args: {
   let t = 0;
   try {
     for await (const frame of args.frames) {
+      // A stop (SIGTERM, where the entry point listens) ends the run here: the results folder is never renamed.
+      stopRequests.throwIfRequested('tracking stopped between frames; no results project was written');
       if (t >= annotation.framesCount) {
         throw dataError(
           `the video has more frames than the annotation's ${annotation.framesCount} (frame ${t} was decoded)`,

@@ -50,8 +50,25 @@ export class BestTracker {
 
 export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
   const best = new BestTracker();
+  let savedAtStep = -1;
   return {
     name: 'checkpoint',
+    // A run stopped by a signal keeps its progress: a checkpoint of the weights as they are, announced like any
+    // other, unless the last step's validation has just written one. It has no val metrics (no validation ran).
+    afterTrain: async (state, outcome) => {
+      if (outcome.kind !== 'stopped' || state.globalStep === savedAtStep || state.lastStep === undefined)
+        return;
+      const bestNow = best.offer(undefined);
+      const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics: {}, bestNow });
+      savedAtStep = state.globalStep;
+      reportCheckpoint(opts.logger, {
+        id: saved.id,
+        subdir: saved.subdir,
+        sizeb: saved.sizeb,
+        bestNow,
+        optional: { epoch: state.epochFloat, interrupted: outcome.reason },
+      });
+    },
     afterStep: async (state) => {
       const valMetrics = valMetricsAtStep(state);
       if (!('loss' in valMetrics)) return;
@@ -59,6 +76,7 @@ export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
         throw nonFiniteLossError('Validation loss', valMetrics.loss, state);
       const bestNow = best.offer(valMetrics.loss);
       const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics, bestNow });
+      savedAtStep = state.globalStep;
       reportCheckpoint(opts.logger, {
         id: saved.id,
         subdir: saved.subdir,

@@ -1,0 +1,126 @@
+/**
+ * A stop as the agent or Docker sends it: SIGTERM to the launcher (which execs node, so node gets it). Training
+ * finishes the step in progress, writes a checkpoint of its weights, announces it, and exits with 143
+ * ("interrupted"); inference stops between images, leaves nothing in results/ (not even a hidden temporary
+ * folder) and exits 143. Both end with the crash line. Output read as the agent reads it.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { builtFile, REPO_ROOT } from '../contract/built';
+import { readStrictOutput, type AgentLogLine } from '../helpers/agent';
+import { events } from '../helpers/launcher';
+import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
+
+interface Stopped {
+  status: number | null;
+  lines: AgentLogLine[];
+  stdout: string;
+  /** ms from the signal to the exit. */
+  stopMs: number;
+}
+
+/** Runs the launcher and sends SIGTERM once `when` holds for a line of its output. */
+function runAndStop(
+  root: string,
+  entry: 'train' | 'inference',
+  when: (line: string) => boolean,
+): Promise<Stopped> {
+  builtFile(`src/${entry}.ts`);
+  const child = spawn('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'DEBUG', SLY_TASK_DATA: root, PYTHONDONTWRITEBYTECODE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let sentAt = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (sentAt === 0 && stdout.split('\n').some(when)) {
+      sentAt = Date.now();
+      child.kill('SIGTERM');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no exit; output:\n${stdout.slice(-3000)}`));
+    }, 240_000);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      if (sentAt === 0) {
+        reject(new Error(`exited ${status} before the stop was sent:\n${stdout.slice(-3000)}`));
+        return;
+      }
+      resolve({ status, lines: readStrictOutput(stdout), stdout, stopMs: Date.now() - sentAt });
+    });
+  });
+}
+
+const PROJECT = {
+  projectName: 'shapes',
+  datasets: [{ name: 'ds1', count: 40 }],
+  width: 64,
+  height: 64,
+  folds: { val: 0.25 },
+  seed: 5,
+};
+
+let root: string | undefined;
+afterEach(() => removeTask(root));
+
+describe('SIGTERM', () => {
+  it('during training: the step finishes, a checkpoint is written and announced, exit 143 with the crash line', async () => {
+    // Validation only at the end: the checkpoint can only be the one the stop writes.
+    root = await makeTask({
+      project: PROJECT,
+      config: { ...TINY_TRAIN_CONFIG, epochs: 200, val_every: 200 },
+    });
+    const run = await runAndStop(root, 'train', (l) => l.includes('"metrics"') && l.includes('"train"'));
+    expect(run.status).toBe(143);
+    const checkpoints = events(run.lines, 'CHECKPOINT');
+    expect(checkpoints).toHaveLength(1);
+    const cp = checkpoints[0].fields;
+    expect(cp).toMatchObject({ best_now: true, optional: { interrupted: 'SIGTERM' } });
+    const dir = path.join(root, 'results', String(cp.subdir));
+    for (const f of ['config.json', 'model.json', 'weights.bin'])
+      await expect(fsp.stat(path.join(dir, f))).resolves.toBeDefined();
+    // Nothing half-written beside it.
+    expect((await fsp.readdir(path.join(root, 'results'))).filter((n) => n.startsWith('.'))).toEqual([]);
+    const crash = events(run.lines, 'TASK_CRASHED');
+    expect(crash).toHaveLength(1);
+    expect(String(crash[0].fields.exc_str)).toMatch(/stopped by SIGTERM/);
+    expect(run.lines[run.lines.length - 1]).toBe(crash[0]);
+    expect(run.stopMs).toBeLessThan(8000);
+  });
+
+  it('during inference: no results project and no temporary folder left, exit 143 with the crash line', async () => {
+    root = await makeTask({ project: PROJECT, config: { ...TINY_TRAIN_CONFIG, epochs: 1 } });
+    const { runLauncher } = await import('../helpers/launcher');
+    const trained = runLauncher(root);
+    expect(trained.status).toBe(0);
+    const subdir = String(events(trained.lines, 'CHECKPOINT').at(-1)?.fields.subdir);
+    const inferRoot = await makeTask({
+      project: { ...PROJECT, datasets: [{ name: 'ds1', count: 600 }], width: 320, height: 240 },
+      config: {
+        model: { batch_size: 2 },
+        mode: { name: 'sliding_window', window: { width: 32, height: 32 } },
+      },
+      modelFrom: path.join(root, 'results', subdir),
+    });
+    try {
+      const run = await runAndStop(
+        inferRoot,
+        'inference',
+        (l) => l.includes('Model applying') && l.includes('"current"'),
+      );
+      expect(run.status).toBe(143);
+      expect(events(run.lines, 'MODEL_APPLIED')).toEqual([]);
+      expect(await fsp.readdir(path.join(inferRoot, 'results'))).toEqual([]);
+      const crash = events(run.lines, 'TASK_CRASHED');
+      expect(crash).toHaveLength(1);
+      expect(String(crash[0].fields.exc_str)).toMatch(/stopped by SIGTERM.*no results project/);
+    } finally {
+      await removeTask(inferRoot);
+    }
+  });
+});
