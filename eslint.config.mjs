@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  // The server's web page (web/*.js) is linted: it is source, plain browser JavaScript with no build.
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.js', '!web/**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,5 +18,30 @@ export default tseslint.config(
     // Tests, benchmarks and command-line tools talk to a terminal on purpose.
     files: ['test/**', 'bench/**', 'src/cli/**', 'src/example/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The browser names the page uses (the `globals` package is not a dependency of ours).
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'atob',
+          'Blob',
+          'createImageBitmap',
+          'DecompressionStream',
+          'document',
+          'fetch',
+          'FormData',
+          'HTMLInputElement',
+          'Image',
+          'ResizeObserver',
+          'Response',
+          'setTimeout',
+          'URL',
+          'window',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

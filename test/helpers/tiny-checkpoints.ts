@@ -66,14 +66,17 @@ export interface TinyCheckpoints {
   readonly tracker: string;
 }
 
-/** One checkpoint of each task under `root` (semantic: a U-Net of 32x32 input over bg + 3 shapes). */
+/**
+ * One checkpoint of each task under `root` (semantic: a U-Net of 32x32 input over bg + 3 shapes). All seeded:
+ * the same answers on every run (the page's browser test relies on where this U-Net's labels fall).
+ */
 export async function writeTinyCheckpoints(root: string): Promise<TinyCheckpoints> {
   const dirs = {
     semantic: path.join(root, 'semantic'),
     clicks: path.join(root, 'clicks'),
     tracker: path.join(root, 'tracker'),
   };
-  await tinyUnetCheckpoint({ outDir: dirs.semantic, size: 32 });
+  await tinyUnetCheckpoint({ outDir: dirs.semantic, size: 32, seed: 3 });
   await writeClickCheckpoint(dirs.clicks);
   await writeTrackerCheckpoint(dirs.tracker);
   return dirs;

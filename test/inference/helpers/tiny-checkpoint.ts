@@ -4,8 +4,15 @@ import { generateSyntheticProject } from '../../../src/example/synthetic-project
 import { initWeights } from '../../../src/model-state/init-weights';
 import { loadNetworkPlugin } from '../../../src/network/load-plugin';
 
-/** Writes the checkpoint to `outDir`; the classes are those of a generated project (bg + 3 shapes). */
-export async function tinyUnetCheckpoint(opts: { outDir: string; size: number }): Promise<void> {
+/**
+ * Writes the checkpoint to `outDir`; the classes are those of a generated project (bg + 3 shapes). The weights
+ * are drawn from `seed` when given (the same answers on every run), else unseeded.
+ */
+export async function tinyUnetCheckpoint(opts: {
+  outDir: string;
+  size: number;
+  seed?: number;
+}): Promise<void> {
   const source = await generateSyntheticProject({
     dir: path.join(opts.outDir, '..', `${path.basename(opts.outDir)}-classes`),
     projectName: 'source',
@@ -20,6 +27,7 @@ export async function tinyUnetCheckpoint(opts: { outDir: string; size: number })
       input_size: { height: opts.size, width: opts.size },
       special_classes: { background: 'bg', neutral: 'neutral' },
       custom_model_config: { depth: 2, base_filters: 4, max_filters: 8 },
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     },
     projectClasses: source.meta.classes,
     outDir: opts.outDir,
