@@ -44,8 +44,10 @@ export class StopRequests {
   /** Records the signal and tells the listeners; false when nobody listens (the caller then exits at once). */
   request(signal: StopSignal): boolean {
     this.received ??= signal;
-    for (const l of [...this.listeners]) l(signal);
-    return this.listeners.size > 0;
+    // Counted before the calls: a listener may stop listening once told.
+    const listening = [...this.listeners];
+    for (const l of listening) l(signal);
+    return listening.length > 0;
   }
 
   /** Throws InterruptedError when a stop was asked for (between units of work that cannot be resumed). */

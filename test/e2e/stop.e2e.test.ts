@@ -32,6 +32,8 @@ function runAndStop(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let sentAt = 0;
   child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
@@ -48,7 +50,7 @@ function runAndStop(
     child.on('exit', (status) => {
       clearTimeout(timer);
       if (sentAt === 0) {
-        reject(new Error(`exited ${status} before the stop was sent:\n${stdout.slice(-3000)}`));
+        reject(new Error(`exited ${status} before the stop was sent:\n${stdout.slice(-3000)}\n${stderr}`));
         return;
       }
       resolve({ status, lines: readStrictOutput(stdout), stdout, stopMs: Date.now() - sentAt });
@@ -100,10 +102,14 @@ describe('SIGTERM', () => {
     expect(trained.status).toBe(0);
     const subdir = String(events(trained.lines, 'CHECKPOINT').at(-1)?.fields.subdir);
     const inferRoot = await makeTask({
-      project: { ...PROJECT, datasets: [{ name: 'ds1', count: 600 }], width: 320, height: 240 },
+      project: { ...PROJECT, datasets: [{ name: 'ds1', count: 60 }], width: 320, height: 240 },
       config: {
         model: { batch_size: 2 },
-        mode: { name: 'sliding_window', window: { width: 32, height: 32 } },
+        mode: {
+          name: 'sliding_window',
+          window: { width: 32, height: 32 },
+          model_classes: { add_suffix: '_nn' },
+        },
       },
       modelFrom: path.join(root, 'results', subdir),
     });
@@ -122,5 +128,5 @@ describe('SIGTERM', () => {
     } finally {
       await removeTask(inferRoot);
     }
-  });
+  }, 240_000);
 });

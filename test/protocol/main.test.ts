@@ -3,6 +3,7 @@ import { configError } from '../../src/errors';
 import { createLogger } from '../../src/protocol/logger';
 import { EXIT_CRASH, EXIT_OK, runMain } from '../../src/protocol/main';
 import { memorySink } from '../../src/protocol/sink';
+import { InterruptedError, StopRequests } from '../../src/protocol/stop';
 
 function setup() {
   const mem = memorySink();
@@ -118,5 +119,50 @@ describe('runMain (spec H.3)', () => {
     expect(crashes).toHaveLength(1);
     expect(crashes[0].fields.exc_str).toBe('from a callback');
     expect(process.listeners('uncaughtException').length).toBeLessThan(10);
+  });
+});
+
+describe('runMain and stop signals', () => {
+  it('a SIGTERM with a task listening: the task stops itself, and InterruptedError exits 143 with the crash line', async () => {
+    const { mem, logger, exits, exit } = setup();
+    const stops = new StopRequests();
+    const code = await runMain(
+      'TEST_MAIN',
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const off = stops.listen((signal) => {
+            off();
+            reject(new InterruptedError(signal, 'saved what it had'));
+          });
+          setImmediate(() => process.emit('SIGTERM', 'SIGTERM'));
+          void resolve;
+        }),
+      { logger, exit, stops },
+    );
+    expect(code).toBe(143);
+    expect(exits).toEqual([143]);
+    const lines = readStrictOutput(mem.lines.join('\n'));
+    expect(lines.some((l) => l.message === 'SIGTERM received: stopping')).toBe(true);
+    expect(lines[lines.length - 1]).toMatchObject({ eventType: 'EventType.TASK_CRASHED' });
+    expect(lines[lines.length - 1].fields.exc_str).toBe('stopped by SIGTERM: saved what it had');
+  });
+
+  it('a SIGINT with nobody listening ends at once with 130; the handlers are gone afterwards', async () => {
+    const { logger, exits, exit } = setup();
+    const stops = new StopRequests();
+    const before = process.listenerCount('SIGINT');
+    let release!: () => void;
+    const pending = runMain('TEST_MAIN', () => new Promise<void>((r) => (release = r)), {
+      logger,
+      exit,
+      stops,
+    });
+    expect(process.listenerCount('SIGINT')).toBe(before + 1);
+    process.emit('SIGINT', 'SIGINT');
+    expect(exits).toEqual([130]);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    release();
+    await pending;
+    expect(exits).toEqual([130]);
   });
 });
