@@ -66,9 +66,9 @@ describe('entry points through the Python launchers (spec H.1, H.3)', () => {
       'field "mode.bounds.left": expected a string',
       'mode.bounds.left',
     ],
-  ])('%s with %j exits 1, the crash line last, naming the field', (task, config, message, field) => {
+  ])('%s with %j exits 2 (config), the crash line last, naming the field', (task, config, message, field) => {
     const { status, stdout } = launch(task, config);
-    expect(status).toBe(1);
+    expect(status).toBe(2);
     const lines = readStrictOutput(stdout);
     expect(lines[0]).toMatchObject({ message: 'Main started.' });
     const crash = crashLine(lines);
@@ -87,7 +87,7 @@ describe('entry points through the Python launchers (spec H.1, H.3)', () => {
   it('reads the deprecated task_settings.json when task_config.json is missing', () => {
     fs.writeFileSync(path.join(taskDir, 'task_settings.json'), '{"epochs": "x"}');
     const { status, stdout } = launch('train', undefined);
-    expect(status).toBe(1);
+    expect(status).toBe(2);
     expect(String(crashLine(readStrictOutput(stdout)).fields.exc_str)).toContain(
       'task_settings.json: field "epochs"',
     );

@@ -224,7 +224,7 @@ describe('inference config errors through the launcher leave no result project (
       { name: 'roi', bounds: { left: '10', top: '0px', right: '0px', bottom: '0px' } },
       /mode\.bounds\.left/,
     ],
-  ])('%s: exit 1, the crash line last naming the field, results/ empty', async (_what, mode, pattern) => {
+  ])('%s: exit 2 (config), the crash line last naming the field, results/ empty', async (_what, mode, pattern) => {
     const root = `${inferRoot}-bad`;
     await fsp.rm(root, { recursive: true, force: true });
     await fsp.cp(inferRoot, root, { recursive: true });
@@ -233,7 +233,7 @@ describe('inference config errors through the launcher leave no result project (
     await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify({ model: {}, mode }));
     try {
       const run = runLauncher(root, {}, 120_000, 'inference');
-      expect(run.status).toBe(1);
+      expect(run.status).toBe(2);
       const last = run.lines[run.lines.length - 1];
       expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
       expect(String(last.fields.exc_str)).toMatch(pattern);
@@ -258,7 +258,7 @@ describe('inference config errors through the launcher leave no result project (
     await fsp.writeFile(configFile, JSON.stringify(config));
     try {
       const run = runLauncher(root, {}, 120_000, 'inference');
-      expect(run.status).toBe(1);
+      expect(run.status).toBe(4);
       const last = run.lines[run.lines.length - 1];
       expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
       expect(String(last.fields.exc_str)).toMatch(/model\/model\.json.*do not belong together/);

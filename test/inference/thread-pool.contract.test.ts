@@ -71,7 +71,7 @@ describe('sizeLibuvThreadPool', () => {
           env: { PATH: process.env.PATH, SLY_TASK_DATA: task },
           encoding: 'utf8',
         });
-        expect(run.status).toBe(1);
+        expect(run.status).toBe(2);
         expect(run.stderr).toContain(`POOL ${os.availableParallelism()}\n`);
       } finally {
         rmSync(task, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { parseAgentOutput, readStrictOutput } from '../helpers/agent';
-import { configError } from '../../src/errors';
+import { configError, dataError, modelError } from '../../src/errors';
 import { createLogger } from '../../src/protocol/logger';
-import { EXIT_CRASH, EXIT_OK, runMain } from '../../src/protocol/main';
+import { EXIT_CODES, EXIT_CRASH, EXIT_OK, exitCodeOf, runMain } from '../../src/protocol/main';
 import { memorySink } from '../../src/protocol/sink';
 import { InterruptedError, StopRequests } from '../../src/protocol/stop';
 
@@ -164,5 +164,23 @@ describe('runMain and stop signals', () => {
     release();
     await pending;
     expect(exits).toEqual([130]);
+  });
+});
+
+describe('exit codes', () => {
+  it('say what happened: config 2, data 3, model 4, out of resources 5, stop 143/130, anything else 1', () => {
+    expect(exitCodeOf(configError('bad'))).toBe(EXIT_CODES.config);
+    expect(exitCodeOf(dataError('bad'))).toBe(EXIT_CODES.data);
+    expect(exitCodeOf(modelError('bad'))).toBe(EXIT_CODES.model);
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    expect(exitCodeOf(full)).toBe(EXIT_CODES.resources);
+    expect(exitCodeOf(new Error('writing the checkpoint failed', { cause: full }))).toBe(
+      EXIT_CODES.resources,
+    );
+    expect(exitCodeOf(new RangeError('Array buffer allocation failed'))).toBe(EXIT_CODES.resources);
+    expect(exitCodeOf(new InterruptedError('SIGTERM', 'x'))).toBe(143);
+    expect(exitCodeOf(new InterruptedError('SIGINT', 'x'))).toBe(130);
+    expect(exitCodeOf(new TypeError('undefined is not a function'))).toBe(EXIT_CRASH);
+    expect(exitCodeOf('a string')).toBe(EXIT_CRASH);
   });
 });

@@ -84,7 +84,7 @@ describe('bad inputs in a training run (spec E.5)', () => {
     expect(perEpoch).toBe(planned);
   });
 
-  it('beyond the budget the task fails naming the file (exit 1, crash line last)', async () => {
+  it('beyond the budget the task fails naming the file (exit 3: data, crash line last)', async () => {
     const root = await makeTask({
       project: PROJECT,
       config: { ...TINY, allow_corrupted_samples: { train: 1, val: 0 } },
@@ -93,7 +93,7 @@ describe('bad inputs in a training run (spec E.5)', () => {
     const victims = (await trainImages(root)).slice(0, 2);
     await corrupt(root, victims);
     const run = runLauncher(root);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(3);
     const last = run.lines[run.lines.length - 1];
     expect(last.eventType).toBe('EventType.TASK_CRASHED');
     const message = String(last.fields.exc_str);
@@ -129,12 +129,12 @@ describe('a diverging run (spec H.3)', () => {
       /^Validation loss became infinite or NaN \((NaN|-?Infinity)\) at epoch 1 of 2, step 1 of 2 \(iteration 1 of 4;/,
     ],
   ])(
-    'lr 1e30, val_every %d: the task fails naming the epoch and the step (exit 1, crash line last), no checkpoint written',
+    'lr 1e30, val_every %d: the task fails naming the epoch and the step (exit 4: model, crash line last), no checkpoint written',
     async (valEvery, message) => {
       const root = await makeTask({ project: PROJECT, config: { ...TINY, lr: 1e30, val_every: valEvery } });
       roots.push(root);
       const run = runLauncher(root);
-      expect(run.status).toBe(1);
+      expect(run.status).toBe(4);
       const last = run.lines[run.lines.length - 1];
       expect(last.eventType).toBe('EventType.TASK_CRASHED');
       expect(String(last.fields.exc_str)).toMatch(message);

@@ -142,7 +142,7 @@ describe('training from a model (spec E.4)', () => {
     expect(config.class_title_to_idx).toEqual(permuted);
   });
 
-  it('continue_training with another class set fails with the difference (launcher: exit 1, crash line last)', async () => {
+  it('continue_training with another class set fails with the difference (launcher: exit 4, model; crash line last)', async () => {
     const root = await makeTask({
       project: project(['circle', 'square', 'hexagon'], 6),
       config: { ...TINY, weights_init_type: 'continue_training' },
@@ -150,7 +150,7 @@ describe('training from a model (spec E.4)', () => {
     });
     roots.push(root);
     const run = runLauncher(root);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(4);
     const last = run.lines[run.lines.length - 1];
     expect(last.eventType).toBe('EventType.TASK_CRASHED');
     expect(events(run.lines, 'TASK_CRASHED')).toHaveLength(1);
