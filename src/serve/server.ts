@@ -181,8 +181,14 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     });
   });
 
+  // JSON bodies are checked against the SDK's envelope before a handler runs (a multipart body is read by the
+  // handler, field by field). The polling endpoints' uuid is checked by the job store, with the SDK's message.
   const post = (url: string, handler: Handler): void => {
-    app.post(url, handler);
+    app.post(
+      url,
+      { schema: { body: { content: { 'application/json': { schema: ENVELOPE_SCHEMA } } } } },
+      handler,
+    );
   };
 
   // ---------------------------------------------------------------- health (never prefixed; GET and POST as the SDK)
@@ -827,6 +833,27 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     });
   }
 }
+
+/** The JSON envelope of every model endpoint (docs/supervisely-serving-api.md §0): extra keys are tolerated. */
+const ENVELOPE_SCHEMA = {
+  type: 'object',
+  properties: {
+    state: {
+      type: 'object',
+      properties: {
+        settings: { type: ['object', 'null'] },
+        inference_request_uuid: { type: 'string' },
+        image_url: { type: 'string' },
+        video_id: { type: 'string' },
+        clicks: { type: 'array', items: { type: 'object' } },
+        objects: { type: 'array', items: { type: 'object' } },
+      },
+    },
+    context: { type: 'object' },
+    api_token: { type: ['string', 'null'] },
+    server_address: { type: ['string', 'null'] },
+  },
+} as const;
 
 const OBJECT_CLASS = {
   title: 'object',

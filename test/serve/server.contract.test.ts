@@ -437,6 +437,19 @@ describe('async inference (ModelAPI.predict: inference_batch_async, then progres
     await postJson(`${base}/clear_inference_request`, uuidBody(uuid));
   });
 
+  it('a JSON body that is not the SDK envelope is a 400 naming the field (JSON schema)', async () => {
+    const r = await postJson(`${base}/get_session_info`, { state: 5 });
+    expect(r.status).toBe(400);
+    expect(r.json).toEqual({
+      detail: 'body/state must be object',
+      success: false,
+      message: 'body/state must be object',
+    });
+    const clicks = await postJson(`${base}/get_inference_progress`, { state: { settings: 'fast' } });
+    expect(clicks.status).toBe(400);
+    expect(clicks.json.message).toMatch(/settings/);
+  });
+
   it('a missing uuid is a 400 with the SDK message; an unknown one a 404', async () => {
     const missing = await postJson(`${base}/get_inference_progress`, { state: {} });
     expect(missing.status).toBe(400);
