@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendSelection, InitBackendOptions } from '../backend/select';
 import { initBackend } from '../backend/select';
 import { configError, modelError, TaskError } from '../errors';
-import { countItems, projectDisplayPath, readSingleProject } from '../format/project-reader';
+import { countItems, projectDisplayPath, projectItems, readSingleProject } from '../format/project-reader';
+import { dataDigest, runManifest, type RunManifest } from '../model-state/manifest';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
 import { InterruptedError, stopRequests } from '../protocol/stop';
@@ -86,6 +87,13 @@ export async function runTraining(
     datasets: project.datasets.map((d) => d.name),
   });
   const taskCtx: TaskRunContext = { paths, config, project, network, logger };
+  const data = await dataDigest(
+    [...projectItems(project)].map((item) => ({
+      name: `${item.dataset}/${item.name}`,
+      files: [item.imagePath, item.annotationPath],
+    })),
+  );
+  logger.info('Data digest', { items: data.items, bytes: data.bytes, sha256: data.sha256 });
 
   const classes = await task.determineClasses(taskCtx);
   const plan = planTraining({
@@ -121,6 +129,14 @@ export async function runTraining(
     });
     engine = chosen.engine;
     logger.info('Training engine ready.', { engine: engine.description, reason: chosen.reason });
+    const manifest = runManifest({
+      seed: typeof config.seed === 'number' ? config.seed : null,
+      config: config as unknown as Record<string, unknown>,
+      data,
+      engine: engine.description,
+      backend: backend.name,
+      network: network.name,
+    });
     const summary = await trainLoop({
       ctx,
       engine,
@@ -131,6 +147,7 @@ export async function runTraining(
       trainReader,
       valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task }),
       extraHooks: options.extraHooks ?? [],
+      manifest,
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
     const signal = stopRequests.signal;
@@ -365,6 +382,7 @@ async function trainLoop(opts: {
   trainReader: EpochBatchReader<unknown>;
   valFold: FoldBatches<unknown>;
   extraHooks: readonly TrainHook[];
+  manifest: RunManifest;
 }): Promise<{ outcome: TrainOutcome; checkpoints: number }> {
   const { ctx, engine, plan, classes } = opts;
   const { config, logger } = ctx;
@@ -406,6 +424,7 @@ async function trainLoop(opts: {
             exportOnnx: config.export_onnx,
             saveTar: config.save_model_tar,
             logger,
+            manifest: opts.manifest,
           });
           checkpoints += 1;
           logger.debug('Checkpoint written.', {

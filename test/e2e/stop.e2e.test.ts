@@ -86,6 +86,10 @@ describe('SIGTERM', () => {
     const dir = path.join(root, 'results', String(cp.subdir));
     for (const f of ['config.json', 'model.json', 'weights.bin'])
       await expect(fsp.stat(path.join(dir, f))).resolves.toBeDefined();
+    // The reproducibility manifest travels with every checkpoint.
+    const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ network: 'unet', data: { items: 40 }, config: { epochs: 200 } });
+    expect(manifest.data.sha256).toMatch(/^[0-9a-f]{64}$/);
     // Nothing half-written beside it.
     expect((await fsp.readdir(path.join(root, 'results'))).filter((n) => n.startsWith('.'))).toEqual([]);
     const crash = events(run.lines, 'TASK_CRASHED');

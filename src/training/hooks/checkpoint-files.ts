@@ -11,6 +11,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../errors';
 import type { ModelConfigJson } from '../../format/types';
 import type { CheckpointWriter, WrittenCheckpoint } from '../../model-state/checkpoint-writer';
+import { MANIFEST_FILE } from '../../model-state/manifest';
 import { packModelDir } from '../../model-state/tar';
 import { saveModelToDir } from '../../network/io';
 import { exportToOnnx, onnxMetadataFromClassMap, ONNX_FILE } from '../../onnx';
@@ -25,6 +26,8 @@ export interface CheckpointFilesOptions {
   exportOnnx: boolean;
   saveTar: boolean;
   logger: Logger;
+  /** The run's reproducibility manifest (model-state/manifest.ts), written as manifest.json. */
+  manifest?: unknown;
 }
 
 export interface CheckpointFiles extends WrittenCheckpoint {
@@ -71,7 +74,12 @@ export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promis
     saveWeights: async (dir) => {
       await saveModelToDir(opts.model, dir, { optimizer: opts.optimizer });
     },
-    extraFiles: onnx === undefined ? {} : { [ONNX_FILE]: onnx },
+    extraFiles: {
+      ...(onnx === undefined ? {} : { [ONNX_FILE]: onnx }),
+      ...(opts.manifest === undefined
+        ? {}
+        : { [MANIFEST_FILE]: Buffer.from(`${JSON.stringify(opts.manifest, null, 2)}\n`) }),
+    },
   });
   let tarFile: string | undefined;
   if (opts.saveTar) {
