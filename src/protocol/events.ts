@@ -12,6 +12,10 @@ export interface ProgressReport {
   current: number;
   /** 0 or unknown: the SDK then sends total = current. */
   total: number;
+  /** Seconds since the bar started. */
+  elapsedSeconds?: number;
+  /** Seconds left at the rate so far (wall clock: pauses such as validation count). */
+  etaSeconds?: number;
 }
 
 export function reportProgress(logger: Logger, report: ProgressReport): void {
@@ -22,7 +26,14 @@ export function reportProgress(logger: Logger, report: ProgressReport): void {
     subtask: report.subtask,
     current,
     total,
+    // Ours, beside the SDK's keys (the agent forwards them as they are): time so far and the time left.
+    ...(report.elapsedSeconds !== undefined ? { elapsed_s: round1(report.elapsedSeconds) } : {}),
+    ...(report.etaSeconds !== undefined ? { eta_s: round1(report.etaSeconds) } : {}),
   });
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
 export type MetricsType = 'train' | 'val';

@@ -14,14 +14,21 @@ export interface ProgressOptions {
   total: number;
   /** Report about every this many percent of the total; SDK default 1. */
   minReportPercent?: number;
+  /** The clock for elapsed and ETA, in ms; injectable for tests. */
+  now?: () => number;
 }
 
 export class Progress {
   private currentCount = 0;
   private reportedCount = 0;
   private readonly reportEvery: number;
+  private readonly startedAt: number;
+  /** The count when the first step was done (a resumed bar starts above 0): the rate counts from it. */
+  private baseCount: number | undefined;
+  private baseAt = 0;
 
   private constructor(private readonly options: ProgressOptions) {
+    this.startedAt = this.now();
     const percent = options.minReportPercent ?? 1;
     this.reportEvery = Math.max(1, Math.ceil((Math.max(0, options.total) / 100) * percent));
   }
@@ -48,6 +55,13 @@ export class Progress {
 
   /** Count `count` steps done and report if the cadence says so (SDK iters_done_report). */
   iterDone(count = 1): void {
+    if (this.baseCount === undefined) {
+      // The rate counts from the start, unless the first move is a jump (a resumed run's bar set to where it
+      // is): then from after the jump, whose steps took no time here.
+      const jump = count > 1;
+      this.baseCount = jump ? this.currentCount + count : this.currentCount;
+      this.baseAt = jump ? this.now() : this.startedAt;
+    }
     this.currentCount += count;
     if (this.needReport()) this.report();
   }
@@ -70,11 +84,28 @@ export class Progress {
     );
   }
 
+  private now(): number {
+    return (this.options.now ?? (() => performance.now()))();
+  }
+
+  /** Seconds left at the rate since the first step, once there is one; undefined with an unknown total. */
+  private eta(at: number): number | undefined {
+    const base = this.baseCount;
+    if (base === undefined || this.isTotalUnknown) return undefined;
+    const done = this.currentCount - base;
+    if (done <= 0) return undefined;
+    return (((at - this.baseAt) / done) * Math.max(0, this.options.total - this.currentCount)) / 1000;
+  }
+
   private report(): void {
+    const at = this.now();
+    const eta = this.eta(at);
     reportProgress(this.options.logger, {
       subtask: this.options.subtask,
       current: this.currentCount,
       total: this.total,
+      ...(this.reportedCount > 0 ? { elapsedSeconds: (at - this.startedAt) / 1000 } : {}),
+      ...(eta !== undefined ? { etaSeconds: eta } : {}),
     });
     this.reportedCount += 1;
   }

@@ -81,3 +81,42 @@ describe('Progress cadence (spec D.5)', () => {
     expect(JSON.parse(mem.lines[mem.lines.length - 1])).toMatchObject({ current: 10, total: 10 });
   });
 });
+
+describe('elapsed time and ETA on progress lines', () => {
+  function clocked(total: number) {
+    const mem = memorySink();
+    const logger = createLogger({ sink: mem.sink });
+    let t = 1000;
+    const bar = Progress.start({ logger, subtask: 'Model training: ', total, now: () => t });
+    const lines = () => eventsOf(parseAgentOutput(mem.lines.join('\n')), 'PROGRESS').map((l) => l.fields);
+    return { bar, lines, advance: (ms: number) => (t += ms) };
+  }
+
+  it('estimates the time left from the rate so far; none on the first line', () => {
+    const { bar, lines, advance } = clocked(4);
+    advance(2000);
+    bar.iterDone();
+    advance(2000);
+    bar.iterDone();
+    const [first, one, two] = lines();
+    expect(first).not.toHaveProperty('eta_s');
+    expect(one).toMatchObject({ current: 1, elapsed_s: 2, eta_s: 6 });
+    expect(two).toMatchObject({ current: 2, elapsed_s: 4, eta_s: 4 });
+  });
+
+  it('a resumed bar measures from after its jump, not from 0', () => {
+    const { bar, lines, advance } = clocked(100);
+    bar.setCurrent(90);
+    advance(1000);
+    bar.iterDone();
+    const last = lines().at(-1);
+    expect(last).toMatchObject({ current: 91, eta_s: 9 });
+  });
+
+  it('no ETA with an unknown total', () => {
+    const { bar, lines, advance } = clocked(0);
+    advance(1000);
+    bar.iterDone();
+    expect(lines().at(-1)).not.toHaveProperty('eta_s');
+  });
+});
