@@ -1,7 +1,8 @@
 /**
  * Entry point of an inference task (spec A.3, H.1): started by src/inference.py as `node dist/src/inference.js`.
- * Thin on purpose: resolve the task folder, load and validate the model and mode configs (logged), make the
- * configured GPU visible, then hand over to the inference run. Failures become the crash line and exit code 1.
+ * Thin on purpose: resolve the task folder and the shard (`--shard i/n` or the environment, task/shard.ts), load
+ * and validate the model and mode configs (logged), make the configured GPU visible, then hand over to the
+ * inference run. Failures become the crash line and exit code 1.
  *
  * Only tfjs-free modules are imported statically: CUDA_VISIBLE_DEVICES must be set before tfjs loads.
  */
@@ -12,7 +13,8 @@ import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { loadInferenceConfig } from './task/inference-config';
 import { resolveTaskPaths } from './task/paths';
-import { modelError } from './errors';
+import { resolveShard } from './task/shard';
+import { configError, modelError } from './errors';
 import { readModelConfig } from './model-state/config';
 import { DEFAULT_PLUGIN, PLUGINS, pluginOfCheckpoint, type PluginEntry } from './plugins';
 
@@ -23,8 +25,16 @@ async function main(): Promise<void> {
   const libuvThreads = sizeLibuvThreadPool();
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
+  const shard = resolveShard(process.argv.slice(2), process.env);
   const plugin = await checkpointPlugin(paths.model);
   if (plugin.task === 'video_tracking') {
+    if (shard !== undefined) {
+      throw configError(
+        `sharded inference applies to image projects; this is a "${plugin.name}" network (task ` +
+          `${plugin.task}), applied to a whole video project (sharding from ${shard.source})`,
+        { field: 'shard' },
+      );
+    }
     // A tracker applies to a video project: every annotated object followed through its video.
     const { runTrackingInference } = await import('./tasks/video-tracking/run-inference');
     await runTrackingInference({ paths, logger });
@@ -56,6 +66,7 @@ async function main(): Promise<void> {
     {
       libuvThreads,
       ...(engine !== undefined ? { engine } : {}),
+      ...(shard !== undefined ? { shard } : {}),
       ...(plugin.legacyPreprocessing !== undefined
         ? { assumedPreprocessing: plugin.legacyPreprocessing }
         : {}),

@@ -51,6 +51,11 @@ export interface ResultsWriterOptions {
   meta: ProjectMeta;
   /** Hard-link images (default); false copies them. */
   linkImages?: boolean;
+  /**
+   * Let `finish` write a project with no items (a part of a sharded run, when there are more shards than items:
+   * it is merged with the others, never uploaded as it is). Default false: the agent cannot upload one.
+   */
+  allowEmpty?: boolean;
 }
 
 export interface ResultsItem {
@@ -120,7 +125,7 @@ export class ResultsProjectWriter {
   /** Writes meta.json, the last file: the project is complete once it exists. */
   async finish(): Promise<void> {
     if (this.finished) return;
-    if (this.itemCount === 0) {
+    if (this.itemCount === 0 && this.options.allowEmpty !== true) {
       throw new Error(
         `results project "${this.options.projectName}" has no items; the agent cannot upload an empty project`,
       );

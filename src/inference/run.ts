@@ -4,7 +4,8 @@
  * then print "model applied".
  *
  * The results project is built in a hidden temporary folder inside results/ and renamed at the end, so a crash
- * never leaves a folder that looks complete. Several images are in flight at once (decoding, cropping, writing)
+ * never leaves a folder that looks complete. With a shard (shards.ts), the run applies the model to its share of
+ * the items only and writes them, with the part's manifest, to results/<project>.shard-<i>-of-<n>/. Several images are in flight at once (decoding, cropping, writing)
  * while the network runs batches across them (MicroBatcher).
  */
 import { promises as fs } from 'node:fs';
@@ -12,7 +13,6 @@ import path from 'node:path';
 import { configError } from '../errors';
 import type { Annotation, ImageSize } from '../format/model';
 import {
-  countItems,
   projectDisplayPath,
   projectItems,
   readItemAnnotation,
@@ -28,6 +28,7 @@ import { stopRequests } from '../protocol/stop';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
+import type { Shard } from '../task/shard';
 import { syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
@@ -36,6 +37,7 @@ import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
+import { fileDigests, shardFolderName, shardItems, shardManifest, writeShardManifest } from './shards';
 import type { ClassIndexMask } from './stitch';
 
 export interface RunInferenceOptions {
@@ -54,6 +56,8 @@ export interface RunInferenceOptions {
    * own, which the entry point reads from the plugin registry. Without it such a checkpoint is a model error.
    */
   readonly assumedPreprocessing?: ChannelStats;
+  /** Apply the model to this shard's items only, and write them as a part (shards.ts); default: every item. */
+  readonly shard?: Shard;
 }
 
 /** What the run did, for tests and benchmarks. */
@@ -78,10 +82,23 @@ export async function runInference(
 
   configureSharpForManyImages();
   const project = await readSingleProject(paths.data);
-  const total = countItems(project);
-  logger.info(`Project structure has been read. Samples: ${total}.`, { project: project.name });
-  const finalDir = path.join(paths.results, project.name);
-  await ensureAbsent(finalDir, project.name);
+  const allItems = [...projectItems(project)];
+  logger.info(`Project structure has been read. Samples: ${allItems.length}.`, { project: project.name });
+  const { shard } = options;
+  const items = shard === undefined ? allItems : shardItems(allItems, shard);
+  const folderName = shard === undefined ? project.name : shardFolderName(project.name, shard);
+  if (shard !== undefined) {
+    logger.info(`Sharded inference: shard ${shard.index} of ${shard.count}, ${items.length} items.`, {
+      shard: shard.index,
+      shards: shard.count,
+      from: shard.source,
+      items: items.length,
+      items_total: allItems.length,
+      part: `results/${folderName}`,
+    });
+  }
+  const finalDir = path.join(paths.results, folderName);
+  await ensureAbsent(finalDir, folderName);
 
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
   const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
@@ -131,6 +148,8 @@ export async function runInference(
           dir: tempDir,
           projectName: project.name,
           meta: outputMeta.meta,
+          // More shards than items leaves a part empty; it is merged, never uploaded as it is.
+          allowEmpty: shard !== undefined,
         });
         const batcher = new MicroBatcher({
           run: (x, n, reuse) => network.run(x, n, reuse),
@@ -144,9 +163,9 @@ export async function runInference(
           classToIndex: checkpoint.classToIndex,
         });
         const spareMasks: ClassIndexMask[] = [];
-        const applying = Progress.start({ logger, subtask: 'Model applying: ', total });
+        const applying = Progress.start({ logger, subtask: 'Model applying: ', total: items.length });
         await applyToProject({
-          project,
+          items,
           writer,
           concurrency: options.imagesInFlight ?? imagesInFlight(modelConfig.batch_size, modeConfig.name),
           apply: (item) =>
@@ -165,9 +184,20 @@ export async function runInference(
           onItemDone: () => applying.iterDone(),
         });
         await writer.finish();
+        if (shard !== undefined) {
+          const manifest = shardManifest({
+            project: project.name,
+            shard,
+            allItems,
+            items,
+            modelFiles: await fileDigests(paths.model),
+            mode: modeConfig,
+          });
+          await writeShardManifest(tempDir, manifest);
+        }
         return batcher.stats.networkMs;
       },
-      { temp: path.join(paths.results, `.${project.name}.partial-${process.pid}`) },
+      { temp: path.join(paths.results, `.${folderName}.partial-${process.pid}`) },
     );
     await syncPath(paths.results);
   } finally {
@@ -178,7 +208,7 @@ export async function runInference(
   reportModelApplied(logger);
   return {
     resultsDir: finalDir,
-    items: total,
+    items: items.length,
     engine: network.engine.name,
     networkMs,
     wallMs: performance.now() - started,
@@ -199,20 +229,20 @@ export function imagesInFlight(batchSize: number, mode: ModeConfig['name']): num
   return mode === 'full_image' ? 4 * batchSize + 1 : Math.max(2, batchSize + 1);
 }
 
-async function ensureAbsent(dir: string, projectName: string): Promise<void> {
+async function ensureAbsent(dir: string, folderName: string): Promise<void> {
   try {
     await fs.access(dir);
   } catch {
     return;
   }
   throw configError(
-    `results/${projectName} already exists; the agent gives inference an empty results folder, so this task folder was used before`,
-    { file: `results/${projectName}` },
+    `results/${folderName} already exists; the agent gives inference an empty results folder, so this task folder was used before`,
+    { file: `results/${folderName}` },
   );
 }
 
 interface ApplyToProjectOptions {
-  readonly project: ProjectListing;
+  readonly items: readonly ProjectItem[];
   readonly writer: ResultsProjectWriter;
   readonly concurrency: number;
   readonly apply: (item: ProjectItem) => Promise<{ annotation: Annotation }>;
@@ -221,7 +251,7 @@ interface ApplyToProjectOptions {
 
 /** Runs `apply` over every item with bounded concurrency; writes are serialised (the writer is not reentrant). */
 async function applyToProject(opts: ApplyToProjectOptions): Promise<void> {
-  const items = projectItems(opts.project);
+  const items = opts.items[Symbol.iterator]();
   let writes: Promise<void> = Promise.resolve();
   let failed = false;
   const worker = async (): Promise<void> => {
