@@ -7,6 +7,7 @@ import type { CliCommand } from '../command';
 import { evalDavisCommand } from './eval-davis';
 import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
+import { mergeResultsCommand } from './merge-results';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
 import { serveCommand } from './serve';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   initWeightsCommand,
   exportOnnxCommand,
   segmentCommand,
+  mergeResultsCommand,
   trackCommand,
   evalDavisCommand,
   serveCommand,
