@@ -17,17 +17,18 @@ export interface LauncherRun {
 
 /**
  * `python3 -u src/train.py` (or inference.py) with the task folder, stdout on a pipe, as the agent starts it
- * (spec H.1).
+ * (spec H.1); `args` follow the script (the agent passes none; a cluster job may pass `--shard i/n`).
  */
 export function runLauncher(
   root: string,
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 240_000,
   entry: 'train' | 'inference' = 'train',
+  args: readonly string[] = [],
 ): LauncherRun {
   builtFile(`src/${entry}.ts`);
   builtFile(entry === 'train' ? 'src/training/run.ts' : 'src/inference/run.ts');
-  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
+  const result = spawnSync('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`), ...args], {
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'DEBUG',
