@@ -13,7 +13,7 @@ import type { AgentLogLine } from '../helpers/agent';
 import { events, runLauncher, type LauncherRun } from '../helpers/launcher';
 import { writeTrackerCheckpoint } from '../helpers/tiny-checkpoints';
 import { makeTask, removeTask, type TaskSetup } from '../training/e2e-helpers';
-import { projectFiles } from './helpers/project-files';
+import { expectSameFiles, smallProject } from './helpers/sharding';
 import { tinyUnetCheckpoint } from './helpers/tiny-checkpoint';
 
 const PROJECT = 'shapes';
@@ -25,17 +25,7 @@ const tasks: string[] = [];
 
 async function task(modelFrom = modelDir): Promise<string> {
   const setup: TaskSetup = {
-    project: {
-      projectName: PROJECT,
-      datasets: [
-        { name: 'ds1', count: 4 },
-        { name: 'ds2', count: 3 },
-      ],
-      width: 40,
-      height: 32,
-      imageFormat: 'jpeg',
-      seed: 9,
-    },
+    project: { ...smallProject(PROJECT, [4, 3], 9), imageFormat: 'jpeg' },
     config: { model: { gpu_device: 0, batch_size: 2 }, mode: { name: 'full_image' } },
     modelFrom,
   };
@@ -99,11 +89,7 @@ describe('three shards through the launcher, merged by sly-nn merge-results', ()
     expect(r.stdout).toBe(
       `Merged 3 parts of "${PROJECT}": 7 items in 2 datasets, into ${path.join(out, PROJECT)}\n`,
     );
-    const merged = await projectFiles(path.join(out, PROJECT));
-    const expected = await projectFiles(path.join(single, 'results', PROJECT));
-    expect([...merged.keys()].sort()).toEqual([...expected.keys()].sort());
-    for (const [file, bytes] of expected)
-      expect([file, merged.get(file)?.equals(bytes)]).toEqual([file, true]);
+    await expectSameFiles(path.join(out, PROJECT), path.join(single, 'results', PROJECT));
   });
 
   it('refuses a missing part: exit 1, the error on stderr, nothing written', async () => {
