@@ -28,7 +28,7 @@ import { stopRequests } from '../protocol/stop';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
-import type { Shard } from '../task/shard';
+import { shardItems, type Shard } from '../task/shard';
 import { syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
@@ -37,7 +37,7 @@ import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
-import { fileDigests, shardFolderName, shardItems, shardManifest, writeShardManifest } from './shards';
+import { fileDigests, shardFolderName, shardManifest, writeShardManifest } from './shards';
 import type { ClassIndexMask } from './stitch';
 
 export interface RunInferenceOptions {

@@ -3,8 +3,8 @@
  * and the part's manifest, `shard.json`, which lets `sly-nn merge-results` refuse parts that do not belong
  * together.
  *
- * Items are taken round robin from the project's listing, which is sorted by dataset, then item name, by code
- * point (format/project-reader.ts): shard i takes items i, i + n, i + 2n, ... The split depends on nothing but
+ * Items are taken round robin (task/shard.ts `shardItems`) from the project's listing, which is sorted by
+ * dataset, then item name, by code point (format/project-reader.ts): shard i takes items i, i + n, ... The split depends on nothing but
  * the names, so every machine computes the same one, and shard sizes differ by at most one item. Round robin,
  * not contiguous blocks: images of a dataset tend to be alike (size, content), so blocks would hand one shard
  * all the large ones; a shard gains nothing from locality, since every shard reads the whole project's listing
@@ -61,11 +61,6 @@ export interface ShardManifest {
 /** The results folder of shard i of n: `<project>.shard-<i>-of-<n>`. */
 export function shardFolderName(projectName: string, shard: Pick<Shard, 'index' | 'count'>): string {
   return `${projectName}.shard-${shard.index}-of-${shard.count}`;
-}
-
-/** Shard i of n's items: i, i + n, i + 2n, ... of the listing. */
-export function shardItems<T>(items: readonly T[], shard: Pick<Shard, 'index' | 'count'>): T[] {
-  return items.filter((_, k) => k % shard.count === shard.index);
 }
 
 /** sha256 of the item names in order, one JSON `[dataset, name]` a line (names may hold any character but /). */

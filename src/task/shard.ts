@@ -141,11 +141,17 @@ function fromIndexAndCount(
 
 function checkedShard(index: number, count: number, source: string, field: string): Shard {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index >= count) {
-    throw configError(
-      `${source}: the shard must be a whole number from 0 to the count minus 1, and the count at least 1 ` +
-        `(shard ${index} of ${count})`,
-      { field },
-    );
+    throw configError(`${source}: expected shard i of n with 0 <= i < n, got shard ${index} of ${count}`, {
+      field,
+    });
   }
   return { index, count, source };
+}
+
+/**
+ * Shard i of n's share of `items`: items i, i + n, i + 2n, ... Every item in exactly one shard, shard sizes
+ * within one of each other, and the same split on every machine that lists the items in the same order.
+ */
+export function shardItems<T>(items: readonly T[], shard: Pick<Shard, 'index' | 'count'>): T[] {
+  return items.filter((_, k) => k % shard.count === shard.index);
 }

@@ -12,7 +12,7 @@ import { TaskError } from '../../src/errors';
 import { generateSyntheticProject } from '../../src/example/synthetic-project';
 import { mergeResults } from '../../src/inference/merge-results';
 import { runInference } from '../../src/inference/run';
-import { shardItems } from '../../src/inference/shards';
+import { shardItems } from '../../src/task/shard';
 import { createLogger, memorySink } from '../../src/protocol';
 import { resolveInferenceConfig } from '../../src/task/inference-config';
 import { taskPathsAt } from '../../src/task/paths';

@@ -68,8 +68,14 @@ describe('resolveShard: where the shard comes from', () => {
 describe('resolveShard: refusals name the variable or argument', () => {
   const cases: [string, string[], Record<string, string>, string, RegExp][] = [
     ['not i/n', [], { SLY_SHARD: '1-3' }, 'SLY_SHARD', /expected "i\/n".*got "1-3"/],
-    ['i = n', [], { SLY_SHARD: '3/3' }, 'SLY_SHARD', /SLY_SHARD=3\/3: .*from 0 to the count minus 1/],
-    ['n = 0', ['--shard', '0/0'], {}, '--shard', /count at least 1/],
+    [
+      'i = n',
+      [],
+      { SLY_SHARD: '3/3' },
+      'SLY_SHARD',
+      /SLY_SHARD=3\/3: expected shard i of n with 0 <= i < n, got shard 3 of 3/,
+    ],
+    ['n = 0', ['--shard', '0/0'], {}, '--shard', /got shard 0 of 0/],
     ['a fraction', ['--shard', '0.5/2'], {}, '--shard', /expected "i\/n"/],
     ['a negative index', [], { SLY_SHARD: '-1/2' }, 'SLY_SHARD', /expected "i\/n"/],
     [

@@ -4,6 +4,7 @@
  * eval-davis`). For now with the two baselines every tracker is measured against; the trained tracker (issue
  * 14) plugs in as another TrackerFactory.
  */
+import { parseShardSpec } from '../../task/shard';
 import type { TrackerFactory } from '../../tasks/video-tracking/baselines';
 import { type CliCommand, type CliIo, parseOptions, UsageError } from '../command';
 
@@ -211,10 +212,10 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
   );
   if (videoOnly.length > 0) throw new UsageError(`--${videoOnly[0]} is for one video, not --davis`);
   if (v.davis === undefined || v.out === undefined) throw new UsageError('--davis and --out are required');
-  const { parseChunk, trackDavis } = await import('../../tasks/video-tracking/track-davis');
+  const { trackDavis } = await import('../../tasks/video-tracking/track-davis');
   let chunk;
   try {
-    chunk = v.chunk === undefined ? undefined : parseChunk(v.chunk);
+    chunk = v.chunk === undefined ? undefined : parseShardSpec(v.chunk, '--chunk');
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }

@@ -3,7 +3,8 @@
  * `JPEGImages/<resolution>/<sequence>/` frame by frame (two frames in memory at a time), and one index PNG a frame
  * is written to `<out>/<sequence>/<frame>.png` (VOC palette, the ids of the first mask). A sequence's folder
  * appears whole or not at all: it is written under a temporary name and renamed. `chunk` splits the sequences
- * for many machines (a SLURM array, a Kubernetes Indexed Job): chunk i of n takes every n-th, from the i-th.
+ * for many machines (a SLURM array, a Kubernetes Indexed Job): chunk i of n takes every n-th, from the i-th
+ * (`shardItems`, as sharded inference splits a project's images).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +12,7 @@ import { dataError } from '../../errors';
 import { vocPalette } from '../../format/palette';
 import { encodeIndexPng } from '../../format/png-chunks';
 import { decodeImage } from '../../image/decode';
+import { shardItems, type Shard } from '../../task/shard';
 import { writeFolderAtomically } from '../../util/atomic';
 import { listFrameFiles } from '../../video/frame-folder';
 import type { Frame, TrackerFactory } from './baselines';
@@ -19,22 +21,6 @@ import { davisSequences, evaluateDavis, readIndexFile, VOID_ID } from './davis-e
 /** Palette entry i is grey i: a per-object mask's 0 and 255 show black and white. */
 const GREY = Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3));
 
-export interface Chunk {
-  index: number;
-  count: number;
-}
-
-/** "i/n" with 0 <= i < n. */
-export function parseChunk(text: string): Chunk {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  const index = m === null ? NaN : Number(m[1]);
-  const count = m === null ? NaN : Number(m[2]);
-  if (!(count >= 1 && index >= 0 && index < count)) {
-    throw new Error(`--chunk "${text}": expected i/n with 0 <= i < n, e.g. 0/4 (SLURM_ARRAY_TASK_ID/4)`);
-  }
-  return { index, count };
-}
-
 export async function trackDavis(opts: {
   davisRoot: string;
   outDir: string;
@@ -42,7 +28,7 @@ export async function trackDavis(opts: {
   resolution?: string;
   set?: string;
   sequences?: readonly string[];
-  chunk?: Chunk;
+  chunk?: Pick<Shard, 'index' | 'count'>;
   /**
    * YouTube-VOS style: a later frame's annotation, when there is one, brings objects the earlier frames did not
    * have; they are given to the tracker on that frame (ids already known there are ignored).
@@ -56,8 +42,7 @@ export async function trackDavis(opts: {
   const all =
     opts.sequences ??
     (await davisSequences({ davisRoot: opts.davisRoot, resolution, year: '2017', set: opts.set ?? 'val' }));
-  const chunk = opts.chunk ?? { index: 0, count: 1 };
-  const mine = all.filter((_, i) => i % chunk.count === chunk.index);
+  const mine = shardItems(all, opts.chunk ?? { index: 0, count: 1 });
   const palette = vocPalette();
   await fs.mkdir(opts.outDir, { recursive: true });
   for (const sequence of mine) {

@@ -9,7 +9,8 @@ import { generateSyntheticClips } from '../../../src/tasks/video-tracking/genera
 import { readIndexPng } from '../../../src/format/png-mask-reader';
 import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
 import { evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';
-import { parseChunk, trackDavis } from '../../../src/tasks/video-tracking/track-davis';
+import { parseShardSpec } from '../../../src/task/shard';
+import { trackDavis } from '../../../src/tasks/video-tracking/track-davis';
 
 let root: string;
 const davis = (): string => path.join(root, 'DAVIS');
@@ -70,18 +71,18 @@ describe('baselines through trackDavis and eval-davis', () => {
           davisRoot: davis(),
           outDir: path.join(root, `chunk${i}`),
           makeTracker: async (f, m) => makeBaseline('copy', f, m),
-          chunk: parseChunk(`${i}/2`),
+          chunk: parseShardSpec(`${i}/2`, '--chunk'),
         })),
       );
     }
     expect(seen.sort()).toEqual(['clip000', 'clip001', 'clip002']);
-    expect(() => parseChunk('2/2')).toThrow('0 <= i < n');
+    expect(() => parseShardSpec('2/2', '--chunk')).toThrow('0 <= i < n');
     // A run again over existing results replaces them whole.
     await trackDavis({
       davisRoot: davis(),
       outDir: path.join(root, 'chunk0'),
       makeTracker: async (f, m) => makeBaseline('copy', f, m),
-      chunk: parseChunk('0/2'),
+      chunk: parseShardSpec('0/2', '--chunk'),
     });
     expect((await fsp.readdir(path.join(root, 'chunk0'))).filter((n) => n.startsWith('.'))).toEqual([]);
   });
