@@ -4,9 +4,12 @@
  * then print "model applied".
  *
  * The results project is built in a hidden temporary folder inside results/ and renamed at the end, so a crash
- * never leaves a folder that looks complete. With a shard (shards.ts), the run applies the model to its share of
- * the items only and writes them, with the part's manifest, to results/<project>.shard-<i>-of-<n>/. Several images are in flight at once (decoding, cropping, writing)
+ * never leaves a folder that looks complete. Several images are in flight at once (decoding, cropping, writing)
  * while the network runs batches across them (MicroBatcher).
+ *
+ * With a shard (shards.ts), the run applies the model to its share of the items only and writes them, with the
+ * part's manifest, to results/<project>.shard-<i>-of-<n>/; a shard whose part is already there, made from the
+ * same project, model and config (a retried or resubmitted shard), has nothing to do.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +31,7 @@ import { stopRequests } from '../protocol/stop';
 import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
-import { shardItems, type Shard } from '../task/shard';
+import type { Shard } from '../task/shard';
 import { syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
@@ -37,7 +40,7 @@ import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta } from './output-meta';
 import { outClassMapping } from './predictions';
-import { fileDigests, shardFolderName, shardManifest, writeShardManifest } from './shards';
+import { planShard, writeShardManifest } from './shards';
 import type { ClassIndexMask } from './stitch';
 
 export interface RunInferenceOptions {
@@ -64,7 +67,8 @@ export interface RunInferenceOptions {
 export interface InferenceSummary {
   readonly resultsDir: string;
   readonly items: number;
-  readonly engine: EngineName;
+  /** Null when the network did not run: the shard's part was already done. */
+  readonly engine: EngineName | null;
   /** Time during which at least one batch was in the network. */
   readonly networkMs: number;
   readonly wallMs: number;
@@ -85,8 +89,13 @@ export async function runInference(
   const allItems = [...projectItems(project)];
   logger.info(`Project structure has been read. Samples: ${allItems.length}.`, { project: project.name });
   const { shard } = options;
-  const items = shard === undefined ? allItems : shardItems(allItems, shard);
-  const folderName = shard === undefined ? project.name : shardFolderName(project.name, shard);
+  const part =
+    shard === undefined
+      ? undefined
+      : await planShard({ project: project.name, allItems, shard, modelDir: paths.model, mode: modeConfig });
+  const items = part?.items ?? allItems;
+  const folderName = part?.folderName ?? project.name;
+  const finalDir = path.join(paths.results, folderName);
   if (shard !== undefined) {
     logger.info(`Sharded inference: shard ${shard.index} of ${shard.count}, ${items.length} items.`, {
       shard: shard.index,
@@ -97,8 +106,27 @@ export async function runInference(
       part: `results/${folderName}`,
     });
   }
-  const finalDir = path.join(paths.results, folderName);
-  await ensureAbsent(finalDir, folderName);
+  if (part !== undefined && (await part.isDone(finalDir))) {
+    logger.info(`results/${folderName} is already done, from this project, model and config: nothing to do.`);
+    reportModelApplied(logger);
+    const wallMs = performance.now() - started;
+    return {
+      resultsDir: finalDir,
+      items: 0,
+      engine: null,
+      networkMs: 0,
+      wallMs,
+      startupMs: wallMs,
+      networkThreads: 0,
+    };
+  }
+  await ensureAbsent(
+    finalDir,
+    folderName,
+    part === undefined
+      ? 'the agent gives inference an empty results folder, so this task folder was used before'
+      : 'it holds this shard made from another model, mode config or project (see its shard.json): remove it to run the shard again',
+  );
 
   const building = Progress.start({ logger, subtask: 'Building model:', total: 1 });
   const checkpoint = await readInferenceCheckpoint({ dir: paths.model, displayName: 'model' });
@@ -184,17 +212,7 @@ export async function runInference(
           onItemDone: () => applying.iterDone(),
         });
         await writer.finish();
-        if (shard !== undefined) {
-          const manifest = shardManifest({
-            project: project.name,
-            shard,
-            allItems,
-            items,
-            modelFiles: await fileDigests(paths.model),
-            mode: modeConfig,
-          });
-          await writeShardManifest(tempDir, manifest);
-        }
+        if (part !== undefined) await writeShardManifest(tempDir, part.manifest);
         return batcher.stats.networkMs;
       },
       { temp: path.join(paths.results, `.${folderName}.partial-${process.pid}`) },
@@ -229,16 +247,13 @@ export function imagesInFlight(batchSize: number, mode: ModeConfig['name']): num
   return mode === 'full_image' ? 4 * batchSize + 1 : Math.max(2, batchSize + 1);
 }
 
-async function ensureAbsent(dir: string, folderName: string): Promise<void> {
+async function ensureAbsent(dir: string, folderName: string, why: string): Promise<void> {
   try {
     await fs.access(dir);
   } catch {
     return;
   }
-  throw configError(
-    `results/${folderName} already exists; the agent gives inference an empty results folder, so this task folder was used before`,
-    { file: `results/${folderName}` },
-  );
+  throw configError(`results/${folderName} already exists; ${why}`, { file: `results/${folderName}` });
 }
 
 interface ApplyToProjectOptions {

@@ -21,7 +21,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { dataError, type TaskErrorContext } from '../errors';
-import { readJsonFile } from '../format/project-reader';
+import { isFile, readJsonFile } from '../format/project-reader';
 import {
   expectArray,
   expectObject,
@@ -30,7 +30,7 @@ import {
   isJsonObject,
   type JsonObject,
 } from '../format/json-fields';
-import type { Shard } from '../task/shard';
+import { shardItems, type Shard } from '../task/shard';
 import { writeFileAtomic } from '../util/atomic';
 
 export const SHARD_MANIFEST_FILE = 'shard.json';
@@ -70,10 +70,13 @@ export function itemListDigest(items: Iterable<ItemName>): string {
   return h.digest('hex');
 }
 
-/** sha256 of every file at the top of `dir` (a checkpoint folder), by name. */
+/**
+ * sha256 of every file at the top of `dir` (a checkpoint folder), by name; none when there is no such folder
+ * (reading the checkpoint then says what is missing).
+ */
 export async function fileDigests(dir: string): Promise<Record<string, string>> {
   const digests: Record<string, string> = {};
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
   const files = entries.filter((e) => e.isFile()).map((e) => e.name);
   for (const name of files.sort()) {
     const h = createHash('sha256');
@@ -90,27 +93,54 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-export interface ShardManifestInput {
-  readonly project: string;
-  readonly shard: Pick<Shard, 'index' | 'count'>;
-  /** Every item of the project, in listing order. */
-  readonly allItems: readonly ItemName[];
-  /** This shard's items. */
-  readonly items: readonly ItemName[];
-  readonly modelFiles: Readonly<Record<string, string>>;
-  readonly mode: object;
+export interface ShardPlan<T extends ItemName> {
+  /** The shard's items, in listing order. */
+  readonly items: T[];
+  /** Its part's folder name in results/. */
+  readonly folderName: string;
+  readonly manifest: ShardManifest;
+  /**
+   * Whether `dir` already holds this part: its manifest is this one (the same shard of the same listing, model
+   * files and mode config). A part is renamed into place only when complete, so it is then done.
+   */
+  isDone(dir: string): Promise<boolean>;
 }
 
-export function shardManifest(input: ShardManifestInput): ShardManifest {
-  return {
+/** A shard's share of the project, its part's name and its manifest (reading every file of `modelDir` once). */
+export async function planShard<T extends ItemName>(opts: {
+  readonly project: string;
+  /** Every item of the project, in listing order. */
+  readonly allItems: readonly T[];
+  readonly shard: Pick<Shard, 'index' | 'count'>;
+  readonly modelDir: string;
+  /** The effective mode config. */
+  readonly mode: object;
+}): Promise<ShardPlan<T>> {
+  const items = shardItems(opts.allItems, opts.shard);
+  const manifest: ShardManifest = {
     format: SHARD_FORMAT,
-    project: input.project,
-    shard: { index: input.shard.index, count: input.shard.count },
-    items_total: input.allItems.length,
-    items_digest: itemListDigest(input.allItems),
-    model_files: { ...input.modelFiles },
-    mode: JSON.parse(JSON.stringify(input.mode)) as JsonObject,
-    items: input.items.map((i) => [i.dataset, i.name] as const),
+    project: opts.project,
+    shard: { index: opts.shard.index, count: opts.shard.count },
+    items_total: opts.allItems.length,
+    items_digest: itemListDigest(opts.allItems),
+    model_files: await fileDigests(opts.modelDir),
+    mode: JSON.parse(JSON.stringify(opts.mode)) as JsonObject,
+    items: items.map((i) => [i.dataset, i.name] as const),
+  };
+  const expected = canonicalJson(manifest);
+  return {
+    items,
+    folderName: shardFolderName(opts.project, opts.shard),
+    manifest,
+    isDone: async (dir) => {
+      const file = path.join(dir, SHARD_MANIFEST_FILE);
+      if (!(await isFile(file))) return false;
+      try {
+        return canonicalJson(await readJsonFile(file, file)) === expected;
+      } catch {
+        return false; // unreadable: not this part; the run refuses to overwrite the folder
+      }
+    },
   };
 }
 

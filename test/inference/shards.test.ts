@@ -133,6 +133,23 @@ describe('sharded inference (shards.ts)', () => {
     });
   });
 
+  it('a shard run again finds its part done and says "model applied"; a part of another model is refused', async () => {
+    const before = await fs.stat(path.join(part(sharded, 1), 'shard.json'));
+    const again = await infer(sharded, { index: 1, count: 3 });
+    expect(again.map((l) => l.message)).toContain(
+      'results/shapes.shard-1-of-3 is already done, from this project, model and config: nothing to do.',
+    );
+    expect(again[again.length - 1]).toMatchObject({ event_type: 'EventType.MODEL_APPLIED' });
+    expect((await fs.stat(path.join(part(sharded, 1), 'shard.json'))).mtimeMs).toBe(before.mtimeMs);
+
+    const other = await makeTask('other-model-again', 'other-model');
+    await fs.cp(part(sharded, 1), part(other, 1), { recursive: true });
+    const e = await refusal(infer(other, { index: 1, count: 3 }));
+    expect(e.message).toMatch(
+      /^results\/shapes\.shard-1-of-3: results\/shapes\.shard-1-of-3 already exists; it holds this shard made from another model/,
+    );
+  });
+
   it('a shard with no items (more shards than items) writes an empty part: meta.json and shard.json', async () => {
     const dir = await makeTask('empty');
     const lines = await infer(dir, { index: 8, count: 9 });
