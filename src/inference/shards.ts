@@ -17,10 +17,9 @@
  * effective mode config; and the part's own items, so a merge can name what is missing or doubled.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { dataError, type TaskErrorContext } from '../errors';
+import { dataError, modelError, type TaskErrorContext } from '../errors';
 import { isFile, readJsonFile } from '../format/project-reader';
 import {
   expectArray,
@@ -30,6 +29,7 @@ import {
   isJsonObject,
   type JsonObject,
 } from '../format/json-fields';
+import { fileSha256 } from '../model-state/manifest';
 import { shardItems, type Shard } from '../task/shard';
 import { writeFileAtomic } from '../util/atomic';
 
@@ -79,9 +79,8 @@ export async function fileDigests(dir: string): Promise<Record<string, string>> 
   const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
   const files = entries.filter((e) => e.isFile()).map((e) => e.name);
   for (const name of files.sort()) {
-    const h = createHash('sha256');
-    await pipeline(createReadStream(path.join(dir, name)), h);
-    digests[name] = h.digest('hex');
+    const purpose = "the model's identity in a shard's manifest";
+    digests[name] = (await fileSha256(path.join(dir, name), { purpose, error: modelError })).hex;
   }
   return digests;
 }

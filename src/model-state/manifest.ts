@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dataError } from '../errors';
+import { dataError, type TaskError, type TaskErrorContext } from '../errors';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -26,7 +26,18 @@ export interface DataDigest {
   readonly sha256: string;
 }
 
-async function fileSha256(file: string): Promise<{ hex: string; bytes: number }> {
+export interface FileHashOptions {
+  /** What the hash is for, in the error: default "the data digest". */
+  readonly purpose?: string;
+  /** The kind of error a file that cannot be read is: default a data error. */
+  readonly error?: (detail: string, context: TaskErrorContext, cause?: unknown) => TaskError;
+}
+
+/** A file's SHA-256 and size, streamed; a file that cannot be read is an error naming it. */
+export async function fileSha256(
+  file: string,
+  opts: FileHashOptions = {},
+): Promise<{ hex: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   try {
@@ -35,7 +46,12 @@ async function fileSha256(file: string): Promise<{ hex: string; bytes: number }>
       bytes += (chunk as Buffer).length;
     }
   } catch (e) {
-    throw dataError(`cannot read it for the data digest: ${(e as Error).message}`, { file }, e);
+    const fail = opts.error ?? dataError;
+    throw fail(
+      `cannot read it for ${opts.purpose ?? 'the data digest'}: ${(e as Error).message}`,
+      { file },
+      e,
+    );
   }
   return { hex: hash.digest('hex'), bytes };
 }
