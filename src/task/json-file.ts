@@ -3,8 +3,8 @@
  * error (JSON.parse only gives a character offset, and not on every Node version).
  */
 
-import fs from 'fs/promises';
-import { configError } from '../errors';
+import { configError, errorMessage } from '../errors';
+import { readRegularFile } from '../util/regular-file';
 import type { TaskErrorContext } from '../errors';
 
 export interface JsonText {
@@ -39,10 +39,10 @@ export async function readJsonFile(
 ): Promise<unknown> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await readRegularFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? String(e)})`;
+    const why = code === 'ENOENT' ? 'file not found' : `cannot read the file: ${errorMessage(e)}`;
     throw configError(why, { file: displayName, ...context });
   }
   return parseJsonText({ text, displayName });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const fsp = fs.promises;
-/** fs's callback writeFile, as a promise: cheaper per small file than fs.promises' (see format/file-io.ts). */
+/** fs's callback writeFile, as a promise: cheaper per small file than fs.promises' (see regular-file.ts). */
 const writeFileCallback = promisify(fs.writeFile);
 
 /** Unique to this process, even beside another process with the same pid (containers sharing a volume). */
