@@ -3,16 +3,20 @@
  *
  * Packing writes a temporary file and renames it. Unpacking is defensive, because a tar is user input:
  * it refuses absolute paths, `..`, links that point outside the folder (or to nothing), hard links to anything
- * but an earlier file of the archive, devices and fifos; it says clearly when the tar is empty, truncated or not
+ * but an earlier file of the archive, devices and fifos; it refuses a compressed file (node-tar would inflate
+ * it in memory) before reading past its first block; it says clearly when the tar is empty, truncated or not
  * a tar at all; and it extracts into a temporary folder that is renamed into place only when everything is
  * fine, so a failure leaves nothing half-written.
  */
 
+import { close as closeCallback, read as readCallback } from 'fs';
 import fs from 'fs/promises';
 import path from 'path';
+import { promisify } from 'util';
 import * as tar from 'tar';
 import { TaskError, errorMessage, modelError } from '../errors';
 import { writeAtomically, writeFolderAtomically } from '../util/atomic';
+import { fileKindName, openRegularFile } from '../util/regular-file';
 import { MODEL_CONFIG_FILE } from './config';
 
 export interface TarEntryInfo {
@@ -68,16 +72,96 @@ export async function packModelDir(options: PackOptions): Promise<PackResult> {
   return { file, entries, bytes: (await fs.stat(file)).size };
 }
 
+/**
+ * Compressed files by their magic bytes. node-tar would inflate gzip (and zstd, where the zlib has it) in memory
+ * without a bound, so a few MB of gzip could fill the memory; a model tar is uncompressed (spec C.1).
+ */
+const COMPRESSIONS: readonly { name: string; magic: readonly number[]; extract: string }[] = [
+  { name: 'gzip', magic: [0x1f, 0x8b], extract: 'tar -xzf' },
+  { name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd], extract: 'tar --zstd -xf' },
+  { name: 'bzip2', magic: [0x42, 0x5a, 0x68], extract: 'tar -xjf' },
+  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], extract: 'tar -xJf' },
+];
+
+/** Options for node-tar's readers: never decompress (brotli is otherwise guessed from a .tbr name). */
+const UNCOMPRESSED = { brotli: false, zstd: false } as const;
+
+const BLOCK = 512;
+
+/** Whether a 512-byte block is a tar header: its checksum (the bytes, the checksum field read as spaces) holds. */
+export function isTarHeader(block: Uint8Array): boolean {
+  if (block.length < BLOCK) return false;
+  const field = Buffer.from(block.subarray(148, 156))
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i];
+  return sum === parseInt(field, 8);
+}
+
+/**
+ * What the first block says about a file that should be an uncompressed tar: a compressed file (refused with
+ * how to repack it) or something else that is not a tar are errors; a tar header, zeros (an empty tar) or a
+ * file too short for a block are left to the reader, which says more about them.
+ */
+function checkFirstBlock(head: Buffer, displayName: string): void {
+  if (head.length === BLOCK && isTarHeader(head)) return;
+  const compression = COMPRESSIONS.find((c) => c.magic.every((b, i) => head[i] === b));
+  if (compression !== undefined) {
+    throw modelError(
+      `the file is ${compression.name}-compressed, but a model tar must be an uncompressed tar: unpack it ` +
+        `(${compression.extract} ${displayName} -C <dir>), then pack the folder (sly-nn pack <dir> model.tar)`,
+      { file: displayName },
+    );
+  }
+  if (head.length === BLOCK && head.some((b) => b !== 0)) {
+    throw modelError(
+      'not a tar archive: its first 512 bytes are not a tar header (a model is an uncompressed tar, as ' +
+        'tar -cf or sly-nn pack write it)',
+      { file: displayName },
+    );
+  }
+}
+
+const readFd = promisify(readCallback);
+const closeFd = promisify(closeCallback);
+
+/** The file's first `length` bytes (fewer if it is shorter). */
+async function readHead(file: string, length: number): Promise<Buffer> {
+  const { fd } = await openRegularFile(file);
+  try {
+    const head = Buffer.alloc(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await readFd(fd, head, filled, length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return head.subarray(0, filled);
+  } finally {
+    await closeFd(fd);
+  }
+}
+
 /** Every entry of a tar, or a model error saying why it cannot be read (empty, truncated, not a tar). */
 export async function listTarEntries(file: string, displayName = file): Promise<TarEntryInfo[]> {
   const stat = await fs.stat(file).catch(() => undefined);
-  if (stat === undefined || !stat.isFile()) throw modelError('tar file not found', { file: displayName });
+  if (stat === undefined) throw modelError('tar file not found', { file: displayName });
+  if (!stat.isFile()) {
+    throw modelError(`this is ${fileKindName(stat)}, not a regular file: not a tar file`, {
+      file: displayName,
+    });
+  }
   if (stat.size === 0) throw modelError('the tar file is empty (0 bytes)', { file: displayName });
+  checkFirstBlock(await readHead(file, BLOCK), displayName);
   const entries: TarEntryInfo[] = [];
   try {
     await tar.list({
       file,
       strict: true,
+      ...UNCOMPRESSED,
       onReadEntry: (e) =>
         void entries.push({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size ?? 0 }),
     });
@@ -95,8 +179,12 @@ async function describeReadError(e: unknown, file: string, seen: readonly TarEnt
     return `the tar file is truncated${last !== undefined ? ` (it ends inside or after "${last.path}")` : ''}; download or copy it again`;
   }
   if (seen.length === 0 && (await isAllZeros(file))) return 'the tar file has no entries';
-  if (/Unrecognized archive format|checksum failure/i.test(text))
-    return 'not a tar archive (or a corrupt one)';
+  const damaged = /Unrecognized archive format|checksum failure|base256|invalid/i.test(text);
+  if (damaged && seen.length === 0) return 'not a tar archive (or a corrupt one)';
+  if (damaged) {
+    const last = seen[seen.length - 1].path;
+    return `the tar file is damaged after "${last}" (${text}); download or copy it again`;
+  }
   return `cannot read the tar: ${text}`;
 }
 
@@ -202,6 +290,7 @@ export async function unpackModelTar(options: UnpackOptions): Promise<UnpackResu
         file,
         cwd: temp,
         strict: true,
+        ...UNCOMPRESSED,
         preservePaths: false,
         // As root (the image), node-tar would chown to the archive's uid/gid; the task folder must stay ours.
         preserveOwner: false,

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { gzipSync } from 'zlib';
 import type { CliCommand, CliIo } from '../../src/cli/command';
 import { COMMANDS } from '../../src/cli/commands';
 import { parseSegmentArgs } from '../../src/cli/commands/segment';
@@ -147,6 +148,32 @@ describe('sly-nn as a real process (package.json bin)', () => {
     const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/init-weights/);
     expect(r.stderr).toContain('tfjs-loaded=false');
+  });
+
+  it('unpack refuses a gzip or zstd tar with one line saying to repack it uncompressed (no crash, nothing written)', () => {
+    const packed = path.join(work, 'model.tar');
+    write('ckpt/config.json', '{"settings": {}}');
+    write('ckpt/weights.bin', 'W'.repeat(3000));
+    expect(slyNn('pack', path.join(work, 'ckpt'), packed).status).toBe(0);
+    const tarBytes = fs.readFileSync(packed);
+    const compressed: [string, Buffer, string][] = [
+      ['model.tar.gz', gzipSync(tarBytes), 'gzip'],
+      // The zstd magic and a frame header: node-tar used to try to inflate it and crash on Node 20.
+      ['model.tar.zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58]), tarBytes]), 'zstd'],
+    ];
+    for (const [name, bytes, kind] of compressed) {
+      const file = path.join(work, name);
+      fs.writeFileSync(file, bytes);
+      const out = path.join(work, `out-${kind}`);
+      const r = slyNn('unpack', file, out);
+      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `sly-nn unpack: error: ${file}: the file is ${kind}-compressed, but a model tar must be an uncompressed ` +
+          `tar: unpack it (${kind === 'gzip' ? 'tar -xzf' : 'tar --zstd -xf'} ${file} -C <dir>), then pack the ` +
+          'folder (sly-nn pack <dir> model.tar)',
+      ]);
+      expect(fs.existsSync(out)).toBe(false);
+    }
   });
 
   it('errors go to stderr with a non-zero exit', () => {

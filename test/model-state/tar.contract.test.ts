@@ -3,6 +3,7 @@ import { randomBytes } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { gzipSync } from 'zlib';
 import { TaskError } from '../../src/errors';
 import { listTarEntries, packModelDir, unpackModelTar, unsafeEntries } from '../../src/model-state/tar';
 import { buildTar } from './tar-builder';
@@ -274,6 +275,50 @@ describe('unpack (spec C.1)', () => {
       expectNothingLeft();
     }
     expect((await unpackError(path.join(work, 'missing.tar'))).message).toMatch(/not found/);
+  });
+
+  it.each([
+    ['gzip', (tar: Buffer) => gzipSync(tar), 'tar -xzf'],
+    ['zstd', (tar: Buffer) => Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), tar]), 'tar --zstd -xf'],
+    ['bzip2', (tar: Buffer) => Buffer.concat([Buffer.from('BZh91AY&SY'), tar]), 'tar -xjf'],
+    ['xz', (tar: Buffer) => Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0]), tar]), 'tar -xJf'],
+  ])(
+    'refuses a %s-compressed tar before inflating anything, saying how to repack it',
+    async (name, compress, how) => {
+      const tarBytes = buildTar([
+        { path: 'config.json', content: '{}' },
+        { path: 'weights.bin', content: Buffer.alloc(100_000) },
+      ]);
+      const file = path.join(work, `model.tar.${name}`);
+      fs.writeFileSync(file, compress(tarBytes));
+      const e = await unpackError(file);
+      expect(e.context.file).toBe(file);
+      expect(e.message).toContain(
+        `the file is ${name}-compressed, but a model tar must be an uncompressed tar`,
+      );
+      expect(e.message).toContain(
+        `(${how} ${file} -C <dir>), then pack the folder (sly-nn pack <dir> model.tar)`,
+      );
+      expectNothingLeft();
+    },
+  );
+
+  it('says "not a tar archive" for bytes that are not one, and "damaged" for a tar damaged after an entry', async () => {
+    // 0xa5 in the numeric fields is what node-tar reports as "invalid base256 encoding".
+    const junk = path.join(work, 'junk.tar');
+    fs.writeFileSync(junk, Buffer.alloc(4096, 0xa5));
+    const e = await unpackError(junk);
+    expect(e.message).toBe(
+      `${junk}: not a tar archive: its first 512 bytes are not a tar header (a model is an uncompressed tar, ` +
+        'as tar -cf or sly-nn pack write it)',
+    );
+    const good = buildTar([{ path: 'config.json', content: '{}' }]);
+    const damaged = path.join(work, 'damaged.tar');
+    fs.writeFileSync(damaged, Buffer.concat([good.subarray(0, 1024), Buffer.alloc(4096, 0xa5)]));
+    expect((await unpackError(damaged)).message).toMatch(
+      /damaged\.tar: the tar file is damaged after "config\.json" \(.*\); download or copy it again/,
+    );
+    expectNothingLeft();
   });
 
   it('requires config.json at the top level, with a hint when it is one folder down', async () => {
