@@ -10,6 +10,7 @@
  */
 
 import { close as closeCallback, read as readCallback } from 'fs';
+import type { Dirent } from 'fs';
 import fs from 'fs/promises';
 import path from 'path';
 import { promisify } from 'util';
@@ -58,6 +59,14 @@ export async function packModelDir(options: PackOptions): Promise<PackResult> {
   if (names.length === 0) throw modelError('the folder is empty: nothing to pack', { file: options.dir });
   if ((options.requireConfig ?? true) && !names.includes(MODEL_CONFIG_FILE)) {
     throw modelError(`no ${MODEL_CONFIG_FILE} at the top level of the folder; a model needs it (spec C.1)`, {
+      file: options.dir,
+    });
+  }
+  const found = await folderEntries(dir);
+  const problems = unsafeEntries(found);
+  if (problems.length === 0) problems.push(...(await linkProblems(dir, found)));
+  if (problems.length > 0) {
+    throw modelError(`refusing to pack what unpack would refuse: ${problems.join('; ')}`, {
       file: options.dir,
     });
   }
@@ -143,6 +152,48 @@ async function readHead(file: string, length: number): Promise<Buffer> {
   } finally {
     await closeFd(fd);
   }
+}
+
+/** node-tar's type name of a folder entry (sockets have none in tar). */
+function entryType(entry: Dirent): string {
+  if (entry.isFile()) return 'File';
+  if (entry.isDirectory()) return 'Directory';
+  if (entry.isSymbolicLink()) return 'SymbolicLink';
+  if (entry.isFIFO()) return 'FIFO';
+  if (entry.isCharacterDevice()) return 'CharacterDevice';
+  if (entry.isBlockDevice()) return 'BlockDevice';
+  return 'Socket';
+}
+
+/**
+ * The folder's entries as a tar of it would list them (links not followed), for the checks unpack makes: a
+ * FIFO or a device, which node-tar skips or never finishes writing (it then exits without a word), and a link
+ * leading outside the folder are refused at pack time, naming them, instead of at unpack time.
+ */
+async function folderEntries(root: string, rel = ''): Promise<TarEntryInfo[]> {
+  const out: TarEntryInfo[] = [];
+  const dirents = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  for (const entry of dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const p = rel === '' ? entry.name : `${rel}/${entry.name}`;
+    const type = entryType(entry);
+    const linkpath = type === 'SymbolicLink' ? await fs.readlink(path.join(root, p)) : undefined;
+    out.push({ path: p, type, size: 0, ...(linkpath !== undefined ? { linkpath } : {}) });
+    if (type === 'Directory') out.push(...(await folderEntries(root, p)));
+  }
+  return out;
+}
+
+/** Links of `root` that point to nothing, or (through other links) outside it, as unpack checks them. */
+async function linkProblems(root: string, entries: readonly TarEntryInfo[]): Promise<string[]> {
+  const realRoot = await fs.realpath(root);
+  const problems: string[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'SymbolicLink') continue;
+    const real = await fs.realpath(path.join(root, entry.path)).catch(() => undefined);
+    if (real === undefined) problems.push(`the link "${entry.path}" points to nothing`);
+    else if (!isInside(real, realRoot)) problems.push(`the link "${entry.path}" resolves outside the folder`);
+  }
+  return problems;
 }
 
 /** Every entry of a tar, or a model error saying why it cannot be read (empty, truncated, not a tar). */

@@ -176,6 +176,32 @@ describe('sly-nn as a real process (package.json bin)', () => {
     }
   });
 
+  it('pack refuses a folder holding a link followed by a FIFO, naming it (it used to exit 0 with no tar and no word)', () => {
+    write('ckpt/config.json', '{"settings": {}}');
+    fs.symlinkSync('pipe', path.join(work, 'ckpt', 'a_link'));
+    spawnSync('mkfifo', [path.join(work, 'ckpt', 'pipe')]);
+    const tarFile = path.join(work, 'model.tar');
+    const r = slyNn('pack', path.join(work, 'ckpt'), tarFile);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toContain('"pipe" is a FIFO (only files, folders and links are allowed)');
+    expect(fs.existsSync(tarFile)).toBe(false);
+  });
+
+  it('a command that stops without finishing exits 1 saying so, not 0 in silence', () => {
+    // A command whose promise never settles and that leaves nothing to wait for (node-tar on a FIFO did so).
+    const probe = [
+      `const { COMMANDS } = require(${JSON.stringify(builtFile('src/cli/commands/index.ts'))});`,
+      `COMMANDS.find((c) => c.name === 'pack').run = () => new Promise(() => {});`,
+      `process.argv = [process.argv[0], 'sly-nn', 'pack', 'a', 'b.tar'];`,
+      `require(${JSON.stringify(builtFile('src/cli/main.ts'))});`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      'sly-nn: error: the command stopped before finishing, with nothing left to wait for\n',
+    );
+  });
+
   it('errors go to stderr with a non-zero exit', () => {
     const notTar = write('x.tar', 'not a tar at all\n'.repeat(64));
     const r = slyNn('unpack', notTar, path.join(work, 'out'));

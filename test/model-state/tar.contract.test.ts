@@ -31,14 +31,23 @@ function writeTar(name: string, entries: readonly RawEntry[]): string {
   return file;
 }
 
-async function unpackError(file: string, dir = path.join(work, 'out')): Promise<TaskError> {
+/** The TaskError `work` rejects with (anything else, or success, fails the test). */
+async function taskError(work: Promise<unknown>): Promise<TaskError> {
   try {
-    await unpackModelTar({ file, dir });
+    await work;
   } catch (e) {
     if (e instanceof TaskError) return e;
     throw e;
   }
-  throw new Error('unpack succeeded');
+  throw new Error('expected a TaskError, but it succeeded');
+}
+
+function unpackError(file: string, dir = path.join(work, 'out')): Promise<TaskError> {
+  return taskError(unpackModelTar({ file, dir }));
+}
+
+function packError(dir: string, file: string): Promise<TaskError> {
+  return taskError(packModelDir({ dir, file }));
 }
 
 /** Nothing half-written: no destination and no temporary folder left next to it. */
@@ -88,6 +97,51 @@ describe('pack (spec C.1)', () => {
       /inside the folder/,
     );
     expect(fs.readdirSync(work).filter((n) => n.includes('.pack-'))).toEqual([]);
+  });
+
+  it('refuses a FIFO (here after a link to it, which made node-tar stop without a word), naming it', async () => {
+    const { dir } = makeModelDir();
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    fs.symlinkSync('pipe', path.join(dir, 'a_link'));
+    execFileSync('mkfifo', [path.join(dir, 'sub', 'deeper')]);
+    const file = path.join(work, 'model.tar');
+    const e = await packError(dir, file);
+    expect(e.context.file).toBe(dir);
+    expect(e.message).toContain('refusing to pack what unpack would refuse: ');
+    expect(e.message).toContain('"pipe" is a FIFO (only files, folders and links are allowed)');
+    expect(e.message).toContain('"sub/deeper" is a FIFO');
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('refuses links that unpack would refuse, naming them, and packs links inside the folder', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['abs', '/etc/passwd', /"abs" is a link to "\/etc\/passwd", outside the folder/],
+      ['up', '../outside.txt', /"up" is a link to "\.\.\/outside\.txt", outside the folder/],
+      ['dangling', 'nothing-here', /the link "dangling" points to nothing/],
+    ];
+    fs.writeFileSync(path.join(work, 'outside.txt'), 'x');
+    for (const [name, target, message] of cases) {
+      const { dir } = makeModelDir(`ckpt-${name}`);
+      fs.symlinkSync(target, path.join(dir, name));
+      const file = path.join(work, `${name}.tar`);
+      expect((await packError(dir, file)).message).toMatch(message);
+      expect(fs.existsSync(file)).toBe(false);
+    }
+    // Inside by text, outside in fact: "q" is the folder itself, and "sub/z" climbs out through it.
+    const { dir: chained } = makeModelDir('ckpt-chain');
+    fs.symlinkSync('.', path.join(chained, 'q'));
+    fs.symlinkSync('../q/..', path.join(chained, 'sub', 'z'));
+    expect((await packError(chained, path.join(work, 'chain.tar'))).message).toMatch(
+      /the link "sub\/z" resolves outside the folder/,
+    );
+    const { dir, weights } = makeModelDir('ckpt-inside');
+    fs.symlinkSync('weights.bin', path.join(dir, 'weights-link.bin'));
+    const file = path.join(work, 'inside.tar');
+    await packModelDir({ dir, file });
+    const out = path.join(work, 'inside-out');
+    await unpackModelTar({ file, dir: out });
+    expect(fs.readlinkSync(path.join(out, 'weights-link.bin'))).toBe('weights.bin');
+    expect(fs.readFileSync(path.join(out, 'weights-link.bin')).equals(weights)).toBe(true);
   });
 });
 
