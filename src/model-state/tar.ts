@@ -9,10 +9,10 @@
  * fine, so a failure leaves nothing half-written.
  */
 
-import { close as closeCallback, read as readCallback } from 'fs';
-import type { Dirent } from 'fs';
+import { close as closeCallback, createReadStream, read as readCallback, type Dirent } from 'fs';
 import fs from 'fs/promises';
 import path from 'path';
+import { pipeline } from 'stream/promises';
 import { promisify } from 'util';
 import * as tar from 'tar';
 import { TaskError, errorMessage, modelError } from '../errors';
@@ -209,18 +209,47 @@ export async function listTarEntries(file: string, displayName = file): Promise<
   checkFirstBlock(await readHead(file, BLOCK), displayName);
   const entries: TarEntryInfo[] = [];
   try {
-    await tar.list({
-      file,
-      strict: true,
-      ...UNCOMPRESSED,
-      onReadEntry: (e) =>
-        void entries.push({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size ?? 0 }),
-    });
+    await readEntries(file, (entry) => void entries.push(entry));
   } catch (e) {
     throw modelError(await describeReadError(e, file, entries), { file: displayName }, e);
   }
   if (entries.length === 0) throw modelError('the tar file has no entries', { file: displayName });
   return entries;
+}
+
+/** A pax record of GNU tar's sparse formats (`GNU.sparse.major=1`, `GNU.sparse.map=...`, ...). */
+const GNU_SPARSE_RECORD = /(^|\n)\d+ GNU\.sparse\./;
+const GNU_SPARSE_NAME = /(?:^|\n)\d+ GNU\.sparse\.name=([^\n]*)\n/;
+
+/**
+ * Every entry of the tar in order, with those node-tar ignores when unpacking (it drops GNU sparse entries,
+ * type S, without a word) and the entries of GNU's pax sparse format (a plain file named
+ * `GNUSparseFile.N/<name>` holding the sparse map and data, after a pax header of GNU.sparse records) typed
+ * `SparseFile`: unsafeEntries refuses both, naming them, where unpacking would leave the file out or mangled.
+ */
+async function readEntries(file: string, onEntry: (entry: TarEntryInfo) => void): Promise<void> {
+  let sparseName: string | undefined;
+  const parser = tar.list({
+    strict: true,
+    ...UNCOMPRESSED,
+    onReadEntry: (e) => {
+      const sparse = sparseName;
+      sparseName = undefined;
+      onEntry({
+        path: sparse === undefined || sparse === '' ? e.path : sparse,
+        type: sparse === undefined ? e.type : 'SparseFile',
+        linkpath: e.linkpath,
+        size: e.size ?? 0,
+      });
+    },
+  });
+  parser.on('ignoredEntry', (e: tar.ReadEntry) => {
+    onEntry({ path: e.path, type: e.type, linkpath: e.linkpath, size: e.size ?? 0 });
+  });
+  parser.on('meta', (body: string) => {
+    if (GNU_SPARSE_RECORD.test(body)) sparseName = GNU_SPARSE_NAME.exec(body)?.[1] ?? '';
+  });
+  await pipeline(createReadStream(file), parser);
 }
 
 async function describeReadError(e: unknown, file: string, seen: readonly TarEntryInfo[]): Promise<string> {
@@ -267,6 +296,13 @@ export function unsafeEntries(entries: readonly TarEntryInfo[]): string[] {
     }
     if (p.split('/').includes('..')) {
       problems.push(`${shown} climbs out of the folder with ".."`);
+      continue;
+    }
+    if (entry.type === 'SparseFile') {
+      problems.push(
+        `${shown} is a sparse file (GNU tar --sparse), which unpack does not write: pack the folder again ` +
+          'without --sparse (sly-nn pack <dir> model.tar)',
+      );
       continue;
     }
     if (!ALLOWED_TYPES.has(entry.type)) {

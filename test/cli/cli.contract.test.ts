@@ -202,6 +202,31 @@ describe('sly-nn as a real process (package.json bin)', () => {
     );
   });
 
+  it('unpack refuses a tar of GNU tar --sparse, naming the file it would have left out', () => {
+    write('ckpt/config.json', '{"settings": {}}');
+    fs.truncateSync(write('ckpt/weights.bin', ''), 1 << 20); // all hole: GNU tar stores it as sparse
+    for (const format of ['gnu', 'posix']) {
+      const tarFile = path.join(work, `${format}.tar`);
+      const made = spawnSync('tar', [
+        `--format=${format}`,
+        '--sparse',
+        '-cf',
+        tarFile,
+        '-C',
+        path.join(work, 'ckpt'),
+        '.',
+      ]);
+      expect(made.status).toBe(0);
+      const out = path.join(work, `out-${format}`);
+      const r = slyNn('unpack', tarFile, out);
+      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r.stderr).toContain(
+        '"./weights.bin" is a sparse file (GNU tar --sparse), which unpack does not write',
+      );
+      expect(fs.existsSync(out)).toBe(false);
+    }
+  });
+
   it('errors go to stderr with a non-zero exit', () => {
     const notTar = write('x.tar', 'not a tar at all\n'.repeat(64));
     const r = slyNn('unpack', notTar, path.join(work, 'out'));

@@ -6,7 +6,7 @@ import path from 'path';
 import { gzipSync } from 'zlib';
 import { TaskError } from '../../src/errors';
 import { listTarEntries, packModelDir, unpackModelTar, unsafeEntries } from '../../src/model-state/tar';
-import { buildTar } from './tar-builder';
+import { buildTar, paxRecord } from './tar-builder';
 import type { RawEntry } from './tar-builder';
 
 let work: string;
@@ -280,6 +280,35 @@ describe('unpack (spec C.1)', () => {
     expect(e.message).toMatch(/refusing to unpack an unsafe tar/);
     expect(e.message).toMatch(message);
     expect(e.context.file).toBe(path.join(work, 'bad.tar'));
+    expectNothingLeft();
+  });
+
+  it('refuses GNU sparse entries (type S, and the pax sparse format) instead of leaving the file out', async () => {
+    const sparse = writeTar('sparse.tar', [
+      { path: 'config.json', content: '{}' },
+      { path: 'weights.bin', type: 'sparse', content: Buffer.alloc(512) },
+    ]);
+    expect((await unpackError(sparse)).message).toContain(
+      '"weights.bin" is a sparse file (GNU tar --sparse), which unpack does not write: pack the folder again ' +
+        'without --sparse (sly-nn pack <dir> model.tar)',
+    );
+    expectNothingLeft();
+    // GNU tar --format=posix --sparse: a pax header of GNU.sparse records, then a plain file holding the map.
+    const pax = writeTar('pax-sparse.tar', [
+      { path: 'config.json', content: '{}' },
+      {
+        path: 'PaxHeaders/weights.bin',
+        type: 'pax',
+        content: [
+          paxRecord('GNU.sparse.major', '1'),
+          paxRecord('GNU.sparse.minor', '0'),
+          paxRecord('GNU.sparse.name', 'weights.bin'),
+          paxRecord('GNU.sparse.realsize', '1048576'),
+        ].join(''),
+      },
+      { path: 'GNUSparseFile.0/weights.bin', content: '1\n0\n0\n' },
+    ]);
+    expect((await unpackError(pax)).message).toContain('"weights.bin" is a sparse file (GNU tar --sparse)');
     expectNothingLeft();
   });
 

@@ -7,8 +7,8 @@ export const unpackCommand: CliCommand = {
   summary: 'Unpack a model tar into a new folder, refusing unsafe archives',
   usage: 'sly-nn unpack <file.tar> <dir> [--replace] [--no-config-check]',
   help: [
-    'Refuses absolute paths, "..", links leading outside the folder, devices and fifos; says clearly when the',
-    'tar is empty, truncated or not a tar. A model tar is uncompressed: a gzip, zstd, bzip2 or xz file is',
+    'Refuses absolute paths, "..", links leading outside the folder, devices, fifos and entries it does not',
+    'write (GNU sparse files); says clearly when the tar is empty, truncated or not a tar. A model tar is uncompressed: a gzip, zstd, bzip2 or xz file is',
     'refused (unpack it with tar, then sly-nn pack the folder). Extracts into a temporary folder and renames it',
     'into place, so a failure leaves nothing half-written. <dir> must not exist or must be empty, unless',
     '--replace is given.',
