@@ -7,6 +7,7 @@
 import path from 'path';
 import { errorMessage, modelError } from '../errors';
 import type { ModelConfigJson, ObjClassJson } from '../format/types';
+import { tooDeepAt, tooDeepMessage } from '../task/json-file';
 import { writeFileAtomic } from '../util/atomic';
 import { readRegularFile } from '../util/regular-file';
 
@@ -84,6 +85,8 @@ export async function readModelConfig(
   } catch (e) {
     throw modelError(`invalid JSON: ${(e as Error).message}`, { file: shown }, e);
   }
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) throw modelError(tooDeepMessage(), { file: shown, field: deep });
   return parseModelConfig(value, shown);
 }
 
