@@ -12,6 +12,7 @@ import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { loadInferenceConfig } from './task/inference-config';
 import { resolveTaskPaths } from './task/paths';
+import { checkResultsWritable } from './task/results-folder';
 import { modelError } from './errors';
 import { readModelConfig } from './model-state/config';
 import { DEFAULT_PLUGIN, PLUGINS, pluginOfCheckpoint, type PluginEntry } from './plugins';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
   const plugin = await checkpointPlugin(paths.model);
+  await checkResultsWritable(paths);
   if (plugin.task === 'video_tracking') {
     // A tracker applies to a video project: every annotated object followed through its video.
     const { runTrackingInference } = await import('./tasks/video-tracking/run-inference');

@@ -100,6 +100,28 @@ async function notWritable(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * Writes and removes a probe file in `dir` (created if missing), so that a folder results go to is known to
+ * be writable before the work whose results it is to hold: a WriteFailure naming `dir` otherwise.
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.write-probe.${PROCESS_TAG}.tmp`);
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    await writeFileCallback(probe, 'probe');
+    await fsp.rm(probe, { force: true });
+  } catch (e) {
+    await fsp.rm(probe, { force: true }).catch(() => undefined);
+    const code = String((e as NodeJS.ErrnoException).code);
+    const reason = NO_SPACE.has(code)
+      ? `no space left on the device (${code})`
+      : NOT_WRITABLE.has(code)
+        ? `the folder is not writable (${code})`
+        : `a probe file could not be written in it (${(e as Error).message})`;
+    throw new WriteFailure(dir, reason, code, e);
+  }
+}
+
 /** `writeAtomically` for a folder: the temporary folder is created (its parent must exist) before `write`. */
 export function writeFolderAtomically<T>(
   target: string,

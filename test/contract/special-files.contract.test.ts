@@ -6,45 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { tinyUnetCheckpoint } from '../inference/helpers/tiny-checkpoint';
 import { runLauncher } from '../helpers/launcher';
-import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
+import { launcherTasks, type Entry } from '../helpers/launcher-tasks';
 
-const INFER_CONFIG = { model: {}, mode: { name: 'full_image' } };
-
-let work: string;
-let model: string;
-const roots: string[] = [];
-
-beforeAll(async () => {
-  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'sly-special-'));
-  model = path.join(work, 'model');
-  await tinyUnetCheckpoint({ outDir: model, size: 32 });
-}, 60_000);
-
-afterAll(async () => {
-  for (const root of roots) await removeTask(root);
-  await fsp.rm(work, { recursive: true, force: true });
-});
-
-async function task(entry: 'train' | 'inference'): Promise<string> {
-  const root = await makeTask({
-    project: {
-      projectName: 'shapes',
-      datasets: [{ name: 'ds', count: 4 }],
-      width: 32,
-      height: 32,
-      folds: { val: 0.5 },
-      seed: 3,
-    },
-    config: entry === 'train' ? TINY_TRAIN_CONFIG : INFER_CONFIG,
-    modelFrom: model,
-  });
-  roots.push(root);
-  return root;
-}
+const { task } = launcherTasks();
 
 /** Replaces the file at `rel` (inside the task folder) with a FIFO that nobody writes to. */
 async function fifoAt(root: string, rel: string): Promise<void> {
@@ -63,7 +29,7 @@ async function firstItem(root: string): Promise<{ image: string; annotation: str
 }
 
 describe('a FIFO in the model folder or the project is refused, naming it (no hang)', () => {
-  it.each<['train' | 'inference', (root: string) => Promise<string>, RegExp]>([
+  it.each<[Entry, (root: string) => Promise<string>, RegExp]>([
     [
       'train',
       async () => 'model/weights.bin',

@@ -9,6 +9,7 @@ import {
   writeFileAtomic,
   writeFolderAtomically,
   WriteFailure,
+  probeWritable,
 } from '../../src/util/atomic';
 
 let tmp: string;
@@ -197,5 +198,22 @@ describe('writeFolderAtomically', () => {
       }),
     ).rejects.toBe(boom);
     expect(await fs.readdir(tmp)).toEqual(['model']);
+  });
+});
+
+describe('probeWritable', () => {
+  it('writes and removes a probe in the folder, creating the folder if missing', async () => {
+    await probeWritable(tmp);
+    expect(await fs.readdir(tmp)).toEqual([]);
+    await probeWritable(path.join(tmp, 'results'));
+    expect(await fs.readdir(path.join(tmp, 'results'))).toEqual([]);
+  });
+
+  it('names the folder when no probe can be written there', async () => {
+    await fs.writeFile(path.join(tmp, 'results'), 'a file, not a folder');
+    await expect(probeWritable(path.join(tmp, 'results'))).rejects.toMatchObject({
+      path: path.join(tmp, 'results'),
+      message: expect.stringMatching(/^cannot write .*results: a probe file could not be written in it \(/),
+    });
   });
 });
