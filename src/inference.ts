@@ -14,6 +14,7 @@ import { applyGpuDevices } from './task/gpu';
 import { loadInferenceConfig } from './task/inference-config';
 import { resolveTaskPaths } from './task/paths';
 import { resolveShard } from './task/shard';
+import { checkResultsWritable } from './task/results-folder';
 import { configError, modelError } from './errors';
 import { readModelConfig } from './model-state/config';
 import { DEFAULT_PLUGIN, PLUGINS, pluginOfCheckpoint, type PluginEntry } from './plugins';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const paths = resolveTaskPaths(process.env);
   const shard = resolveShard(process.argv.slice(2), process.env);
   const plugin = await checkpointPlugin(paths.model);
+  await checkResultsWritable(paths);
   if (plugin.task === 'video_tracking') {
     if (shard !== undefined) {
       throw configError(

@@ -10,6 +10,7 @@ import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { resolveTaskPaths } from './task/paths';
+import { checkResultsWritable } from './task/results-folder';
 import { customModelSchemaOf, findPlugin } from './plugins';
 import { loadTrainConfig } from './task/train-config';
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     customModelSchema: customModelSchemaOf,
   });
   const plugin = findPlugin(config.network, { file: 'task_config.json', field: 'network' });
+  await checkResultsWritable(paths);
   const deviceIds = applyGpuDevices(config.gpu_devices, process.env);
   logger.debug('GPU devices remapped', {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,

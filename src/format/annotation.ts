@@ -52,7 +52,7 @@ export function parseAnnotation(
   // The SDK requires `tags`; a missing list is read as empty (nothing is lost by being lenient here).
   const tags = parseTags(obj.tags ?? [], meta, where);
   const objects = expectArray(obj.objects, { ...where, field: 'objects' });
-  const labels = objects.map((o, i) => parseLabel(o, meta, { ...where, item: indexed('objects', i) }));
+  const labels = objects.map((o, i) => parseLabel(o, meta, { ...where, item: indexed('objects', i) }, size));
   const customBigData =
     obj.customBigData === undefined || obj.customBigData === null
       ? {}
@@ -83,7 +83,13 @@ export function parseSize(value: unknown, where: TaskErrorContext): ImageSize {
   return { height: dim('height'), width: dim('width') };
 }
 
-export function parseLabel(json: unknown, meta: ProjectMeta, where: TaskErrorContext): Label {
+/** A label of an image of `image`'s size (when known: a bitmap larger than the image is refused undecoded). */
+export function parseLabel(
+  json: unknown,
+  meta: ProjectMeta,
+  where: TaskErrorContext,
+  image?: ImageSize,
+): Label {
   const obj = expectObject(json, where);
   const classTitle = expectString(obj.classTitle, { ...where, field: 'classTitle' });
   const objClass = meta.classByTitle.get(classTitle);
@@ -97,7 +103,7 @@ export function parseLabel(json: unknown, meta: ProjectMeta, where: TaskErrorCon
     classTitle,
     description: optionalString(obj, 'description', '', where),
     tags: parseTags(obj.tags ?? [], meta, where),
-    geometry: parseGeometry(obj, objClass.shape, where),
+    geometry: parseGeometry(obj, objClass.shape, where, image === undefined ? {} : { image }),
     extra: extraKeys(obj, LABEL_KEYS),
   };
 }

@@ -8,9 +8,9 @@
 import * as zlib from 'node:zlib';
 import { PNG, type PNGWithMetadata } from 'pngjs';
 import { decodeBase64Strict } from './base64';
-import type { BinaryMask, PixelPoint } from './model';
+import type { BinaryMask, ImageSize, PixelPoint } from './model';
 import { encodeMaskPng, isPngSignature } from './png-chunks';
-import { readMaskPngFast } from './png-mask-reader';
+import { readMaskPngFast, readPngSize } from './png-mask-reader';
 import type { BitmapJson } from './types';
 
 /** The bounding box of the non-zero pixels, or null for an empty mask. Inclusive bounds. */
@@ -104,26 +104,71 @@ function zlibStored(bytes: Uint8Array): Buffer {
   return out;
 }
 
+export interface BitmapDecodeOptions {
+  /**
+   * Refuse a raw PNG without the zlib wrapper (video annotations: the SDK's fallback for it fails on 1-bit
+   * masks, docs/supervisely-video-format.md V.4).
+   */
+  requireZlib?: boolean;
+  /**
+   * The image the bitmap is on. A PNG whose header declares more columns or rows than the image has is
+   * refused before anything is decoded (a 568-byte payload can declare 30000x30000, 900 MB of mask), and the
+   * zlib payload may not inflate past what a PNG of the image's size can hold.
+   */
+  image?: ImageSize;
+}
+
+/** Bytes a PNG of `size` can take at the most (16-bit RGBA, stored uncompressed), plus room for extra chunks. */
+function maxPngBytes(size: ImageSize): number {
+  return 8 * (size.width + 1) * size.height + 2 ** 20;
+}
+
 /**
  * Decodes a `bitmap.data` string to its mask (not cropped). Throws an Error whose message says what is wrong.
- * `requireZlib`: refuse a raw PNG without the zlib wrapper (video annotations: the SDK's fallback for it fails
- * on 1-bit masks, docs/supervisely-video-format.md V.4).
  */
-export function decodeBitmapData(data: string, options: { requireZlib?: boolean } = {}): BinaryMask {
+export function decodeBitmapData(data: string, options: BitmapDecodeOptions = {}): BinaryMask {
   let bytes: Buffer;
   try {
     bytes = decodeBase64Strict(data);
   } catch (e) {
     throw new Error(`bitmap data is ${(e as Error).message}`);
   }
-  return decodeMaskPng(unwrapZlib(bytes, options.requireZlib === true));
+  const limit = options.image === undefined ? undefined : maxPngBytes(options.image);
+  const png = unwrapZlib(bytes, options.requireZlib === true, limit);
+  if (options.image !== undefined) checkPngFits(png, options.image);
+  return decodeMaskPng(png);
 }
 
-/** zlib-inflates the payload; a raw PNG (no zlib wrapper) is accepted as [SDK-cur] does, unless `strict`. */
-function unwrapZlib(bytes: Buffer, strict: boolean): Buffer {
+/** The PNG's declared size against the image's, from its header alone. */
+function checkPngFits(png: Buffer, image: ImageSize): void {
+  if (!isPngSignature(png)) return; // decodeMaskPng says so
+  let size: ImageSize;
   try {
-    return zlib.inflateSync(bytes);
+    size = readPngSize(png);
   } catch (e) {
+    throw new Error(`bitmap PNG is damaged: ${(e as Error).message}`);
+  }
+  if (size.width > image.width || size.height > image.height) {
+    throw new Error(
+      `bitmap PNG declares ${size.width}x${size.height} pixels, larger than its ${image.width}x${image.height} ` +
+        'image; a bitmap lies within its image (the SDK crops labels to it), so it was not decoded',
+    );
+  }
+}
+
+/**
+ * zlib-inflates the payload; a raw PNG (no zlib wrapper) is accepted as [SDK-cur] does, unless `strict`. With
+ * `limit`, a payload inflating past it is refused.
+ */
+function unwrapZlib(bytes: Buffer, strict: boolean, limit: number | undefined): Buffer {
+  try {
+    return zlib.inflateSync(bytes, limit === undefined ? {} : { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(
+        `bitmap data inflates to more than ${limit} bytes, more than a PNG of its image's size can hold`,
+      );
+    }
     if (isPngSignature(bytes)) {
       if (!strict) return bytes;
       throw new Error('bitmap data is a PNG without the zlib wrapper, which the SDK cannot read here');

@@ -1,15 +1,14 @@
 /**
- * fs's callback readFile, as a promise (and src/util/atomic.ts writes with fs's callback writeFile). fs.promises'
- * versions go through a FileHandle with a JavaScript step per chunk; with dozens of images in flight that cost
- * measurably more CPU per small file (0.1-0.3 ms per file on the bench machine), for the same syscalls.
+ * Whole-file reads of images into reused buffers, through fs's callback API as promises (as src/util/atomic.ts
+ * writes with fs's callback writeFile, and src/util/regular-file.ts reads). fs.promises' versions go through a
+ * FileHandle with a JavaScript step per chunk; with dozens of images in flight that cost measurably more CPU
+ * per small file (0.1-0.3 ms per file on the bench machine), for the same syscalls. Only regular files are
+ * read (a FIFO would block the read forever).
  */
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
+import { openRegularFile } from '../util/regular-file';
 
-export const readFile = promisify(fs.readFile);
-
-const open = promisify(fs.open);
-const fstat = promisify(fs.fstat);
 const read = promisify(fs.read);
 const close = promisify(fs.close);
 
@@ -38,10 +37,9 @@ export class ReusedReadBuffers {
   ) {}
 
   async read(file: string): Promise<FileLease> {
-    const fd = await open(file, 'r');
+    const { fd, size } = await openRegularFile(file);
     let buffer: Buffer | undefined;
     try {
-      const { size } = await fstat(fd);
       buffer = this.take(size + 1);
       let length = 0;
       // Until EOF: the size is only a hint (a file may grow meanwhile); +1 so EOF is seen without a regrow.

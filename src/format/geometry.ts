@@ -14,7 +14,7 @@ import {
   indexed,
   type JsonObject,
 } from './json-fields';
-import type { BinaryMask, BitmapGeometry, Geometry, PixelPoint } from './model';
+import type { BinaryMask, BitmapGeometry, Geometry, ImageSize, PixelPoint } from './model';
 import { pyRound } from './py-round';
 import { SHAPE_NAMES, type LabelJson, type ShapeName } from './types';
 
@@ -24,6 +24,8 @@ export const GEOMETRY_KEYS: readonly string[] = ['points', 'bitmap', 'multichann
 export interface GeometryParseOptions {
   /** Refuse bitmap payloads without the zlib wrapper (video figures, see `decodeBitmapData`). */
   requireZlib?: boolean;
+  /** The image (or frame) the geometry is on: a bitmap larger than it is refused before it is decoded. */
+  image?: ImageSize;
 }
 
 /**

@@ -35,7 +35,8 @@ export function tableCrc32(data: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** One PNG chunk: length, type, data and CRC. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -98,11 +99,11 @@ export function encodeMaskPng(mask: { width: number; height: number; data: Uint8
   }
   return Buffer.concat([
     PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
-    chunk('tRNS', Buffer.from([0])),
-    chunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
+    pngChunk('tRNS', Buffer.from([0])),
+    pngChunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
@@ -129,9 +130,9 @@ export function encodeIndexPng(
   for (let y = 0; y < height; y++) raw.set(data.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
   return Buffer.concat([
     PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('PLTE', Buffer.from(palette.buffer, palette.byteOffset, palette.byteLength)),
-    chunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('PLTE', Buffer.from(palette.buffer, palette.byteOffset, palette.byteLength)),
+    pngChunk('IDAT', zlib.deflateSync(raw, { level: IDAT_LEVEL })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }

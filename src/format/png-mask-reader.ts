@@ -109,6 +109,23 @@ interface Samples {
   data: Uint8Array | Uint16Array;
 }
 
+/**
+ * The width and height a PNG's header declares, read from its first chunk (IHDR, which the PNG format puts
+ * first) without decoding anything: to check them before the pixels are allocated.
+ */
+export function readPngSize(png: Buffer): { width: number; height: number } {
+  if (!isPngSignature(png)) throw new Error('no PNG signature');
+  if (
+    png.length < 8 + 8 + 13 + 4 ||
+    png.toString('latin1', 12, 16) !== 'IHDR' ||
+    png.readUInt32BE(8) !== 13
+  ) {
+    throw new Error('the PNG does not start with its IHDR chunk');
+  }
+  if (crc32(png.subarray(12, 29)) !== png.readUInt32BE(29)) throw new Error('bad CRC in the IHDR chunk');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
 function readPngChunks(png: Buffer): Chunks {
   if (!isPngSignature(png)) throw new Error('no PNG signature');
   return readChunks(png);
@@ -123,9 +140,7 @@ function readSamples(c: Chunks): Samples | undefined {
   if (c.colorType === COLOR_PALETTE && c.paletteSize === 0) throw new Error('a palette PNG without PLTE');
   const { width, height, depth } = c;
   const rowBytes = Math.ceil((width * depth) / 8);
-  const raw = inflateImageData(c);
-  if (raw.length < (rowBytes + 1) * height)
-    throw new Error('the PNG image data is shorter than its size says');
+  const raw = inflateImageData(c, (rowBytes + 1) * height);
   const rows = unfilter(raw, rowBytes, height, depth === 16 ? 2 : 1);
   if (depth === 16) {
     const data = new Uint16Array(width * height);
@@ -178,9 +193,7 @@ function readFirstChannel(c: Chunks): Samples | undefined {
   if (channels === 0 || c.depth !== 8 || c.interlace !== 0) return undefined;
   const { width, height } = c;
   const rowBytes = width * channels;
-  const raw = inflateImageData(c);
-  if (raw.length < (rowBytes + 1) * height)
-    throw new Error('the PNG image data is shorter than its size says');
+  const raw = inflateImageData(c, (rowBytes + 1) * height);
   const rows = unfilter(raw, rowBytes, height, channels);
   const data = new Uint8Array(width * height);
   for (let i = 0; i < data.length; i++) {
@@ -196,12 +209,22 @@ function readFirstChannel(c: Chunks): Samples | undefined {
   return { chunks: c, data };
 }
 
-function inflateImageData(c: Chunks): Buffer {
+/** Slack past the exact size for encoders that leave bytes after the rows (libpng warns, and reads on). */
+const IMAGE_DATA_SLACK = 2 ** 16;
+
+/** The filtered rows, `size` bytes of them; more than a little more is refused, not inflated (a zlib bomb). */
+function inflateImageData(c: Chunks, size: number): Buffer {
+  let raw: Buffer;
   try {
-    return zlib.inflateSync(Buffer.concat(c.idat));
+    raw = zlib.inflateSync(Buffer.concat(c.idat), { maxOutputLength: size + IMAGE_DATA_SLACK });
   } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`the PNG's image data inflates to more than the ${size} bytes its size says`);
+    }
     throw new Error(`the PNG's image data does not inflate: ${(e as Error).message}`);
   }
+  if (raw.length < size) throw new Error('the PNG image data is shorter than its size says');
+  return raw;
 }
 
 /** The mask of a palette or grey PNG, or undefined if this PNG needs the general decoder. */

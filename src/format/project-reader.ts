@@ -9,10 +9,10 @@ import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { dataError, errorMessage } from '../errors';
 import { parseAnnotationText } from './annotation';
-import { readFile } from './file-io';
 import { annotationNameCandidates, hasSupportedImageExtension } from './item-names';
 import { parseProjectMeta } from './meta';
 import type { Annotation, ProjectMeta } from './model';
+import { fileKindName, readRegularFile } from '../util/regular-file';
 
 export interface ProjectItem {
   readonly dataset: string;
@@ -36,6 +36,8 @@ export interface ProjectListing {
   readonly datasets: readonly DatasetListing[];
 }
 
+const isAnnotationName = (name: string): boolean => name.endsWith('.json');
+
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A path as users know it in messages: the project name, then the path inside the project. */
@@ -47,24 +49,55 @@ async function readDir(dir: string): Promise<Dirent[]> {
   return fs.readdir(dir, { withFileTypes: true });
 }
 
-/** Follows symbolic links, so a linked file or folder counts as what it points to. */
-async function entryKind(dir: string, entry: Dirent): Promise<'file' | 'dir' | 'other'> {
+/**
+ * Follows symbolic links, so a linked file or folder counts as what it points to. `special`: a FIFO, socket or
+ * device (which a read would block on, or never finish); `other`: a dangling link.
+ */
+async function entryKind(dir: string, entry: Dirent): Promise<'file' | 'dir' | 'special' | 'other'> {
   if (entry.isFile()) return 'file';
   if (entry.isDirectory()) return 'dir';
-  if (!entry.isSymbolicLink()) return 'other';
+  if (!entry.isSymbolicLink()) return 'special';
   try {
     const stat = await fs.stat(path.join(dir, entry.name));
-    return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : 'other';
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : 'special';
   } catch {
     return 'other'; // a dangling link
   }
 }
 
-/** The names of the files (or folders) in `dir`, links followed, by code point. */
-export async function namesOfKind(dir: string, kind: 'file' | 'dir'): Promise<string[]> {
+/** The names of the files (or folders, or special files) in `dir`, links followed, by code point. */
+export async function namesOfKind(dir: string, kind: 'file' | 'dir' | 'special'): Promise<string[]> {
   const names: string[] = [];
   for (const entry of await readDir(dir)) if ((await entryKind(dir, entry)) === kind) names.push(entry.name);
   return names.sort(byCodePoint);
+}
+
+/**
+ * A data error for the first FIFO, socket or device in `dir` whose name `accept`s (an item's image or
+ * annotation): such an entry would otherwise be skipped silently, or block the read that follows.
+ */
+export async function refuseSpecialFiles(
+  dir: string,
+  accept: (name: string) => boolean,
+  display: (file: string) => string,
+): Promise<void> {
+  const [name] = (await namesOfKind(dir, 'special')).filter(accept);
+  if (name === undefined) return;
+  const file = path.join(dir, name);
+  const kind = await fs.stat(file).then(fileKindName, () => 'not a regular file');
+  throw dataError(`this is ${kind}, not a regular file; an item's image and annotation are files`, {
+    file: display(file),
+  });
+}
+
+/** Whether anything (a file, a folder, a FIFO...) is at `file`, links followed. */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.stat(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function isFile(file: string): Promise<boolean> {
@@ -92,7 +125,8 @@ export async function readSingleProject(dir: string): Promise<ProjectListing> {
   if (!(await isDirectory(dir))) throw dataError('the project folder does not exist', { file: dir });
   let candidate = dir;
   for (let depth = 0; depth < 3; depth++) {
-    if (await isFile(path.join(candidate, 'meta.json'))) return openProject(candidate);
+    // Anything named meta.json makes the project: reading it says what is wrong with one that is not a file.
+    if (await exists(path.join(candidate, 'meta.json'))) return openProject(candidate);
     if (depth === 2) break;
     const subdirs = await namesOfKind(candidate, 'dir');
     if (subdirs.length !== 1) {
@@ -142,8 +176,10 @@ async function listDataset(
       );
     }
   }
+  await refuseSpecialFiles(imgDir, hasSupportedImageExtension, display);
+  await refuseSpecialFiles(annDir, isAnnotationName, display);
   const images = (await namesOfKind(imgDir, 'file')).filter(hasSupportedImageExtension);
-  const annotations = new Set((await namesOfKind(annDir, 'file')).filter((n) => n.endsWith('.json')));
+  const annotations = new Set((await namesOfKind(annDir, 'file')).filter(isAnnotationName));
   if (images.length === 0 || annotations.size === 0) {
     throw dataError(
       `dataset "${dataset}" is empty (${images.length} images, ${annotations.size} annotations); ` +
@@ -190,7 +226,7 @@ export function countItems(project: ProjectListing): number {
 export async function readJsonFile(file: string, display: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file, 'utf8');
   } catch (e) {
     throw dataError(`cannot read the file: ${errorMessage(e)}`, { file: display }, e);
   }
@@ -206,7 +242,7 @@ export async function readItemAnnotation(project: ProjectListing, item: ProjectI
   const file = projectDisplayPath(project, item.annotationPath);
   let text: string;
   try {
-    text = await readFile(item.annotationPath, 'utf8');
+    text = await readRegularFile(item.annotationPath, 'utf8');
   } catch (e) {
     throw dataError(`cannot read the file: ${errorMessage(e)}`, { file }, e);
   }

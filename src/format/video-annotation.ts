@@ -330,7 +330,10 @@ function parseFigure(
   const geometryJson = expectObject(obj.geometry, { ...where, field: 'geometry' });
   let geometry: Geometry;
   try {
-    geometry = parseGeometry(geometryJson, type as ShapeName, where, { requireZlib: true });
+    geometry = parseGeometry(geometryJson, type as ShapeName, where, {
+      requireZlib: true,
+      image: context.size,
+    });
   } catch (e) {
     // parseGeometry names fields inside the geometry object; here that object is the figure's `geometry`.
     if (!(e instanceof TaskError)) throw e;

@@ -15,7 +15,15 @@ import { hasSupportedVideoExtension, splitExt } from './item-names';
 import { emptyKeyIdMap, parseKeyIdMap, type KeyIdMap } from './key-id-map';
 import { parseProjectMeta } from './meta';
 import type { ProjectMeta } from './model';
-import { isDirectory, isFile, namesOfKind, projectDisplayPath, readJsonFile } from './project-reader';
+import {
+  exists,
+  isDirectory,
+  isFile,
+  namesOfKind,
+  projectDisplayPath,
+  readJsonFile,
+  refuseSpecialFiles,
+} from './project-reader';
 import { parseVideoAnnotation, type VideoAnnotation } from './video-annotation';
 
 /** `VideoDataset`'s folder names; a folder whose name ends with one is not a dataset (V.1.1). */
@@ -78,7 +86,7 @@ const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
  */
 export async function readSingleVideoProject(dir: string): Promise<VideoProjectListing> {
   if (!(await isDirectory(dir))) throw dataError('the project folder does not exist', { file: dir });
-  if (await isFile(path.join(dir, 'meta.json'))) return openVideoProject(dir);
+  if (await exists(path.join(dir, 'meta.json'))) return openVideoProject(dir);
   const found: VideoProjectListing[] = [];
   let firstError: unknown;
   for (const candidate of await foldersWithMeta(dir)) {
@@ -141,7 +149,7 @@ export async function openVideoProject(root: string): Promise<VideoProjectListin
       .filter((part) => part !== NESTED_DATASETS_DIR)
       .join('/');
     try {
-      datasets.push(await listVideoDataset(dir, datasetName));
+      datasets.push(await listVideoDataset(dir, datasetName, display));
     } catch (e) {
       if (!(e instanceof SkipDataset)) throw e;
       skipped.push({ folder: display(dir), reason: e.message });
@@ -186,12 +194,18 @@ async function datasetCandidates(root: string, rel: string): Promise<string[]> {
 /** Why the SDK would skip a dataset folder (its `VideoDataset` constructor raising). */
 class SkipDataset extends Error {}
 
-async function listVideoDataset(dir: string, dataset: string): Promise<VideoDatasetListing> {
+async function listVideoDataset(
+  dir: string,
+  dataset: string,
+  display: (file: string) => string,
+): Promise<VideoDatasetListing> {
   const videoDir = path.join(dir, 'video');
   const annDir = path.join(dir, 'ann');
   for (const sub of [videoDir, annDir]) {
     if (!(await isDirectory(sub))) throw new SkipDataset(`no ${path.basename(sub)}/ folder`);
   }
+  await refuseSpecialFiles(videoDir, hasSupportedVideoExtension, display);
+  await refuseSpecialFiles(annDir, (n) => n.endsWith('.json'), display);
   const videos = (await namesOfKind(videoDir, 'file')).filter(hasSupportedVideoExtension);
   const annotations = (await namesOfKind(annDir, 'file')).filter((n) => n.endsWith('.json'));
   const annotationSet = new Set(annotations);

@@ -7,7 +7,7 @@
 
 import { imageSize } from 'image-size';
 import sharp from 'sharp';
-import { dataError, errorMessage } from '../errors';
+import { dataError, errorMessage, TaskError } from '../errors';
 import { ReusedReadBuffers, type FileLease } from '../format/file-io';
 import type { ImageSize } from '../format/model';
 import { decodeBmp, isBmp } from './bmp';
@@ -110,7 +110,25 @@ export function decodeImageBytes(bytes: Uint8Array, options: DecodeImageOptions 
   return decodeBytes(buffer, options, { file: options.displayName ?? 'image' });
 }
 
+/**
+ * Decodes, with every failure a data error naming the file: sharp throws synchronously too (an empty buffer,
+ * "Input Buffer is empty"), not only from its promises, and no message of sharp's names the file.
+ */
 async function decodeBytes(
+  bytes: Buffer,
+  options: DecodeImageOptions,
+  where: { file: string },
+): Promise<DecodedImage> {
+  if (bytes.length === 0) throw dataError('the image file is empty (0 bytes)', where);
+  try {
+    return await decodeNonEmpty(bytes, options, where);
+  } catch (e) {
+    if (e instanceof TaskError) throw e;
+    throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+  }
+}
+
+async function decodeNonEmpty(
   bytes: Buffer,
   options: DecodeImageOptions,
   where: { file: string },
@@ -119,12 +137,7 @@ async function decodeBytes(
   let stored: ImageSize;
   let orientation: number | undefined;
   if (isBmp(bytes)) {
-    let bmp: ReturnType<typeof decodeBmp>;
-    try {
-      bmp = decodeBmp(bytes);
-    } catch (e) {
-      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
-    }
+    const bmp = decodeBmp(bytes);
     stored = { width: bmp.width, height: bmp.height };
     pipeline = sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: 3 } });
   } else {
@@ -152,17 +165,13 @@ async function decodeBytes(
       kernel: 'linear',
     });
   }
-  try {
-    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      width: info.width,
-      height: info.height,
-      sourceSize: decision.size,
-      exif: decision.exif,
-    };
-  } catch (e) {
-    throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
-  }
+  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    sourceSize: decision.size,
+    exif: decision.exif,
+  };
 }

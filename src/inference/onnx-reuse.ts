@@ -3,7 +3,6 @@
  * hash (src/onnx/weights-hash.ts) equals that of model.json + weights.bin, it was written by the current exporter
  * version, and its input and output are the sizes config.json says. Otherwise the reason, for the log; the caller then exports in memory.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { errorMessage } from '../errors';
@@ -11,6 +10,7 @@ import type { ImageSize } from '../format/model';
 import { ONNX_FILE } from '../network/model-files';
 import { EXPORTER_VERSION, EXPORTER_VERSION_KEY } from '../onnx/export';
 import { checkpointWeightsHash, WEIGHTS_HASH_KEY } from '../onnx/weights-hash';
+import { readRegularFile } from '../util/regular-file';
 
 export type OnnxReuse = { readonly bytes: Uint8Array } | { readonly reason: string };
 
@@ -20,7 +20,7 @@ export async function reusableOnnx(
 ): Promise<OnnxReuse> {
   let bytes: Buffer;
   try {
-    bytes = await fsp.readFile(path.join(dir, ONNX_FILE));
+    bytes = await readRegularFile(path.join(dir, ONNX_FILE));
   } catch (e) {
     const absent = (e as NodeJS.ErrnoException).code === 'ENOENT';
     return { reason: absent ? 'the checkpoint has no model.onnx' : `model.onnx: ${errorMessage(e)}` };

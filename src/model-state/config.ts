@@ -4,11 +4,12 @@
  * classes) and strictly where a wrong value would break inference later; written as `out_classes`.
  */
 
-import fs from 'fs/promises';
 import path from 'path';
-import { modelError } from '../errors';
+import { errorMessage, modelError } from '../errors';
 import type { ModelConfigJson, ObjClassJson } from '../format/types';
+import { tooDeepAt, tooDeepMessage } from '../task/json-file';
 import { writeFileAtomic } from '../util/atomic';
+import { readRegularFile } from '../util/regular-file';
 
 export const MODEL_CONFIG_FILE = 'config.json';
 
@@ -67,7 +68,7 @@ export async function readModelConfig(
   const shown = options.displayName ?? file;
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await readRegularFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -76,7 +77,7 @@ export async function readModelConfig(
         { file: shown },
       );
     }
-    throw modelError(`cannot read the file (${code ?? String(e)})`, { file: shown }, e);
+    throw modelError(`cannot read the file: ${errorMessage(e)}`, { file: shown }, e);
   }
   let value: unknown;
   try {
@@ -84,6 +85,8 @@ export async function readModelConfig(
   } catch (e) {
     throw modelError(`invalid JSON: ${(e as Error).message}`, { file: shown }, e);
   }
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) throw modelError(tooDeepMessage(), { file: shown, field: deep });
   return parseModelConfig(value, shown);
 }
 

@@ -7,10 +7,10 @@
  * Missing files, invalid JSON, a manifest that does not fit the tfjs layers format, a shard path outside the
  * folder and weight files whose size does not match the manifest are model errors naming the file.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { errorMessage, modelError } from '../errors';
+import { readRegularFile } from '../util/regular-file';
 
 export const MODEL_JSON_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -122,7 +122,7 @@ export function specByteLength(spec: WeightSpec): number {
 
 async function readFileOrThrow(file: string): Promise<Buffer> {
   try {
-    return await fsp.readFile(file);
+    return await readRegularFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const detail = code === 'ENOENT' ? 'file not found' : `cannot read: ${errorMessage(e)}`;

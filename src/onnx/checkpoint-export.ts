@@ -3,12 +3,12 @@
  * to one `.onnx` file. The class map from config.json goes into the ONNX metadata, so the file alone says
  * which output channel is which class.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage, modelError, TaskError } from '../errors';
 import { loadModelFromDir, MODEL_JSON_FILE } from '../network/io';
 import { exportToOnnx, type OnnxExport } from './export';
 import { writeFileAtomic } from '../util/atomic';
+import { readRegularFile } from '../util/regular-file';
 
 /** The file name of the ONNX export inside a checkpoint folder. */
 export { ONNX_FILE } from '../network/model-files';
@@ -73,7 +73,7 @@ export async function exportCheckpointToOnnx(opts: {
 async function readClassMap(file: string): Promise<Record<string, number> | null> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readRegularFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw modelError(`cannot read: ${errorMessage(e)}`, { file }, e);

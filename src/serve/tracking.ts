@@ -55,7 +55,7 @@ function drawInputGeometry(
     throw badRequest(`${where.item}.type must be "bitmap" or "polygon", got ${JSON.stringify(type)}`);
   }
   if (!isObject(geometry.data)) throw badRequest(`${where.item}.data must be the geometry's JSON`);
-  const parsed = parseGeometry(geometry.data, type, where);
+  const parsed = parseGeometry(geometry.data, type, where, { image: size });
   drawGeometry({ width: size.width, height: size.height, data: mask }, parsed, id);
 }
 

@@ -3,9 +3,10 @@
  * error (JSON.parse only gives a character offset, and not on every Node version).
  */
 
-import fs from 'fs/promises';
-import { configError } from '../errors';
+import { configError, errorMessage } from '../errors';
+import { readRegularFile } from '../util/regular-file';
 import type { TaskErrorContext } from '../errors';
+import { joinPath } from './update-recursively';
 
 export interface JsonText {
   text: string;
@@ -21,14 +22,52 @@ export function parseJsonText({ text, displayName }: JsonText): unknown {
       file: displayName,
     });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     const offset = syntaxErrorOffset(reason, text);
     const where = offset === undefined ? '' : ` at ${lineColumn(text, offset)}`;
     throw configError(`invalid JSON${where}: ${cleanReason(reason)}`, { file: displayName });
   }
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) throw configError(tooDeepMessage(), { file: displayName, field: deep });
+  return value;
+}
+
+/**
+ * How deep a config may nest (objects and lists within each other): far beyond any real config, which nests a
+ * few levels, and far below the depth at which the recursive walks of a config (merging, copying, validating)
+ * run out of stack ("Maximum call stack size exceeded", naming no file).
+ */
+export const MAX_JSON_DEPTH = 100;
+
+export function tooDeepMessage(): string {
+  return `nested more than ${MAX_JSON_DEPTH} levels deep (objects and lists within each other); a config nests a few`;
+}
+
+/**
+ * Where a parsed JSON value nests more than `max` objects or lists deep: the path of the first container
+ * past that depth (shortened), or undefined. Iterative, so it is safe at any depth.
+ */
+export function tooDeepAt(value: unknown, max = MAX_JSON_DEPTH): string | undefined {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth > max) return shortPath(next.path);
+    const children: [string | number, unknown][] = Array.isArray(next.value)
+      ? next.value.map((v, i) => [i, v])
+      : Object.entries(next.value);
+    for (const [key, child] of children) {
+      stack.push({ value: child, depth: next.depth + 1, path: joinPath(next.path, key) });
+    }
+  }
+  return undefined;
+}
+
+function shortPath(path: string): string {
+  return path.length > 60 ? `${path.slice(0, 57)}...` : path;
 }
 
 /** Read and parse a JSON file; a missing file is a config error unless `context` says otherwise. */
@@ -39,10 +78,10 @@ export async function readJsonFile(
 ): Promise<unknown> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await readRegularFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? String(e)})`;
+    const why = code === 'ENOENT' ? 'file not found' : `cannot read the file: ${errorMessage(e)}`;
     throw configError(why, { file: displayName, ...context });
   }
   return parseJsonText({ text, displayName });
@@ -118,11 +157,27 @@ export function firstJsonErrorOffset(text: string): number | undefined {
       digits();
     }
   };
+  let depth = 0;
   const value = (): void => {
     ws();
     const c = text[i];
+    // Past the depth a config may have, the scan stops where it is (it recurses: its stack is bounded too).
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) fail();
+    if (c === '{' || c === '[') {
+      depth += 1;
+      container(c);
+      depth -= 1;
+      return;
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true');
+    if (c === 'f') return literal('false');
+    if (c === 'n') return literal('null');
+    number();
+  };
+  const container = (c: string): void => {
+    i += 1;
     if (c === '{') {
-      i += 1;
       ws();
       if (text[i] === '}') return void (i += 1);
       for (;;) {
@@ -139,23 +194,15 @@ export function firstJsonErrorOffset(text: string): number | undefined {
         else fail();
       }
     }
-    if (c === '[') {
-      i += 1;
+    ws();
+    if (text[i] === ']') return void (i += 1);
+    for (;;) {
+      value();
       ws();
-      if (text[i] === ']') return void (i += 1);
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i += 1;
-        else if (text[i] === ']') return void (i += 1);
-        else fail();
-      }
+      if (text[i] === ',') i += 1;
+      else if (text[i] === ']') return void (i += 1);
+      else fail();
     }
-    if (c === '"') return string();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    number();
   };
   try {
     value();

@@ -3,8 +3,8 @@
  * when only that exists (spec H.5.7).
  */
 
-import fs from 'fs/promises';
 import { configError } from '../errors';
+import { readRegularFile } from '../util/regular-file';
 import { parseJsonText } from './json-file';
 import type { TaskPaths } from './paths';
 import type { JsonObject } from './update-recursively';
@@ -49,7 +49,7 @@ export function parseConfigObject(text: string, displayName: string): JsonObject
 
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
-    return await fs.readFile(file, 'utf8');
+    return await readRegularFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw configError(`cannot read the file: ${(e as Error).message}`, { file });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const fsp = fs.promises;
-/** fs's callback writeFile, as a promise: cheaper per small file than fs.promises' (see format/file-io.ts). */
+/** fs's callback writeFile, as a promise: cheaper per small file than fs.promises' (see regular-file.ts). */
 const writeFileCallback = promisify(fs.writeFile);
 
 /** Unique to this process, even beside another process with the same pid (containers sharing a volume). */
@@ -44,8 +44,81 @@ export async function writeAtomically<T>(
     await fsp.rename(temp, target);
     return result;
   } catch (e) {
-    await fsp.rm(temp, { recursive: true, force: true });
-    throw e;
+    await fsp.rm(temp, { recursive: true, force: true }).catch(() => undefined);
+    throw await explainWriteError(e, target);
+  }
+}
+
+/**
+ * A write that failed for a reason the user can fix, naming what was being written: Node's own message names
+ * no path for a failed write() ("ENOSPC: no space left on device, write"), and a folder that cannot be written
+ * may surface as a missing file further on. `code` is the system's (ENOSPC, EACCES, ...).
+ */
+export class WriteFailure extends Error {
+  readonly code: string;
+
+  constructor(
+    /** The file or folder being written. */
+    readonly path: string,
+    /** What went wrong, e.g. "no space left on the device (ENOSPC)". */
+    readonly reason: string,
+    code: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${path}: ${reason}`, { cause });
+    this.name = 'WriteFailure';
+    this.code = code;
+  }
+}
+
+const NO_SPACE: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
+const NOT_WRITABLE: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * `e`, a failure to write `target`, as a WriteFailure naming it when the disk is full or the folder cannot be
+ * written (the folder: where the failing call was, else `target`'s); anything else is returned as it is.
+ */
+export async function explainWriteError(e: unknown, target: string): Promise<unknown> {
+  if (e instanceof WriteFailure) return e;
+  const { code, path: failedAt } = (e ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string') return e;
+  if (NO_SPACE.has(code)) return new WriteFailure(target, `no space left on the device (${code})`, code, e);
+  const folder = path.dirname(failedAt ?? target);
+  if (NOT_WRITABLE.has(code) || (code === 'ENOENT' && (await notWritable(folder)))) {
+    return new WriteFailure(target, `the folder ${folder} is not writable (${code})`, code, e);
+  }
+  return e;
+}
+
+/** Whether `dir` exists and this process may not write in it (a read-only mount, no permission). */
+async function notWritable(dir: string): Promise<boolean> {
+  try {
+    await fsp.access(dir, fs.constants.W_OK);
+    return false;
+  } catch (e) {
+    return NOT_WRITABLE.has(String((e as NodeJS.ErrnoException).code));
+  }
+}
+
+/**
+ * Writes and removes a probe file in `dir` (created if missing), so that a folder results go to is known to
+ * be writable before the work whose results it is to hold: a WriteFailure naming `dir` otherwise.
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.write-probe.${PROCESS_TAG}.tmp`);
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    await writeFileCallback(probe, 'probe');
+    await fsp.rm(probe, { force: true });
+  } catch (e) {
+    await fsp.rm(probe, { force: true }).catch(() => undefined);
+    const code = String((e as NodeJS.ErrnoException).code);
+    const reason = NO_SPACE.has(code)
+      ? `no space left on the device (${code})`
+      : NOT_WRITABLE.has(code)
+        ? `the folder is not writable (${code})`
+        : `a probe file could not be written in it (${(e as Error).message})`;
+    throw new WriteFailure(dir, reason, code, e);
   }
 }
 

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { gzipSync } from 'zlib';
 import type { CliCommand, CliIo } from '../../src/cli/command';
 import { COMMANDS } from '../../src/cli/commands';
 import { parseSegmentArgs } from '../../src/cli/commands/segment';
@@ -147,6 +148,83 @@ describe('sly-nn as a real process (package.json bin)', () => {
     const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/init-weights/);
     expect(r.stderr).toContain('tfjs-loaded=false');
+  });
+
+  it('unpack refuses a gzip or zstd tar with one line saying to repack it uncompressed (no crash, nothing written)', () => {
+    const packed = path.join(work, 'model.tar');
+    write('ckpt/config.json', '{"settings": {}}');
+    write('ckpt/weights.bin', 'W'.repeat(3000));
+    expect(slyNn('pack', path.join(work, 'ckpt'), packed).status).toBe(0);
+    const tarBytes = fs.readFileSync(packed);
+    const compressed: [string, Buffer, string][] = [
+      ['model.tar.gz', gzipSync(tarBytes), 'gzip'],
+      // The zstd magic and a frame header: node-tar used to try to inflate it and crash on Node 20.
+      ['model.tar.zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58]), tarBytes]), 'zstd'],
+    ];
+    for (const [name, bytes, kind] of compressed) {
+      const file = path.join(work, name);
+      fs.writeFileSync(file, bytes);
+      const out = path.join(work, `out-${kind}`);
+      const r = slyNn('unpack', file, out);
+      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `sly-nn unpack: error: ${file}: the file is ${kind}-compressed, but a model tar must be an uncompressed ` +
+          `tar: unpack it (${kind === 'gzip' ? 'tar -xzf' : 'tar --zstd -xf'} ${file} -C <dir>), then pack the ` +
+          'folder (sly-nn pack <dir> model.tar)',
+      ]);
+      expect(fs.existsSync(out)).toBe(false);
+    }
+  });
+
+  it('pack refuses a folder holding a link followed by a FIFO, naming it (it used to exit 0 with no tar and no word)', () => {
+    write('ckpt/config.json', '{"settings": {}}');
+    fs.symlinkSync('pipe', path.join(work, 'ckpt', 'a_link'));
+    spawnSync('mkfifo', [path.join(work, 'ckpt', 'pipe')]);
+    const tarFile = path.join(work, 'model.tar');
+    const r = slyNn('pack', path.join(work, 'ckpt'), tarFile);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toContain('"pipe" is a FIFO (only files, folders and links are allowed)');
+    expect(fs.existsSync(tarFile)).toBe(false);
+  });
+
+  it('a command that stops without finishing exits 1 saying so, not 0 in silence', () => {
+    // A command whose promise never settles and that leaves nothing to wait for (node-tar on a FIFO did so).
+    const probe = [
+      `const { COMMANDS } = require(${JSON.stringify(builtFile('src/cli/commands/index.ts'))});`,
+      `COMMANDS.find((c) => c.name === 'pack').run = () => new Promise(() => {});`,
+      `process.argv = [process.argv[0], 'sly-nn', 'pack', 'a', 'b.tar'];`,
+      `require(${JSON.stringify(builtFile('src/cli/main.ts'))});`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      'sly-nn: error: the command stopped before finishing, with nothing left to wait for\n',
+    );
+  });
+
+  it('unpack refuses a tar of GNU tar --sparse, naming the file it would have left out', () => {
+    write('ckpt/config.json', '{"settings": {}}');
+    fs.truncateSync(write('ckpt/weights.bin', ''), 1 << 20); // all hole: GNU tar stores it as sparse
+    for (const format of ['gnu', 'posix']) {
+      const tarFile = path.join(work, `${format}.tar`);
+      const made = spawnSync('tar', [
+        `--format=${format}`,
+        '--sparse',
+        '-cf',
+        tarFile,
+        '-C',
+        path.join(work, 'ckpt'),
+        '.',
+      ]);
+      expect(made.status).toBe(0);
+      const out = path.join(work, `out-${format}`);
+      const r = slyNn('unpack', tarFile, out);
+      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r.stderr).toContain(
+        '"./weights.bin" is a sparse file (GNU tar --sparse), which unpack does not write',
+      );
+      expect(fs.existsSync(out)).toBe(false);
+    }
   });
 
   it('errors go to stderr with a non-zero exit', () => {

@@ -54,6 +54,18 @@ describe('entry points through the Python launchers (spec H.1, H.3)', () => {
     ['train', '{"val_evrey": 2}', 'field "val_evrey": unknown key; did you mean "val_every"?', 'val_evrey'],
     ['train', '{"epochs": 2, "val_every": 3}', 'field "val_every": 3 is more than epochs (2)', 'val_every'],
     [
+      'train',
+      `{"custom_model_config": ${'{"a": '.repeat(50_000)}1${'}'.repeat(50_000)}}`,
+      'task_config.json: field "custom_model_config.a.a.a',
+      '',
+    ],
+    [
+      'inference',
+      `{"model": {}, "mode": ${'['.repeat(50_000)}${']'.repeat(50_000)}}`,
+      'nested more than 100 levels',
+      '',
+    ],
+    [
       'inference',
       '{"model": {"gpu_device": -1}}',
       'field "model.gpu_device": expected a number >= 0, found -1',

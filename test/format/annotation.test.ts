@@ -7,6 +7,8 @@ import {
   serializeAnnotation,
 } from '../../src/format/annotation';
 import { encodeBitmap } from '../../src/format/bitmap-codec';
+import { encodeMaskPng } from '../../src/format/png-chunks';
+import { withDeclaredSize } from '../helpers/png';
 import { parseProjectMeta } from '../../src/format/meta';
 import { pyRound } from '../../src/format/py-round';
 
@@ -38,6 +40,12 @@ const ann = (objects: unknown[], extra: Record<string, unknown> = {}) => ({
   objects,
   ...extra,
 });
+
+/** A bitmap payload whose PNG header declares `width` x `height` (its pixel data is that of a 1x1 mask). */
+function declaring(width: number, height: number): string {
+  const png = encodeMaskPng({ width: 1, height: 1, data: Uint8Array.of(1) });
+  return deflateSync(withDeclaredSize(png, width, height)).toString('base64');
+}
 
 function errorOf(fn: () => unknown): TaskError {
   try {
@@ -465,6 +473,11 @@ describe('annotation JSON (spec B.3-B.5)', () => {
           },
         ]),
         'field "bitmap.data": bitmap data does not hold a PNG',
+      ],
+      [
+        'a bitmap PNG declaring more pixels than the image (refused before decoding)',
+        ann([{ classTitle: 'bmp', tags: [], bitmap: { origin: [2, 3], data: declaring(30000, 30000) } }]),
+        'objects[0]: field "bitmap.data": bitmap PNG declares 30000x30000 pixels, larger than its 60x50 image',
       ],
     ])('%s', (_what, json, message) => {
       const e = errorOf(() => parse(json));

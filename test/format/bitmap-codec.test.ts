@@ -9,7 +9,8 @@ import {
   maskBounds,
   tightCrop,
 } from '../../src/format/bitmap-codec';
-import { crc32, tableCrc32 } from '../../src/format/png-chunks';
+import { crc32, encodeMaskPng, pngChunk, tableCrc32 } from '../../src/format/png-chunks';
+import { withDeclaredSize } from '../helpers/png';
 import { runMaskArb } from '../helpers/run-masks';
 import type { BinaryMask, PixelPoint } from '../../src/format/model';
 
@@ -217,6 +218,57 @@ describe('bitmap codec (spec B.6)', () => {
       const png = zlib.inflateSync(Buffer.from(good, 'base64'));
       const cut = zlib.deflateSync(png.subarray(0, 40)).toString('base64');
       expect(() => decodeBitmapData(cut)).toThrow(/bitmap PNG is damaged/);
+    });
+  });
+
+  describe('a bitmap is checked against its image before it is decoded', () => {
+    const image = { width: 640, height: 480 };
+    const payload = (png: Buffer): string => zlib.deflateSync(png).toString('base64');
+    const small = encodeMaskPng({ width: 3, height: 2, data: Uint8Array.from([1, 0, 1, 0, 1, 0]) });
+
+    it('refuses a PNG declaring 30000x30000 on a 640x480 image from its header alone', () => {
+      const bomb = payload(withDeclaredSize(small, 30000, 30000));
+      expect(Buffer.from(bomb, 'base64').length).toBeLessThan(600);
+      expect(() => decodeBitmapData(bomb, { image })).toThrow(
+        'bitmap PNG declares 30000x30000 pixels, larger than its 640x480 image',
+      );
+    });
+
+    it('refuses a whole PNG wider or taller than the image, and decodes one of the image size', () => {
+      const mask = (width: number, height: number) =>
+        payload(encodeMaskPng({ width, height, data: new Uint8Array(width * height).fill(1) }));
+      expect(() => decodeBitmapData(mask(641, 1), { image })).toThrow(/declares 641x1 pixels, larger/);
+      expect(() => decodeBitmapData(mask(1, 481), { image })).toThrow(/declares 1x481 pixels, larger/);
+      expect(decodeBitmapData(mask(640, 480), { image })).toMatchObject({ width: 640, height: 480 });
+      // Without an image to check against (masks made in code), nothing changes.
+      expect(decodeBitmapData(mask(641, 1))).toMatchObject({ width: 641, height: 1 });
+    });
+
+    it('refuses a payload inflating past what a PNG of the image size can hold (a zlib bomb)', () => {
+      const at = small.indexOf('IEND') - 4;
+      const padded = Buffer.concat([
+        small.subarray(0, at),
+        pngChunk('tEXt', Buffer.alloc(3 * 2 ** 20, 0x61)),
+        small.subarray(at),
+      ]);
+      const tiny = { width: 10, height: 10 };
+      expect(() => decodeBitmapData(payload(padded), { image: tiny })).toThrow(
+        /inflates to more than \d+ bytes/,
+      );
+      expect(decodeBitmapData(payload(padded))).toMatchObject({ width: 3, height: 2 });
+    });
+
+    it('refuses image data inflating far past the rows its header declares (an IDAT bomb)', () => {
+      const ihdr = Buffer.from([0, 0, 0, 10, 0, 0, 0, 10, 8, 0, 0, 0, 0]); // 10x10 grey, 8 bits
+      const png = Buffer.concat([
+        small.subarray(0, 8),
+        pngChunk('IHDR', ihdr),
+        pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(2 ** 22))),
+        pngChunk('IEND', Buffer.alloc(0)),
+      ]);
+      expect(() => decodeMaskPng(png)).toThrow(
+        /image data inflates to more than the 110 bytes its size says/,
+      );
     });
   });
 

@@ -1,5 +1,13 @@
+import fc from 'fast-check';
 import reference from './fixtures/cv2-draw-reference.json';
-import { drawPolyline, fillPolygons, fillRectangle, paintMask, type Canvas } from '../../src/format/draw';
+import {
+  drawLine,
+  drawPolyline,
+  fillPolygons,
+  fillRectangle,
+  paintMask,
+  type Canvas,
+} from '../../src/format/draw';
 import type { PixelPoint } from '../../src/format/model';
 
 const toPoints = (ring: number[][]): PixelPoint[] => ring.map(([x, y]) => ({ x, y }));
@@ -54,5 +62,96 @@ describe('OpenCV drawing rules (spec E.5: make_gt draws with cv2)', () => {
       5,
     );
     expect([...canvas.data]).toEqual([0, 0, 0, 0, 5, 0, 0, 0, 5, 5, 0, 0]);
+  });
+});
+
+/**
+ * A canvas that counts how often its size is read (every pixel the drawing visits reads it) and throws past a
+ * budget proportional to its area: drawing that walks outside the canvas fails here instead of running forever.
+ */
+function budgetCanvas(width: number, height: number): Canvas & { reads: number } {
+  const budget = 20 * width * height;
+  let reads = 0;
+  const read = (v: number): number => {
+    if (++reads > budget)
+      throw new Error(`drawing visited more than ${budget} places on a ${width}x${height} canvas`);
+    return v;
+  };
+  return {
+    data: new Uint8Array(width * height),
+    get width() {
+      return read(width);
+    },
+    get height() {
+      return read(height);
+    },
+    get reads() {
+      return reads;
+    },
+  };
+}
+
+describe('geometry far outside the canvas is clipped: work bounded by the canvas, same pixels', () => {
+  it('fills a polygon with a vertex at x = 1e12 visiting only the canvas', () => {
+    const canvas = budgetCanvas(30, 20);
+    const ring = toPoints([
+      [2, 2],
+      [1e12, 10],
+      [2, 18],
+    ]);
+    fillPolygons(canvas, [ring], 1);
+    // Rows 2..18 are filled from x = 2 to the right edge (the far vertex is almost straight right).
+    for (let y = 0; y < 20; y++) {
+      const row = [...canvas.data.subarray(y * 30, y * 30 + 30)];
+      expect(row).toEqual(Array.from({ length: 30 }, (_, x) => (y >= 2 && y <= 18 && x >= 2 ? 1 : 0)));
+    }
+  });
+
+  it('draws lines from and to 1e12, -1e12 and beyond 2^53 visiting only the canvas', () => {
+    for (const far of [1e12, -1e12, 2 ** 60, -(2 ** 60), 1e300]) {
+      const canvas = budgetCanvas(16, 12);
+      drawLine(canvas, { x: 3, y: 4 }, { x: far, y: 4 }, 1);
+      drawLine(canvas, { x: 5, y: far }, { x: 5, y: 6 }, 1);
+      drawLine(canvas, { x: far, y: far }, { x: -far, y: -far }, 1);
+      expect(canvas.reads).toBeLessThan(1000);
+    }
+    const canvas = blank(16, 12);
+    drawLine(canvas, { x: 3, y: 4 }, { x: 1e12, y: 4 }, 1);
+    expect([...canvas.data.subarray(4 * 16, 5 * 16)]).toEqual([
+      0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ]);
+  });
+
+  it('draws a line longer than 2^50 steps with the pixels of a short line of the same slope', () => {
+    // Both walks are m(i) = ceil((i - 1) / 2) from the origin: the long one in exact integers, step by step.
+    const long = budgetCanvas(16, 12);
+    drawLine(long, { x: 0, y: 0 }, { x: 2 ** 52, y: 2 ** 51 }, 1);
+    const short = blank(16, 12);
+    drawLine(short, { x: 0, y: 0 }, { x: 40, y: 20 }, 1);
+    expect([...long.data]).toEqual([...short.data]);
+    expect([...long.data].filter((v) => v === 1)).toHaveLength(16);
+  });
+
+  it('gives a line with ends outside the canvas the pixels of the whole line drawn on a larger canvas', () => {
+    // The larger canvas holds both ends, so it walks the whole line; its window over the small canvas must match.
+    const [width, height, margin] = [13, 9, 60];
+    const coord = (lo: number, hi: number) => fc.integer({ min: lo - margin + 1, max: hi + margin - 1 });
+    const point = fc.record({ x: coord(0, width), y: coord(0, height) });
+    fc.assert(
+      fc.property(point, point, (a, b) => {
+        const small = blank(width, height);
+        drawLine(small, a, b, 1);
+        const big = blank(width + 2 * margin, height + 2 * margin);
+        const shift = (p: PixelPoint) => ({ x: p.x + margin, y: p.y + margin });
+        drawLine(big, shift(a), shift(b), 1);
+        for (let y = 0; y < height; y++) {
+          const start = (y + margin) * big.width + margin;
+          expect([...small.data.subarray(y * width, (y + 1) * width)]).toEqual([
+            ...big.data.subarray(start, start + width),
+          ]);
+        }
+      }),
+      { numRuns: 2000, seed: 7 },
+    );
   });
 });

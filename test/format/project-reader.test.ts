@@ -164,6 +164,20 @@ describe('project folders (spec B.1)', () => {
       expect(e.message.startsWith(message)).toBe(true);
     });
 
+    it.each([
+      ['an image', 'ds/img/b.png', 'proj/ds/img/b.png: this is a character device, not a regular file'],
+      ['an annotation', 'ds/ann/a.png.json', 'proj/ds/ann/a.png.json: this is a character device'],
+      ['meta.json', 'meta.json', "proj/meta.json: cannot read the file: '"],
+    ])('%s that is not a regular file (a device behind a link)', async (_what, rel, message) => {
+      await writeTree(path.join(tmp, 'proj'), good());
+      await fs.rm(path.join(tmp, 'proj', rel), { force: true });
+      await fs.symlink('/dev/null', path.join(tmp, 'proj', rel));
+      const e = await errorOf(readSingleProject(path.join(tmp, 'proj')));
+      expect(e.kind).toBe('data');
+      expect(e.message).toContain(message);
+      expect(e.message).toContain('is a character device, not a regular file');
+    });
+
     it('an annotation size that does not match its image', async () => {
       const tree = good();
       ((tree.ds as Tree).ann as Tree)['a.png.json'] = json({ ...ANN, size: { height: 4, width: 3 } });

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { TaskError } from '../../src/errors';
-import { decodeImage, jpegHeader } from '../../src/image/decode';
+import { decodeImage, decodeImageBytes, jpegHeader } from '../../src/image/decode';
 import { decideOrientation } from '../../src/image/orientation';
 
 let dir: string;
@@ -201,6 +201,18 @@ describe('image decoding (spec B.1 formats; cv2.imread IMREAD_COLOR semantics)',
       new RegExp(`^proj/ds/img/${name.replace('.', '\\.')}: cannot decode the image: \\S`),
     );
     expect(e.message).not.toContain('\n');
+  });
+
+  it('an empty (0-byte) image is an error naming the file, read from disk or uploaded', async () => {
+    // sharp throws "Input Buffer is empty" synchronously, from its constructor, naming nothing.
+    for (const name of ['empty.jpg', 'empty.bmp']) {
+      const file = await write(name, Buffer.alloc(0));
+      const e = await decodeError(decodeImage(file, { displayName: `proj/ds/img/${name}` }));
+      expect(e.kind).toBe('data');
+      expect(e.message).toBe(`proj/ds/img/${name}: the image file is empty (0 bytes)`);
+    }
+    const upload = await decodeError(decodeImageBytes(new Uint8Array(0), { displayName: 'upload.png' }));
+    expect(upload.message).toBe('upload.png: the image file is empty (0 bytes)');
   });
 
   it('a missing file is an error naming it', async () => {

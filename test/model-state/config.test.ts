@@ -74,6 +74,17 @@ describe('checkpoint config.json (spec C.2)', () => {
     );
   });
 
+  it('JSON nested 100 000 levels deep is a model error naming the file, not a stack overflow later', async () => {
+    const deep = `{"settings": ${'{"x": '.repeat(100_000)}1${'}'.repeat(100_000)}}`;
+    fs.writeFileSync(path.join(dir, 'config.json'), deep);
+    const e = await readModelConfig(dir, { displayName: 'model/config.json' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TaskError);
+    expect((e as TaskError).kind).toBe('model');
+    expect((e as TaskError).message).toMatch(
+      /^model\/config\.json: field "settings\.x\.x\..*": nested more than 100 levels deep/,
+    );
+  });
+
   it('malformed JSON names the file', async () => {
     fs.writeFileSync(path.join(dir, 'config.json'), '{"settings": ');
     const e = await readModelConfig(dir, { displayName: 'model/config.json' }).catch((x: unknown) => x);

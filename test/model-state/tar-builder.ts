@@ -3,7 +3,18 @@
  * "..", devices, fifos, links anywhere). Each header is written byte by byte after POSIX.1-1988 ustar.
  */
 
-export type RawEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'chardev' | 'blockdev' | 'fifo';
+export type RawEntryType =
+  | 'file'
+  | 'dir'
+  | 'symlink'
+  | 'hardlink'
+  | 'chardev'
+  | 'blockdev'
+  | 'fifo'
+  /** GNU's old sparse file (type S); its sparse map is left empty. */
+  | 'sparse'
+  /** A pax extended header (type x) for the next entry; `content` is its records (see `paxRecord`). */
+  | 'pax';
 
 export interface RawEntry {
   path: string;
@@ -20,7 +31,20 @@ const TYPE_FLAGS: Record<RawEntryType, string> = {
   blockdev: '4',
   dir: '5',
   fifo: '6',
+  sparse: 'S',
+  pax: 'x',
 };
+
+/** Types whose entries carry data after the header. */
+const WITH_DATA: ReadonlySet<RawEntryType> = new Set(['file', 'sparse', 'pax']);
+
+/** One pax record, `<length> <key>=<value>\n`, the length counting itself. */
+export function paxRecord(key: string, value: string): string {
+  const rest = ` ${key}=${value}\n`;
+  let length = Buffer.byteLength(rest) + 1;
+  while (String(length).length + Buffer.byteLength(rest) !== length) length += 1;
+  return `${length}${rest}`;
+}
 
 function octal(value: number, width: number): string {
   return `${value.toString(8).padStart(width - 1, '0')}\0`;
@@ -51,8 +75,7 @@ function header(entry: RawEntry, size: number): Buffer {
 export function buildTar(entries: readonly RawEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
-    const data =
-      entry.type === undefined || entry.type === 'file' ? Buffer.from(entry.content ?? '') : Buffer.alloc(0);
+    const data = WITH_DATA.has(entry.type ?? 'file') ? Buffer.from(entry.content ?? '') : Buffer.alloc(0);
     parts.push(header(entry, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512, 0));
   }
   parts.push(Buffer.alloc(1024, 0));

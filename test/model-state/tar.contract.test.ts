@@ -3,9 +3,10 @@ import { randomBytes } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { gzipSync } from 'zlib';
 import { TaskError } from '../../src/errors';
 import { listTarEntries, packModelDir, unpackModelTar, unsafeEntries } from '../../src/model-state/tar';
-import { buildTar } from './tar-builder';
+import { buildTar, paxRecord } from './tar-builder';
 import type { RawEntry } from './tar-builder';
 
 let work: string;
@@ -30,14 +31,23 @@ function writeTar(name: string, entries: readonly RawEntry[]): string {
   return file;
 }
 
-async function unpackError(file: string, dir = path.join(work, 'out')): Promise<TaskError> {
+/** The TaskError `work` rejects with (anything else, or success, fails the test). */
+async function taskError(work: Promise<unknown>): Promise<TaskError> {
   try {
-    await unpackModelTar({ file, dir });
+    await work;
   } catch (e) {
     if (e instanceof TaskError) return e;
     throw e;
   }
-  throw new Error('unpack succeeded');
+  throw new Error('expected a TaskError, but it succeeded');
+}
+
+function unpackError(file: string, dir = path.join(work, 'out')): Promise<TaskError> {
+  return taskError(unpackModelTar({ file, dir }));
+}
+
+function packError(dir: string, file: string): Promise<TaskError> {
+  return taskError(packModelDir({ dir, file }));
 }
 
 /** Nothing half-written: no destination and no temporary folder left next to it. */
@@ -87,6 +97,51 @@ describe('pack (spec C.1)', () => {
       /inside the folder/,
     );
     expect(fs.readdirSync(work).filter((n) => n.includes('.pack-'))).toEqual([]);
+  });
+
+  it('refuses a FIFO (here after a link to it, which made node-tar stop without a word), naming it', async () => {
+    const { dir } = makeModelDir();
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    fs.symlinkSync('pipe', path.join(dir, 'a_link'));
+    execFileSync('mkfifo', [path.join(dir, 'sub', 'deeper')]);
+    const file = path.join(work, 'model.tar');
+    const e = await packError(dir, file);
+    expect(e.context.file).toBe(dir);
+    expect(e.message).toContain('refusing to pack what unpack would refuse: ');
+    expect(e.message).toContain('"pipe" is a FIFO (only files, folders and links are allowed)');
+    expect(e.message).toContain('"sub/deeper" is a FIFO');
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('refuses links that unpack would refuse, naming them, and packs links inside the folder', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['abs', '/etc/passwd', /"abs" is a link to "\/etc\/passwd", outside the folder/],
+      ['up', '../outside.txt', /"up" is a link to "\.\.\/outside\.txt", outside the folder/],
+      ['dangling', 'nothing-here', /the link "dangling" points to nothing/],
+    ];
+    fs.writeFileSync(path.join(work, 'outside.txt'), 'x');
+    for (const [name, target, message] of cases) {
+      const { dir } = makeModelDir(`ckpt-${name}`);
+      fs.symlinkSync(target, path.join(dir, name));
+      const file = path.join(work, `${name}.tar`);
+      expect((await packError(dir, file)).message).toMatch(message);
+      expect(fs.existsSync(file)).toBe(false);
+    }
+    // Inside by text, outside in fact: "q" is the folder itself, and "sub/z" climbs out through it.
+    const { dir: chained } = makeModelDir('ckpt-chain');
+    fs.symlinkSync('.', path.join(chained, 'q'));
+    fs.symlinkSync('../q/..', path.join(chained, 'sub', 'z'));
+    expect((await packError(chained, path.join(work, 'chain.tar'))).message).toMatch(
+      /the link "sub\/z" resolves outside the folder/,
+    );
+    const { dir, weights } = makeModelDir('ckpt-inside');
+    fs.symlinkSync('weights.bin', path.join(dir, 'weights-link.bin'));
+    const file = path.join(work, 'inside.tar');
+    await packModelDir({ dir, file });
+    const out = path.join(work, 'inside-out');
+    await unpackModelTar({ file, dir: out });
+    expect(fs.readlinkSync(path.join(out, 'weights-link.bin'))).toBe('weights.bin');
+    expect(fs.readFileSync(path.join(out, 'weights-link.bin')).equals(weights)).toBe(true);
   });
 });
 
@@ -228,6 +283,35 @@ describe('unpack (spec C.1)', () => {
     expectNothingLeft();
   });
 
+  it('refuses GNU sparse entries (type S, and the pax sparse format) instead of leaving the file out', async () => {
+    const sparse = writeTar('sparse.tar', [
+      { path: 'config.json', content: '{}' },
+      { path: 'weights.bin', type: 'sparse', content: Buffer.alloc(512) },
+    ]);
+    expect((await unpackError(sparse)).message).toContain(
+      '"weights.bin" is a sparse file (GNU tar --sparse), which unpack does not write: pack the folder again ' +
+        'without --sparse (sly-nn pack <dir> model.tar)',
+    );
+    expectNothingLeft();
+    // GNU tar --format=posix --sparse: a pax header of GNU.sparse records, then a plain file holding the map.
+    const pax = writeTar('pax-sparse.tar', [
+      { path: 'config.json', content: '{}' },
+      {
+        path: 'PaxHeaders/weights.bin',
+        type: 'pax',
+        content: [
+          paxRecord('GNU.sparse.major', '1'),
+          paxRecord('GNU.sparse.minor', '0'),
+          paxRecord('GNU.sparse.name', 'weights.bin'),
+          paxRecord('GNU.sparse.realsize', '1048576'),
+        ].join(''),
+      },
+      { path: 'GNUSparseFile.0/weights.bin', content: '1\n0\n0\n' },
+    ]);
+    expect((await unpackError(pax)).message).toContain('"weights.bin" is a sparse file (GNU tar --sparse)');
+    expectNothingLeft();
+  });
+
   it('refuses a chain of links that is inside by text but outside in fact', async () => {
     // "q" → "." is harmless alone; through it, "x/y/z" → "../../q/.." reaches the parent of the folder.
     const file = writeTar('chain.tar', [
@@ -274,6 +358,50 @@ describe('unpack (spec C.1)', () => {
       expectNothingLeft();
     }
     expect((await unpackError(path.join(work, 'missing.tar'))).message).toMatch(/not found/);
+  });
+
+  it.each([
+    ['gzip', (tar: Buffer) => gzipSync(tar), 'tar -xzf'],
+    ['zstd', (tar: Buffer) => Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), tar]), 'tar --zstd -xf'],
+    ['bzip2', (tar: Buffer) => Buffer.concat([Buffer.from('BZh91AY&SY'), tar]), 'tar -xjf'],
+    ['xz', (tar: Buffer) => Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0]), tar]), 'tar -xJf'],
+  ])(
+    'refuses a %s-compressed tar before inflating anything, saying how to repack it',
+    async (name, compress, how) => {
+      const tarBytes = buildTar([
+        { path: 'config.json', content: '{}' },
+        { path: 'weights.bin', content: Buffer.alloc(100_000) },
+      ]);
+      const file = path.join(work, `model.tar.${name}`);
+      fs.writeFileSync(file, compress(tarBytes));
+      const e = await unpackError(file);
+      expect(e.context.file).toBe(file);
+      expect(e.message).toContain(
+        `the file is ${name}-compressed, but a model tar must be an uncompressed tar`,
+      );
+      expect(e.message).toContain(
+        `(${how} ${file} -C <dir>), then pack the folder (sly-nn pack <dir> model.tar)`,
+      );
+      expectNothingLeft();
+    },
+  );
+
+  it('says "not a tar archive" for bytes that are not one, and "damaged" for a tar damaged after an entry', async () => {
+    // 0xa5 in the numeric fields is what node-tar reports as "invalid base256 encoding".
+    const junk = path.join(work, 'junk.tar');
+    fs.writeFileSync(junk, Buffer.alloc(4096, 0xa5));
+    const e = await unpackError(junk);
+    expect(e.message).toBe(
+      `${junk}: not a tar archive: its first 512 bytes are not a tar header (a model is an uncompressed tar, ` +
+        'as tar -cf or sly-nn pack write it)',
+    );
+    const good = buildTar([{ path: 'config.json', content: '{}' }]);
+    const damaged = path.join(work, 'damaged.tar');
+    fs.writeFileSync(damaged, Buffer.concat([good.subarray(0, 1024), Buffer.alloc(4096, 0xa5)]));
+    expect((await unpackError(damaged)).message).toMatch(
+      /damaged\.tar: the tar file is damaged after "config\.json" \(.*\); download or copy it again/,
+    );
+    expectNothingLeft();
   });
 
   it('requires config.json at the top level, with a hint when it is one folder down', async () => {

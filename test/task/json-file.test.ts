@@ -71,3 +71,33 @@ describe('JSON syntax errors name the file, line and column', () => {
     );
   });
 });
+
+describe('nesting depth is bounded where configs are read (the walks that follow recurse)', () => {
+  const nested = (depth: number, open: string, close: string, inner = '1'): string =>
+    open.repeat(depth) + inner + close.repeat(depth);
+
+  it.each([
+    ['objects', `{"custom_model_config": ${nested(100_000, '{"x": ', '}')}}`, 'custom_model_config.x.x.x.x'],
+    ['lists', `{"a": ${nested(100_000, '[', ']')}}`, 'a[0][0][0][0]'],
+  ])(
+    '100 000 levels of %s: a config error naming the file and the field, not a stack overflow',
+    (_what, text, field) => {
+      const e = errorOf(text);
+      expect(e.kind).toBe('config');
+      expect(e.message).toMatch(
+        /^task_config\.json: field ".*\.\.\.": nested more than 100 levels deep \(objects and lists within each other\)/,
+      );
+      expect(e.context.field?.startsWith(field)).toBe(true);
+      expect(e.context.field?.length).toBeLessThanOrEqual(60);
+    },
+  );
+
+  it('accepts 100 levels, refuses 101', () => {
+    expect(parseJsonText({ text: nested(100, '[', ']'), displayName: 'c.json' })).toBeDefined();
+    expect(errorOf(nested(101, '[', ']')).message).toContain('nested more than 100 levels deep');
+  });
+
+  it('the syntax scan stops at that depth too, instead of overflowing the stack', () => {
+    expect(firstJsonErrorOffset(nested(100_000, '[', ']', '1,'))).toBe(100);
+  });
+});

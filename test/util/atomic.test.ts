@@ -8,6 +8,8 @@ import {
   writeAtomically,
   writeFileAtomic,
   writeFolderAtomically,
+  WriteFailure,
+  probeWritable,
 } from '../../src/util/atomic';
 
 let tmp: string;
@@ -71,6 +73,36 @@ describe('writeAtomically', () => {
     ).rejects.toThrow(/ENOTEMPTY|EEXIST/);
     expect(await fs.readdir(tmp)).toEqual(['full']);
     expect(await fs.readdir(target)).toEqual(['keep']);
+  });
+
+  it('a full disk names the file being written (a failed write() names no path of its own)', async () => {
+    const target = path.join(tmp, 'weights.bin');
+    // /dev/full answers every write with ENOSPC, as a full disk does: "ENOSPC: no space left on device, write".
+    const e = await writeAtomically(target, async (temp) => {
+      await fs.writeFile(temp, 'x');
+      await fs.writeFile('/dev/full', 'weights');
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(WriteFailure);
+    expect(e).toMatchObject({
+      code: 'ENOSPC',
+      path: target,
+      message: `cannot write ${target}: no space left on the device (ENOSPC)`,
+    });
+    expect(await fs.readdir(tmp)).toEqual([]);
+  });
+
+  it('a folder that cannot be written is said so, naming it', async () => {
+    const target = path.join(tmp, 'results', '00000000');
+    const denied = Object.assign(new Error(`EACCES: permission denied, mkdir '${target}.tmp'`), {
+      code: 'EACCES',
+      path: `${target}.tmp`,
+    });
+    const e = await writeAtomically(target, () => Promise.reject(denied)).catch((x: unknown) => x);
+    expect(e).toMatchObject({
+      code: 'EACCES',
+      message: `cannot write ${target}: the folder ${path.join(tmp, 'results')} is not writable (EACCES)`,
+      cause: denied,
+    });
   });
 
   it('uses the temporary name it is given', async () => {
@@ -166,5 +198,22 @@ describe('writeFolderAtomically', () => {
       }),
     ).rejects.toBe(boom);
     expect(await fs.readdir(tmp)).toEqual(['model']);
+  });
+});
+
+describe('probeWritable', () => {
+  it('writes and removes a probe in the folder, creating the folder if missing', async () => {
+    await probeWritable(tmp);
+    expect(await fs.readdir(tmp)).toEqual([]);
+    await probeWritable(path.join(tmp, 'results'));
+    expect(await fs.readdir(path.join(tmp, 'results'))).toEqual([]);
+  });
+
+  it('names the folder when no probe can be written there', async () => {
+    await fs.writeFile(path.join(tmp, 'results'), 'a file, not a folder');
+    await expect(probeWritable(path.join(tmp, 'results'))).rejects.toMatchObject({
+      path: path.join(tmp, 'results'),
+      message: expect.stringMatching(/^cannot write .*results: a probe file could not be written in it \(/),
+    });
   });
 });

@@ -9,6 +9,8 @@ export const packCommand: CliCommand = {
   help: [
     "Writes an uncompressed tar of the folder's contents, the layout Supervisely expects for a model (spec C.1).",
     'The tar is written to a temporary file first and renamed, so a failed pack leaves no partial file.',
+    'What unpack would refuse is refused here, naming it: FIFOs, sockets and devices, and links that point',
+    'outside the folder or to nothing (copy the file in instead of linking to it).',
     '',
     'Options:',
     '  --no-config-check  pack even if the folder has no config.json',

@@ -1,4 +1,3 @@
-import fs from 'fs/promises';
 import type { CliCommand } from '../command';
 import { UsageError, parseCommandArgs } from '../command';
 import { configError } from '../../errors';
@@ -6,6 +5,7 @@ import { resolveInferenceConfig } from '../../task/inference-config';
 import { customModelSchemaOf, DEFAULT_PLUGIN } from '../../plugins';
 import { parseConfigObject } from '../../task/task-config';
 import { resolveTrainConfig } from '../../task/train-config';
+import { readRegularFile } from '../../util/regular-file';
 
 export const validateConfigCommand: CliCommand = {
   name: 'validate-config',
@@ -30,11 +30,10 @@ export const validateConfigCommand: CliCommand = {
     if (kind !== 'train' && kind !== 'inference') {
       throw new UsageError(`the first argument must be "train" or "inference", got "${kind}"`);
     }
-    const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw configError(
-        e.code === 'ENOENT' ? 'file not found' : `cannot read the file (${e.code ?? e.message})`,
-        { file },
-      );
+    const text = await readRegularFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw configError(e.code === 'ENOENT' ? 'file not found' : `cannot read the file: ${e.message}`, {
+        file,
+      });
     });
     const raw = parseConfigObject(text, file);
     let full: unknown;

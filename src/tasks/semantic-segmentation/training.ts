@@ -17,7 +17,7 @@ import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
 import type { TaskRunContext, TrainingTask } from '../../training/task';
 import { displayPath, type TaskPaths } from '../../task/paths';
-import { promises as fsp } from 'node:fs';
+import { readRegularFile } from '../../util/regular-file';
 
 export const SEMANTIC_SEGMENTATION = 'semantic_segmentation';
 
@@ -26,7 +26,7 @@ export async function readModelConfigJson(paths: TaskPaths): Promise<unknown> {
   const file = displayPath(paths, paths.modelConfig);
   let text: string;
   try {
-    text = await fsp.readFile(paths.modelConfig, 'utf8');
+    text = await readRegularFile(paths.modelConfig, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw modelError(`cannot read the file: ${errorMessage(e)}`, { file }, e);

@@ -14,6 +14,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { dataError, errorMessage } from '../../errors';
 import { readIndexPng, type IndexImage } from '../../format/png-mask-reader';
+import { readRegularFile } from '../../util/regular-file';
 import { boundaryF, dbStatistics, regionJ, type ObjectStatistics } from './davis-measures';
 
 export const VOID_ID = 255;
@@ -48,15 +49,12 @@ export interface DavisReport {
 export async function readIndexFile(file: string): Promise<IndexImage> {
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(file);
+    bytes = await readRegularFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw dataError(
-      code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(e)})`,
-      {
-        file,
-      },
-    );
+    throw dataError(code === 'ENOENT' ? 'file not found' : `cannot read the file: ${errorMessage(e)}`, {
+      file,
+    });
   }
   try {
     return readIndexPng(bytes);
@@ -74,7 +72,7 @@ export async function davisSequences(opts: {
 }): Promise<string[]> {
   const list = path.join(opts.davisRoot, 'ImageSets', opts.year, `${opts.set}.txt`);
   try {
-    const text = await fs.readFile(list, 'utf8');
+    const text = await readRegularFile(list, 'utf8');
     return text
       .split(/\r?\n/)
       .map((l) => l.trim())

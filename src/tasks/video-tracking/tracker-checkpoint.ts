@@ -8,11 +8,12 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { modelError } from '../../errors';
+import { errorMessage, modelError } from '../../errors';
 import type { ModelConfigJson } from '../../format/types';
 import { loadModelFromDir, saveModelToDir } from '../../network/io';
 import type { Preprocessing } from '../../network/types';
 import type { OrtModule } from '../../onnx/runtime';
+import { readRegularFile } from '../../util/regular-file';
 import type { MatchTrackerOptions } from './match-tracker';
 import { OrtTrackerEngine, TfjsTrackerEngine, trackerOnnx, type TrackerEngine } from './tracker-engines';
 
@@ -103,7 +104,7 @@ export async function readTrackerConfig(dir: string): Promise<TrackerCheckpointC
   const file = path.join(dir, TRACKER_CONFIG_FILE);
   let raw: unknown;
   try {
-    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
+    raw = JSON.parse(await readRegularFile(file, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw modelError(
@@ -164,9 +165,16 @@ export async function loadTracker(
   const readOnnx = async (name: string): Promise<Uint8Array> => {
     const file = path.join(dir, name);
     try {
-      return await fsp.readFile(file);
+      return await readRegularFile(file);
     } catch (e) {
-      throw modelError('missing: a tracker checkpoint has encoder.onnx and decoder.onnx', { file }, e);
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      throw modelError(
+        missing
+          ? 'missing: a tracker checkpoint has encoder.onnx and decoder.onnx'
+          : `unreadable: ${errorMessage(e)}`,
+        { file },
+        e,
+      );
     }
   };
   const engine =
