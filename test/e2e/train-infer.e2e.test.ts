@@ -224,25 +224,28 @@ describe('inference config errors through the launcher leave no result project (
       { name: 'roi', bounds: { left: '10', top: '0px', right: '0px', bottom: '0px' } },
       /mode\.bounds\.left/,
     ],
-  ])('%s: exit 2 (config), the crash line last naming the field, results/ empty', async (_what, mode, pattern) => {
-    const root = `${inferRoot}-bad`;
-    await fsp.rm(root, { recursive: true, force: true });
-    await fsp.cp(inferRoot, root, { recursive: true });
-    await fsp.rm(path.join(root, 'results'), { recursive: true });
-    await fsp.mkdir(path.join(root, 'results'));
-    await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify({ model: {}, mode }));
-    try {
-      const run = runLauncher(root, {}, 120_000, 'inference');
-      expect(run.status).toBe(2);
-      const last = run.lines[run.lines.length - 1];
-      expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
-      expect(String(last.fields.exc_str)).toMatch(pattern);
-      expect(await fsp.readdir(path.join(root, 'results'))).toEqual([]);
-      expect(events(run.lines, 'MODEL_APPLIED')).toEqual([]);
-    } finally {
+  ])(
+    '%s: exit 2 (config), the crash line last naming the field, results/ empty',
+    async (_what, mode, pattern) => {
+      const root = `${inferRoot}-bad`;
       await fsp.rm(root, { recursive: true, force: true });
-    }
-  });
+      await fsp.cp(inferRoot, root, { recursive: true });
+      await fsp.rm(path.join(root, 'results'), { recursive: true });
+      await fsp.mkdir(path.join(root, 'results'));
+      await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify({ model: {}, mode }));
+      try {
+        const run = runLauncher(root, {}, 120_000, 'inference');
+        expect(run.status).toBe(2);
+        const last = run.lines[run.lines.length - 1];
+        expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
+        expect(String(last.fields.exc_str)).toMatch(pattern);
+        expect(await fsp.readdir(path.join(root, 'results'))).toEqual([]);
+        expect(events(run.lines, 'MODEL_APPLIED')).toEqual([]);
+      } finally {
+        await fsp.rm(root, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('weights that do not fit config.json: the network thread refuses them, exit 1, results/ empty', async () => {
     const root = `${inferRoot}-mismatch`;
