@@ -43,12 +43,12 @@ function launch(entry: Entry, root: string) {
 }
 
 describe('a results/ folder that cannot be written is refused before any work, naming it', () => {
-  it.each(['train', 'inference'] as const)('%s: exit 1, the crash line names results/', async (entry) => {
+  it.each(['train', 'inference'] as const)('%s: exit 3, the crash line names results/', async (entry) => {
     const root = await task(entry);
     await openUpExceptResults(root);
     await fsp.chmod(path.join(root, 'results'), 0o555);
     const run = launch(entry, root);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(3); // a data error: the task folder's results/
     const last = run.lines[run.lines.length - 1];
     expect(last.fields.event_type).toBe('EventType.TASK_CRASHED');
     expect(String(last.fields.exc_str)).toMatch(

@@ -8,7 +8,7 @@ import { CheckpointWriter } from '../../src/model-state/checkpoint-writer';
 import { listTarEntries } from '../../src/model-state/tar';
 import { loadModelFromDir } from '../../src/network/io';
 import { createLogger } from '../../src/protocol/logger';
-import { EXIT_CRASH, runMain } from '../../src/protocol/main';
+import { EXIT_CODES, runMain } from '../../src/protocol/main';
 import { memorySink } from '../../src/protocol/sink';
 import {
   BestTracker,
@@ -293,7 +293,7 @@ describe('a NaN or infinite loss stops the run, and no checkpoint is written aft
     expect(validationMetricValues({ loss: new WeightedMean(), confusion }, classes).loss).toBeNull();
   });
 
-  it('through the main wrapper: the crash line names the epoch and the step, and the exit code is 1', async () => {
+  it('through the main wrapper: the crash line names the epoch and the step, and the exit code is 4 (model)', async () => {
     const { logger, lines } = logged();
     const exits: number[] = [];
     const run = runWithStandardHooks({
@@ -307,7 +307,7 @@ describe('a NaN or infinite loss stops the run, and no checkpoint is written aft
       },
       { logger, exit: (c) => void exits.push(c) },
     );
-    expect([code, exits]).toEqual([EXIT_CRASH, [EXIT_CRASH]]);
+    expect([code, exits]).toEqual([EXIT_CODES.model, [EXIT_CODES.model]]);
     const last = lines().at(-1) as Line;
     expect(last).toMatchObject({ level: 'fatal', event_type: 'EventType.TASK_CRASHED', error_kind: 'model' });
     expect(String(last.exc_str)).toMatch(

@@ -249,7 +249,7 @@ describe('inference.py with a click checkpoint', () => {
         JSON.stringify({ mode: { name: 'full_image' } }),
       );
       const r = runLauncher(task, {}, 120_000, 'inference');
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(4);
       const crash = events(r.lines, 'TASK_CRASHED');
       expect(crash).toHaveLength(1);
       const all = String(crash[0].fields.exc_str);
