@@ -24,7 +24,9 @@ export async function linkOrCopy(
   link: (source: string, target: string) => Promise<void> = fs.link,
 ): Promise<'linked' | 'copied'> {
   try {
-    await link(source, target);
+    // The file a symlinked image points to, not the link: a hard link to a symlink would put, in the results,
+    // a link pointing outside the task folder.
+    await link(await fs.realpath(source), target);
     return 'linked';
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;

@@ -32,7 +32,7 @@ import { Progress } from '../protocol/progress';
 import type { ModeConfig } from '../task/config-types';
 import type { InferenceTaskContext } from '../task/context';
 import type { Shard } from '../task/shard';
-import { syncPath, writeAtomically } from '../util/atomic';
+import { hiddenName, syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
 import { checkpointPreprocessing, readInferenceCheckpoint } from './checkpoint';
@@ -215,7 +215,7 @@ export async function runInference(
         if (part !== undefined) await writeShardManifest(tempDir, part.manifest);
         return batcher.stats.networkMs;
       },
-      { temp: path.join(paths.results, `.${folderName}.partial-${process.pid}`) },
+      { temp: path.join(paths.results, hiddenName(folderName, `.partial-${process.pid}`)) },
     );
     await syncPath(paths.results);
   } finally {

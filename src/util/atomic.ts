@@ -18,9 +18,28 @@ const writeFileCallback = promisify(fs.writeFile);
 const PROCESS_TAG = `${process.pid}-${randomBytes(3).toString('hex')}`;
 let tempCounter = 0;
 
-/** A hidden, unique name beside `target`: `.<name>.<pid>-<random>-<n>.tmp`. */
+/** The longest file name (bytes) the usual file systems take. */
+const NAME_MAX = 255;
+
+/**
+ * `.<name><suffix>`, with `name` cut (at a character boundary) so the whole fits in NAME_MAX bytes: a name that
+ * is itself within the limit must not fail for the temporary name we add around it (ENAMETOOLONG).
+ */
+export function hiddenName(name: string, suffix: string): string {
+  const room = NAME_MAX - 1 - Buffer.byteLength(suffix);
+  let cut = name;
+  while (Buffer.byteLength(cut) > room) cut = cut.slice(0, -1);
+  // A lone high surrogate left by the cut would not be valid UTF-8.
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `.${cut}${suffix}`;
+}
+
+/** A hidden, unique name beside `target`: `.<name>.<pid>-<random>-<n>.tmp` (name shortened to fit). */
 export function temporarySibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${PROCESS_TAG}-${++tempCounter}.tmp`);
+  return path.join(
+    path.dirname(target),
+    hiddenName(path.basename(target), `.${PROCESS_TAG}-${++tempCounter}.tmp`),
+  );
 }
 
 export interface AtomicWriteOptions {

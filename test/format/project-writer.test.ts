@@ -94,6 +94,17 @@ describe('results project writer (spec F.4)', () => {
     expect(leftovers).toEqual([]);
   });
 
+  it('a symlinked image becomes the file it points to, not a link leaving the folder', async () => {
+    const outside = path.join(tmp, 'outside.jpg');
+    await fs.writeFile(outside, Buffer.from([9, 8, 7]));
+    const linked = path.join(tmp, 'linked.jpg');
+    await fs.symlink(outside, linked);
+    const target = path.join(tmp, 'result.jpg');
+    expect(await linkOrCopy(linked, target)).toBe('linked');
+    expect((await fs.lstat(target)).isSymbolicLink()).toBe(false);
+    expect(await fs.readFile(target)).toEqual(Buffer.from([9, 8, 7]));
+  });
+
   it('copies when asked to, or when a hard link is impossible (another device)', async () => {
     const source = path.join(tmp, 'src.jpg');
     await fs.writeFile(source, Buffer.from([1, 2, 3, 4]));

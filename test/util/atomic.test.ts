@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   copyFileAtomic,
+  hiddenName,
   syncTreeAndMeasure,
   temporarySibling,
   writeAtomically,
@@ -121,6 +122,19 @@ describe('writeAtomically', () => {
   it('gives every call a temporary name of its own', () => {
     const target = path.join(tmp, 'same');
     expect(temporarySibling(target)).not.toBe(temporarySibling(target));
+  });
+});
+
+describe('temporary names of long names', () => {
+  it('fit in 255 bytes when the name itself does (no ENAMETOOLONG), and still write', async () => {
+    const name = `${'é'.repeat(120)}.jpg.json`; // 249 bytes
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    const temp = temporarySibling(path.join(tmp, name));
+    expect(Buffer.byteLength(path.basename(temp))).toBeLessThanOrEqual(255);
+    expect(path.basename(temp).startsWith('.é')).toBe(true);
+    await writeFileAtomic(path.join(tmp, name), 'ok');
+    expect(await fs.readFile(path.join(tmp, name), 'utf8')).toBe('ok');
+    expect(hiddenName('short', '.x.tmp')).toBe('.short.x.tmp');
   });
 });
 
