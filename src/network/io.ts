@@ -99,6 +99,11 @@ export async function saveModelToDir(
       const modelData =
         artifacts.weightData === undefined ? new ArrayBuffer(0) : joinWeightData(artifacts.weightData);
       modelWeightBytes = modelData.byteLength;
+      // A diverged network (Infinity or NaN weights) is never written: it would predict nothing, silently.
+      checkFiniteWeights(artifacts.weightSpecs ?? [], modelData, {
+        file: path.join(dir, WEIGHTS_FILE),
+        doing: 'saving',
+      });
       if (optimizerPart === undefined) return inner.save!(artifacts);
       return inner.save!({
         ...artifacts,
@@ -139,6 +144,12 @@ export async function loadModelFromDir(dir: string, opts: LoadModelOptions = {})
   const jsonPath = path.join(dir, MODEL_JSON_FILE);
   const artifacts = await readModelArtifacts(dir);
   const { model: modelArtifacts, optimizerSpecs, optimizerData } = splitOptimizerState(artifacts, jsonPath);
+  const weightData = modelArtifacts.weightData;
+  checkFiniteWeights(
+    modelArtifacts.weightSpecs ?? [],
+    weightData === undefined ? new ArrayBuffer(0) : joinWeightData(weightData),
+    { file: path.join(dir, WEIGHTS_FILE), doing: 'loading' },
+  );
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel({ load: async () => modelArtifacts });
@@ -296,5 +307,41 @@ async function restoreOptimizerState(opts: {
     throw modelError(`cannot restore the optimizer state: ${errorMessage(e)}`, { file }, e);
   } finally {
     tf.dispose(Object.values(tensors));
+  }
+}
+
+/**
+ * Every float32 weight is finite, or a model error naming the weight (its layer) and the first bad value. Other
+ * dtypes (int32 counters) cannot be NaN.
+ */
+export function checkFiniteWeights(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+  where: { file: string; doing: 'saving' | 'loading' },
+): void {
+  let offset = 0;
+  for (const spec of specs) {
+    const dtype = spec.dtype ?? 'float32';
+    // Past a quantized or string weight the offsets are not known here: the rest is left to tfjs.
+    if (spec.quantization !== undefined || dtype === 'string' || dtype === 'complex64') return;
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = count * (dtype === 'bool' ? 1 : 4);
+    if (dtype === 'float32' && offset + bytes <= data.byteLength) {
+      // A copy: the offset need not be 4-aligned after a bool weight.
+      const values = new Float32Array(data.slice(offset, offset + bytes));
+      for (let i = 0; i < count; i++) {
+        if (!Number.isFinite(values[i])) {
+          const what =
+            where.doing === 'saving'
+              ? 'the training diverged (lower lr); this checkpoint is not written'
+              : 'the checkpoint holds a diverged network';
+          throw modelError(
+            `weight ${spec.name} has a non-finite value (${values[i]}) at index ${i}: ${what}`,
+            { file: where.file, item: spec.name },
+          );
+        }
+      }
+    }
+    offset += bytes;
   }
 }

@@ -300,3 +300,30 @@ function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
   }
   return max;
 }
+
+describe('non-finite weights (a diverged network) are refused, naming the weight', () => {
+  it('when saving: nothing is written', async () => {
+    const model = tinyUnet(2);
+    const w = model.getWeights();
+    const bad = w.map((t, i) => (i === 1 ? tf.fill(t.shape, Number.NaN) : t));
+    model.setWeights(bad);
+    const dir = await freshDir('nan-save');
+    await expectModelError(saveModelToDir(model, dir), /weight .* has a non-finite value \(NaN\).*diverged/);
+    await expect(fsp.stat(path.join(dir, WEIGHTS_FILE))).rejects.toThrow();
+    model.dispose();
+  });
+
+  it('when loading a checkpoint whose weights.bin holds Infinity', async () => {
+    const model = tinyUnet(2);
+    const dir = await freshDir('inf-load');
+    await saveModelToDir(model, dir);
+    model.dispose();
+    const bytes = await fsp.readFile(path.join(dir, WEIGHTS_FILE));
+    new DataView(bytes.buffer, bytes.byteOffset).setFloat32(8, Number.POSITIVE_INFINITY, true);
+    await fsp.writeFile(path.join(dir, WEIGHTS_FILE), bytes);
+    await expectModelError(
+      loadModelFromDir(dir),
+      /non-finite value \(Infinity\) at index 2: the checkpoint holds a diverged/,
+    );
+  });
+});
