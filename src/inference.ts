@@ -14,7 +14,7 @@ import { applyGpuDevices } from './task/gpu';
 import { loadInferenceConfig } from './task/inference-config';
 import { resolveTaskPaths } from './task/paths';
 import { resolveShard } from './task/shard';
-import { checkResultsWritable } from './task/results-folder';
+import { checkResultsWritable, removeStaleTemporaries } from './task/results-folder';
 import { configError, modelError } from './errors';
 import { readModelConfig } from './model-state/config';
 import { DEFAULT_PLUGIN, PLUGINS, pluginOfCheckpoint, type PluginEntry } from './plugins';
@@ -29,6 +29,11 @@ async function main(): Promise<void> {
   const shard = resolveShard(process.argv.slice(2), process.env);
   const plugin = await checkpointPlugin(paths.model);
   await checkResultsWritable(paths);
+  if (shard === undefined) {
+    const stale = await removeStaleTemporaries(paths);
+    if (stale.length > 0)
+      logger.warn('Removed what an earlier, killed run left in results/', { removed: stale });
+  }
   if (plugin.task === 'video_tracking') {
     if (shard !== undefined) {
       throw configError(

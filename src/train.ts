@@ -10,7 +10,7 @@ import { defaultLogger } from './protocol/logger';
 import { runMain } from './protocol/main';
 import { applyGpuDevices } from './task/gpu';
 import { resolveTaskPaths } from './task/paths';
-import { checkResultsWritable } from './task/results-folder';
+import { checkResultsWritable, removeStaleTemporaries } from './task/results-folder';
 import { customModelSchemaOf, findPlugin } from './plugins';
 import { loadTrainConfig } from './task/train-config';
 
@@ -27,6 +27,9 @@ async function main(): Promise<void> {
   });
   const plugin = findPlugin(config.network, { file: 'task_config.json', field: 'network' });
   await checkResultsWritable(paths);
+  const stale = await removeStaleTemporaries(paths);
+  if (stale.length > 0)
+    logger.warn('Removed what an earlier, killed run left in results/', { removed: stale });
   const deviceIds = applyGpuDevices(config.gpu_devices, process.env);
   logger.debug('GPU devices remapped', {
     cuda_visible_devices: process.env.CUDA_VISIBLE_DEVICES,

@@ -34,6 +34,18 @@ export function hiddenName(name: string, suffix: string): string {
   return `.${cut}${suffix}`;
 }
 
+/**
+ * Whether a file name is one of our temporaries: `temporarySibling`'s, the inference task's partial results
+ * project (`.<project>.partial-<pid>`) or `probeWritable`'s probe.
+ */
+export function isTemporaryName(name: string): boolean {
+  return (
+    /^\..+\.\d+-[0-9a-f]{6}-\d+\.tmp$/.test(name) ||
+    /^\..+\.partial-\d+$/.test(name) ||
+    /^\.write-probe\..+\.tmp$/.test(name)
+  );
+}
+
 /** A hidden, unique name beside `target`: `.<name>.<pid>-<random>-<n>.tmp` (name shortened to fit). */
 export function temporarySibling(target: string): string {
   return path.join(
