@@ -5,6 +5,7 @@
  * is read and checked, as the SDK does); `planTraining` is pure.
  */
 
+import { itemStats, type ItemStats } from './preflight';
 import type { ProjectItem, ProjectListing } from '../format/project-reader';
 import { projectItems, readItemAnnotation } from '../format/project-reader';
 import type { ObjClassJson } from '../format/types';
@@ -20,6 +21,8 @@ import { planValidations } from './planner';
 /** A project item with what the split needs to know of its annotation. */
 export interface ScannedItem extends FoldItem {
   item: ProjectItem;
+  /** Size and labelled area per class, for the preflight report. */
+  stats: ItemStats;
 }
 
 /** How many annotations are read at once while scanning. */
@@ -38,6 +41,7 @@ export async function scanProject(project: ProjectListing): Promise<ScannedItem[
         item: items[i],
         tagNames: annotation.tags.map((t) => t.name),
         objectCount: annotation.labels.length,
+        stats: itemStats(annotation),
       };
     }
   };

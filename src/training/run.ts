@@ -38,6 +38,7 @@ import { standardHooks } from './hooks';
 import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
+import { logPreflight, preflightReport } from './preflight';
 import type { AnyTrainingTask, TaskRunContext } from './task';
 import { EvalPlanner } from './planner';
 import type { TrainHook, TrainOutcome } from './trainer';
@@ -102,6 +103,13 @@ export async function runTraining(
     classes,
   });
   logPlan(logger, plan, config);
+  logPreflight(
+    logger,
+    preflightReport(
+      { train: plan.train.items.map((i) => i.stats), val: plan.val.items.map((i) => i.stats) },
+      Object.keys(classes.classTitleToIdx),
+    ),
+  );
 
   await checkModelNetwork(paths, network);
   const built = await buildModel({ network, paths, config, classes, logger });

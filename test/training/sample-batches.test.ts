@@ -170,7 +170,7 @@ function scanned(tags: string[], objectCount = 1, name = 'x'): ScannedItem {
     imagePath: `/p/ds/img/${name}`,
     annotationPath: `/p/ds/ann/${name}.json`,
   };
-  return { item, tagNames: tags, objectCount };
+  return { item, tagNames: tags, objectCount, stats: { width: 8, height: 8, classPixels: {} } };
 }
 
 function config(over: Record<string, unknown> = {}): TrainConfig {

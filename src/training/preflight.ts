@@ -1,0 +1,140 @@
+/**
+ * The preflight report, before the model is built: what the run will learn from. Per fold, the images and, per
+ * class, the images that hold it and its labelled area in pixels (label areas: overlapping labels count twice;
+ * background is what no label covers); the classes a fold lacks (a class absent from train is never learned,
+ * one absent from val is never measured); the image sizes. Logged as one structured line and a few readable ones.
+ */
+import type { Annotation, Geometry, PixelPoint } from '../format/model';
+import type { Logger } from '../protocol/logger';
+
+export interface ItemStats {
+  readonly width: number;
+  readonly height: number;
+  /** Labelled area by class title. */
+  readonly classPixels: Readonly<Record<string, number>>;
+}
+
+/** A label's area in pixels: set bits of a bitmap, a polygon's area less its holes, a rectangle's; 0 otherwise. */
+export function geometryArea(g: Geometry): number {
+  switch (g.type) {
+    case 'bitmap': {
+      let n = 0;
+      for (const v of g.mask.data) if (v !== 0) n += 1;
+      return n;
+    }
+    case 'polygon':
+      return Math.max(0, ringArea(g.exterior) - g.interior.reduce((s, r) => s + ringArea(r), 0));
+    case 'rectangle':
+      return Math.max(0, g.right - g.left + 1) * Math.max(0, g.bottom - g.top + 1);
+    default:
+      return 0;
+  }
+}
+
+function ringArea(ring: readonly PixelPoint[]): number {
+  let twice = 0;
+  for (let i = 0; i < ring.length; i++) {
+    const a = ring[i];
+    const b = ring[(i + 1) % ring.length];
+    twice += a.x * b.y - b.x * a.y;
+  }
+  return Math.abs(twice) / 2;
+}
+
+export function itemStats(annotation: Annotation): ItemStats {
+  const classPixels: Record<string, number> = {};
+  for (const l of annotation.labels) {
+    classPixels[l.classTitle] = (classPixels[l.classTitle] ?? 0) + geometryArea(l.geometry);
+  }
+  return { width: annotation.size.width, height: annotation.size.height, classPixels };
+}
+
+export interface FoldReport {
+  readonly images: number;
+  readonly pixels: number;
+  /** By class title: images holding it, and its labelled pixels. */
+  readonly classes: Readonly<Record<string, { images: number; pixels: number }>>;
+  /** Classes of the class map that no image of the fold holds. */
+  readonly absent: readonly string[];
+}
+
+export interface PreflightReport {
+  readonly folds: Readonly<Record<string, FoldReport>>;
+  readonly image_sizes: {
+    min: string;
+    max: string;
+    most_common: readonly { size: string; images: number }[];
+  };
+}
+
+export function preflightReport(
+  folds: Readonly<Record<string, readonly ItemStats[]>>,
+  classTitles: readonly string[],
+): PreflightReport {
+  const sizes = new Map<string, { images: number; area: number }>();
+  const out: Record<string, FoldReport> = {};
+  for (const [name, items] of Object.entries(folds)) {
+    const classes: Record<string, { images: number; pixels: number }> = {};
+    let pixels = 0;
+    for (const it of items) {
+      pixels += it.width * it.height;
+      const key = `${it.width}x${it.height}`;
+      const s = sizes.get(key) ?? { images: 0, area: it.width * it.height };
+      s.images += 1;
+      sizes.set(key, s);
+      for (const [title, area] of Object.entries(it.classPixels)) {
+        const c = (classes[title] ??= { images: 0, pixels: 0 });
+        c.images += 1;
+        c.pixels += Math.round(area);
+      }
+    }
+    out[name] = {
+      images: items.length,
+      pixels,
+      classes,
+      absent: classTitles.filter((t) => classes[t] === undefined),
+    };
+  }
+  const bySize = [...sizes.entries()].sort((a, b) => a[1].area - b[1].area);
+  return {
+    folds: out,
+    image_sizes: {
+      min: bySize[0]?.[0] ?? 'none',
+      max: bySize.at(-1)?.[0] ?? 'none',
+      most_common: [...sizes.entries()]
+        .sort((a, b) => b[1].images - a[1].images)
+        .slice(0, 3)
+        .map(([size, s]) => ({ size, images: s.images })),
+    },
+  };
+}
+
+/** One structured line ("Preflight"), then a readable line per fold and a warning per fold that lacks classes. */
+export function logPreflight(logger: Logger, report: PreflightReport): void {
+  logger.info('Preflight', { report });
+  for (const [name, f] of Object.entries(report.folds)) {
+    const rare = Object.entries(f.classes)
+      .sort((a, b) => a[1].pixels - b[1].pixels)
+      .slice(0, 3)
+      .map(([t, c]) => `${t} ${c.images} img / ${share(c.pixels, f.pixels)}`);
+    logger.info(
+      `Preflight: ${name}: ${f.images} images, ${Object.keys(f.classes).length} labelled classes; ` +
+        `rarest: ${rare.join(', ') || 'none'}`,
+    );
+    if (f.absent.length > 0) {
+      const why = name === 'train' ? 'never learned' : 'never measured';
+      logger.warn(`Preflight: no ${name} image holds ${f.absent.join(', ')}: ${why}`, {
+        fold: name,
+        absent: f.absent,
+      });
+    }
+  }
+  const s = report.image_sizes;
+  logger.info(`Preflight: image sizes from ${s.min} to ${s.max}`, { most_common: s.most_common });
+}
+
+function share(part: number, whole: number): string {
+  if (whole === 0) return '0%';
+  const p = (100 * part) / whole;
+  return p >= 1 ? `${p.toFixed(1)}%` : `${p.toPrecision(2)}%`;
+}
