@@ -174,13 +174,11 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     await reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    await reply
-      .code(404)
-      .send({
-        detail: `no endpoint ${req.method} ${req.url}`,
-        success: false,
-        message: `no endpoint ${req.method} ${req.url}`,
-      });
+    await reply.code(404).send({
+      detail: `no endpoint ${req.method} ${req.url}`,
+      success: false,
+      message: `no endpoint ${req.method} ${req.url}`,
+    });
   });
 
   const post = (url: string, handler: Handler): void => {
@@ -349,6 +347,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
 
   // ---------------------------------------------------------------- semantic segmentation
   const semantic = models.semantic;
+  const stopBatchSizes = semantic?.model.onBatch((n) => metrics.batchSize.observe({ model: 'semantic' }, n));
   const semanticRoutes = (prefix: string): void => {
     if (semantic === undefined) return;
     const annotator = semantic.model;
@@ -745,6 +744,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
         await jobs.stopAll();
         await app.close();
         await jobs.close();
+        stopBatchSizes?.();
         await fsp.rm(workDir, { recursive: true, force: true });
       })();
       return closed;
