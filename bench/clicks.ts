@@ -14,33 +14,14 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { network as clicksNetwork } from '../plugin/clicks';
 import { initBackend } from '../src/backend/select';
-import { writeModelConfig } from '../src/model-state/config';
 import { parseEngineChoice } from '../src/inference/engine/types';
-import { saveModelToDir } from '../src/network/io';
-import { networkRecord } from '../src/network/record';
-import { withSeededRandom } from '../src/network/seeded-build';
 import type { Click } from '../src/tasks/click-segmentation/clicks';
 import { encodeClickInput } from '../src/tasks/click-segmentation/encode';
 import { ClickSegmenter } from '../src/tasks/click-segmentation/segment';
-import { clickCheckpointRecord } from '../src/tasks/click-segmentation/training';
 import { mulberry32 } from '../src/util/random';
-
-function quantile(sorted: number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
-  return sorted[i];
-}
-
-function summary(ms: number[]): { p50: number; p95: number; mean: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  const round = (v: number): number => Math.round(v * 100) / 100;
-  return {
-    p50: round(quantile(s, 0.5)),
-    p95: round(quantile(s, 0.95)),
-    mean: round(s.reduce((a, b) => a + b, 0) / s.length),
-  };
-}
+import { seededClickCheckpoint } from './click-checkpoint';
+import { latencySummary } from './stats';
 
 /** A noisy RGB image with a bright disk: something to click on. */
 function image(
@@ -123,25 +104,7 @@ async function main(): Promise<void> {
   await initBackend();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-clicks-'));
   try {
-    const settings = clicksNetwork.parseSettings(undefined);
-    const model = withSeededRandom(42, () =>
-      clicksNetwork.build({ inputSize: { height: size, width: size }, numClasses: 2, settings }),
-    );
-    await saveModelToDir(model, dir);
-    model.dispose();
-    await writeModelConfig(dir, {
-      settings: {
-        input_size: { height: size, width: size },
-        network: 'clicks',
-        custom_model_config: settings,
-      },
-      outClasses: [
-        { title: 'background', shape: 'bitmap', color: '#222222', geometry_config: {}, hotkey: '' },
-        { title: 'object', shape: 'bitmap', color: '#FF3366', geometry_config: {}, hotkey: '' },
-      ],
-      classTitleToIdx: { background: 0, object: 1 },
-      extra: { ...networkRecord(clicksNetwork), ...clickCheckpointRecord() },
-    });
+    await seededClickCheckpoint(dir, size);
     const segmenter = await ClickSegmenter.load(dir, {
       engine,
       ...(threads === undefined ? {} : { threads }),
@@ -153,8 +116,8 @@ async function main(): Promise<void> {
         ['vga', 640, 480],
       ] as const) {
         const r = await session({ segmenter, width: w, height: h, clicks, warmup });
-        const e2e = summary(r.endToEnd);
-        const net = summary(r.network);
+        const e2e = latencySummary(r.endToEnd);
+        const net = latencySummary(r.network);
         results[name] = {
           image: `${w}x${h}`,
           endToEndMs: e2e,

@@ -32,11 +32,10 @@
  */
 // First: libuv's pool is sized before any module (sharp) starts it.
 import { libuvThreads } from './libuv-pool';
-import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/select';
 import { generateSyntheticProject } from '../src/example/synthetic-project';
 import { serializeAnnotation } from '../src/format/annotation';
@@ -64,17 +63,17 @@ import { defaultIntraOpThreads, defaultNetworkThreads, startNetwork } from '../s
 import { imagesInFlight, runInference } from '../src/inference/run';
 import { argmaxOfResized, resizeScores } from '../src/inference/score-resize';
 import { argmaxMask, scoreMap } from '../src/inference/stitch';
-import { initWeights } from '../src/model-state/init-weights';
-import { loadModelFromDir, saveModelToDir } from '../src/network/io';
-import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { createLogger, memorySink } from '../src/protocol';
 import { resolveInferenceConfig } from '../src/task/inference-config';
 import { taskPathsAt } from '../src/task/paths';
 import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
 import { writeFileAtomic } from '../src/util/atomic';
-import { exportCheckpointToOnnx, exportToOnnx } from '../src/onnx';
+import { exportToOnnx } from '../src/onnx';
 import * as ort from 'onnxruntime-node';
+import { intEnv } from './env';
 import { pytorchBaseline, type PytorchBaseline } from './pytorch-baseline';
+import { seededUnetCheckpoint } from './seeded-unet';
+import { threadCpu } from './thread-cpu';
 import { trainedCheckpoint } from './trained-checkpoint';
 
 const MB = 1024 * 1024;
@@ -97,13 +96,6 @@ interface BenchEnv {
   e2eOnly: boolean;
   e2eRuns: number;
   pytorch: boolean;
-}
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
-  return v;
 }
 
 function readEnv(): BenchEnv {
@@ -169,63 +161,6 @@ async function networkThroughput(
     batches,
     cpuMsPerImage: (cpu.user + cpu.system) / 1000 / (batches * opts.batch),
   };
-}
-
-/** A model folder like a trained checkpoint's (model.onnx included), with random weights. */
-async function makeModel(
-  root: string,
-  env: BenchEnv,
-  classes: Parameters<typeof initWeights>[0]['projectClasses'],
-) {
-  const dir = path.join(root, 'model');
-  await initWeights({
-    network: loadNetworkPlugin(require.resolve('../plugin/unet')),
-    settings: {
-      input_size: { height: env.size, width: env.size },
-      special_classes: { background: 'bg', neutral: 'neutral' },
-      custom_model_config: { depth: 4, base_filters: 16, max_filters: 128 },
-    },
-    projectClasses: classes,
-    outDir: dir,
-  });
-  await seedWeights(dir, 7);
-  // With model.onnx, as a training checkpoint has it, so both networks start the same way.
-  await exportCheckpointToOnnx({ checkpointDir: dir, outFile: path.join(dir, 'model.onnx') });
-  return dir;
-}
-
-/**
- * Replaces the checkpoint's random weights with seeded ones, so the random network is the same on every run
- * (initWeights is not seeded, and some unseeded draws let one class win everywhere, which is no worst case):
- * He-normal kernels, zero biases, identity batch norms, and a head 100x smaller, so every class scores about
- * the same and the class map is speckle.
- */
-async function seedWeights(dir: string, seed: number): Promise<void> {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 0.5) / 4294967296;
-  };
-  const normal = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  const model = await loadModelFromDir(dir);
-  try {
-    for (const w of model.weights) {
-      const n = w.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
-      const name = w.originalName;
-      const values = new Float32Array(n);
-      if (name.endsWith('/kernel')) {
-        const fanIn = w.shape.slice(0, -1).reduce<number>((a, b) => a * (b ?? 1), 1);
-        const std = Math.sqrt(2 / fanIn) * (name.startsWith('head') ? 0.01 : 1);
-        for (let i = 0; i < n; i++) values[i] = normal() * std;
-      } else if (name.endsWith('/gamma') || name.endsWith('/moving_variance')) {
-        values.fill(1);
-      }
-      w.write(tf.tensor(values, w.shape as number[]));
-    }
-    await saveModelToDir(model, dir);
-  } finally {
-    model.dispose();
-  }
 }
 
 type StageTimes = Record<string, number>;
@@ -349,7 +284,12 @@ async function main(): Promise<void> {
       modelDirs[name] =
         name === 'trained' && trained !== undefined
           ? trained.dir
-          : await makeModel(root, env, generated.meta.classes);
+          : await seededUnetCheckpoint({
+              dir: path.join(root, 'model'),
+              size: env.size,
+              classes: generated.meta.classes,
+              seed: 7,
+            });
     }
     const headline = env.networks[0];
 
@@ -629,29 +569,6 @@ interface E2eResult {
   fullGcs: number;
   networkThreads: number;
   imagesInFlight: number;
-}
-
-/** CPU ms of each thread of this process, by thread id, with its name (Linux /proc; empty elsewhere). */
-function threadCpu(): Map<string, { name: string; ms: number }> {
-  const out = new Map<string, { name: string; ms: number }>();
-  let tids: string[];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return out;
-  }
-  const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface MicroBatcherOptions {
   readonly outputLength: number;
   /** Batches that may run at once (one per network thread); default 1. */
   readonly concurrency?: number;
+  /** Called with its sample count after each batch the engine ran (a server's batch-size histogram). */
+  readonly onBatch?: (samples: number) => void;
 }
 
 interface Pending {
@@ -159,6 +161,8 @@ export class MicroBatcher {
       });
       if (usedUp) this.keep(this.spareOutputs, y, batchSize * outputLength);
       if (out !== undefined && out !== y) this.keep(this.spareOutputs, out, batchSize * outputLength);
+      // Once every request is settled, so a listener that throws fails none of them.
+      this.opts.onBatch?.(take.length);
     } catch (e) {
       for (const p of take) p.reject(e);
     } finally {

@@ -44,6 +44,7 @@ export class ImageAnnotator {
     private readonly network: NetworkRunner,
     private readonly batcher: MicroBatcher,
     readonly batchSize: number,
+    private readonly batchListeners: Set<(samples: number) => void>,
   ) {}
 
   static async load(opts: ImageAnnotatorOptions): Promise<ImageAnnotator> {
@@ -59,18 +60,29 @@ export class ImageAnnotator {
     });
     const batchSize = opts.batchSize ?? 8;
     const { height, width } = checkpoint.inputSize;
+    const listeners = new Set<(samples: number) => void>();
     const batcher = new MicroBatcher({
       run: (x, n, reuse) => network.run(x, n, reuse),
       batchSize,
       concurrency: Math.max(1, network.threads),
       inputLength: height * width * 3,
       outputLength: height * width * checkpoint.channels,
+      onBatch: (n) => listeners.forEach((listener) => listener(n)),
     });
-    return new ImageAnnotator(checkpoint, preprocessing, network, batcher, batchSize);
+    return new ImageAnnotator(checkpoint, preprocessing, network, batcher, batchSize, listeners);
   }
 
   get engine(): NetworkRunner['engine'] {
     return this.network.engine;
+  }
+
+  /**
+   * Tells `listener` the sample count of every network batch from now on (the server's batch-size histogram;
+   * the server is made after the model is loaded, so it subscribes). Returns the unsubscribe.
+   */
+  onBatch(listener: (samples: number) => void): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
   }
 
   /** Batches and samples the network ran, and its busy time. */

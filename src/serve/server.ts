@@ -170,7 +170,11 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
   });
   app.setErrorHandler(async (e, req, reply) => {
     const { status, body, headers } = errorResponse(e);
-    if (status >= 500) logger.error('request failed', { url: req.url, status, error: body.message });
+    // A 503 is the queue or the store refusing by design (counted in /metrics), not a failure: one error line
+    // per refusal would flood the log under load.
+    if (status >= 500 && status !== 503)
+      logger.error('request failed', { url: req.url, status, error: body.message });
+    else logger.debug('request refused', { url: req.url, status, error: body.message });
     await reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
@@ -353,6 +357,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
 
   // ---------------------------------------------------------------- semantic segmentation
   const semantic = models.semantic;
+  const stopBatchSizes = semantic?.model.onBatch((n) => metrics.batchSize.observe({ model: 'semantic' }, n));
   const semanticRoutes = (prefix: string): void => {
     if (semantic === undefined) return;
     const annotator = semantic.model;
@@ -808,6 +813,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
         await jobs.stopAll();
         await app.close();
         await jobs.close();
+        stopBatchSizes?.();
         await fsp.rm(workDir, { recursive: true, force: true });
       })();
       return closed;

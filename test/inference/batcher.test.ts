@@ -55,6 +55,55 @@ describe('MicroBatcher (inference batching across images)', () => {
     expect(b.stats).toMatchObject({ batches: 3, samples: 5 });
   });
 
+  it('tells onBatch the size of each batch the engine ran, once its requests are settled', async () => {
+    const seen: { n: number; settled: number }[] = [];
+    let settled = 0;
+    const b = new MicroBatcher({
+      run: fakeEngine([], 10),
+      batchSize: 3,
+      inputLength: 1,
+      outputLength: 1,
+      onBatch: (n) => seen.push({ n, settled }),
+    });
+    const first = b.score(new Float32Array([0])).then(() => settled++);
+    await sleep(1); // the lone first request starts the engine; the next four queue behind it
+    const rest = [1, 2, 3, 4].map((v) => b.score(new Float32Array([v])).then(() => settled++));
+    await Promise.all([first, ...rest]);
+    expect(seen.map((s) => s.n)).toEqual([1, 3, 1]);
+    expect(seen.map((s) => s.n).reduce((a, c) => a + c, 0)).toBe(b.stats.samples);
+  });
+
+  it('a throwing onBatch fails no request', async () => {
+    const b = new MicroBatcher({
+      run: async (x) => x,
+      batchSize: 2,
+      inputLength: 1,
+      outputLength: 1,
+      onBatch: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    await expect(Promise.all([b.score(Float32Array.of(1)), b.score(Float32Array.of(2))])).resolves.toEqual([
+      Float32Array.of(1),
+      Float32Array.of(2),
+    ]);
+  });
+
+  it('does not call onBatch for a batch the engine failed', async () => {
+    const seen: number[] = [];
+    const b = new MicroBatcher({
+      run: async () => {
+        throw new Error('engine broke');
+      },
+      batchSize: 2,
+      inputLength: 1,
+      outputLength: 1,
+      onBatch: (n) => seen.push(n),
+    });
+    await expect(b.score(Float32Array.of(1))).rejects.toThrow('engine broke');
+    expect(seen).toEqual([]);
+  });
+
   it('rejects every request of a failed batch, and keeps serving later ones', async () => {
     let fail = true;
     const b = new MicroBatcher({
