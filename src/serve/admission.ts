@@ -20,14 +20,22 @@ export class Admission {
     return this.inFlight;
   }
 
-  /** Runs `work` if there is room, else throws a 503 (Retry-After: 1). */
+  /** Whether the next request would be refused (checked before an upload is parsed). */
+  get full(): boolean {
+    return this.inFlight >= this.limit;
+  }
+
+  /** Counts a refusal and throws its 503 (Retry-After: 1). */
+  refuse(): never {
+    this.onReject();
+    throw unavailable(
+      `the ${this.name} queue is full (${this.inFlight} of ${this.limit} requests in flight); retry shortly`,
+    );
+  }
+
+  /** Runs `work` if there is room, else refuses. */
   async run<T>(work: () => Promise<T>, weight = 1): Promise<T> {
-    if (this.inFlight + weight > this.limit) {
-      this.onReject();
-      throw unavailable(
-        `the ${this.name} queue is full (${this.inFlight} of ${this.limit} requests in flight); retry shortly`,
-      );
-    }
+    if (this.inFlight + weight > this.limit) this.refuse();
     this.inFlight += weight;
     try {
       return await work();

@@ -389,6 +389,12 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
         Math.min(files.length, limits.semanticQueue),
       );
     post(`${prefix}/inference_image`, async (req) => {
+      // A full queue refuses before the upload is parsed: the body is only drained, so the refusal is cheap and
+      // the client still gets its 503 (an unread body could cut the connection under it).
+      if (semanticQueue.full) {
+        await drain(req.raw);
+        semanticQueue.refuse();
+      }
       const { state, files } = await readRequest(req);
       const images = files.filter((f) => f.field === 'files');
       if (images.length !== 1)
@@ -397,6 +403,12 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       return item;
     });
     post(`${prefix}/inference_batch`, async (req) => {
+      // A full queue refuses before the upload is parsed: the body is only drained, so the refusal is cheap and
+      // the client still gets its 503 (an unread body could cut the connection under it).
+      if (semanticQueue.full) {
+        await drain(req.raw);
+        semanticQueue.refuse();
+      }
       const { state, files } = await readRequest(req);
       const images = files.filter((f) => f.field === 'files');
       if (images.length === 0) throw badRequest('inference_batch takes at least one file in "files"');
@@ -961,6 +973,11 @@ function memoryStatus(): Record<string, unknown> {
     gpu_memory: { allocated: 0, total: 0 },
     ram_memory: { allocated: rss, total: os.totalmem() },
   };
+}
+
+/** Reads and drops the rest of a request body. */
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const chunk of stream) void chunk;
 }
 
 /** GETs `url` with a size limit and a timeout; a failure is a 400 naming the URL. */

@@ -55,6 +55,10 @@ export const serveCommand: CliCommand = {
     const batchSize = positiveInt(values['batch-size'], 'batch-size', 8);
     const queue = positiveInt(values.queue, 'queue', 64);
     if (batchSize < 1 || queue < 1) throw new UsageError('--batch-size and --queue are at least 1');
+    // One libuv thread per core for decoding uploads, as the inference task sizes it (before any file or image
+    // call starts the pool).
+    const { sizeLibuvThreadPool } = await import('../../inference/thread-pool');
+    sizeLibuvThreadPool();
     const { defaultLogger } = await import('../../protocol/logger');
     const { loadServedModels, closeServedModels } = await import('../../serve/models');
     const { createModelServer } = await import('../../serve/server');
