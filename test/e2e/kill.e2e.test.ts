@@ -1,0 +1,139 @@
+/**
+ * SIGKILL at random moments (the agent's `container.remove(force=True)`, a machine dying): no folder under a
+ * final name is ever incomplete. Training writes a checkpoint every two steps and is killed 50 times at seeded
+ * random moments; after each kill every results/0000000N/ must be whole (config.json and model.json parse, every
+ * weight file model.json names has the bytes its manifest says). Inference is killed 12 times: results/<project>
+ * is absent or complete (every image with its annotation, meta.json). What a kill leaves hidden is removed by the
+ * next start (test/task/results-folder.test.ts).
+ */
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { builtFile } from '../contract/built';
+import { tinyUnetCheckpoint } from '../inference/helpers/tiny-checkpoint';
+import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
+
+/** A small seeded generator (mulberry32): the kill moments are the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Starts the entry point (node, as the launcher execs it) and SIGKILLs it after `ms`. */
+function runAndKill(root: string, entry: 'train' | 'inference', ms: number): Promise<string> {
+  const child = spawn(process.execPath, [builtFile(`src/${entry}.ts`)], {
+    env: { PATH: process.env.PATH, SLY_TASK_DATA: root, TFJS_BACKEND: 'wasm' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  return new Promise((resolve) =>
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(out);
+    }),
+  );
+}
+
+/** Problems with a checkpoint folder: it must be whole. */
+async function checkpointProblems(dir: string): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
+    const model = JSON.parse(await fsp.readFile(path.join(dir, 'model.json'), 'utf8')) as {
+      weightsManifest: { paths: string[]; weights: { shape: number[]; dtype?: string }[] }[];
+    };
+    for (const group of model.weightsManifest) {
+      const expected = group.weights.reduce((s, w) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+      let actual = 0;
+      for (const p of group.paths) actual += (await fsp.stat(path.join(dir, p))).size;
+      if (actual !== expected)
+        problems.push(`${dir}: weights ${actual} bytes, the manifest says ${expected}`);
+    }
+  } catch (e) {
+    problems.push(`${dir}: ${(e as Error).message}`);
+  }
+  return problems;
+}
+
+let root: string | undefined;
+afterAll(() => removeTask(root));
+
+it('training killed 50 times at random moments never leaves an incomplete checkpoint under its name', async () => {
+  root = await makeTask({
+    project: {
+      projectName: 'shapes',
+      datasets: [{ name: 'ds', count: 12 }],
+      width: 32,
+      height: 32,
+      folds: { val: 0.34 },
+      seed: 3,
+    },
+    // 8 train images in batches of 4: a validation and a checkpoint every 2 steps.
+    config: { ...TINY_TRAIN_CONFIG, epochs: 10000, val_every: 1 },
+  });
+  const random = seeded(20261207);
+  const results = path.join(root, 'results');
+  let announced = 0;
+  for (let kill = 0; kill < 50; kill++) {
+    // Start-up (node, tfjs, the project) takes about a second; the kills fall before, during and after it.
+    const out = await runAndKill(root, 'train', 400 + Math.floor(random() * 2600));
+    announced += (out.match(/EventType\.CHECKPOINT/g) ?? []).length;
+    const names = await fsp.readdir(results);
+    for (const n of names.filter((x) => /^\d{8}$/.test(x))) {
+      expect(await checkpointProblems(path.join(results, n))).toEqual([]);
+    }
+    // Anything else is hidden (a temporary the next start removes).
+    expect(names.filter((n) => !/^\d{8}$/.test(n) && !n.startsWith('.'))).toEqual([]);
+  }
+  // The kills fell while checkpoints were being written, not only before any.
+  expect(announced).toBeGreaterThan(20);
+}, 600_000);
+
+it('inference killed 12 times at random moments leaves results/<project> absent or complete', async () => {
+  const model = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'kill-model-')), 'model');
+  await tinyUnetCheckpoint({ outDir: model, size: 32 });
+  const infer = await makeTask({
+    project: {
+      projectName: 'shapes',
+      datasets: [{ name: 'ds', count: 60 }],
+      width: 160,
+      height: 120,
+      seed: 4,
+    },
+    config: { model: {}, mode: { name: 'full_image', model_classes: { add_suffix: '_nn' } } },
+    modelFrom: model,
+  });
+  try {
+    const random = seeded(7);
+    const project = path.join(infer, 'results', 'shapes');
+    let complete = 0;
+    for (let kill = 0; kill < 12; kill++) {
+      await fsp.rm(project, { recursive: true, force: true });
+      await runAndKill(infer, 'inference', 500 + Math.floor(random() * 2500));
+      const names = await fsp.readdir(path.join(infer, 'results'));
+      expect(names.filter((n) => !n.startsWith('.') && n !== 'shapes')).toEqual([]);
+      if (!names.includes('shapes')) continue;
+      complete += 1;
+      JSON.parse(await fsp.readFile(path.join(project, 'meta.json'), 'utf8'));
+      const images = await fsp.readdir(path.join(project, 'ds', 'img'));
+      const anns = await fsp.readdir(path.join(project, 'ds', 'ann'));
+      expect(images).toHaveLength(60);
+      expect(anns.sort()).toEqual(images.map((i) => `${i}.json`).sort());
+      for (const a of anns) JSON.parse(await fsp.readFile(path.join(project, 'ds', 'ann', a), 'utf8'));
+    }
+    // Some runs were killed mid-way (nothing under the name) and, in this range, some finished.
+    expect(complete).toBeLessThan(12);
+  } finally {
+    await removeTask(infer);
+    await fsp.rm(path.dirname(model), { recursive: true, force: true });
+  }
+}, 600_000);
