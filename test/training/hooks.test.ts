@@ -408,7 +408,7 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
       tarFile: path.join(dir, '00000000.tar'),
     });
     const names = (await fsp.readdir(files.dir)).sort();
-    expect(names).toEqual(['config.json', 'model.json', 'model.onnx', 'weights.bin']);
+    expect(names).toEqual(['config.json', 'golden.json', 'model.json', 'model.onnx', 'weights.bin']);
     let total = 0;
     for (const n of names) total += (await fsp.stat(path.join(files.dir, n))).size;
     expect(files.sizeb).toBe(total);
@@ -421,7 +421,7 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
     expect(groups).toContain('optimizer');
     const entries = (await listTarEntries(files.tarFile as string)).map((e) => e.path.replace(/^\.\//, ''));
     expect(entries).toEqual(
-      expect.arrayContaining(['config.json', 'model.json', 'model.onnx', 'weights.bin']),
+      expect.arrayContaining(['config.json', 'golden.json', 'model.json', 'model.onnx', 'weights.bin']),
     );
     expect((await fsp.readdir(dir)).sort()).toEqual(['00000000', '00000000.tar']);
     const reloaded = await loadModelFromDir(files.dir);
@@ -448,7 +448,12 @@ describe('checkpoint files (spec C.1, C.2, E.6)', () => {
     });
     expect(files.onnx).toBe(false);
     expect(files.tarFile).toBeUndefined();
-    expect((await fsp.readdir(files.dir)).sort()).toEqual(['config.json', 'model.json', 'weights.bin']);
+    expect((await fsp.readdir(files.dir)).sort()).toEqual([
+      'config.json',
+      'golden.json',
+      'model.json',
+      'weights.bin',
+    ]);
     const warnings = lines().filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0].message).toMatch(/ONNX export failed/);

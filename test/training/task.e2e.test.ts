@@ -135,6 +135,7 @@ describe('training end to end through the launcher (spec A.2, D.5-D.7, E.6-E.8)'
       expect(c.fields.sizeb).toBe(await folderBytes(dir));
       expect((await fsp.readdir(dir)).sort()).toEqual([
         'config.json',
+        'golden.json',
         'manifest.json',
         'model.json',
         'model.onnx',

@@ -10,6 +10,7 @@ import { initWeightsCommand } from './init-weights';
 import { mergeResultsCommand } from './merge-results';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
+import { selftestCommand } from './selftest';
 import { serveCommand } from './serve';
 import { trackCommand } from './track';
 import { unpackCommand } from './unpack';
@@ -26,4 +27,5 @@ export const COMMANDS: readonly CliCommand[] = [
   trackCommand,
   evalDavisCommand,
   serveCommand,
+  selftestCommand,
 ];

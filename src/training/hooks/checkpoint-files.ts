@@ -7,10 +7,11 @@
  */
 
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../errors';
 import type { ModelConfigJson } from '../../format/types';
 import type { CheckpointWriter, WrittenCheckpoint } from '../../model-state/checkpoint-writer';
+import { GOLDEN_FILE, goldenInput, goldenOf, type Golden } from '../../model-state/golden';
 import { MANIFEST_FILE } from '../../model-state/manifest';
 import { packModelDir } from '../../model-state/tar';
 import { saveModelToDir } from '../../network/io';
@@ -69,6 +70,7 @@ export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promis
         logger: opts.logger,
       })
     : undefined;
+  const golden = goldenRecord(opts.model);
   const written = await opts.writer.write({
     config: opts.config,
     saveWeights: async (dir) => {
@@ -76,6 +78,7 @@ export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promis
     },
     extraFiles: {
       ...(onnx === undefined ? {} : { [ONNX_FILE]: onnx }),
+      [GOLDEN_FILE]: Buffer.from(`${JSON.stringify(golden)}\n`),
       ...(opts.manifest === undefined
         ? {}
         : { [MANIFEST_FILE]: Buffer.from(`${JSON.stringify(opts.manifest, null, 2)}\n`) }),
@@ -87,4 +90,17 @@ export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promis
     await packModelDir({ dir: written.dir, file: tarFile });
   }
   return { ...written, onnx: onnx !== undefined, ...(tarFile === undefined ? {} : { tarFile }) };
+}
+
+/** The seed of every checkpoint's golden input: fixed, so `selftest` needs only the record. */
+const GOLDEN_SEED = 20261207;
+
+/** The network's output for the golden input, as `sly-nn selftest` will compare it (model-state/golden.ts). */
+export function goldenRecord(model: tf.LayersModel): Golden {
+  const inputShape = [1, ...(model.inputs[0].shape.slice(1) as number[])];
+  const x = goldenInput(inputShape, GOLDEN_SEED);
+  const output = tf.tidy(
+    () => (model.predict(tf.tensor(x, inputShape)) as tf.Tensor).dataSync() as Float32Array,
+  );
+  return goldenOf({ inputShape, seed: GOLDEN_SEED, output, engine: `tfjs ${tf.getBackend()}` });
 }
