@@ -93,10 +93,7 @@ async function runTfjs(dir: string, golden: Golden): Promise<EngineResult> {
   try {
     const x = goldenInput(golden.inputShape, golden.seed);
     const out = tf.tidy(
-      () =>
-        (
-          model.predict(tf.tensor(x, [...golden.inputShape])) as import('@tensorflow/tfjs').Tensor
-        ).dataSync() as Float32Array,
+      () => (model.predict(tf.tensor(x, [...golden.inputShape])) as TfTensor).dataSync() as Float32Array,
     );
     return {
       engine: `tfjs ${backend.name}`,
