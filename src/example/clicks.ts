@@ -21,7 +21,7 @@ export async function clickExample(opts: {
   root: string;
   seed: number;
   runTask: (entry: string, taskDir: string) => Promise<AgentLine[]>;
-}): Promise<void> {
+}): Promise<string> {
   const epochs = Number(process.env.EXAMPLE_CLICK_EPOCHS ?? '24');
   const started = Date.now();
   const taskDir = path.join(opts.root, 'click-train-task');
@@ -97,4 +97,5 @@ export async function clickExample(opts: {
   } finally {
     await segmenter.dispose();
   }
+  return checkpointDir;
 }

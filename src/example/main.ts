@@ -116,10 +116,17 @@ async function main(): Promise<void> {
         .map(([c, v]) => `${c} ${fmt(v)}`)
         .join(', ')})`,
   );
+  const served = [checkpointDir];
   if (process.env.EXAMPLE_CLICKS !== '0') {
     console.log('');
-    await clickExample({ root, seed, runTask });
+    served.push(await clickExample({ root, seed, runTask }));
   }
+  console.log('');
+  console.log('Serve them, with a page to click on images and track videos (sly-nn serve, see the README):');
+  console.log(
+    `  node dist/src/cli/main.js serve ${served.map((d) => `--checkpoint '${d}'`).join(' ')} --port 8000` +
+      '   # then open http://localhost:8000/',
+  );
 }
 
 /** Runs an entry point as the agent does (task folder in SLY_TASK_DATA), echoing a short view of its log. */
