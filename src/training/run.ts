@@ -107,7 +107,14 @@ export async function runTraining(
     logger,
     preflightReport(
       { train: plan.train.items.map((i) => i.stats), val: plan.val.items.map((i) => i.stats) },
-      Object.keys(classes.classTitleToIdx),
+      // Classes labelled in the project: the background class is what no label covers (and a task's own
+      // classes, such as the click task's background/object, are not the project's).
+      Object.keys(classes.classTitleToIdx).filter(
+        (t) =>
+          project.meta.classByTitle.has(t) &&
+          t !== config.special_classes.background &&
+          t !== config.special_classes.neutral,
+      ),
     ),
   );
 

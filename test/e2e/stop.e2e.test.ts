@@ -79,6 +79,10 @@ describe('SIGTERM', () => {
     });
     const run = await runAndStop(root, 'train', (l) => l.includes('"metrics"') && l.includes('"train"'));
     expect(run.status).toBe(143);
+    // The preflight ran, and says nothing of the background class (what no label covers) as absent.
+    const preflight = run.lines.find((l) => l.message === 'Preflight');
+    expect(preflight?.fields.report).toMatchObject({ folds: { train: { images: 30 }, val: { images: 10 } } });
+    expect(run.lines.filter((l) => l.message.startsWith('Preflight: no')).map((l) => l.message)).toEqual([]);
     const checkpoints = events(run.lines, 'CHECKPOINT');
     expect(checkpoints).toHaveLength(1);
     const cp = checkpoints[0].fields;
