@@ -75,12 +75,6 @@ export function settingsOf(state: Record<string, unknown>): Record<string, unkno
   return s;
 }
 
-/** The first value present among `keys` (the SDK accepts several spellings of one field). */
-export function firstOf(obj: Record<string, unknown>, keys: readonly string[]): unknown {
-  for (const k of keys) if (obj[k] !== undefined && obj[k] !== null) return obj[k];
-  return undefined;
-}
-
 /** A whole number from a request field, or a 400 naming it. */
 export function intField(value: unknown, name: string, min = 0): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
