@@ -450,7 +450,12 @@ async function main(): Promise<void> {
       seed: 7,
     });
     const clickDir = await seededClickCheckpoint(path.join(root, 'clicks'), env.clickSize);
-    const models = await loadServedModels({ checkpoints: [semanticDir, clickDir], batchSize: env.batch });
+    // PARTIAL=0: the inference task's batching (a partial batch only when no batch runs), for A/B.
+    const models = await loadServedModels({
+      checkpoints: [semanticDir, clickDir],
+      batchSize: env.batch,
+      partialOnFreeThread: process.env.PARTIAL !== '0',
+    });
     // The server logs every 5xx at level error (each 503 of the overload too): counted, not kept.
     const logLines: Record<string, number> = {};
     const logger = createLogger({

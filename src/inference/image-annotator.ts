@@ -30,6 +30,8 @@ export interface ImageAnnotatorOptions {
   /** Largest network batch; default 8. */
   readonly batchSize?: number;
   readonly assumedPreprocessing?: ChannelStats;
+  /** See MicroBatcherOptions.partialOnFreeThread. */
+  readonly partialOnFreeThread?: boolean;
 }
 
 const EMPTY_META = createProjectMeta({ classes: [], tagMetas: [] });
@@ -68,6 +70,7 @@ export class ImageAnnotator {
       inputLength: height * width * 3,
       outputLength: height * width * checkpoint.channels,
       onBatch: (n) => listeners.forEach((listener) => listener(n)),
+      partialOnFreeThread: opts.partialOnFreeThread === true,
     });
     return new ImageAnnotator(checkpoint, preprocessing, network, batcher, batchSize, listeners);
   }

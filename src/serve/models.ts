@@ -37,6 +37,11 @@ export interface LoadModelsOptions {
   readonly batchSize?: number;
   /** Network threads of the semantic model; default one per core up to two. */
   readonly networkThreads?: number;
+  /**
+   * Start a partial network batch whenever a network thread is free (default true): requests to a server
+   * trickle in, and with only one batch at a time the second thread would wait (bench:serve at concurrency 8).
+   */
+  readonly partialOnFreeThread?: boolean;
 }
 
 /** The task a checkpoint folder holds, and its plugin, from config.json alone (nothing heavy is loaded). */
@@ -81,6 +86,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
         ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
         ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
         ...(opts.networkThreads !== undefined ? { networkThreads: opts.networkThreads } : {}),
+        partialOnFreeThread: opts.partialOnFreeThread ?? true,
         ...(semantic.plugin.legacyPreprocessing !== undefined
           ? { assumedPreprocessing: semantic.plugin.legacyPreprocessing }
           : {}),

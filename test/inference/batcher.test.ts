@@ -254,3 +254,40 @@ describe('MicroBatcher (inference batching across images)', () => {
     });
   });
 });
+
+describe('partialOnFreeThread (the model server)', () => {
+  /** One request alone, then three while its batch runs: do the three wait for it, or start on the free thread? */
+  async function overlap(partialOnFreeThread: boolean): Promise<{ calls: number[]; most: number }> {
+    let running = 0;
+    let most = 0;
+    const calls: number[] = [];
+    const b = new MicroBatcher({
+      run: async (x, n) => {
+        calls.push(n);
+        running += 1;
+        most = Math.max(most, running);
+        await sleep(30);
+        running -= 1;
+        return x;
+      },
+      batchSize: 8,
+      concurrency: 2,
+      inputLength: 1,
+      outputLength: 1,
+      partialOnFreeThread,
+    });
+    const first = b.score(new Float32Array([0]));
+    await sleep(5);
+    const rest = [1, 2, 3].map((v) => b.score(new Float32Array([v])));
+    await Promise.all([first, ...rest]);
+    return { calls, most };
+  }
+
+  it('starts a partial batch of at least two on a free thread beside a running one', async () => {
+    expect(await overlap(true)).toEqual({ calls: [1, 3], most: 2 });
+  });
+
+  it('without it, a partial batch waits until none runs (the inference task)', async () => {
+    expect(await overlap(false)).toEqual({ calls: [1, 3], most: 1 });
+  });
+});
