@@ -103,6 +103,35 @@ describe('SIGTERM', () => {
     expect(run.stopMs).toBeLessThan(8000);
   });
 
+  it('during tracker training: the models are saved and announced, exit 143', async () => {
+    root = await makeTask({
+      project: PROJECT,
+      config: {
+        network: 'tracker',
+        input_size: { width: 64, height: 64 },
+        batch_size: { train: 2, val: 2 },
+        epochs: 50,
+        val_every: 50,
+        custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
+        tracking: { steps_per_epoch: 20, val_clips: 1, val_frames: 3 },
+      },
+    });
+    const run = await runAndStop(root, 'train', (l) => l.includes('"metrics"') && l.includes('"train"'));
+    expect(run.status).toBe(143);
+    const checkpoints = events(run.lines, 'CHECKPOINT');
+    expect(checkpoints).toHaveLength(1);
+    expect(checkpoints[0].fields).toMatchObject({ best_now: true, optional: { interrupted: 'SIGTERM' } });
+    const dir = path.join(root, 'results', String(checkpoints[0].fields.subdir));
+    for (const f of ['config.json', 'encoder.onnx', 'decoder.onnx']) {
+      await expect(fsp.stat(path.join(dir, f))).resolves.toBeDefined();
+    }
+    const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
+    expect(config.tracker.steps).toBeGreaterThan(0);
+    expect(String(events(run.lines, 'TASK_CRASHED')[0].fields.exc_str)).toMatch(
+      /stopped by SIGTERM: training stopped at step/,
+    );
+  });
+
   it('during inference: no results project and no temporary folder left, exit 143 with the crash line', async () => {
     root = await makeTask({ project: PROJECT, config: { ...TINY_TRAIN_CONFIG, epochs: 1 } });
     const { runLauncher } = await import('../helpers/launcher');

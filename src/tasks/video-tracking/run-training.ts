@@ -24,6 +24,7 @@ import { withSeededRandom } from '../../network/seeded-build';
 import type { AnyTrackerNetwork } from '../../network/types';
 import { tryLoadOnnxRuntime, type OrtLoader } from '../../onnx/runtime';
 import { reportCheckpoint, reportMetrics } from '../../protocol/events';
+import { InterruptedError, stopRequests } from '../../protocol/stop';
 import { Progress } from '../../protocol/progress';
 import type { TrainTaskContext } from '../../task/context';
 import { splitByTags } from '../../training/folds';
@@ -184,11 +185,53 @@ export async function runTrackerTraining(
       }
       return pseudoClip(image, rand, tracking.clip_frames);
     };
+    /** A checkpoint of the models as they are, announced (after a validation, or when a stop comes). */
+    const saveCheckpoint = async (
+      step: number,
+      metrics: Record<string, number> | null,
+      bestNow: boolean,
+      interrupted?: string,
+    ): Promise<void> => {
+      const epoch = step / tracking.steps_per_epoch;
+      const written = await writer.write({
+        config: trackerModelConfig({
+          config: {
+            network: opts.network.name,
+            settings,
+            preprocessing: opts.network.preprocessing,
+            tracker: {
+              local_radius: tracking.local_radius,
+              short_side: tracking.short_side,
+              clip_size: Math.min(size.width, size.height),
+              steps: step,
+              ...(metrics === null ? {} : { metrics }),
+            },
+          },
+          trainConfig: config as unknown as Record<string, unknown>,
+        }),
+        saveWeights: (dir) => saveTrackerModels(dir, models),
+      });
+      checkpoints += 1;
+      reportCheckpoint(logger, {
+        id: written.id,
+        subdir: written.subdir,
+        sizeb: written.sizeb,
+        bestNow,
+        optional: {
+          epoch,
+          ...(metrics === null ? {} : { val_metrics: metrics }),
+          ...(interrupted === undefined ? {} : { interrupted }),
+        },
+      });
+    };
+    // SIGTERM / SIGINT: the step in progress finishes, then the models are saved and announced.
+    let stopSignal: string | undefined;
+    const stopListening = stopRequests.listen((signal) => (stopSignal ??= signal));
     let lossSum = 0;
     let iouSum = 0;
     let count = 0;
     const reportEvery = Math.max(1, Math.min(10, Math.floor(tracking.steps_per_epoch / 2)));
-    await trainTracker({
+    const done = await trainTracker({
       models,
       preprocessing: opts.network.preprocessing,
       steps,
@@ -199,6 +242,7 @@ export async function runTrackerTraining(
       seed: config.seed,
       nextClip,
       validateEvery: valEvery,
+      shouldStop: () => stopSignal !== undefined,
       onStep: (s) => {
         if (!Number.isFinite(s.loss)) {
           throw dataError(`the training loss became ${s.loss} at step ${s.step}; lower lr`, { field: 'lr' });
@@ -250,34 +294,19 @@ export async function runTrackerTraining(
         reportMetrics(logger, { type: 'val', epoch, metrics });
         const bestNow = r.jf > best;
         if (bestNow) best = r.jf;
-        const written = await writer.write({
-          config: trackerModelConfig({
-            config: {
-              network: opts.network.name,
-              settings,
-              preprocessing: opts.network.preprocessing,
-              tracker: {
-                local_radius: tracking.local_radius,
-                short_side: tracking.short_side,
-                clip_size: Math.min(size.width, size.height),
-                steps: step,
-                metrics,
-              },
-            },
-            trainConfig: config as unknown as Record<string, unknown>,
-          }),
-          saveWeights: (dir) => saveTrackerModels(dir, models),
-        });
-        checkpoints += 1;
-        reportCheckpoint(logger, {
-          id: written.id,
-          subdir: written.subdir,
-          sizeb: written.sizeb,
-          bestNow,
-          optional: { epoch, val_metrics: metrics },
-        });
+        await saveCheckpoint(step, metrics, bestNow);
       },
     });
+    stopListening();
+    const signal = stopRequests.signal;
+    if (stopSignal !== undefined && signal !== undefined) {
+      await saveCheckpoint(done.steps, null, checkpoints === 0, signal);
+      throw new InterruptedError(
+        signal,
+        `training stopped at step ${done.steps} of ${steps}; its weights are in the last checkpoint announced: ` +
+          'continue from it (model/ = that checkpoint)',
+      );
+    }
     logger.info('Training finished.', { steps, checkpoints, 'J&F': lastJf });
     return { steps, checkpoints, jf: lastJf, baselines };
   } finally {
