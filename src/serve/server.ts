@@ -16,7 +16,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { zipSync } from 'fflate';
 import { annotationToJson } from '../format/annotation';
-import { encodeBitmap } from '../format/bitmap-codec';
+import { encodedBitmapGeometry } from '../format/geometry';
 import { projectMetaToJson } from '../format/meta';
 import type { Annotation } from '../format/model';
 import { encodeMaskPng } from '../format/png-chunks';
@@ -33,7 +33,8 @@ import { readPage } from './page';
 import { intField, isObject, readRequest, settingsOf, type Upload } from './requests';
 import { modeFromSettings, DEFAULT_INFERENCE_SETTINGS } from './settings';
 import { MASKS_DIR, OVERLAY_FILE, Serial, trackFiles, trackToFolder } from './tracking';
-import { decodeVideoToFrames, firstFrame, FRAMES_DIR, VIDEO_FILE } from './videos';
+import { maskFileName } from '../tasks/video-tracking/track-video';
+import { decodeVideoToFrames, firstFrame, frameFileName, FRAMES_DIR, VIDEO_FILE } from './videos';
 
 export interface ServeLimits {
   /** Largest uploaded file (images, frames, masks). */
@@ -178,11 +179,8 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     await reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    await reply.code(404).send({
-      detail: `no endpoint ${req.method} ${req.url}`,
-      success: false,
-      message: `no endpoint ${req.method} ${req.url}`,
-    });
+    const { status, body } = errorResponse(notFound(`no endpoint ${req.method} ${req.url}`));
+    await reply.code(status).send(body);
   });
 
   // JSON bodies are checked against the SDK's envelope before a handler runs (a multipart body is read by the
@@ -372,10 +370,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
         input_size: annotator.checkpoint.inputSize,
         engine: annotator.engine.name,
       }),
-      () => {
-        const json = projectMetaToJson(annotator.outputMeta(modeFromSettings({})));
-        return withConfidenceTag({ ...json, classes: json.classes, tags: json.tags ?? [] });
-      },
+      () => withConfidenceTag(projectMetaToJson(annotator.outputMeta(modeFromSettings({})))),
       () => deployInfo(semantic.dir, semantic.config, 'semantic segmentation', runtime),
     );
     const annotateOne = async (file: Upload, settings: Record<string, unknown>): Promise<unknown> => {
@@ -383,18 +378,20 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       const annotation = await annotator.annotate(file.bytes, { name: file.filename || 'image', mode });
       return resultItem(filterClasses(annotation, settings), { name: file.filename || null });
     };
+    // A full queue refuses before the upload is parsed: the body is only drained, so the refusal is cheap and
+    // the client still gets its 503 (an unread body could cut the connection under it).
+    const refuseEarlyIfFull = async (req: FastifyRequest): Promise<void> => {
+      if (!semanticQueue.full) return;
+      await drain(req.raw);
+      semanticQueue.refuse();
+    };
     const annotateAll = (files: readonly Upload[], settings: Record<string, unknown>): Promise<unknown[]> =>
       semanticQueue.run(
         () => Promise.all(files.map((f) => annotateOne(f, settings))),
         Math.min(files.length, limits.semanticQueue),
       );
     post(`${prefix}/inference_image`, async (req) => {
-      // A full queue refuses before the upload is parsed: the body is only drained, so the refusal is cheap and
-      // the client still gets its 503 (an unread body could cut the connection under it).
-      if (semanticQueue.full) {
-        await drain(req.raw);
-        semanticQueue.refuse();
-      }
+      await refuseEarlyIfFull(req);
       const { state, files } = await readRequest(req);
       const images = files.filter((f) => f.field === 'files');
       if (images.length !== 1)
@@ -403,12 +400,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       return item;
     });
     post(`${prefix}/inference_batch`, async (req) => {
-      // A full queue refuses before the upload is parsed: the body is only drained, so the refusal is cheap and
-      // the client still gets its 503 (an unread body could cut the connection under it).
-      if (semanticQueue.full) {
-        await drain(req.raw);
-        semanticQueue.refuse();
-      }
+      await refuseEarlyIfFull(req);
       const { state, files } = await readRequest(req);
       const images = files.filter((f) => f.field === 'files');
       if (images.length === 0) throw badRequest('inference_batch takes at least one file in "files"');
@@ -464,7 +456,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     infoRoutes(
       prefix,
       () => ({ ...baseInfo('interactive segmentation', 1), checkpoint_name: checkpointName(clicks.dir) }),
-      () => withConfidenceTag({ classes: [OBJECT_CLASS], tags: [] }),
+      () => withConfidenceTag({ classes: [OBJECT_CLASS] }),
       () => deployInfo(clicks.dir, clicks.config, 'interactive segmentation', 'ONNXRuntime'),
     );
   };
@@ -480,9 +472,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       bytes = image.bytes;
       name = image.filename || 'image';
     } else if (state.video_id !== undefined) {
-      const video = jobs.get(state.video_id);
-      if (video.kind !== 'video' || video.dir === undefined)
-        throw notFound(`no uploaded video ${String(state.video_id)}`);
+      const video = uploadedVideo(state.video_id);
       const frame = intField(state.frame_index ?? 0, 'frame_index');
       name = `video ${video.uuid} frame ${frame}`;
       bytes = await readFrameJpeg(video, frame);
@@ -506,46 +496,37 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
       const started = performance.now();
       const result = await clicks.model.segmentFromClicks(rgb, list, previous);
       const ms = performance.now() - started;
+      const mask = { width: result.width, height: result.height, data: result.mask };
       let area = 0;
       for (const v of result.mask) area += v;
+      const geometry = encodedBitmapGeometry(mask, { x: 0, y: 0 });
       const annotation: Annotation = {
         size: { width: result.width, height: result.height },
         description: '',
         tags: [],
-        labels: [],
+        labels:
+          geometry === null
+            ? []
+            : [
+                {
+                  classTitle: OBJECT_CLASS.title,
+                  description: '',
+                  tags: [],
+                  geometry,
+                  extra: { nnCreated: true, nnUpdated: true },
+                },
+              ],
         customBigData: {},
         extra: {},
       };
-      const json = annotationToJson(annotation);
-      const bitmap =
-        area === 0 ? null : encodeBitmap({ width: result.width, height: result.height, data: result.mask });
       return {
         width: result.width,
         height: result.height,
         area,
         network_ms: Math.round(ms * 10) / 10,
         // 0/1 as a 1-bit PNG (index 1 opaque): the page draws it, a client reads it.
-        mask_png: encodeMaskPng({ width: result.width, height: result.height, data: result.mask }).toString(
-          'base64',
-        ),
-        annotation: {
-          ...json,
-          objects:
-            bitmap === null
-              ? []
-              : [
-                  {
-                    classTitle: OBJECT_CLASS.title,
-                    description: '',
-                    tags: [],
-                    bitmap,
-                    shape: 'bitmap',
-                    geometryType: 'bitmap',
-                    nnCreated: true,
-                    nnUpdated: true,
-                  },
-                ],
-        },
+        mask_png: encodeMaskPng(mask).toString('base64'),
+        annotation: annotationToJson(annotation),
       };
     });
   };
@@ -576,30 +557,33 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
   });
   app.get('/videos/:id/frames/:file', async (req, reply) => {
     const { id, file } = req.params as { id: string; file: string };
-    const video = jobs.get(id);
+    const video = uploadedVideo(id);
     const m = /^(\d+)\.jpg$/.exec(file);
-    if (video.kind !== 'video' || m === null) throw notFound(`no frame ${file} of video ${id}`);
+    if (m === null) throw notFound(`no frame ${file} of video ${id}`);
     return reply.type('image/jpeg').send(await readFrameJpeg(video, Number(m[1])));
   });
 
   // ---------------------------------------------------------------- tracking
   const tracker = models.tracker;
+  const trackApiFiles: Handler = async (req) => {
+    if (tracker === undefined)
+      throw notFound('no tracker is served (give a checkpoint of network "tracker")');
+    const { state, files } = await readRequest(req);
+    const frames = files.filter((f) => f.field === 'files');
+    const result = await trackingQueue.run(() =>
+      trackingTurn.run(() => trackFiles({ tracker: tracker.model, files: frames, settings: state })),
+    );
+    return result.frames;
+  };
   const trackingRoutes = (prefix: string): void => {
     if (tracker === undefined) return;
     infoRoutes(
       prefix,
       () => ({ ...baseInfo('tracking', null), checkpoint_name: checkpointName(tracker.dir) }),
-      () => withConfidenceTag({ classes: [OBJECT_CLASS], tags: [] }),
+      () => withConfidenceTag({ classes: [OBJECT_CLASS] }),
       () => deployInfo(tracker.dir, tracker.config, 'tracking', 'ONNXRuntime'),
     );
-    post(`${prefix}/track-api-files`, async (req) => {
-      const { state, files } = await readRequest(req);
-      const frames = files.filter((f) => f.field === 'files');
-      const result = await trackingQueue.run(() =>
-        trackingTurn.run(() => trackFiles({ tracker: tracker.model, files: frames, settings: state })),
-      );
-      return result.frames;
-    });
+    post(`${prefix}/track-api-files`, trackApiFiles);
   };
 
   /** The input of /track_masks: an uploaded video or frames, or an earlier upload, and the first mask. */
@@ -626,10 +610,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     const dir = job.dir as string;
     const uploads = files.filter((f) => f.field === 'files');
     if (state.video_id !== undefined) {
-      const video = jobs.get(state.video_id);
-      if (video.kind !== 'video' || video.dir === undefined)
-        throw notFound(`no uploaded video ${String(state.video_id)}`);
-      return path.join(video.dir, VIDEO_FILE);
+      return path.join(jobFolder(uploadedVideo(state.video_id)), VIDEO_FILE);
     }
     if (uploads.length === 1) {
       const file = path.join(dir, `input${safeExtension(uploads[0].filename, '.mp4')}`);
@@ -798,16 +779,7 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     if (name === root) routes('');
   }
   // The SDK's tracking endpoint names no other model's, so it is at the root whatever the root model is.
-  if (root !== 'tracking' && tracker !== undefined) {
-    post('/track-api-files', async (req) => {
-      const { state, files } = await readRequest(req);
-      const frames = files.filter((f) => f.field === 'files');
-      const result = await trackingQueue.run(() =>
-        trackingTurn.run(() => trackFiles({ tracker: tracker.model, files: frames, settings: state })),
-      );
-      return result.frames;
-    });
-  }
+  if (root !== 'tracking' && tracker !== undefined) post('/track-api-files', trackApiFiles);
   polling('');
   for (const name of ['semantic', 'tracking', 'clicks']) polling(`/${name}`);
 
@@ -832,20 +804,27 @@ export async function createModelServer(opts: ServeOptions): Promise<ModelServer
     },
   };
 
+  /** The video uploaded to /videos under `id` (400 without an id, 404 when it is not one). */
+  function uploadedVideo(id: unknown): Job {
+    const video = jobs.get(id);
+    if (video.kind !== 'video' || video.dir === undefined) throw notFound(`no uploaded video ${String(id)}`);
+    return video;
+  }
+
   function jobFolder(job: Job): string {
     if (job.dir === undefined) throw notFound(`the request ${job.uuid} has no files`);
     return job.dir;
   }
 
   async function readMask(job: Job, index: number): Promise<Buffer> {
-    const file = path.join(jobFolder(job), 'out', MASKS_DIR, `${String(index).padStart(5, '0')}.png`);
+    const file = path.join(jobFolder(job), 'out', MASKS_DIR, maskFileName(index));
     return fsp.readFile(file).catch(() => {
       throw notFound(`no mask of frame ${index} in ${job.uuid} (yet)`);
     });
   }
 
   async function readFrameJpeg(video: Job, index: number): Promise<Buffer> {
-    const file = path.join(jobFolder(video), FRAMES_DIR, `${String(index).padStart(5, '0')}.jpg`);
+    const file = path.join(jobFolder(video), FRAMES_DIR, frameFileName(index));
     return fsp.readFile(file).catch(() => {
       throw notFound(`no frame ${index} in video ${video.uuid}`);
     });
@@ -883,13 +862,13 @@ const OBJECT_CLASS = {
 };
 
 /** The SDK's model meta always has the `confidence` tag meta (`update_model_meta`). */
-function withConfidenceTag(meta: { classes: unknown[]; tags: unknown[] } & Record<string, unknown>) {
-  const tags = meta.tags as { name?: string }[];
-  if (tags.some((t) => t.name === 'confidence')) return meta;
+function withConfidenceTag(meta: { classes: readonly unknown[]; tags?: readonly { name?: string }[] }) {
+  const tags = meta.tags ?? [];
+  if (tags.some((t) => t.name === 'confidence')) return { ...meta, tags };
   return {
     ...meta,
     tags: [
-      ...meta.tags,
+      ...tags,
       {
         name: 'confidence',
         value_type: 'any_number',

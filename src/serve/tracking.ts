@@ -6,9 +6,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { dataError } from '../errors';
-import { parseGeometry } from '../format/geometry';
-import { drawGeometry } from '../format/rasterise';
-import { encodeBitmap } from '../format/bitmap-codec';
+import { geometryToJson, parseGeometry } from '../format/geometry';
+import { classBitmapsFromMask, drawGeometry } from '../format/rasterise';
 import type { BitmapJson } from '../format/types';
 import { decodeImageBytes } from '../image/decode';
 import type { LoadedTracker } from '../tasks/video-tracking/tracker-checkpoint';
@@ -100,6 +99,7 @@ export async function trackFiles(opts: {
   const firstMask = new Uint8Array(first.width * first.height);
   geometries.forEach((g, i) => drawInputGeometry(firstMask, first, g, i, i + 1));
   const tracker = await MatchTracker.create(opts.tracker.engine, first, firstMask, opts.tracker.options);
+  const idTitles = new Map(geometries.map((_, i) => [String(i + 1), i + 1]));
   const frames: TrackFilesResult['frames'] = [];
   try {
     for (let i = 1; i < used; i++) {
@@ -112,10 +112,12 @@ export async function trackFiles(opts: {
         );
       }
       const mask = await tracker.next(frame);
+      // One pass over the mask for every object's tight bitmap, in id order (the input's order).
       const row: TrackFilesResult['frames'][number] = [];
-      for (let id = 1; id <= geometries.length; id++) {
-        const bitmap = encodeBitmap({ width: frame.width, height: frame.height, data: equalTo(mask, id) });
-        if (bitmap !== null) row.push({ type: 'bitmap', data: { bitmap } });
+      for (const label of classBitmapsFromMask({ mask, size: frame, classToIndex: idTitles })) {
+        const json = geometryToJson(label.geometry);
+        const bitmap = json?.bitmap;
+        if (bitmap !== undefined && bitmap !== null) row.push({ type: 'bitmap', data: { bitmap } });
       }
       frames.push(row);
     }
@@ -123,12 +125,6 @@ export async function trackFiles(opts: {
     await tracker.dispose();
   }
   return { frames };
-}
-
-function equalTo(mask: Uint8Array, id: number): Uint8Array {
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) out[i] = mask[i] === id ? 1 : 0;
-  return out;
 }
 
 /** The folder a tracking job writes: masks/00000.png... and overlay.mp4. */

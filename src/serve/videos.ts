@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { dataError } from '../errors';
+import { dataError, TaskError } from '../errors';
 import type { RgbFrame } from '../video/frame';
 import { probeVideo } from '../video/probe';
 import { openFrameSource } from '../video/source';
@@ -15,6 +15,11 @@ import { HttpError } from './http-error';
 
 export const VIDEO_FILE = 'video';
 export const FRAMES_DIR = 'frames';
+
+/** A decoded frame's name in FRAMES_DIR: 00000.jpg, 00001.jpg, ... */
+export function frameFileName(index: number): string {
+  return `${String(index).padStart(5, '0')}.jpg`;
+}
 
 export interface UploadedVideo {
   readonly frames: number;
@@ -34,9 +39,9 @@ export async function decodeVideoToFrames(opts: {
   const file = path.join(opts.dir, VIDEO_FILE);
   await fsp.writeFile(file, opts.bytes);
   const info = await probeVideo(file).catch((e: unknown) => {
-    throw e instanceof Error && 'kind' in e
+    throw e instanceof TaskError
       ? e
-      : dataError(`cannot read the video: ${String(e)}`, { file: opts.filename });
+      : dataError(`cannot read the video: ${String(e)}`, { file: opts.filename }, e);
   });
   let frames = 0;
   for await (const frame of readVideoFrames(file, { info })) {
@@ -50,7 +55,7 @@ export async function decodeVideoToFrames(opts: {
     const jpeg = await sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } })
       .jpeg({ quality: 90 })
       .toBuffer();
-    await fsp.writeFile(path.join(opts.dir, FRAMES_DIR, `${String(frames).padStart(5, '0')}.jpg`), jpeg);
+    await fsp.writeFile(path.join(opts.dir, FRAMES_DIR, frameFileName(frames)), jpeg);
     frames += 1;
   }
   if (frames === 0) throw dataError('the video has no frames', { file: opts.filename });

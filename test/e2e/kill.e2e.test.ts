@@ -10,21 +10,10 @@ import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { mulberry32 } from '../../src/util/random';
 import { builtFile } from '../contract/built';
 import { tinyUnetCheckpoint } from '../inference/helpers/tiny-checkpoint';
 import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
-
-/** A small seeded generator (mulberry32): the kill moments are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Starts the entry point (node, as the launcher execs it) and SIGKILLs it after `ms`. */
 function runAndKill(root: string, entry: 'train' | 'inference', ms: number): Promise<string> {
@@ -80,7 +69,7 @@ it('training killed 50 times at random moments never leaves an incomplete checkp
     // 8 train images in batches of 4: a validation and a checkpoint every 2 steps.
     config: { ...TINY_TRAIN_CONFIG, epochs: 10000, val_every: 1 },
   });
-  const random = seeded(20261207);
+  const random = mulberry32(20261207);
   const results = path.join(root, 'results');
   let announced = 0;
   for (let kill = 0; kill < 50; kill++) {
@@ -113,7 +102,7 @@ it('inference killed 12 times at random moments leaves results/<project> absent 
     modelFrom: model,
   });
   try {
-    const random = seeded(7);
+    const random = mulberry32(7);
     const project = path.join(infer, 'results', 'shapes');
     let complete = 0;
     for (let kill = 0; kill < 12; kill++) {

@@ -9,7 +9,7 @@
 import { reportCheckpoint } from '../../protocol/events';
 import type { Logger } from '../../protocol/logger';
 import type { MetricValues } from '../metrics';
-import type { TrainHook } from '../trainer';
+import type { RunState, TrainHook } from '../trainer';
 import { isNonFiniteLoss, nonFiniteLossError } from './finite-loss';
 import { valMetricsAtStep } from './validation';
 
@@ -51,6 +51,24 @@ export class BestTracker {
 export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
   const best = new BestTracker();
   let savedAtStep = -1;
+  /** Saves the checkpoint of this step, then announces it (the agent copies the folder at once). */
+  const saveAndReport = async (
+    state: RunState,
+    loss: number | null | undefined,
+    valMetrics: MetricValues,
+    optional: Record<string, unknown>,
+  ): Promise<void> => {
+    const bestNow = best.offer(loss);
+    const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics, bestNow });
+    savedAtStep = state.globalStep;
+    reportCheckpoint(opts.logger, {
+      id: saved.id,
+      subdir: saved.subdir,
+      sizeb: saved.sizeb,
+      bestNow,
+      optional: { epoch: state.epochFloat, ...optional },
+    });
+  };
   return {
     name: 'checkpoint',
     // A run stopped by a signal keeps its progress: a checkpoint of the weights as they are, announced like any
@@ -58,32 +76,14 @@ export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
     afterTrain: async (state, outcome) => {
       if (outcome.kind !== 'stopped' || state.globalStep === savedAtStep || state.lastStep === undefined)
         return;
-      const bestNow = best.offer(undefined);
-      const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics: {}, bestNow });
-      savedAtStep = state.globalStep;
-      reportCheckpoint(opts.logger, {
-        id: saved.id,
-        subdir: saved.subdir,
-        sizeb: saved.sizeb,
-        bestNow,
-        optional: { epoch: state.epochFloat, interrupted: outcome.reason },
-      });
+      await saveAndReport(state, undefined, {}, { interrupted: outcome.reason });
     },
     afterStep: async (state) => {
       const valMetrics = valMetricsAtStep(state);
       if (!('loss' in valMetrics)) return;
       if (isNonFiniteLoss(valMetrics.loss))
         throw nonFiniteLossError('Validation loss', valMetrics.loss, state);
-      const bestNow = best.offer(valMetrics.loss);
-      const saved = await opts.save({ epochFloat: state.epochFloat, valMetrics, bestNow });
-      savedAtStep = state.globalStep;
-      reportCheckpoint(opts.logger, {
-        id: saved.id,
-        subdir: saved.subdir,
-        sizeb: saved.sizeb,
-        bestNow,
-        optional: { epoch: state.epochFloat, val_metrics: valMetrics },
-      });
+      await saveAndReport(state, valMetrics.loss, valMetrics, { val_metrics: valMetrics });
     },
   };
 }
