@@ -8,6 +8,7 @@
  * Nothing here reads the environment or global paths: the task folder and config come in `ctx`.
  */
 
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendSelection, InitBackendOptions } from '../backend/select';
 import { initBackend } from '../backend/select';
@@ -16,11 +17,13 @@ import { countItems, projectDisplayPath, projectItems, readSingleProject } from 
 import { dataDigest, runManifest, type RunManifest } from '../model-state/manifest';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
+import { TRAINING_STATE_FILE, type TrainingStateJson } from '../model-state/training-state';
 import { InterruptedError, stopRequests } from '../protocol/stop';
 import { modelConfigJson, readModelConfig } from '../model-state/config';
 import { loadNetworkPlugin } from '../network/load-plugin';
 import type { InitializedModel } from '../network/transfer';
 import { buildAndInitModel } from '../network/transfer';
+import { WEIGHTS_FILE } from '../network/model-files';
 import { networkRecord } from '../network/record';
 import type { AnyNetwork } from '../network/types';
 import type { Logger } from '../protocol/logger';
@@ -34,13 +37,21 @@ import type { TrainEngine } from './engine/types';
 import { defaultEngineFactory, type EngineFactory, type TrainEngineSetting } from './engine-factory';
 import type { FoldPurpose } from './folds';
 import { writeCheckpointFiles } from './hooks/checkpoint-files';
-import { standardHooks } from './hooks';
+import { BestTracker, standardHooks } from './hooks';
 import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
 import { logPreflight, preflightReport } from './preflight';
 import type { AnyTrainingTask, TaskRunContext } from './task';
 import { EvalPlanner } from './planner';
+import {
+  captureTrainingState,
+  planResume,
+  readTrainingState,
+  restoreOptimizerForResume,
+  type ResumePlan,
+  type ResumePoint,
+} from './resume';
 import type { TrainHook, TrainOutcome } from './trainer';
 import { Trainer } from './trainer';
 
@@ -119,7 +130,10 @@ export async function runTraining(
   );
 
   await checkModelNetwork(paths, network);
+  // Before the model is built: a checkpoint whose run cannot go on under this config fails at once.
+  const resume = await resumePlan({ paths, config, plan, dataSha256: data.sha256 });
   const built = await buildModel({ network, paths, config, classes, logger });
+  const start = startOfRun({ resume, built, paths, logger, init: built.init });
   let engine: TrainEngine | undefined;
   const trainReader = new EpochBatchReader(foldBatches({ fold: plan.train, plan, classes, taskCtx, task }));
   try {
@@ -163,6 +177,8 @@ export async function runTraining(
       valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task }),
       extraHooks: options.extraHooks ?? [],
       manifest,
+      resume: start,
+      dataSha256: data.sha256,
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
     const signal = stopRequests.signal;
@@ -339,6 +355,75 @@ async function buildModel(opts: {
   return { ...built, optimizer, settings };
 }
 
+/**
+ * continue_training from a checkpoint with training_state.json: whether the run goes on exactly where it
+ * stopped (resume.ts). Undefined for the other starts and for checkpoints without the file.
+ */
+async function resumePlan(opts: {
+  paths: TaskPaths;
+  config: TrainConfig;
+  plan: TrainingPlan;
+  dataSha256: string;
+}): Promise<ResumePlan | undefined> {
+  const { paths, config, plan } = opts;
+  if (config.weights_init_type !== 'continue_training') return undefined;
+  const file = displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE));
+  const state = await readTrainingState(paths.model, file);
+  if (state === undefined) return undefined;
+  return planResume({
+    state,
+    file,
+    seed: config.seed,
+    dataSha256: opts.dataSha256,
+    trainItems: plan.train.items.length,
+    batchSize: plan.train.batchSize,
+    itersPerEpoch: plan.itersPerEpoch,
+    epochs: config.epochs,
+  });
+}
+
+/**
+ * Says how the run starts (one line), and for an exact resume checks the restored optimizer against
+ * training_state.json and sets its beta^t counters. Returns where a resumed run goes on.
+ */
+function startOfRun(opts: {
+  resume: ResumePlan | undefined;
+  built: BuiltModel;
+  paths: TaskPaths;
+  logger: Logger;
+  init: InitializedModel['init'];
+}): ResumePoint | undefined {
+  const { resume, built, paths, logger } = opts;
+  const optimizerState = built.restoredOptimizer ? 'restored from the checkpoint' : 'fresh';
+  if (resume?.kind === 'exact') {
+    const { state, point } = resume;
+    restoreOptimizerForResume({
+      state,
+      optimizer: built.optimizer,
+      trainable: built.model.trainableWeights.map((w) => ({ name: w.originalName, shape: w.shape })),
+      restored: built.restoredOptimizer,
+      file: displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE)),
+      weightsFile: displayPath(paths, path.join(paths.model, WEIGHTS_FILE)),
+    });
+    logger.info('Resuming training exactly where the checkpoint stopped.', {
+      global_step: point.startStep,
+      epoch: state.epoch_float,
+      optimizer_iterations: state.optimizer.iterations,
+      validations_done: point.planner.performed,
+      trained_by: state.engine,
+    });
+    return point;
+  }
+  const reason =
+    resume?.reason ??
+    (opts.init === 'continue_training'
+      ? `the model has no ${TRAINING_STATE_FILE} (an older checkpoint): training starts at epoch 0`
+      : 'training starts at epoch 0');
+  if (resume?.warn === true) logger.warn('Not resuming exactly.', { reason, optimizer_state: optimizerState });
+  else logger.info(`The optimizer state is ${optimizerState}.`, { reason, optimizer_state: optimizerState });
+  return undefined;
+}
+
 /** Settings errors name a field of the training config: say which file it is in. */
 async function inConfigFile<T>(f: () => T | Promise<T>): Promise<T> {
   try {
@@ -398,9 +483,21 @@ async function trainLoop(opts: {
   valFold: FoldBatches<unknown>;
   extraHooks: readonly TrainHook[];
   manifest: RunManifest;
+  /** Where a resumed run goes on (continue_training from a checkpoint with training_state.json). */
+  resume: ResumePoint | undefined;
+  dataSha256: string;
 }): Promise<{ outcome: TrainOutcome; checkpoints: number }> {
-  const { ctx, engine, plan, classes } = opts;
+  const { ctx, engine, plan, classes, resume } = opts;
   const { config, logger } = ctx;
+  const planner = new EvalPlanner({ valEvery: config.val_every });
+  const best = new BestTracker();
+  if (resume !== undefined) {
+    planner.loadState(resume.planner);
+    best.restore({ bestLoss: resume.bestLoss, seen: resume.seenCheckpoints });
+    opts.trainReader.resume(resume.train);
+    opts.valFold.restoreCorrupted(resume.valCorrupted);
+  }
+  const optimizer = engine.getOptimizer();
   const writer = await CheckpointWriter.create(ctx.paths.results);
   const checkpointConfig: ModelConfigJson = modelConfigJson({
     settings: config as unknown as Record<string, unknown>,
@@ -418,9 +515,28 @@ async function trainLoop(opts: {
       epochFloat: state.epochFloat,
     });
 
-  const trainer = new Trainer({
+  // The run's state after its last step, written with each checkpoint (training_state.json).
+  const trainingState = (): TrainingStateJson | undefined =>
+    optimizer instanceof tf.AdamOptimizer
+      ? captureTrainingState({
+          run: trainer.state,
+          train: opts.trainReader.position(),
+          valCorrupted: opts.valFold.corruptedIndices(),
+          batchSize: plan.train.batchSize,
+          trainItems: plan.train.items.length,
+          planner: planner.saveState(),
+          bestLoss: best.state().bestLoss,
+          optimizer,
+          seed: config.seed,
+          dataSha256: opts.dataSha256,
+          engine: engine.description,
+        })
+      : undefined;
+
+  const trainer: Trainer = new Trainer({
     epochs: config.epochs,
     itersPerEpoch: plan.itersPerEpoch,
+    ...(resume === undefined ? {} : { startStep: resume.startStep }),
     step: async ({ epoch }) => {
       const r = await engine.trainStep(await opts.trainReader.next(epoch));
       return { loss: r.loss, metrics: { accuracy: r.accuracy } };
@@ -428,7 +544,8 @@ async function trainLoop(opts: {
     hooks: [
       ...standardHooks({
         logger,
-        planner: new EvalPlanner({ valEvery: config.val_every }),
+        planner,
+        best,
         evaluate,
         saveCheckpoint: async () => {
           const files = await writeCheckpointFiles({
@@ -440,6 +557,7 @@ async function trainLoop(opts: {
             saveTar: config.save_model_tar,
             logger,
             manifest: opts.manifest,
+            trainingState: trainingState(),
           });
           checkpoints += 1;
           logger.debug('Checkpoint written.', {

@@ -56,8 +56,13 @@ export interface RunState {
   readonly epoch: number;
   /** Steps done in the current epoch: 0 before its first step, itersPerEpoch after its last. */
   readonly iterInEpoch: number;
-  /** Steps done in the whole run (counting epochs skipped by `startEpoch`). */
+  /**
+   * Steps done in the whole run, counting those before a resume (`startStep`, `startEpoch`): from beforeTrain on,
+   * a resumed run's state says where it is. The one counter a learning-rate schedule reads (with totalSteps).
+   */
   readonly globalStep: number;
+  /** The global step this run began at: 0, or where a resumed run went on. */
+  readonly startStep: number;
   /** epoch + iterInEpoch / itersPerEpoch (spec E.7). */
   readonly epochFloat: number;
   /** The result of the last step, if any. */
@@ -107,6 +112,11 @@ export interface TrainerOptions {
   hooks?: readonly TrainHook[];
   /** Start at this epoch (resuming): counters begin at startEpoch x itersPerEpoch. Default 0. */
   startEpoch?: number;
+  /**
+   * Start at this global step (resuming mid-epoch): the first epoch run is floor(startStep / itersPerEpoch),
+   * its first step startStep % itersPerEpoch. Not with startEpoch.
+   */
+  startStep?: number;
 }
 
 /** "Every n steps, and after the last step" (detectron2 `PeriodicWriter`), read from the state after a step. */
@@ -133,18 +143,21 @@ class MutableRunState implements RunState {
   readonly itersPerEpoch: number;
   readonly totalSteps: number;
   readonly metrics = new MetricStore();
+  readonly startStep: number;
   epoch: number;
-  iterInEpoch = 0;
+  iterInEpoch: number;
   globalStep: number;
   lastStep: StepResult | undefined;
   stopReason: string | undefined;
 
-  constructor(opts: { epochs: number; itersPerEpoch: number; startEpoch: number }) {
+  constructor(opts: { epochs: number; itersPerEpoch: number; startStep: number }) {
     this.epochs = opts.epochs;
     this.itersPerEpoch = opts.itersPerEpoch;
     this.totalSteps = opts.epochs * opts.itersPerEpoch;
-    this.epoch = opts.startEpoch;
-    this.globalStep = opts.startEpoch * opts.itersPerEpoch;
+    this.startStep = opts.startStep;
+    this.globalStep = opts.startStep;
+    this.epoch = opts.itersPerEpoch === 0 ? 0 : Math.floor(opts.startStep / opts.itersPerEpoch);
+    this.iterInEpoch = opts.itersPerEpoch === 0 ? 0 : opts.startStep % opts.itersPerEpoch;
   }
 
   get epochFloat(): number {
@@ -173,14 +186,19 @@ export class Trainer {
   constructor(options: TrainerOptions) {
     const { epochs, itersPerEpoch } = options;
     const startEpoch = options.startEpoch ?? 0;
-    for (const [name, v] of Object.entries({ epochs, itersPerEpoch, startEpoch })) {
+    const startStep = options.startStep ?? startEpoch * itersPerEpoch;
+    for (const [name, v] of Object.entries({ epochs, itersPerEpoch, startEpoch, startStep })) {
       if (!(Number.isInteger(v) && v >= 0))
         throw new RangeError(`${name} must be a natural number, got ${v}`);
     }
     if (startEpoch > epochs) throw new RangeError(`startEpoch ${startEpoch} is beyond epochs ${epochs}`);
+    if (options.startEpoch !== undefined && options.startStep !== undefined)
+      throw new RangeError('give startEpoch or startStep, not both');
+    if (startStep > epochs * itersPerEpoch)
+      throw new RangeError(`startStep ${startStep} is beyond the ${epochs * itersPerEpoch} steps of the run`);
     this.options = options;
     this.hooks = [...(options.hooks ?? [])];
-    this.runState = new MutableRunState({ epochs, itersPerEpoch, startEpoch });
+    this.runState = new MutableRunState({ epochs, itersPerEpoch, startStep });
   }
 
   get state(): RunState {
@@ -214,9 +232,12 @@ export class Trainer {
   private async runLoop(): Promise<void> {
     const s = this.runState;
     await this.fire((h) => h.beforeTrain?.(s));
+    // A resumed run's first epoch begins at the step it stopped after; later ones at 0.
+    let firstIter = s.iterInEpoch;
     for (let epoch = s.epoch; epoch < s.epochs && !s.stopRequested; epoch += 1) {
       s.epoch = epoch;
-      s.iterInEpoch = 0;
+      s.iterInEpoch = firstIter;
+      firstIter = 0;
       await this.fire((h) => h.beforeEpoch?.(s));
       while (s.iterInEpoch < s.itersPerEpoch && !s.stopRequested) {
         await this.fire((h) => h.beforeStep?.(s));

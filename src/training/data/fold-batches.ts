@@ -33,8 +33,25 @@ export interface FoldBatchesOptions<S> {
   onSkip: (info: { index: number; file: string; item: string; reason: string; skipped: number }) => void;
 }
 
+/**
+ * Where a fold's stream is in an epoch: enough to start the same epoch again at the same sample, with the same
+ * corrupted-sample budget, as if it had never stopped (the order is a function of the seed and the epoch).
+ */
+export interface EpochPosition {
+  epoch: number;
+  /** Batches of the epoch already handed out. */
+  batchesDone: number;
+  /** Samples found corrupted before the epoch began: left out of its order. */
+  corruptedBefore: readonly number[];
+  /** Samples skipped in the epoch so far, in order: each took one place of the order. */
+  skippedInEpoch: readonly number[];
+}
+
 export class FoldBatches<S> {
   private readonly corrupted = new Set<number>();
+  /** The epoch being streamed (or last streamed), for `position`. */
+  private live: { epoch: number; batchesDone: number; corruptedBefore: number[]; skippedInEpoch: number[] } =
+    { epoch: 0, batchesDone: 0, corruptedBefore: [], skippedInEpoch: [] };
 
   constructor(private readonly options: FoldBatchesOptions<S>) {
     if (!(Number.isInteger(options.batchSize) && options.batchSize >= 1)) {
@@ -59,25 +76,58 @@ export class FoldBatches<S> {
 
   /** The sample indices one epoch visits, before any skip. */
   epochIndices(epoch: number): number[] {
-    const { count, shuffleSeed, batchSize } = this.options;
+    return this.orderOf(epoch, this.corrupted);
+  }
+
+  /** The epoch's order without the samples in `excluded` (those known corrupted when it began). */
+  private orderOf(epoch: number, excluded: ReadonlySet<number>): number[] {
+    const { count, shuffleSeed, batchSize, allowedCorrupted } = this.options;
     const order =
       shuffleSeed === undefined
         ? Array.from({ length: count }, (_, i) => i)
         : epochOrder({ count, seed: shuffleSeed, epoch });
-    const usable = order.filter((i) => !this.corrupted.has(i));
+    const usable = order.filter((i) => !excluded.has(i));
     if (shuffleSeed === undefined || usable.length === 0) return usable;
     // Enough samples for every planned batch even if the remaining budget is spent on skips: wrap around.
-    const needed = this.batchesPerEpoch * batchSize + this.remainingBudget();
+    const needed = this.batchesPerEpoch * batchSize + Math.max(0, allowedCorrupted - excluded.size);
     const out = usable.slice(0, needed);
     for (let k = 0; out.length < needed; k += 1) out.push(usable[k % usable.length]);
     return out;
   }
 
-  /** The batches of one epoch. Training yields exactly `batchesPerEpoch` batches (or fails). */
-  async *epoch(epoch: number): AsyncGenerator<Batch, void, undefined> {
+  /** Where the last epoch streamed stands (after the batches handed out so far). */
+  position(): EpochPosition {
+    const p = this.live;
+    return { ...p, corruptedBefore: [...p.corruptedBefore], skippedInEpoch: [...p.skippedInEpoch] };
+  }
+
+  /** The corrupted samples found so far (a resumed run starts with those of the run it resumes). */
+  corruptedIndices(): number[] {
+    return [...this.corrupted].sort((a, b) => a - b);
+  }
+
+  /** Counts these samples as found corrupted (resuming: they were, in the run that stopped). */
+  restoreCorrupted(indices: readonly number[]): void {
+    for (const i of indices) this.corrupted.add(i);
+  }
+
+  /**
+   * The batches of one epoch. Training yields exactly `batchesPerEpoch` batches (or fails). With `from` (a
+   * `position()` of the same epoch, possibly of another process), the epoch goes on after its batches done.
+   */
+  async *epoch(epoch: number, from?: EpochPosition): AsyncGenerator<Batch, void, undefined> {
     const { options } = this;
-    const order = this.epochIndices(epoch);
-    const limit = this.isTraining ? this.batchesPerEpoch : Number.POSITIVE_INFINITY;
+    if (from !== undefined && from.epoch !== epoch) {
+      throw new RangeError(`a position in epoch ${from.epoch} cannot start epoch ${epoch}`);
+    }
+    const before = from === undefined ? new Set(this.corrupted) : new Set(from.corruptedBefore);
+    const skippedInEpoch = [...(from?.skippedInEpoch ?? [])];
+    this.restoreCorrupted([...before, ...skippedInEpoch]);
+    const batchesDone = from?.batchesDone ?? 0;
+    this.live = { epoch, batchesDone, corruptedBefore: [...before], skippedInEpoch };
+    // Each batch done took batchSize places of the order, and each skip one more.
+    const order = this.orderOf(epoch, before).slice(batchesDone * options.batchSize + skippedInEpoch.length);
+    const limit = this.isTraining ? this.batchesPerEpoch - batchesDone : Number.POSITIVE_INFINITY;
     let yielded = 0;
     const batches = batchPipeline<S, Batch>({
       order,
@@ -87,12 +137,15 @@ export class FoldBatches<S> {
       collate: options.collate,
       lookahead: Math.max(1, options.lookahead),
       corrupted: {
-        allowed: this.remainingBudget(),
+        allowed: Math.max(0, options.allowedCorrupted - before.size - skippedInEpoch.length),
         onSkip: (index, error) => this.skip(index, error),
       },
     });
     try {
+      if (yielded >= limit) return;
       for await (const batch of batches) {
+        // Counted before the batch is handed out: a checkpoint written after its step is past it.
+        this.live.batchesDone += 1;
         yield batch;
         yielded += 1;
         if (yielded >= limit) return;
@@ -112,12 +165,9 @@ export class FoldBatches<S> {
     }
   }
 
-  private remainingBudget(): number {
-    return Math.max(0, this.options.allowedCorrupted - this.corrupted.size);
-  }
-
   private skip(index: number, error: unknown): void {
     this.corrupted.add(index);
+    this.live.skippedInEpoch.push(index);
     const where = this.options.describe(index);
     this.options.onSkip({ index, ...where, reason: errorMessage(error), skipped: this.corrupted.size });
   }
@@ -146,13 +196,39 @@ export class FoldBatches<S> {
  */
 export class EpochBatchReader<S> {
   private current: { epoch: number; iterator: AsyncGenerator<Batch, void, undefined> } | undefined;
+  private resumeAt: EpochPosition | undefined;
 
   constructor(private readonly fold: FoldBatches<S>) {}
+
+  /** Where the epoch being read stands: what a checkpoint records. */
+  position(): EpochPosition {
+    return this.fold.position();
+  }
+
+  /** The fold itself (its corrupted samples). */
+  get batches(): FoldBatches<S> {
+    return this.fold;
+  }
+
+  /**
+   * Resuming: the next epoch asked for starts at `position` when it is that position's epoch. A position at
+   * the end of its epoch means the next epoch from its start, with that epoch's skips counted as found.
+   */
+  resume(position: EpochPosition): void {
+    if (position.batchesDone >= this.fold.batchesPerEpoch) {
+      this.fold.restoreCorrupted([...position.corruptedBefore, ...position.skippedInEpoch]);
+      this.resumeAt = undefined;
+      return;
+    }
+    this.resumeAt = position;
+  }
 
   async next(epoch: number): Promise<Batch> {
     if (this.current === undefined || this.current.epoch !== epoch) {
       await this.close();
-      this.current = { epoch, iterator: this.fold.epoch(epoch) };
+      const from = this.resumeAt?.epoch === epoch ? this.resumeAt : undefined;
+      this.resumeAt = undefined;
+      this.current = { epoch, iterator: this.fold.epoch(epoch, from) };
     }
     const r = await this.current.iterator.next();
     if (r.done === true) {

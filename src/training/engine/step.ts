@@ -2,7 +2,7 @@
  * What every engine's step shares: the authoritative model (in a Replica) and one tfjs Adam, and how shard
  * results become one optimizer step.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { applyGradients, weightedGradientSum } from './combine';
 import type { Replica, ShardGradients } from './replica';
 import type { TrainStepResult } from './types';
@@ -50,4 +50,61 @@ export function setAdamLearningRate(optimizer: tf.AdamOptimizer, lr: number): vo
   if (!(lr > 0) || !Number.isFinite(lr))
     throw new Error(`the learning rate must be a positive number, got ${lr}`);
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
+/** tfjs Adam's fields that its public API does not show: the hyperparameters and beta^t accumulators. */
+interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  iterations: number;
+  accumulatedFirstMoment: { variable: tf.Variable }[];
+}
+
+/** The counters of an Adam optimizer, as training_state.json records them (the moments are in weights.bin). */
+export interface AdamCounters {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  iterations: number;
+  accBeta1: number;
+  accBeta2: number;
+}
+
+export function adamCounters(optimizer: tf.AdamOptimizer): AdamCounters {
+  const a = optimizer as unknown as AdamInternals;
+  return {
+    learningRate: a.learningRate,
+    beta1: a.beta1,
+    beta2: a.beta2,
+    epsilon: a.epsilon,
+    iterations: a.iterations,
+    accBeta1: (a.accBeta1.dataSync() as Float32Array)[0],
+    accBeta2: (a.accBeta2.dataSync() as Float32Array)[0],
+  };
+}
+
+/**
+ * Sets beta1^t and beta2^t to the values the stopped run held. tfjs's `setWeights` recomputes them as
+ * pow(beta, t + 1), which rounds differently from the run's step-by-step product: the next updates would differ
+ * in the last bits.
+ */
+export function restoreAdamAccumulators(
+  optimizer: tf.AdamOptimizer,
+  values: { accBeta1: number; accBeta2: number },
+): void {
+  const a = optimizer as unknown as AdamInternals;
+  tf.tidy(() => {
+    a.accBeta1.assign(tf.scalar(values.accBeta1, 'float32'));
+    a.accBeta2.assign(tf.scalar(values.accBeta2, 'float32'));
+  });
+}
+
+/** The shapes of Adam's first moments, one per trainable weight (none before the first step). */
+export function adamMomentShapes(optimizer: tf.AdamOptimizer): number[][] {
+  return (optimizer as unknown as AdamInternals).accumulatedFirstMoment.map((m) => [...m.variable.shape]);
 }

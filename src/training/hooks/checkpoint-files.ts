@@ -1,9 +1,10 @@
 /**
  * The files of one training checkpoint (spec C.1, C.2), written through the CheckpointWriter (temporary folder,
- * fsync, rename): config.json, model.json + weights.bin with the optimizer state (so continue_training resumes
- * Adam exactly), model.onnx when asked (a failed export is a warning: the checkpoint is still good for tfjs),
- * and, when asked, a model-state tar beside the folder in results/ (never inside it, so sizeb and the agent's
- * copy are the folder alone).
+ * fsync, rename): config.json, model.json + weights.bin with the optimizer state (Adam's moments),
+ * training_state.json (where the run was: step, data order, counters; so continue_training resumes exactly),
+ * model.onnx when asked (a failed export is a warning: the checkpoint is still good for tfjs), and, when asked,
+ * a model-state tar beside the folder in results/ (never inside it, so sizeb and the agent's copy are the folder
+ * alone).
  */
 
 import * as path from 'node:path';
@@ -13,6 +14,11 @@ import type { ModelConfigJson } from '../../format/types';
 import type { CheckpointWriter, WrittenCheckpoint } from '../../model-state/checkpoint-writer';
 import { GOLDEN_FILE, goldenInput, goldenOf, type Golden } from '../../model-state/golden';
 import { MANIFEST_FILE } from '../../model-state/manifest';
+import {
+  TRAINING_STATE_FILE,
+  trainingStateBytes,
+  type TrainingStateJson,
+} from '../../model-state/training-state';
 import { packModelDir } from '../../model-state/tar';
 import { saveModelToDir } from '../../network/io';
 import { exportToOnnx, onnxMetadataFromClassMap, ONNX_FILE } from '../../onnx';
@@ -29,6 +35,8 @@ export interface CheckpointFilesOptions {
   logger: Logger;
   /** The run's reproducibility manifest (model-state/manifest.ts), written as manifest.json. */
   manifest?: unknown;
+  /** What an exact resume needs besides the weights (model-state/training-state.ts), as training_state.json. */
+  trainingState?: TrainingStateJson;
 }
 
 export interface CheckpointFiles extends WrittenCheckpoint {
@@ -82,6 +90,9 @@ export async function writeCheckpointFiles(opts: CheckpointFilesOptions): Promis
       ...(opts.manifest === undefined
         ? {}
         : { [MANIFEST_FILE]: Buffer.from(`${JSON.stringify(opts.manifest, null, 2)}\n`) }),
+      ...(opts.trainingState === undefined
+        ? {}
+        : { [TRAINING_STATE_FILE]: trainingStateBytes(opts.trainingState) }),
     },
   });
   let tarFile: string | undefined;

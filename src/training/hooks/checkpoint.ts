@@ -31,12 +31,24 @@ export interface CheckpointRequest {
 export interface CheckpointHookOptions {
   logger: Logger;
   save: (request: CheckpointRequest) => Promise<SavedCheckpoint>;
+  /** The best-so-far record (a resumed run passes the one it restored); a fresh one by default. */
+  best?: BestTracker;
 }
 
 /** The SDK's rule: strictly lower loss than the best so far; a null loss never improves on anything. */
 export class BestTracker {
   private best = Number.POSITIVE_INFINITY;
   private seen = 0;
+
+  /** The lowest val loss so far (null: none yet) and the checkpoints seen: what a resumed run restores. */
+  state(): { bestLoss: number | null; seen: number } {
+    return { bestLoss: Number.isFinite(this.best) ? this.best : null, seen: this.seen };
+  }
+
+  restore(state: { bestLoss: number | null; seen: number }): void {
+    this.best = state.bestLoss ?? Number.POSITIVE_INFINITY;
+    this.seen = state.seen;
+  }
 
   /** Records one checkpoint's val loss; true when it is reported as best (the first one always is). */
   offer(loss: number | null | undefined): boolean {
@@ -49,7 +61,7 @@ export class BestTracker {
 }
 
 export function checkpointHook(opts: CheckpointHookOptions): TrainHook {
-  const best = new BestTracker();
+  const best = opts.best ?? new BestTracker();
   let savedAtStep = -1;
   /** Saves the checkpoint of this step, then announces it (the agent copies the folder at once). */
   const saveAndReport = async (

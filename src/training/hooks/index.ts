@@ -10,7 +10,7 @@ import type { Logger } from '../../protocol/logger';
 import type { EvalPlanner } from '../planner';
 import type { MetricValues } from '../metrics';
 import type { RunState, TrainHook } from '../trainer';
-import type { CheckpointRequest, SavedCheckpoint } from './checkpoint';
+import type { BestTracker, CheckpointRequest, SavedCheckpoint } from './checkpoint';
 import { checkpointHook } from './checkpoint';
 import { epochLogHook } from './epoch-log';
 import { finiteLossHook } from './finite-loss';
@@ -44,6 +44,8 @@ export interface StandardHooksOptions {
   countTensors: () => number;
   /** The train batch size, for the epoch's throughput. */
   imagesPerStep: number;
+  /** The checkpoints' best-so-far record (resuming: restored from the checkpoint). */
+  best?: BestTracker;
 }
 
 /** The built-in hooks in their fixed order. */
@@ -55,7 +57,7 @@ export function standardHooks(opts: StandardHooksOptions): TrainHook[] {
     trainMetricsHook({ logger }),
     finiteLossHook(),
     validationHook({ logger, planner: opts.planner, evaluate: opts.evaluate }),
-    checkpointHook({ logger, save: opts.saveCheckpoint }),
+    checkpointHook({ logger, save: opts.saveCheckpoint, ...(opts.best ? { best: opts.best } : {}) }),
     tensorCountHook({ logger, countTensors: opts.countTensors }),
   ];
 }
