@@ -169,7 +169,10 @@ export function parseTrainingState(text: string, file: string): TrainingStateJso
       val_corrupted: indices(data, 'val_corrupted', 'data.'),
     },
     random_streams: Object.fromEntries(Object.entries(streams).map(([k, v]) => [k, String(v)])),
-    validation: { performed: natural(validation, 'performed', 'validation.'), best_loss: best as number | null },
+    validation: {
+      performed: natural(validation, 'performed', 'validation.'),
+      best_loss: best as number | null,
+    },
     engine: typeof root.engine === 'string' ? root.engine : '',
   };
   // The counters must agree with each other: a hand-edited or mixed-up file is refused here, not mid-run.

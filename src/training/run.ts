@@ -419,7 +419,8 @@ function startOfRun(opts: {
     (opts.init === 'continue_training'
       ? `the model has no ${TRAINING_STATE_FILE} (an older checkpoint): training starts at epoch 0`
       : 'training starts at epoch 0');
-  if (resume?.warn === true) logger.warn('Not resuming exactly.', { reason, optimizer_state: optimizerState });
+  if (resume?.warn === true)
+    logger.warn('Not resuming exactly.', { reason, optimizer_state: optimizerState });
   else logger.info(`The optimizer state is ${optimizerState}.`, { reason, optimizer_state: optimizerState });
   return undefined;
 }

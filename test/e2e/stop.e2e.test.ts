@@ -4,59 +4,10 @@
  * ("interrupted"); inference stops between images, leaves nothing in results/ (not even a hidden temporary
  * folder) and exits 143. Both end with the crash line. Output read as the agent reads it.
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { builtFile, REPO_ROOT } from '../contract/built';
-import { readStrictOutput, type AgentLogLine } from '../helpers/agent';
-import { events } from '../helpers/launcher';
+import { events, runAndStop } from '../helpers/launcher';
 import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
-
-interface Stopped {
-  status: number | null;
-  lines: AgentLogLine[];
-  stdout: string;
-  /** ms from the signal to the exit. */
-  stopMs: number;
-}
-
-/** Runs the launcher and sends SIGTERM once `when` holds for a line of its output. */
-function runAndStop(
-  root: string,
-  entry: 'train' | 'inference',
-  when: (line: string) => boolean,
-): Promise<Stopped> {
-  builtFile(`src/${entry}.ts`);
-  const child = spawn('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'DEBUG', SLY_TASK_DATA: root, PYTHONDONTWRITEBYTECODE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  let sentAt = 0;
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (sentAt === 0 && stdout.split('\n').some(when)) {
-      sentAt = Date.now();
-      child.kill('SIGTERM');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no exit; output:\n${stdout.slice(-3000)}`));
-    }, 240_000);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      if (sentAt === 0) {
-        reject(new Error(`exited ${status} before the stop was sent:\n${stdout.slice(-3000)}\n${stderr}`));
-        return;
-      }
-      resolve({ status, lines: readStrictOutput(stdout), stdout, stopMs: Date.now() - sentAt });
-    });
-  });
-}
 
 const PROJECT = {
   projectName: 'shapes',

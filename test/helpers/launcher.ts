@@ -3,7 +3,7 @@
  * built checkout, as a child process. Only the e2e and contract projects use this (the unit project starts no
  * process); the task folders themselves come from test/training/e2e-helpers.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { builtFile, REPO_ROOT } from '../contract/built';
 import { readStrictOutput, type AgentLogLine } from './agent';
@@ -53,4 +53,57 @@ export function runLauncher(
 /** The lines of one event type (agent-parsed lines). */
 export function events(lines: readonly AgentLogLine[], name: string): AgentLogLine[] {
   return lines.filter((l) => l.eventType === `EventType.${name}`);
+}
+
+export interface Stopped {
+  status: number | null;
+  lines: AgentLogLine[];
+  stdout: string;
+  /** ms from the signal to the exit. */
+  stopMs: number;
+}
+
+/** Runs the launcher and sends SIGTERM once `when` holds for a line of its output. */
+export function runAndStop(
+  root: string,
+  entry: 'train' | 'inference',
+  when: (line: string) => boolean,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Stopped> {
+  builtFile(`src/${entry}.ts`);
+  const child = spawn('python3', ['-u', path.join(REPO_ROOT, 'src', `${entry}.py`)], {
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'DEBUG',
+      SLY_TASK_DATA: root,
+      PYTHONDONTWRITEBYTECODE: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let sentAt = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (sentAt === 0 && stdout.split('\n').some(when)) {
+      sentAt = Date.now();
+      child.kill('SIGTERM');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no exit; output:\n${stdout.slice(-3000)}`));
+    }, 240_000);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      if (sentAt === 0) {
+        reject(new Error(`exited ${status} before the stop was sent:\n${stdout.slice(-3000)}\n${stderr}`));
+        return;
+      }
+      resolve({ status, lines: readStrictOutput(stdout), stdout, stopMs: Date.now() - sentAt });
+    });
+  });
 }

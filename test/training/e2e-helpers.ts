@@ -120,6 +120,19 @@ export async function readCheckpointWeights(
   return out;
 }
 
+/** The largest |difference| between the weights of two checkpoint folders (which must have the same ones). */
+export async function maxWeightDifference(a: string, b: string): Promise<number> {
+  const wa = await readCheckpointWeights(a);
+  const wb = await readCheckpointWeights(b);
+  expect([...wb.keys()].sort()).toEqual([...wa.keys()].sort());
+  let worst = 0;
+  for (const [name, w] of wa) {
+    const other = wb.get(name)!.values;
+    w.values.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]))));
+  }
+  return worst;
+}
+
 /** Total bytes of the files under a folder. */
 export async function folderBytes(dir: string): Promise<number> {
   let total = 0;

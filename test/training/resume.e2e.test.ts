@@ -6,12 +6,20 @@
  * checkpoint written mid-run ends with the weights of the run that never stopped (to 1e-6; in practice bit for
  * bit), on the tfjs engine and on onnxruntime; its metric lines go on counting epochs from where the
  * checkpoint was, with the same losses. Without the file, or with another seed, the run starts at epoch 0 as
- * before. (A stop by SIGTERM through the launcher, then a resume: test/e2e/resume.e2e.test.ts.)
+ * before. (A stop by SIGTERM through the launcher, then a resume, and the data-parallel engine, whose workers load
+the built plugin: test/e2e/resume.e2e.test.ts.)
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../src/errors';
-import { makeTask, readCheckpointWeights, removeTask, runInProcess, TINY_TRAIN_CONFIG, type Line } from './e2e-helpers';
+import {
+  makeTask,
+  maxWeightDifference,
+  removeTask,
+  runInProcess,
+  TINY_TRAIN_CONFIG,
+  type Line,
+} from './e2e-helpers';
 
 const PROJECT = {
   projectName: 'shapes',
@@ -31,7 +39,11 @@ afterAll(async () => {
 });
 
 async function task(config: Record<string, unknown>, modelFrom?: string): Promise<string> {
-  const root = await makeTask({ project: PROJECT, config, ...(modelFrom === undefined ? {} : { modelFrom }) });
+  const root = await makeTask({
+    project: PROJECT,
+    config,
+    ...(modelFrom === undefined ? {} : { modelFrom }),
+  });
   roots.push(root);
   return root;
 }
@@ -59,23 +71,14 @@ function metricLines(lines: Line[]): [string, number, number | null][] {
     .map((l) => [String(l.type), Number(l.epoch), (l.metrics as { loss: number | null }).loss]);
 }
 
-async function maxWeightDifference(a: string, b: string): Promise<number> {
-  const wa = await readCheckpointWeights(a);
-  const wb = await readCheckpointWeights(b);
-  expect([...wb.keys()].sort()).toEqual([...wa.keys()].sort());
-  let worst = 0;
-  for (const [name, w] of wa) {
-    const other = wb.get(name)!.values;
-    w.values.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]))));
-  }
-  return worst;
-}
-
 describe('continue_training from a checkpoint with training_state.json', () => {
-  it.each(['tfjs', 'onnxruntime'] as const)(
+  it.each([
+    ['tfjs', { train_engine: 'tfjs' }],
+    ['onnxruntime', { train_engine: 'onnxruntime' }],
+  ] as const)(
     '%s: resumed mid-epoch, the run ends with the weights and the losses of the run that never stopped',
-    async (engine) => {
-      const config = { ...CONFIG, train_engine: engine };
+    async (engine, settings) => {
+      const config = { ...CONFIG, ...settings };
       const fullRoot = await task(config);
       const full = await train(fullRoot);
       const fullDirs = checkpointDirs(fullRoot, full);
@@ -104,7 +107,9 @@ describe('continue_training from a checkpoint with training_state.json', () => {
       // The metric lines go on where the checkpoint was, as the agent's charts expect, with the same losses.
       const after = metricLines(full).filter(([, epoch]) => epoch > 1.5);
       const again = metricLines(resumed);
-      expect(again.map(([type, epoch]) => [type, epoch])).toEqual(after.map(([type, epoch]) => [type, epoch]));
+      expect(again.map(([type, epoch]) => [type, epoch])).toEqual(
+        after.map(([type, epoch]) => [type, epoch]),
+      );
       again.forEach(([, , loss], i) => expect(loss).toBeCloseTo(after[i][2] as number, 6));
       // best_now goes on from the best val loss before the checkpoint.
       const bestNow = (ls: Line[]): boolean[] =>
@@ -124,10 +129,15 @@ describe('continue_training from a checkpoint with training_state.json', () => {
     const fullRoot = await task({ ...CONFIG, epochs: 1, val_every: 0.5, train_engine: 'tfjs' });
     const mid = checkpointDirs(fullRoot, await train(fullRoot)).get(0.5)!;
 
-    const otherSeed = await task({ ...CONFIG, epochs: 1, seed: 8, weights_init_type: 'continue_training' }, mid);
+    const otherSeed = await task(
+      { ...CONFIG, epochs: 1, seed: 8, weights_init_type: 'continue_training' },
+      mid,
+    );
     const lines = await train(otherSeed);
     const warning = lines.find((l) => l.message === 'Not resuming exactly.');
-    expect(String(warning?.reason)).toMatch(/training_state\.json: field "seed" is 7 in the checkpoint and 8/);
+    expect(String(warning?.reason)).toMatch(
+      /training_state\.json: field "seed" is 7 in the checkpoint and 8/,
+    );
     expect(metricLines(lines)[0][1]).toBe(0.25);
 
     const older = await task({ ...CONFIG, epochs: 1, weights_init_type: 'continue_training' }, mid);
