@@ -294,3 +294,55 @@ describe('scanning a project (spec E.5: every annotation is read)', () => {
     expect((error as TaskError).context.file).toBe(path.join('p', 'b', 'ann', `${victim.name}.json`));
   });
 });
+
+describe('fold batches: resuming an epoch where a checkpoint left it', () => {
+  /** Reads `stopAfter` batches of epoch 1 and its position, as a checkpoint after that step records it. */
+  async function readAndStop(stopAfter: number, bad: number[]) {
+    const f = fold({ count: 24, shuffleSeed: 9, allowedCorrupted: 3 });
+    for (const b of bad) f.bad.add(b);
+    const reader = new EpochBatchReader(f.batches);
+    const got: number[][] = [];
+    for (let i = 0; i < stopAfter; i += 1) got.push(indicesOf(await reader.next(1)));
+    const position = reader.position();
+    await reader.close();
+    return { got, position };
+  }
+
+  it('goes on with the same samples as the stream that never stopped, skips and budget included', async () => {
+    const full = fold({ count: 24, shuffleSeed: 9, allowedCorrupted: 3 });
+    const order = full.batches.epochIndices(1);
+    // One corrupted sample before the stop and one after it.
+    const bad = [order[2], order[14]];
+    for (const b of bad) full.bad.add(b);
+    const uninterrupted = await collect(full.batches.epoch(1));
+    expect(uninterrupted).toHaveLength(6);
+
+    const { got, position } = await readAndStop(2, bad);
+    expect(got).toEqual(uninterrupted.slice(0, 2));
+    expect(position).toEqual({ epoch: 1, batchesDone: 2, corruptedBefore: [], skippedInEpoch: [order[2]] });
+
+    // Another process: a fresh fold, resumed at the position (as JSON would carry it).
+    const again = fold({ count: 24, shuffleSeed: 9, allowedCorrupted: 3 });
+    for (const b of bad) again.bad.add(b);
+    const reader = new EpochBatchReader(again.batches);
+    reader.resume(JSON.parse(JSON.stringify(position)));
+    const rest: number[][] = [];
+    for (let i = 2; i < 6; i += 1) rest.push(indicesOf(await reader.next(1)));
+    expect(rest).toEqual(uninterrupted.slice(2));
+    // Loading starts right after the 9 places consumed (two batches and the skip before the stop)...
+    expect(again.loads[0]).toBe(order[9]);
+    // ...and the skip before the stop counts against the budget.
+    expect(again.batches.corruptedIndices()).toEqual([...bad].sort((a, b) => a - b));
+    await reader.close();
+  });
+
+  it('a position at the end of its epoch goes on with the next epoch from its start', async () => {
+    const { position } = await readAndStop(6, []);
+    const f = fold({ count: 24, shuffleSeed: 9 });
+    const reader = new EpochBatchReader(f.batches);
+    reader.resume(position);
+    const next = indicesOf(await reader.next(2));
+    expect(next).toEqual((await collect(fold({ count: 24, shuffleSeed: 9 }).batches.epoch(2)))[0]);
+    await reader.close();
+  });
+});

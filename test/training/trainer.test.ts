@@ -246,6 +246,35 @@ describe('Trainer: the hook-based loop', () => {
     expect(trainer.state.epochFloat).toBe(3);
   });
 
+  it('resumes mid-epoch at startStep: the first epoch goes on at its step, the state says where', async () => {
+    const log: string[] = [];
+    const steps: string[] = [];
+    const trainer = new Trainer({
+      epochs: 3,
+      itersPerEpoch: 4,
+      startStep: 6,
+      step: async (ctx) => {
+        steps.push(`e${ctx.epoch} i${ctx.iterInEpoch} g${ctx.globalStep}`);
+        return okStep();
+      },
+      hooks: [recorder('A', log)],
+    });
+    expect(trainer.state).toMatchObject({ globalStep: 6, startStep: 6, epoch: 1, iterInEpoch: 2 });
+    expect(trainer.state.epochFloat).toBe(1.5);
+    await trainer.train();
+    expect(steps.slice(0, 3)).toEqual(['e1 i2 g6', 'e1 i3 g7', 'e2 i0 g8']);
+    expect(steps).toHaveLength(6);
+    expect(log.filter((l) => /beforeTrain|beforeEpoch/.test(l))).toEqual([
+      'A.beforeTrain e1 i2 g6',
+      'A.beforeEpoch e1 i2 g6',
+      'A.beforeEpoch e2 i0 g8',
+    ]);
+    expect(() => new Trainer({ epochs: 1, itersPerEpoch: 4, startStep: 5, step: okStep })).toThrow(/beyond/);
+    expect(
+      () => new Trainer({ epochs: 2, itersPerEpoch: 4, startStep: 1, startEpoch: 1, step: okStep }),
+    ).toThrow(/not both/);
+  });
+
   it('runs once, and rejects bad counts', async () => {
     const trainer = new Trainer({ epochs: 1, itersPerEpoch: 1, step: okStep });
     await trainer.train();
