@@ -1,15 +1,19 @@
 /**
- * The `sly-nn` dispatcher: `sly-nn --help`, `sly-nn <command> --help`, `sly-nn <command> ...`. Exit codes: 0 ok,
- * 1 the command failed (message on stderr), 2 bad usage.
+ * The `sly-nn` dispatcher: `sly-nn --help`, `sly-nn <command> --help`, `sly-nn <command> ...`. Exit codes are the
+ * entry points' table (protocol/exit-codes.ts): 0 ok; 2 bad usage or a wrong config (the message names the
+ * field); 3 wrong data (an image, an annotation, a project); 4 a model that does not fit or is damaged; 5 out
+ * of disk, memory or file handles; 143 / 130 stopped by SIGTERM / SIGINT; 1 anything else. The message is on
+ * stderr.
  */
 
 import { errorMessage } from '../errors';
+import { EXIT_CODES, exitCodeOf } from '../protocol/exit-codes';
 import type { CliCommand, CliIo } from './command';
 import { UsageError } from './command';
 import { COMMANDS } from './commands';
 
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+/** Bad usage is the config's code: the command line is the CLI's config. */
+export const EXIT_USAGE = EXIT_CODES.config;
 
 const HELP_FLAGS = ['--help', '-h'];
 
@@ -58,6 +62,6 @@ export async function runCli(
       return EXIT_USAGE;
     }
     io.err(`sly-nn ${command.name}: error: ${errorMessage(e)}`);
-    return EXIT_FAILED;
+    return exitCodeOf(e);
   }
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -7,6 +7,8 @@ import type { CliCommand, CliIo } from '../../src/cli/command';
 import { COMMANDS } from '../../src/cli/commands';
 import { parseSegmentArgs } from '../../src/cli/commands/segment';
 import { runCli } from '../../src/cli/run-cli';
+import { configError, dataError, modelError } from '../../src/errors';
+import { InterruptedError } from '../../src/protocol/stop';
 import { builtFile } from '../contract/built';
 
 function memoryIo(): CliIo & { stdout: string[]; stderr: string[] } {
@@ -75,6 +77,33 @@ describe('sly-nn dispatcher', () => {
     expect(await runCli(['fail'], io, [failing])).toBe(1);
     expect(io.stderr).toEqual(['sly-nn fail: error: it broke']);
   });
+
+  it("exits with the entry points' code for what failed: config 2, data 3, model 4, resources 5, a stop 143/130", async () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const cases: [unknown, number][] = [
+      [configError('bad', { file: 'c.json', field: 'x' }), 2],
+      [dataError('bad', { file: 'img.png' }), 3],
+      [modelError('bad', { file: 'model.json' }), 4],
+      [new Error('writing the tar failed', { cause: full }), 5],
+      [new InterruptedError('SIGTERM', 'stopped between images'), 143],
+      [new InterruptedError('SIGINT', 'stopped between images'), 130],
+      [new TypeError('undefined is not a function'), 1],
+    ];
+    for (const [error, code] of cases) {
+      const failing: CliCommand = {
+        name: 'fail',
+        summary: 's',
+        usage: 'sly-nn fail',
+        help: 'h',
+        run: async () => {
+          throw error;
+        },
+      };
+      const io = memoryIo();
+      expect(await runCli(['fail'], io, [failing])).toBe(code);
+      expect(io.stderr[0]).toMatch(/^sly-nn fail: error: /);
+    }
+  });
 });
 
 describe('sly-nn validate-config', () => {
@@ -88,10 +117,10 @@ describe('sly-nn validate-config', () => {
     });
   });
 
-  it('train: a problem names the file and the field, exit 1', async () => {
+  it('train: a problem names the file and the field, exit 2 (the config is wrong)', async () => {
     const file = write('t.json', '{"val_evrey": 2}');
     const io = memoryIo();
-    expect(await runCli(['validate-config', 'train', file], io)).toBe(1);
+    expect(await runCli(['validate-config', 'train', file], io)).toBe(2);
     expect(io.stderr[0]).toBe(
       `sly-nn validate-config: error: ${file}: field "val_evrey": unknown key; did you mean "val_every"?`,
     );
@@ -112,10 +141,10 @@ describe('sly-nn validate-config', () => {
     expect(await runCli(['validate-config', 'train', write('ok.json', '{}'), '--quiet'], quiet)).toBe(0);
     expect(quiet.stdout).toEqual([]);
     const missing = memoryIo();
-    expect(await runCli(['validate-config', 'train', path.join(work, 'nope.json')], missing)).toBe(1);
+    expect(await runCli(['validate-config', 'train', path.join(work, 'nope.json')], missing)).toBe(2);
     expect(missing.stderr[0]).toMatch(/nope\.json: file not found/);
     const bad = memoryIo();
-    expect(await runCli(['validate-config', 'inference', write('bad.json', '{"model": }')], bad)).toBe(1);
+    expect(await runCli(['validate-config', 'inference', write('bad.json', '{"model": }')], bad)).toBe(2);
     expect(bad.stderr[0]).toMatch(/bad\.json: invalid JSON at line 1, column 11/);
   });
 });
@@ -166,7 +195,7 @@ describe('sly-nn as a real process (package.json bin)', () => {
       fs.writeFileSync(file, bytes);
       const out = path.join(work, `out-${kind}`);
       const r = slyNn('unpack', file, out);
-      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r).toMatchObject({ status: 4, stdout: '' }); // the model (tar) is wrong
       expect(r.stderr.trim().split('\n')).toEqual([
         `sly-nn unpack: error: ${file}: the file is ${kind}-compressed, but a model tar must be an uncompressed ` +
           `tar: unpack it (${kind === 'gzip' ? 'tar -xzf' : 'tar --zstd -xf'} ${file} -C <dir>), then pack the ` +
@@ -182,7 +211,7 @@ describe('sly-nn as a real process (package.json bin)', () => {
     spawnSync('mkfifo', [path.join(work, 'ckpt', 'pipe')]);
     const tarFile = path.join(work, 'model.tar');
     const r = slyNn('pack', path.join(work, 'ckpt'), tarFile);
-    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r).toMatchObject({ status: 4, stdout: '' });
     expect(r.stderr).toContain('"pipe" is a FIFO (only files, folders and links are allowed)');
     expect(fs.existsSync(tarFile)).toBe(false);
   });
@@ -202,6 +231,38 @@ describe('sly-nn as a real process (package.json bin)', () => {
     );
   });
 
+  it('SIGTERM / SIGINT: a command that does not stop cleanly ends at once with 143 / 130; one that does, through the table', async () => {
+    const run = (command: string, signal: NodeJS.Signals) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const probe = [
+          `const { COMMANDS } = require(${JSON.stringify(builtFile('src/cli/commands/index.ts'))});`,
+          `const { stopRequests, InterruptedError } = require(${JSON.stringify(builtFile('src/protocol/stop.ts'))});`,
+          // pack: works forever, never listening; unpack: stops between units of work when asked.
+          `COMMANDS.find((c) => c.name === 'pack').run = () => new Promise(() => setInterval(() => {}, 1000));`,
+          `COMMANDS.find((c) => c.name === 'unpack').run = () => new Promise((_, reject) => {`,
+          `  const working = setInterval(() => {}, 1000);`,
+          `  stopRequests.listen((s) => setTimeout(() => {`,
+          `    clearInterval(working);`,
+          `    reject(new InterruptedError(s, 'between files'));`,
+          `  }, 50));`,
+          `});`,
+          `process.argv = [process.argv[0], 'sly-nn', ${JSON.stringify(command)}, 'a', 'b.tar'];`,
+          `require(${JSON.stringify(builtFile('src/cli/main.ts'))});`,
+          `process.stdout.write('started\\n');`,
+        ].join('\n');
+        const child = spawn(process.execPath, ['-e', probe], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout.once('data', () => child.kill(signal));
+        child.on('exit', (status) => resolve({ status, stderr }));
+      });
+    expect(await run('pack', 'SIGTERM')).toEqual({ status: 143, stderr: 'sly-nn: stopped by SIGTERM\n' });
+    expect(await run('pack', 'SIGINT')).toEqual({ status: 130, stderr: 'sly-nn: stopped by SIGINT\n' });
+    const clean = await run('unpack', 'SIGTERM');
+    expect(clean.status).toBe(143);
+    expect(clean.stderr).toBe('sly-nn unpack: error: stopped by SIGTERM: between files\n');
+  });
+
   it('unpack refuses a tar of GNU tar --sparse, naming the file it would have left out', () => {
     write('ckpt/config.json', '{"settings": {}}');
     fs.truncateSync(write('ckpt/weights.bin', ''), 1 << 20); // all hole: GNU tar stores it as sparse
@@ -219,7 +280,7 @@ describe('sly-nn as a real process (package.json bin)', () => {
       expect(made.status).toBe(0);
       const out = path.join(work, `out-${format}`);
       const r = slyNn('unpack', tarFile, out);
-      expect(r).toMatchObject({ status: 1, stdout: '' });
+      expect(r).toMatchObject({ status: 4, stdout: '' });
       expect(r.stderr).toContain(
         '"./weights.bin" is a sparse file (GNU tar --sparse), which unpack does not write',
       );
@@ -230,7 +291,7 @@ describe('sly-nn as a real process (package.json bin)', () => {
   it('errors go to stderr with a non-zero exit', () => {
     const notTar = write('x.tar', 'not a tar at all\n'.repeat(64));
     const r = slyNn('unpack', notTar, path.join(work, 'out'));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(4);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/sly-nn unpack: error: .*x\.tar: not a tar archive/);
     expect(slyNn('frobnicate').status).toBe(2);

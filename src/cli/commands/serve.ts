@@ -3,6 +3,7 @@
  * the web page at `/`. SIGTERM or SIGINT drains it: new requests get 503, the ones in flight finish, running
  * jobs stop, then the process exits 0.
  */
+import { stopRequests } from '../../protocol/stop';
 import { type CliCommand, parseOptions, UsageError } from '../command';
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -75,8 +76,10 @@ export const serveCommand: CliCommand = {
       .map(([task, m]) => `${task} (${(m as { dir: string }).dir})`);
     logger.info('Serving', { address, models: served });
     io.out(`Serving ${served.join(', ')} at ${address} (page: ${address}/)`);
+    let stopListening = (): void => undefined;
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
+        stopListening();
         io.out(`${signal}: finishing requests in flight, then stopping`);
         logger.info('Stopping', { signal });
         void server
@@ -87,8 +90,8 @@ export const serveCommand: CliCommand = {
             resolve();
           });
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      // The executable (cli/main.ts) turns the signal into a stop request; a second signal ends the process.
+      stopListening = stopRequests.listen(stop);
     });
     io.out('Stopped');
     return 0;
