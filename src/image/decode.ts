@@ -5,13 +5,14 @@
  * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
  */
 
+import { promises as fsp } from 'node:fs';
 import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import { dataError, errorMessage, TaskError } from '../errors';
 import { ReusedReadBuffers, type FileLease } from '../format/file-io';
 import type { ImageSize } from '../format/model';
 import { decodeBmp, isBmp } from './bmp';
-import { decideOrientation, type ExifHandling } from './orientation';
+import { decideOrientation, type ExifHandling, type OrientationDecision } from './orientation';
 
 export interface DecodedImage {
   /** Row-major RGB, 3 bytes per pixel. */
@@ -83,6 +84,48 @@ async function sharpHeader(
   }
 }
 
+/** The EXIF decision for an image of this header (orientation.ts), or a data error when it does not fit. */
+function fitToAnnotation(
+  header: ImageHeader,
+  expected: ImageSize | undefined,
+  where: { file: string },
+): OrientationDecision {
+  const { stored, orientation } = header;
+  const decision = decideOrientation({ stored, orientation, expected });
+  if (decision !== null) return decision;
+  const exifNote = orientation !== undefined && orientation > 1 ? ` (EXIF orientation ${orientation})` : '';
+  const says = expected === undefined ? '' : ` but its annotation says ${expected.width}x${expected.height}`;
+  throw dataError(`the image is ${stored.width}x${stored.height}${exifNote}${says} (width x height)`, where);
+}
+
+/**
+ * The cheap check of an image before training (the preflight): the file reads, its header says a size in a
+ * format we decode, and the size fits the annotation, as `decodeImage` would find, without decoding the pixels.
+ * A file whose pixels are damaged past its header still fails later, when it is decoded. Returns the size.
+ */
+export async function checkImageHeader(file: string, options: DecodeImageOptions = {}): Promise<ImageSize> {
+  const where = { file: options.displayName ?? file };
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (e) {
+    throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
+  }
+  if (bytes.length === 0) throw dataError('the image file is empty (0 bytes)', where);
+  let header: ImageHeader;
+  if (isBmp(bytes)) {
+    try {
+      const r = imageSize(bytes);
+      header = { stored: { width: r.width, height: Math.abs(r.height) }, orientation: undefined };
+    } catch (e) {
+      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+    }
+  } else {
+    header = jpegHeader(bytes) ?? (await sharpHeader(sharp(bytes), where));
+  }
+  return fitToAnnotation(header, options.expectedSize, where).size;
+}
+
 /** File bytes are dead once decoded (sharp's output is a buffer of its own): a few buffers serve every read. */
 const readBuffers = new ReusedReadBuffers(8);
 
@@ -146,17 +189,7 @@ async function decodeNonEmpty(
     stored = header.stored;
     orientation = header.orientation;
   }
-  const expected = options.expectedSize;
-  const decision = decideOrientation({ stored, orientation, expected });
-  if (decision === null) {
-    const exifNote = orientation !== undefined && orientation > 1 ? ` (EXIF orientation ${orientation})` : '';
-    const says =
-      expected === undefined ? '' : ` but its annotation says ${expected.width}x${expected.height}`;
-    throw dataError(
-      `the image is ${stored.width}x${stored.height}${exifNote}${says} (width x height)`,
-      where,
-    );
-  }
+  const decision = fitToAnnotation({ stored, orientation }, options.expectedSize, where);
   if (decision.exif === 'applied') pipeline = pipeline.autoOrient();
   pipeline = pipeline.removeAlpha().toColourspace('srgb');
   if (options.resize !== undefined) {

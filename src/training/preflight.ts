@@ -3,9 +3,13 @@
  * class, the images that hold it and its labelled area in pixels (label areas: overlapping labels count twice;
  * background is what no label covers); the classes a fold lacks (a class absent from train is never learned,
  * one absent from val is never measured); the image sizes. Logged as one structured line and a few readable ones.
+ * Also the check of every image's header (`checkFoldImages`), and the time-per-epoch estimate (./warm-steps.ts).
  */
+import { errorMessage } from '../errors';
 import type { Annotation, Geometry, PixelPoint } from '../format/model';
 import type { Logger } from '../protocol/logger';
+import { corruptedBudgetError } from './data/fold-batches';
+import type { FoldPurpose } from './folds';
 
 export interface ItemStats {
   readonly width: number;
@@ -137,4 +141,54 @@ function share(part: number, whole: number): string {
   if (whole === 0) return '0%';
   const p = (100 * part) / whole;
   return p >= 1 ? `${p.toFixed(1)}%` : `${p.toPrecision(2)}%`;
+}
+
+/** An image the preflight found unreadable. */
+export interface UnreadableImage {
+  /** The item's index in its fold. */
+  readonly index: number;
+  readonly file: string;
+  readonly item: string;
+  readonly reason: string;
+}
+
+/**
+ * Reads the header of every image of a fold (`check`: the format, the size against the annotation) a few at a
+ * time, before the model is built: an unreadable image is found at the start, not epochs later (a val image
+ * at the first validation). Within the fold's `allow_corrupted_samples` budget each is reported (`onSkip`) and
+ * returned, for the loader to leave out; past it, the run fails naming the file, as the loader would.
+ */
+export async function checkFoldImages(opts: {
+  purpose: FoldPurpose;
+  count: number;
+  allowed: number;
+  check: (index: number) => Promise<unknown>;
+  describe: (index: number) => { file: string; item: string };
+  onSkip: (image: UnreadableImage, skipped: number) => void;
+  concurrency?: number;
+}): Promise<number[]> {
+  const failures = new Map<number, unknown>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < opts.count; i = next++) {
+      try {
+        await opts.check(i);
+      } catch (e) {
+        failures.set(i, e);
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(opts.concurrency ?? 8, opts.count));
+  await Promise.all(Array.from({ length: lanes }, worker));
+  // In fold order, whatever order the reads finished in: the same images are skipped on every run.
+  const bad = [...failures.keys()].sort((a, b) => a - b);
+  bad.forEach((index, k) => {
+    const where = opts.describe(index);
+    const error = failures.get(index);
+    if (k >= opts.allowed) {
+      throw corruptedBudgetError({ purpose: opts.purpose, allowed: opts.allowed, where, error });
+    }
+    opts.onSkip({ index, ...where, reason: errorMessage(error) }, k + 1);
+  });
+  return bad;
 }

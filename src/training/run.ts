@@ -31,6 +31,7 @@ import { Progress } from '../protocol/progress';
 import type { TrainConfig } from '../task/config-types';
 import type { TrainTaskContext } from '../task/context';
 import { displayPath, type TaskPaths } from '../task/paths';
+import { checkImageHeader } from '../image/decode';
 import type { SegmentationClasses } from '../model-state/class-map';
 import { EpochBatchReader, FoldBatches } from './data/fold-batches';
 import type { TrainEngine } from './engine/types';
@@ -41,7 +42,7 @@ import { BestTracker, standardHooks } from './hooks';
 import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
-import { logPreflight, preflightReport } from './preflight';
+import { checkFoldImages, logPreflight, preflightReport } from './preflight';
 import type { AnyTrainingTask, TaskRunContext } from './task';
 import { EvalPlanner } from './planner';
 import {
@@ -129,13 +130,20 @@ export async function runTraining(
     ),
   );
 
+  // Every image's header, before the model is built: an unreadable one fails (or is left out) now, named.
+  const unreadable = {
+    train: await checkImages(plan.train, taskCtx),
+    val: await checkImages(plan.val, taskCtx),
+  };
   await checkModelNetwork(paths, network);
   // Before the model is built: a checkpoint whose run cannot go on under this config fails at once.
   const resume = await resumePlan({ paths, config, plan, dataSha256: data.sha256 });
   const built = await buildModel({ network, paths, config, classes, logger });
   const start = startOfRun({ resume, built, paths, logger, init: built.init });
   let engine: TrainEngine | undefined;
-  const trainReader = new EpochBatchReader(foldBatches({ fold: plan.train, plan, classes, taskCtx, task }));
+  const trainReader = new EpochBatchReader(
+    foldBatches({ fold: plan.train, plan, classes, taskCtx, task, unreadable: unreadable.train }),
+  );
   try {
     const chosen = await (options.createEngine ?? defaultEngineFactory)({
       model: built.model,
@@ -174,7 +182,7 @@ export async function runTraining(
       task,
       taskCtx,
       trainReader,
-      valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task }),
+      valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task, unreadable: unreadable.val }),
       extraHooks: options.extraHooks ?? [],
       manifest,
       resume: start,
@@ -434,23 +442,70 @@ async function inConfigFile<T>(f: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The loader of one fold: train shuffled (the task augments), val in order. */
+/** How a sample of a fold is named in messages: the image file and the item. */
+function describeItem(
+  fold: FoldPlan,
+  taskCtx: TaskRunContext,
+): (index: number) => { file: string; item: string } {
+  return (index) => {
+    const item = fold.items[index].item;
+    return {
+      file: projectDisplayPath(taskCtx.project, item.imagePath),
+      item: `${item.dataset}/${item.name}`,
+    };
+  };
+}
+
+/** The warning for a sample left out as corrupted (by the preflight or the loader), as the SDK words it. */
+function warnSkipped(
+  taskCtx: TaskRunContext,
+  purpose: FoldPurpose,
+  info: { file: string; item: string; reason: string; skipped: number },
+): void {
+  taskCtx.logger.warn('Sample processing error: the image is skipped.', {
+    dataset_purpose: purpose,
+    image: info.file,
+    item: info.item,
+    reason: info.reason,
+    fail_cnt: info.skipped,
+    allowed: taskCtx.config.allow_corrupted_samples[purpose],
+  });
+}
+
+/** The preflight's header check of a fold's images; the indices of those left out (within the budget). */
+async function checkImages(fold: FoldPlan, taskCtx: TaskRunContext): Promise<number[]> {
+  const describe = describeItem(fold, taskCtx);
+  return checkFoldImages({
+    purpose: fold.purpose,
+    count: fold.items.length,
+    allowed: taskCtx.config.allow_corrupted_samples[fold.purpose],
+    check: (index) => {
+      const { item, stats } = fold.items[index];
+      return checkImageHeader(item.imagePath, {
+        expectedSize: { width: stats.width, height: stats.height },
+        displayName: describe(index).file,
+      });
+    },
+    describe,
+    onSkip: (image, skipped) => warnSkipped(taskCtx, fold.purpose, { ...image, skipped }),
+  });
+}
+
+/** The loader of one fold: train shuffled (the task augments), val in order; `unreadable` left out. */
 function foldBatches(opts: {
   fold: FoldPlan;
   plan: TrainingPlan;
   classes: SegmentationClasses;
   taskCtx: TaskRunContext;
   task: AnyTrainingTask;
+  unreadable: readonly number[];
 }): FoldBatches<unknown> {
   const { fold, taskCtx } = opts;
-  const { config, logger, project } = taskCtx;
+  const { config } = taskCtx;
   const training = fold.purpose === 'train';
   const source = opts.task.samples(taskCtx, { fold, plan: opts.plan, classes: opts.classes });
-  const describe = (index: number): { file: string; item: string } => {
-    const item = fold.items[index].item;
-    return { file: projectDisplayPath(project, item.imagePath), item: `${item.dataset}/${item.name}` };
-  };
-  return new FoldBatches<unknown>({
+  const describe = describeItem(fold, taskCtx);
+  const batches = new FoldBatches<unknown>({
     purpose: fold.purpose,
     count: fold.items.length,
     batchSize: fold.batchSize,
@@ -460,16 +515,10 @@ function foldBatches(opts: {
     load: (index, epoch) => source.load(fold.items[index], { seed: config.seed, epoch, index }),
     collate: (samples) => source.collate(samples),
     describe,
-    onSkip: (info) =>
-      logger.warn('Sample processing error: the image is skipped.', {
-        dataset_purpose: fold.purpose as FoldPurpose,
-        image: info.file,
-        item: info.item,
-        reason: info.reason,
-        fail_cnt: info.skipped,
-        allowed: config.allow_corrupted_samples[fold.purpose],
-      }),
+    onSkip: (info) => warnSkipped(taskCtx, fold.purpose, info),
   });
+  batches.restoreCorrupted(opts.unreadable);
+  return batches;
 }
 
 /** The loop with the built-in hooks; returns the outcome and how many checkpoints were written. */

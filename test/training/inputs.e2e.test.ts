@@ -35,12 +35,17 @@ afterAll(async () => {
 
 /** The train images of the project in file order: dataset/name relative to the project. */
 async function trainImages(root: string): Promise<string[]> {
+  return foldImages(root, 'train');
+}
+
+/** The images of a fold in file order: dataset/name relative to the project. */
+async function foldImages(root: string, tag: 'train' | 'val'): Promise<string[]> {
   const out: string[] = [];
   const project = path.join(root, 'data', 'shapes');
   for (const ds of ['a', 'b']) {
     for (const ann of (await fsp.readdir(path.join(project, ds, 'ann'))).sort()) {
       const json = JSON.parse(await fsp.readFile(path.join(project, ds, 'ann', ann), 'utf8'));
-      if (json.tags.some((t: { name: string }) => t.name === 'train'))
+      if (json.tags.some((t: { name: string }) => t.name === tag))
         out.push(path.join(ds, 'img', ann.replace(/\.json$/, '')));
     }
   }
@@ -102,6 +107,54 @@ describe('bad inputs in a training run (spec E.5)', () => {
     const named = victims.filter((v) => message.includes(path.join('shapes', v)));
     expect(named).toHaveLength(1);
     expect(events(run.lines, 'CHECKPOINT')).toEqual([]);
+  });
+
+  it('the preflight reads every image header: a broken val image fails before the model is built, naming it', async () => {
+    const root = await makeTask({ project: PROJECT, config: TINY });
+    roots.push(root);
+    const [victim] = await foldImages(root, 'val');
+    await corrupt(root, [victim]);
+    const run = await runInProcess(root);
+    expect(run.error).toBeInstanceOf(TaskError);
+    const e = run.error as TaskError;
+    expect(e.kind).toBe('data');
+    expect(e.context.file).toBe(path.join('shapes', victim));
+    expect(e.message).toMatch(
+      /cannot decode the image: .*\(val fold: no corrupted samples are allowed; raise allow_corrupted_samples\.val/,
+    );
+    expect(run.lines.some((l) => l.subtask === 'Building model:')).toBe(false);
+  });
+
+  it("the preflight finds an image whose size is not its annotation's, and leaves it out within the budget", async () => {
+    const root = await makeTask({
+      project: PROJECT,
+      config: { ...TINY, allow_corrupted_samples: { train: 0, val: 1 } },
+    });
+    roots.push(root);
+    const [victim] = await foldImages(root, 'val');
+    const sharp = (await import('sharp')).default;
+    const file = path.join(root, 'data', 'shapes', victim);
+    await fsp.writeFile(
+      file,
+      await sharp({ create: { width: 20, height: 10, channels: 3, background: 'red' } })
+        .png()
+        .toBuffer(),
+    );
+    const run = await runInProcess(root);
+    if (run.error !== undefined) throw run.error;
+    const skipped = run.lines.filter((l) => l.message === 'Sample processing error: the image is skipped.');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({
+      dataset_purpose: 'val',
+      image: path.join('shapes', victim),
+      fail_cnt: 1,
+    });
+    expect(String(skipped[0].reason)).toMatch(/the image is 20x10 but its annotation says 32x32/);
+    // Before the model was built.
+    const order = run.lines.map((l) => (l.subtask === 'Building model:' ? 'build' : l.message));
+    expect(order.indexOf('Sample processing error: the image is skipped.')).toBeLessThan(
+      order.indexOf('build'),
+    );
   });
 
   it('an empty fold fails before the model is built, naming the tag and the field', async () => {

@@ -174,20 +174,39 @@ export class FoldBatches<S> {
 
   private budgetExceeded(e: SampleLoadError): TaskError {
     const { purpose, allowedCorrupted } = this.options;
-    const where = this.options.describe(e.index);
-    const budget =
-      allowedCorrupted === 0
-        ? 'no corrupted samples are allowed'
-        : `the limit of ${allowedCorrupted} corrupted samples is exceeded`;
-    const original = e.original instanceof TaskError ? e.original : undefined;
-    return dataError(
-      `${original?.detail ?? errorMessage(e.original)} (${purpose} fold: ${budget}; raise ` +
-        `allow_corrupted_samples.${purpose} in the training config to skip such images, or fix the file)`,
-      // The loader's own context (the annotation, an object index) is the more precise one.
-      { ...where, ...original?.context },
-      e.original,
-    );
+    return corruptedBudgetError({
+      purpose,
+      allowed: allowedCorrupted,
+      where: this.options.describe(e.index),
+      error: e.original,
+    });
   }
+}
+
+/**
+ * The failure of the corrupted sample past a fold's `allow_corrupted_samples` budget: a data error naming the
+ * file and the item (or the loader's more precise place), saying how to go on. The loader and the preflight's
+ * image check say it alike.
+ */
+export function corruptedBudgetError(opts: {
+  purpose: FoldPurpose;
+  allowed: number;
+  where: { file: string; item: string };
+  error: unknown;
+}): TaskError {
+  const { purpose, allowed } = opts;
+  const budget =
+    allowed === 0
+      ? 'no corrupted samples are allowed'
+      : `the limit of ${allowed} corrupted samples is exceeded`;
+  const original = opts.error instanceof TaskError ? opts.error : undefined;
+  return dataError(
+    `${original?.detail ?? errorMessage(opts.error)} (${purpose} fold: ${budget}; raise ` +
+      `allow_corrupted_samples.${purpose} in the training config to skip such images, or fix the file)`,
+    // The loader's own context (the annotation, an object index) is the more precise one.
+    { ...opts.where, ...original?.context },
+    opts.error,
+  );
 }
 
 /**
