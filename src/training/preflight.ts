@@ -192,3 +192,32 @@ export async function checkFoldImages(opts: {
   });
   return bad;
 }
+
+/** The preflight's time estimate line: seconds per epoch of training steps, from a few timed steps. */
+export function logEpochEstimate(
+  logger: Logger,
+  estimate: { stepSeconds: number; timedSteps: number },
+  itersPerEpoch: number,
+): void {
+  const epochSeconds = estimate.stepSeconds * itersPerEpoch;
+  logger.info(
+    `Preflight: about ${formatSeconds(epochSeconds)} per epoch (an estimate from ${estimate.timedSteps} timed ` +
+      'training steps on this machine; waiting for data, validation and checkpoints are not in it)',
+    {
+      epoch_seconds_estimate: round2(epochSeconds),
+      step_seconds: round2(estimate.stepSeconds),
+      timed_steps: estimate.timedSteps,
+      iters_per_epoch: itersPerEpoch,
+    },
+  );
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}

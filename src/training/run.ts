@@ -42,7 +42,8 @@ import { BestTracker, standardHooks } from './hooks';
 import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
-import { checkFoldImages, logPreflight, preflightReport } from './preflight';
+import { checkFoldImages, logEpochEstimate, logPreflight, preflightReport } from './preflight';
+import { timeWarmSteps } from './warm-steps';
 import type { AnyTrainingTask, TaskRunContext } from './task';
 import { EvalPlanner } from './planner';
 import {
@@ -166,6 +167,11 @@ export async function runTraining(
     });
     engine = chosen.engine;
     logger.info('Training engine ready.', { engine: engine.description, reason: chosen.reason });
+    if (plan.itersPerEpoch > 0) {
+      // Weights and optimizer are put back exactly: the run is the one it would have been without this.
+      const estimate = await timeWarmSteps({ engine, batchSize: plan.train.batchSize });
+      logEpochEstimate(logger, estimate, plan.itersPerEpoch);
+    }
     const manifest = runManifest({
       seed: typeof config.seed === 'number' ? config.seed : null,
       config: config as unknown as Record<string, unknown>,

@@ -108,3 +108,32 @@ export function restoreAdamAccumulators(
 export function adamMomentShapes(optimizer: tf.AdamOptimizer): number[][] {
   return (optimizer as unknown as AdamInternals).accumulatedFirstMoment.map((m) => [...m.variable.shape]);
 }
+
+/** A copy of an Adam optimizer's whole state (moments, iteration count, beta^t), for `restoreAdam`. */
+export interface AdamSnapshot {
+  /** As `getWeights` gives them: the iteration count, then m and v per weight (clones, owned here). */
+  weights: { name: string; tensor: tf.Tensor }[];
+  counters: AdamCounters;
+}
+
+export async function snapshotAdam(optimizer: tf.AdamOptimizer): Promise<AdamSnapshot> {
+  const named = await optimizer.getWeights();
+  // The moments are the optimizer's live variables: clones keep their values when a step reassigns them.
+  const weights = named.map(({ name, tensor }) =>
+    tensor instanceof tf.Variable ? { name, tensor: tf.clone(tensor) } : { name, tensor },
+  );
+  return { weights, counters: adamCounters(optimizer) };
+}
+
+/** Puts `optimizer` back to the state of `snapshot` exactly, and frees the snapshot. */
+export async function restoreAdam(optimizer: tf.AdamOptimizer, snapshot: AdamSnapshot): Promise<void> {
+  const a = optimizer as unknown as AdamInternals & { accumulatedSecondMoment: { variable: tf.Variable }[] };
+  // setWeights replaces the moment variables without freeing the ones it drops.
+  tf.dispose([...a.accumulatedFirstMoment, ...a.accumulatedSecondMoment].map((m) => m.variable));
+  try {
+    await optimizer.setWeights(snapshot.weights);
+    restoreAdamAccumulators(optimizer, snapshot.counters);
+  } finally {
+    tf.dispose(snapshot.weights.map((w) => w.tensor));
+  }
+}
