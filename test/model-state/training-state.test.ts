@@ -62,19 +62,19 @@ describe('training_state.json', () => {
   });
 
   it('names the file and the field of what it refuses', () => {
-    const bad = (edit: (s: Record<string, any>) => void): TaskError => {
-      const s = JSON.parse(JSON.stringify(sampleState()));
-      edit(s);
+    // A plain JSON copy, edited as a hand or a bug would: `set` puts any value at a dotted path.
+    const bad = (field: string, value: unknown): TaskError => {
+      const s = JSON.parse(JSON.stringify(sampleState())) as Record<string, Record<string, unknown>>;
+      const [head, tail] = field.split('.');
+      if (tail === undefined) (s as Record<string, unknown>)[head] = value;
+      else s[head][tail] = value;
       return refusal(JSON.stringify(s));
     };
-    expect(bad((s) => (s.optimizer.iterations = -1)).context).toEqual({
-      file: FILE,
-      field: 'optimizer.iterations',
-    });
-    expect(bad((s) => (s.data.skipped_in_epoch = ['x'])).context.field).toBe('data.skipped_in_epoch');
-    expect(bad((s) => (s.version = 2)).message).toMatch(/training_state\.json: field "version": is 2/);
-    expect(bad((s) => (s.data.batches_done = 3)).context.field).toBe('data.batches_done');
-    expect(bad((s) => (s.total_steps = 13)).context.field).toBe('total_steps');
+    expect(bad('optimizer.iterations', -1).context).toEqual({ file: FILE, field: 'optimizer.iterations' });
+    expect(bad('data.skipped_in_epoch', ['x']).context.field).toBe('data.skipped_in_epoch');
+    expect(bad('version', 2).message).toMatch(/training_state\.json: field "version": is 2/);
+    expect(bad('data.batches_done', 3).context.field).toBe('data.batches_done');
+    expect(bad('total_steps', 13).context.field).toBe('total_steps');
     expect(refusal('{').kind).toBe('model');
   });
 });
