@@ -5,7 +5,6 @@
  * 16-bit becomes 8-bit. EXIF orientation follows orientation.ts. Any failure is a data error naming the file.
  */
 
-import { promises as fsp } from 'node:fs';
 import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import { dataError, errorMessage, TaskError } from '../errors';
@@ -105,38 +104,42 @@ function fitToAnnotation(
  */
 export async function checkImageHeader(file: string, options: DecodeImageOptions = {}): Promise<ImageSize> {
   const where = { file: options.displayName ?? file };
-  let bytes: Buffer;
+  const lease = await readImageFile(file, where);
   try {
-    bytes = await fsp.readFile(file);
-  } catch (e) {
-    throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
-  }
-  if (bytes.length === 0) throw dataError('the image file is empty (0 bytes)', where);
-  let header: ImageHeader;
-  if (isBmp(bytes)) {
-    try {
-      const r = imageSize(bytes);
-      header = { stored: { width: r.width, height: Math.abs(r.height) }, orientation: undefined };
-    } catch (e) {
-      throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+    const bytes = lease.bytes;
+    if (bytes.length === 0) throw dataError('the image file is empty (0 bytes)', where);
+    let header: ImageHeader;
+    if (isBmp(bytes)) {
+      try {
+        const r = imageSize(bytes);
+        header = { stored: { width: r.width, height: Math.abs(r.height) }, orientation: undefined };
+      } catch (e) {
+        throw dataError(`cannot decode the image: ${firstLine(e)}`, where, e);
+      }
+    } else {
+      header = jpegHeader(bytes) ?? (await sharpHeader(sharp(bytes), where));
     }
-  } else {
-    header = jpegHeader(bytes) ?? (await sharpHeader(sharp(bytes), where));
+    return fitToAnnotation(header, options.expectedSize, where).size;
+  } finally {
+    lease.release();
   }
-  return fitToAnnotation(header, options.expectedSize, where).size;
 }
 
 /** File bytes are dead once decoded (sharp's output is a buffer of its own): a few buffers serve every read. */
 const readBuffers = new ReusedReadBuffers(8);
 
-export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
-  const where = { file: options.displayName ?? file };
-  let lease: FileLease;
+/** The file's bytes in a reused buffer (release the lease when done), or a data error naming it. */
+async function readImageFile(file: string, where: { file: string }): Promise<FileLease> {
   try {
-    lease = await readBuffers.read(file);
+    return await readBuffers.read(file);
   } catch (e) {
     throw dataError(`cannot read the image: ${firstLine(e)}`, where, e);
   }
+}
+
+export async function decodeImage(file: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
+  const where = { file: options.displayName ?? file };
+  const lease = await readImageFile(file, where);
   try {
     return await decodeBytes(lease.bytes, options, where);
   } finally {

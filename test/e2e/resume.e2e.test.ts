@@ -8,35 +8,13 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { AgentLogLine } from '../helpers/agent';
 import { events, runAndStop, runLauncher } from '../helpers/launcher';
-import { makeTask, maxWeightDifference, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
-
-const PROJECT = {
-  projectName: 'shapes',
-  datasets: [{ name: 'ds1', count: 20 }],
-  width: 32,
-  height: 32,
-  folds: { val: 0.2 },
-  seed: 5,
-};
+import { maxWeightDifference, RESUME_PROJECT, tasksOn, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
 
 /** 16 train images in batches of 4: 4 steps an epoch, 24 in all; validation only at the end. */
 const CONFIG = { ...TINY_TRAIN_CONFIG, epochs: 6, val_every: 6, seed: 3, train_engine: 'tfjs' };
 const ENV = { TFJS_BACKEND: 'wasm' };
 
-const roots: string[] = [];
-afterAll(async () => {
-  for (const r of roots) await removeTask(r);
-});
-
-async function task(config: Record<string, unknown>, modelFrom?: string): Promise<string> {
-  const root = await makeTask({
-    project: PROJECT,
-    config,
-    ...(modelFrom === undefined ? {} : { modelFrom }),
-  });
-  roots.push(root);
-  return root;
-}
+const task = tasksOn(RESUME_PROJECT);
 
 function lastCheckpoint(root: string, lines: readonly AgentLogLine[]): { dir: string; epoch: number } {
   const cp = events(lines, 'CHECKPOINT').at(-1);

@@ -52,6 +52,34 @@ export async function removeTask(root: string | undefined): Promise<void> {
   if (root !== undefined) await fsp.rm(root, { recursive: true, force: true });
 }
 
+/**
+ * Task folders on one project, removed after the test file (registers the afterAll): `task(config)`, or with
+ * `model/` filled from a checkpoint folder.
+ */
+export function tasksOn(
+  project: TaskSetup['project'],
+): (config: Record<string, unknown>, modelFrom?: string) => Promise<string> {
+  const roots: string[] = [];
+  afterAll(async () => {
+    for (const r of roots) await removeTask(r);
+  });
+  return async (config, modelFrom) => {
+    const root = await makeTask({ project, config, ...(modelFrom === undefined ? {} : { modelFrom }) });
+    roots.push(root);
+    return root;
+  };
+}
+
+/** The resume tests' project: 20 images, 16 of them train (4 steps an epoch in batches of 4). */
+export const RESUME_PROJECT = {
+  projectName: 'shapes',
+  datasets: [{ name: 'a', count: 20 }],
+  width: 32,
+  height: 32,
+  folds: { val: 0.2 },
+  seed: 5,
+};
+
 export type Line = Record<string, unknown> & { message: string; level: string };
 
 export interface InProcessRun {

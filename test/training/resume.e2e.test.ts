@@ -13,40 +13,18 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { TaskError } from '../../src/errors';
 import {
-  makeTask,
   maxWeightDifference,
-  removeTask,
+  RESUME_PROJECT,
   runInProcess,
+  tasksOn,
   TINY_TRAIN_CONFIG,
   type Line,
 } from './e2e-helpers';
 
-const PROJECT = {
-  projectName: 'shapes',
-  datasets: [{ name: 'a', count: 20 }],
-  width: 32,
-  height: 32,
-  folds: { val: 0.2 },
-  seed: 5,
-};
-
 /** 16 train images in batches of 4: 4 steps an epoch, 12 in all; a checkpoint every 2 steps. */
 const CONFIG = { ...TINY_TRAIN_CONFIG, epochs: 3, val_every: 0.5, seed: 7 };
 
-const roots: string[] = [];
-afterAll(async () => {
-  for (const r of roots) await removeTask(r);
-});
-
-async function task(config: Record<string, unknown>, modelFrom?: string): Promise<string> {
-  const root = await makeTask({
-    project: PROJECT,
-    config,
-    ...(modelFrom === undefined ? {} : { modelFrom }),
-  });
-  roots.push(root);
-  return root;
-}
+const task = tasksOn(RESUME_PROJECT);
 
 async function train(root: string): Promise<Line[]> {
   const run = await runInProcess(root);
