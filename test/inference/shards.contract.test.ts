@@ -92,11 +92,11 @@ describe('three shards through the launcher, merged by sly-nn merge-results', ()
     await expectSameFiles(path.join(out, PROJECT), path.join(single, 'results', PROJECT));
   });
 
-  it('refuses a missing part: exit 1, the error on stderr, nothing written', async () => {
+  it('refuses a missing part: exit 3 (the data is incomplete), the error on stderr, nothing written', async () => {
     const out = path.join(sharded, 'partial');
     const parts = [0, 2].map((i) => path.join(sharded, 'results', `${PROJECT}.shard-${i}-of-3`));
     const r = sly(['merge-results', '--out', out, ...parts]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(3);
     expect(r.stderr).toMatch(
       /^sly-nn merge-results: error: shapes: field "shard.index": 1 of 3 parts missing: shard 1 /,
     );

@@ -256,7 +256,7 @@ describe('sly-nn init-weights (issue 6)', () => {
     ]);
   });
 
-  test('through the sly-nn dispatcher: exit 2 with the usage for bad arguments, 1 naming the file on errors', async () => {
+  test("through the sly-nn dispatcher: exit 2 with the usage for bad arguments, the error kind's code naming the file on errors", async () => {
     const out: string[] = [];
     const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
     expect(await runCli(['init-weights', '--out', 'x'], io, [initWeightsCommand])).toBe(2);
@@ -267,7 +267,7 @@ describe('sly-nn init-weights (issue 6)', () => {
       await runCli(['init-weights', '--project', missing, '--out', path.join(tmp, 'o4')], io, [
         initWeightsCommand,
       ]),
-    ).toBe(1);
+    ).toBe(2); // the project named on the command line is not there: the arguments (the CLI's config) are wrong
     expect(out.join('\n')).toContain(`${missing}/meta.json: file not found`);
   });
 

@@ -139,6 +139,7 @@ describe('training end to end through the launcher (spec A.2, D.5-D.7, E.6-E.8)'
         'manifest.json',
         'model.json',
         'model.onnx',
+        'training_state.json',
         'weights.bin',
       ]);
       const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));

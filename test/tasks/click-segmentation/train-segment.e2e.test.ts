@@ -150,11 +150,12 @@ describe('sly-nn segment', () => {
   it('refuses bad input with a message naming what is wrong, and writes nothing', async () => {
     const out = path.join(root, 'bad.png');
     const base = ['segment', '--checkpoint', checkpoint, '--image', image, '--out', out];
+    // Wrong input data: exit 3, as the entry points say it.
     const outside = cli([...base, '--point', '48,10']);
-    expect(outside.status).toBe(1);
+    expect(outside.status).toBe(3);
     expect(outside.stderr).toContain('click 1 at (48, 10) is outside the image, which is 48x40');
     const negative = cli([...base, '--point', '10,10,-']);
-    expect(negative.status).toBe(1);
+    expect(negative.status).toBe(3);
     expect(negative.stderr).toContain('no positive click');
     const junk = path.join(root, 'junk.jpg');
     await fsp.writeFile(junk, 'not an image');
@@ -169,7 +170,7 @@ describe('sly-nn segment', () => {
       '--point',
       '1,1',
     ]);
-    expect(unreadable.status).toBe(1);
+    expect(unreadable.status).toBe(3);
     expect(unreadable.stderr).toContain(junk);
     const syntax = cli([...base, '--point', '10;10']);
     expect(syntax.status).toBe(2);
@@ -197,7 +198,7 @@ describe('sly-nn segment', () => {
       '--point',
       '5,5',
     ]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(4); // the model does not fit
     expect(r.stderr).toContain('"unet" network for semantic_segmentation');
     expect(r.stderr).toContain('click_segmentation');
   });

@@ -312,7 +312,7 @@ describe('sly-nn track INPUT', () => {
     const code = await withEnv({ FFPROBE_PATH: '/nonexistent/ffprobe' }, () =>
       runCli(['track', video, '--mask', firstMask, '--out', out], io),
     );
-    expect(code).toBe(1);
+    expect(code).toBe(2); // a missing program is the setup's (config's) to fix
     expect(io.stderr.join('\n')).toContain('apt-get install -y ffmpeg');
     expect(await leftovers(root, 'no-ffmpeg')).toEqual([]);
   });
