@@ -28,7 +28,12 @@ export interface TrainConfig {
   epochs: number;
   /** Validation (and a checkpoint) every this many epochs, fractional allowed; never more than `epochs`. */
   val_every: number;
+  /** The peak learning rate (Adam). */
   lr: number;
+  /** How the learning rate changes over the run (training/lr-schedule.ts). */
+  lr_schedule: LrScheduleConfig;
+  /** Per-class weights of the cross-entropy, from the train fold's pixel counts (training/class-weights.ts). */
+  class_weights: 'none' | 'enet' | 'median_frequency';
   weights_init_type: WeightsInitType;
   special_classes: SpecialClasses;
   /** Mapped to CUDA_VISIBLE_DEVICES by the entry point (spec G.2, H.4). */
@@ -51,6 +56,16 @@ export interface TrainConfig {
   custom_model_config: Record<string, unknown>;
   /** Only for a tracker (task video_tracking); see the schema. */
   tracking: TrackingConfig;
+}
+
+export interface LrScheduleConfig {
+  name: 'constant' | 'cosine' | 'poly';
+  /** Steps of linear warmup from 0.1 lr to lr, counted from the first step of the run. */
+  warmup_steps: number;
+  /** The floor of cosine and poly, as a fraction of lr. */
+  min_lr_ratio: number;
+  /** Poly's exponent. */
+  power: number;
 }
 
 export interface TrackingConfig {

@@ -39,7 +39,8 @@ import type { MetricValues } from './metrics';
 import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
 import { logPreflight, preflightReport } from './preflight';
-import type { AnyTrainingTask, TaskRunContext } from './task';
+import type { AnyTrainingTask, TaskLoss, TaskRunContext } from './task';
+import { weightsByTitle } from './class-weights';
 import { EvalPlanner } from './planner';
 import type { TrainHook, TrainOutcome } from './trainer';
 import { Trainer } from './trainer';
@@ -118,6 +119,8 @@ export async function runTraining(
     ),
   );
 
+  const loss = taskLoss(task, taskCtx, { plan, classes });
+
   await checkModelNetwork(paths, network);
   const built = await buildModel({ network, paths, config, classes, logger });
   let engine: TrainEngine | undefined;
@@ -129,6 +132,7 @@ export async function runTraining(
       learningRate: config.lr,
       numClasses: classes.numClasses,
       ignoreIndex: plan.ignoreIndex,
+      ...loss,
       engine: options.trainEngine ?? config.train_engine,
       computeWorkers: config.compute_workers,
       backend: backend.name,
@@ -163,6 +167,7 @@ export async function runTraining(
       valFold: foldBatches({ fold: plan.val, plan, classes, taskCtx, task }),
       extraHooks: options.extraHooks ?? [],
       manifest,
+      loss,
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
     const signal = stopRequests.signal;
@@ -220,6 +225,22 @@ async function checkModelNetwork(paths: TaskPaths, network: AnyNetwork): Promise
       { file, field: 'network' },
     );
   }
+}
+
+/** The task's part of the loss; `class_weights` set for a task that declares no loss is a warning. */
+function taskLoss(
+  task: AnyTrainingTask,
+  ctx: TaskRunContext,
+  opts: { plan: TrainingPlan; classes: SegmentationClasses },
+): TaskLoss {
+  if (task.loss !== undefined) return task.loss(ctx, opts);
+  if (ctx.config.class_weights !== 'none') {
+    ctx.logger.warn(`class_weights is not used by the task "${task.name}": its loss is unweighted.`, {
+      file: CONFIG_FILE,
+      field: 'class_weights',
+    });
+  }
+  return {};
 }
 
 /** Drops the items the task cannot learn from, saying how many and why. */
@@ -398,6 +419,7 @@ async function trainLoop(opts: {
   valFold: FoldBatches<unknown>;
   extraHooks: readonly TrainHook[];
   manifest: RunManifest;
+  loss: TaskLoss;
 }): Promise<{ outcome: TrainOutcome; checkpoints: number }> {
   const { ctx, engine, plan, classes } = opts;
   const { config, logger } = ctx;
@@ -406,7 +428,14 @@ async function trainLoop(opts: {
     settings: config as unknown as Record<string, unknown>,
     outClasses: classes.outClasses,
     classTitleToIdx: classes.classTitleToIdx,
-    extra: { ...networkRecord(opts.taskCtx.network), ...opts.task.checkpointRecord(opts.taskCtx) },
+    extra: {
+      ...networkRecord(opts.taskCtx.network),
+      ...opts.task.checkpointRecord(opts.taskCtx),
+      // What the weights were trained with beyond the settings: the class weights computed from the data.
+      ...(opts.loss.classWeights === undefined
+        ? {}
+        : { loss: { class_weights: weightsByTitle(opts.loss.classWeights, classes.classTitleToIdx) } }),
+    },
   });
   let checkpoints = 0;
 
@@ -422,8 +451,11 @@ async function trainLoop(opts: {
     epochs: config.epochs,
     itersPerEpoch: plan.itersPerEpoch,
     step: async ({ epoch }) => {
-      const r = await engine.trainStep(await opts.trainReader.next(epoch));
-      return { loss: r.loss, metrics: { accuracy: r.accuracy } };
+      const batch = await opts.trainReader.next(epoch);
+      // Read before the step: the rate this step ran at (the schedule hook set it).
+      const lr = engine.getLearningRate();
+      const r = await engine.trainStep(batch);
+      return { loss: r.loss, metrics: { accuracy: r.accuracy, lr } };
     },
     hooks: [
       ...standardHooks({
@@ -451,6 +483,11 @@ async function trainLoop(opts: {
         },
         countTensors: () => tf.memory().numTensors,
         imagesPerStep: plan.train.batchSize,
+        learningRate: {
+          lr: config.lr,
+          schedule: config.lr_schedule,
+          setLearningRate: (lr) => engine.setLearningRate(lr),
+        },
       }),
       ...opts.extraHooks,
     ],

@@ -13,9 +13,12 @@ import {
   type Sample,
   type SampleRecipe,
 } from '../../training/data/sample';
+import { classPixelCounts, classWeights, weightsByTitle } from '../../training/class-weights';
 import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
-import type { TaskRunContext, TrainingTask } from '../../training/task';
+import type { TaskLoss, TaskRunContext, TrainingTask } from '../../training/task';
+import type { TrainingPlan } from '../../training/plan';
+import type { Logger } from '../../protocol/logger';
 import { displayPath, type TaskPaths } from '../../task/paths';
 import { readRegularFile } from '../../util/regular-file';
 
@@ -63,10 +66,39 @@ export async function projectSegmentationClasses(ctx: TaskRunContext): Promise<S
   return classes;
 }
 
+/**
+ * `class_weights`: the cross-entropy's class weights from the train fold's pixel counts (the preflight's label
+ * areas), logged as one structured line and one readable line.
+ */
+export function semanticLoss(
+  ctx: TaskRunContext,
+  opts: { plan: TrainingPlan; classes: SegmentationClasses },
+): TaskLoss {
+  const { plan, classes } = opts;
+  const method = ctx.config.class_weights;
+  const counts = classPixelCounts({
+    items: plan.train.items.map((i) => i.stats),
+    drawingClassToIdx: classes.drawingClassToIdx,
+    fill: plan.fill,
+    numClasses: classes.numClasses,
+  });
+  const weights = classWeights(method, counts);
+  if (weights === undefined) return {};
+  logClassWeights(ctx.logger, method, weightsByTitle(weights, classes.classTitleToIdx));
+  return { classWeights: weights };
+}
+
+function logClassWeights(logger: Logger, method: string, byTitle: Record<string, number>): void {
+  logger.info('Class weights', { class_weights: method, weights: byTitle });
+  const readable = Object.entries(byTitle).map(([t, w]) => `${t} ${w.toPrecision(3)}`);
+  logger.info(`Class weights (${method}, from the train fold's pixels): ${readable.join(', ')}`);
+}
+
 export const semanticSegmentationTask: TrainingTask<Sample> = {
   name: SEMANTIC_SEGMENTATION,
   inputNames: ['image'],
   determineClasses: projectSegmentationClasses,
+  loss: semanticLoss,
   samples(ctx, { fold, plan, classes }) {
     const { config, project, network } = ctx;
     const recipe: SampleRecipe = {
@@ -92,7 +124,8 @@ export const semanticSegmentationTask: TrainingTask<Sample> = {
     let valIter = 0;
     for await (const batch of valFold.epoch(0)) {
       const r = await engine.evalStep(batch);
-      tally.loss.add(r.loss, r.pixels);
+      // Weighted as the loss itself is: a batch counts by the class weights of its pixels.
+      tally.loss.add(r.loss, r.lossWeight);
       tally.confusion.addCounts(r.confusion);
       valIter += 1;
       logger.debug('Validation in progress', { epoch: epochFloat, val_iter: valIter, val_iters: valIters });
