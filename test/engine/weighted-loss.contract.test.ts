@@ -9,7 +9,7 @@
  * Runs the compiled worker, plugin and session thread (`npm run build` first).
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../src/backend/select';
 import { loadNetworkPlugin } from '../../src/network/load-plugin';

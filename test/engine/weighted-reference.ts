@@ -65,7 +65,7 @@ export function weightedReference(opts: {
 export class GradientCapture extends tf.Optimizer {
   grads: Record<string, Float32Array> = {};
 
-  applyGradients(variableGradients: tf.NamedTensorMap | tf.NamedTensor[]): void {
+  applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
     const list = Array.isArray(variableGradients)
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
@@ -81,7 +81,7 @@ export class GradientCapture extends tf.Optimizer {
   /** The captured gradients in `model.trainableWeights` order. */
   inOrder(model: tf.LayersModel): Float32Array[] {
     return model.trainableWeights.map((w) => {
-      const g = this.grads[w.read().name];
+      const g = this.grads[(w.read() as tf.Variable).name];
       if (g === undefined) throw new Error(`no gradient captured for ${w.name}`);
       return g;
     });
