@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/select';
-import { InProcessEngine } from '../../src/training/engine/in-process';
+import { InProcessEngine, type InProcessEngineOptions } from '../../src/training/engine/in-process';
 import { trainingView } from '../../src/training/engine/loss';
 import { sliceBatch } from '../../src/training/engine/batch';
 import { maxRelativeDifference, randomBatch, tinySegmenter, weightsOf } from './tiny-model';
@@ -26,6 +26,17 @@ function skewedBatch(seed: number) {
   const b = randomBatch({ n: 4, size: SIZE, labelMax: IGNORE, seed });
   b.y.fill(2, 0, SIZE * SIZE);
   return b;
+}
+
+/** The in-process engine on `model` with the neutral class ignored and `opts` (class weights and more). */
+function engineFor(model: tf.LayersModel, opts: Partial<InProcessEngineOptions> = {}): InProcessEngine {
+  return new InProcessEngine({
+    model,
+    learningRate: 0.01,
+    numClasses: CLASSES,
+    ignoreIndex: IGNORE,
+    ...opts,
+  });
 }
 
 /** Float64 Σ w·CE / Σ w from the model's probabilities (inference mode: the tiny model has no BatchNorm). */
@@ -48,12 +59,8 @@ describe('class-weighted cross-entropy, in-process engine', () => {
   it.each([1, 2])('a step computes the weighted loss and its gradient (micro-batches: %d)', async (micro) => {
     const model = tinySegmenter({ classes: CLASSES, size: SIZE, batchNorm: false });
     const capture = new GradientCapture();
-    const engine = new InProcessEngine({
-      model,
-      learningRate: 0.01,
+    const engine = engineFor(model, {
       optimizer: capture.asAdam(),
-      numClasses: CLASSES,
-      ignoreIndex: IGNORE,
       classWeights: WEIGHTS,
       microBatches: micro,
     });
@@ -88,11 +95,7 @@ describe('class-weighted cross-entropy, in-process engine', () => {
     const runs: { losses: number[]; weights: Float32Array[]; evalLoss: number }[] = [];
     for (const classWeights of [undefined, [1, 1, 1]]) {
       const model = tinySegmenter({ classes: CLASSES, size: SIZE, batchNorm: true });
-      const engine = new InProcessEngine({
-        model,
-        learningRate: 0.01,
-        numClasses: CLASSES,
-        ignoreIndex: IGNORE,
+      const engine = engineFor(model, {
         ...(classWeights === undefined ? {} : { classWeights }),
         microBatches: 2,
       });
@@ -110,13 +113,7 @@ describe('class-weighted cross-entropy, in-process engine', () => {
   it('a class of weight 0 counts in neither the train loss nor the train accuracy, but validation measures it', async () => {
     const model = tinySegmenter({ classes: CLASSES, size: SIZE, batchNorm: false });
     const weights = [1, 3, 0];
-    const engine = new InProcessEngine({
-      model,
-      learningRate: 0.01,
-      numClasses: CLASSES,
-      ignoreIndex: IGNORE,
-      classWeights: weights,
-    });
+    const engine = engineFor(model, { classWeights: weights });
     const b = randomBatch({ n: 2, size: SIZE, labelMax: IGNORE, seed: 3 });
     const of = (c: number) => Array.from(b.y).filter((y) => y === c).length;
     const ref = referenceLoss(model, b, weights);
@@ -135,13 +132,7 @@ describe('class-weighted cross-entropy, in-process engine', () => {
 
   it('keeps the tensor count flat from step to step', async () => {
     const model = tinySegmenter({ classes: CLASSES, size: SIZE, batchNorm: true });
-    const engine = new InProcessEngine({
-      model,
-      learningRate: 0.01,
-      numClasses: CLASSES,
-      ignoreIndex: IGNORE,
-      classWeights: WEIGHTS,
-    });
+    const engine = engineFor(model, { classWeights: WEIGHTS });
     await engine.trainStep(skewedBatch(4));
     const tensors = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {

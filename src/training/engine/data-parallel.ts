@@ -20,10 +20,10 @@ import {
   lossOptions,
   type Batch,
   type EvalStepResult,
+  type LossOptions,
   type TrainEngine,
   type TrainStepResult,
 } from './types';
-import type { LossOptions } from './types';
 
 export interface DataParallelEngineOptions extends LossOptions {
   /** The main thread's model (the authoritative one; the caller owns it). */

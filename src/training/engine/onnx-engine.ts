@@ -26,10 +26,10 @@ import {
   lossOptions,
   type Batch,
   type EvalStepResult,
+  type LossOptions,
   type TrainEngine,
   type TrainStepResult,
 } from './types';
-import type { LossOptions } from './types';
 
 export interface OnnxTrainEngineOptions extends LossOptions {
   model: tf.LayersModel;
