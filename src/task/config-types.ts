@@ -45,7 +45,16 @@ export interface TrainConfig {
   train_engine: 'auto' | 'onnxruntime' | 'tfjs';
   allow_corrupted_samples: TrainValPair<number>;
   seed: number;
-  augment: { flip_horizontal: boolean; flip_vertical: boolean };
+  augment: {
+    flip_horizontal: boolean;
+    flip_vertical: boolean;
+    /** Native resolution: a training window's scale factor range, drawn log-uniformly. */
+    random_scale: [number, number];
+    /** Native resolution: colour jitter strength in [0, 1]. */
+    color_jitter: number;
+  };
+  /** fit: the whole image resized to input_size; native: input_size windows at `scale` (1 = its own pixels). */
+  resolution: { mode: 'fit' | 'native'; scale: number };
   /** Also pack each checkpoint as a tar beside it. */
   save_model_tar: boolean;
   /** Write model.onnx into each checkpoint. */

@@ -9,12 +9,14 @@ import { createSegmentationClasses, type SegmentationClasses } from '../../model
 import {
   collateSamples,
   flipProbabilities,
+  loadNativeSamples,
   loadSample,
   type Sample,
   type SampleRecipe,
 } from '../../training/data/sample';
 import { classPixelCounts, classWeights, weightsByTitle } from '../../training/class-weights';
 import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
+import { sliceBatch } from '../../training/engine/batch';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
 import type { TaskLoss, TaskRunContext, TrainingTask } from '../../training/task';
 import type { TrainingPlan } from '../../training/plan';
@@ -94,23 +96,50 @@ function logClassWeights(logger: Logger, method: string, byTitle: Record<string,
   logger.info(`Class weights (${method}, from the train fold's pixels): ${readable.join(', ')}`);
 }
 
-export const semanticSegmentationTask: TrainingTask<Sample> = {
+/** How the config's resolution and augmentations make a fold's samples (native windows: native-crops.ts). */
+export function semanticSampleRecipe(
+  ctx: TaskRunContext,
+  opts: { purpose: 'train' | 'val'; fill: number; classes: SegmentationClasses },
+): SampleRecipe {
+  const { config, network } = ctx;
+  const training = opts.purpose === 'train';
+  const native = config.resolution.mode === 'native';
+  return {
+    inputSize: config.input_size,
+    drawingClassToIdx: opts.classes.drawingClassToIdx,
+    fill: opts.fill,
+    preprocessing: network.preprocessing,
+    ...(training ? { flips: flipProbabilities(config.augment) } : {}),
+    ...(native
+      ? {
+          native: {
+            scale: config.resolution.scale,
+            ...(training ? { randomScale: config.augment.random_scale } : {}),
+          },
+          ...(training ? { colourJitter: config.augment.color_jitter } : {}),
+        }
+      : {}),
+  };
+}
+
+/**
+ * A sample is a list of input-sized windows: one for `fit` and for native training, the grid of the image for
+ * native validation (so every pixel is scored once).
+ */
+export const semanticSegmentationTask: TrainingTask<Sample[]> = {
   name: SEMANTIC_SEGMENTATION,
   inputNames: ['image'],
   determineClasses: projectSegmentationClasses,
   loss: semanticLoss,
   samples(ctx, { fold, plan, classes }) {
-    const { config, project, network } = ctx;
-    const recipe: SampleRecipe = {
-      inputSize: config.input_size,
-      drawingClassToIdx: classes.drawingClassToIdx,
-      fill: plan.fill,
-      preprocessing: network.preprocessing,
-      ...(fold.purpose === 'train' ? { flips: flipProbabilities(config.augment) } : {}),
-    };
+    const { project } = ctx;
+    const recipe = semanticSampleRecipe(ctx, { purpose: fold.purpose, fill: plan.fill, classes });
     return {
-      load: (item, seed) => loadSample({ project, item: item.item, recipe, seed }),
-      collate: collateSamples,
+      load: async (item, seed) =>
+        recipe.native !== undefined
+          ? loadNativeSamples({ project, item: item.item, recipe, seed })
+          : [await loadSample({ project, item: item.item, recipe, seed })],
+      collate: (samples) => collateSamples(samples.flat()),
     };
   },
   async evaluate(ctx, { engine, valFold, classes, epochFloat }) {
@@ -123,10 +152,14 @@ export const semanticSegmentationTask: TrainingTask<Sample> = {
     logger.info('Validation in progress', { epoch: epochFloat, val_iters: valIters });
     let valIter = 0;
     for await (const batch of valFold.epoch(0)) {
-      const r = await engine.evalStep(batch);
-      // Weighted as the loss itself is: a batch counts by the class weights of its pixels.
-      tally.loss.add(r.loss, r.lossWeight);
-      tally.confusion.addCounts(r.confusion);
+      // A native-resolution batch holds every window of its images: the network sees at most a batch at a time.
+      for (let start = 0; start < batch.n; start += valFold.batchSize) {
+        const count = Math.min(valFold.batchSize, batch.n - start);
+        const r = await engine.evalStep(count === batch.n ? batch : sliceBatch(batch, start, count));
+        // Weighted as the loss itself is: a batch counts by the class weights of its pixels.
+        tally.loss.add(r.loss, r.lossWeight);
+        tally.confusion.addCounts(r.confusion);
+      }
       valIter += 1;
       logger.debug('Validation in progress', { epoch: epochFloat, val_iter: valIter, val_iters: valIters });
     }

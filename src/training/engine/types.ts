@@ -8,7 +8,10 @@ import type * as tf from '@tensorflow/tfjs';
 export interface Batch {
   /** NHWC float32 images, already normalised; length n * height * width * channels. */
   x: Float32Array;
-  /** Class index per pixel, NHW; length n * height * width. The ignore index (neutral class) is allowed. */
+  /**
+   * Class index per pixel, NHW; length n * height * width. The ignore index (neutral class) and
+   * UNCOUNTED_LABEL (padding) are allowed.
+   */
   y: Int32Array;
   n: number;
   height: number;
@@ -72,6 +75,9 @@ export interface TrainEngine {
   /** Frees tensors and stops worker threads. Safe to call twice. */
   dispose(): Promise<void>;
 }
+
+/** A label no engine counts in the loss or the metrics, whatever the ignore index: padding. */
+export const UNCOUNTED_LABEL = -1;
 
 /**
  * The loss every engine computes, declared by the task (issue #13): softmax cross-entropy over the counted
