@@ -33,8 +33,14 @@ describe('engine batches (spec G.2: neutral pixels are ignored)', () => {
     expect(() => prepareLabels(y, { numClasses: 3, ignoreIndex: null })).toThrow(
       /label 3 at pixel 1 is not a class index in \[0, 3\)/,
     );
-    expect(() => prepareLabels(Int32Array.from([-1]), { numClasses: 3, ignoreIndex: 3 })).toThrow(
-      /or the ignore index 3/,
+    // -1 is UNCOUNTED_LABEL (padding): counted nowhere; any other negative label is an error.
+    expect(prepareLabels(Int32Array.from([-1, 1]), { numClasses: 3, ignoreIndex: 3 })).toEqual({
+      labels: Int32Array.from([-1, 1]),
+      count: 1,
+      weight: 1,
+    });
+    expect(() => prepareLabels(Int32Array.from([-2]), { numClasses: 3, ignoreIndex: 3 })).toThrow(
+      /label -2 at pixel 0 .*or the ignore index 3/,
     );
   });
 
