@@ -17,6 +17,8 @@ import {
 import { classPixelCounts, classWeights, weightsByTitle } from '../../training/class-weights';
 import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
 import { sliceBatch } from '../../training/engine/batch';
+import { gridPlacements } from '../../training/data/native-crops';
+import type { ScannedItem } from '../../training/plan';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
 import type { TaskLoss, TaskRunContext, TrainingTask } from '../../training/task';
 import type { TrainingPlan } from '../../training/plan';
@@ -122,6 +124,44 @@ export function semanticSampleRecipe(
   };
 }
 
+/** What native resolution means for this fold, in numbers: windows per epoch, and a warning when they are many. */
+function logNativeResolution(
+  ctx: TaskRunContext,
+  purpose: 'train' | 'val',
+  items: readonly ScannedItem[],
+  recipe: SampleRecipe,
+): void {
+  const native = recipe.native;
+  if (native === undefined) return;
+  const input = recipe.inputSize;
+  if (purpose === 'train') {
+    ctx.logger.info('Native resolution: each training image gives one window per epoch.', {
+      window: `${input.width}x${input.height}`,
+      scale: native.scale,
+      random_scale: native.randomScale,
+      color_jitter: recipe.colourJitter ?? 0,
+    });
+    return;
+  }
+  const windows = items.reduce((n, it) => n + gridPlacements(it.stats, input, native.scale).length, 0);
+  const perImage = items.length === 0 ? 0 : windows / items.length;
+  ctx.logger.info('Native resolution: validation scores every pixel in windows.', {
+    windows,
+    images: items.length,
+    windows_per_image: Number(perImage.toFixed(1)),
+  });
+  if (perImage > LARGE_GRID) {
+    ctx.logger.warn(
+      `Native resolution: a val image takes ${perImage.toFixed(0)} windows on average; validation and inference ` +
+        'will be slow. A smaller resolution.scale (e.g. 0.5) shows the network less detail at a quarter of the cost.',
+      { field: 'resolution.scale', scale: native.scale },
+    );
+  }
+}
+
+/** Windows per image above which native resolution is worth a warning (a 1024x1024 image at 128x128: 64). */
+const LARGE_GRID = 64;
+
 /**
  * A sample is a list of input-sized windows: one for `fit` and for native training, the grid of the image for
  * native validation (so every pixel is scored once).
@@ -134,6 +174,7 @@ export const semanticSegmentationTask: TrainingTask<Sample[]> = {
   samples(ctx, { fold, plan, classes }) {
     const { project } = ctx;
     const recipe = semanticSampleRecipe(ctx, { purpose: fold.purpose, fill: plan.fill, classes });
+    if (recipe.native !== undefined) logNativeResolution(ctx, fold.purpose, fold.items, recipe);
     return {
       load: async (item, seed) =>
         recipe.native !== undefined
