@@ -11,6 +11,7 @@ import { mergeResultsCommand } from './merge-results';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
 import { selftestCommand } from './selftest';
+import { checkRuntimeCommand } from './check-runtime';
 import { serveCommand } from './serve';
 import { trackCommand } from './track';
 import { unpackCommand } from './unpack';
@@ -28,4 +29,5 @@ export const COMMANDS: readonly CliCommand[] = [
   evalDavisCommand,
   serveCommand,
   selftestCommand,
+  checkRuntimeCommand,
 ];
