@@ -4,6 +4,7 @@
  */
 
 import type { CliCommand } from '../command';
+import { checkRuntimeCommand } from './check-runtime';
 import { evalDavisCommand } from './eval-davis';
 import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
@@ -11,7 +12,6 @@ import { mergeResultsCommand } from './merge-results';
 import { packCommand } from './pack';
 import { segmentCommand } from './segment';
 import { selftestCommand } from './selftest';
-import { checkRuntimeCommand } from './check-runtime';
 import { serveCommand } from './serve';
 import { trackCommand } from './track';
 import { unpackCommand } from './unpack';
