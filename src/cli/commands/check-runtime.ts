@@ -5,8 +5,7 @@
  * tfjs package whose libtensorflow download failed without a word, so this is where that becomes visible.
  */
 import type { BackendSelection } from '../../backend/select';
-import { type CliCommand, UsageError } from '../command';
-import { parseArgs } from 'node:util';
+import { type CliCommand, parseOptions, UsageError } from '../command';
 
 /** What `--backend` accepts: which backends pass the check. */
 export const BACKEND_REQUIREMENTS = {
@@ -58,18 +57,7 @@ export const checkRuntimeCommand: CliCommand = {
 };
 
 function parseRequirement(args: readonly string[]): BackendRequirement {
-  let values: { backend?: string };
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: { backend: { type: 'string' } },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-  const requirement = values.backend ?? 'native';
+  const requirement = parseOptions(args, { backend: { type: 'string' } }).values.backend ?? 'native';
   if (!Object.hasOwn(BACKEND_REQUIREMENTS, requirement)) {
     throw new UsageError(
       `--backend must be one of ${Object.keys(BACKEND_REQUIREMENTS).join(', ')}, got "${requirement}"`,
