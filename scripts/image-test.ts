@@ -118,9 +118,12 @@ function hostCaBundle(): string | undefined {
 
 /** Sizes in MB of the image's big folders and of what node_modules holds, as `du` in the image sees them. */
 async function spaceTable(podman: Podman, image: string, name: string): Promise<Record<string, number>> {
+  // One du per folder: given several, du skips a folder inside one it has counted already.
+  const folders =
+    '/ /usr/lib/*-linux-gnu /usr/share /usr/local/bin/node /usr/lib/python3* /usr/bin /var /etc ' +
+    '/workdir/node_modules /workdir/dist /workdir/web';
   const script =
-    'du -xsm / /usr/lib/*-linux-gnu /usr/share /usr/local/bin/node /usr/lib/python3* /usr/bin /var /etc ' +
-    '/workdir/node_modules /workdir/dist /workdir/web; ' +
+    `for d in ${folders}; do du -xsm "$d"; done; ` +
     'du -sm /workdir/node_modules/* /workdir/node_modules/@*/* | sort -rn | head -8';
   const r = await podman.container(
     name,
@@ -262,10 +265,11 @@ async function main(): Promise<number> {
   const id = createHash('sha256').update(`${process.pid} ${Date.now()}`).digest('hex').slice(0, 8);
   const image = `localhost/sly-image-test/plugin:cpu-${id}`;
   const figures: Figures = { route: 'offline', baseImagesMadeS: 0 };
-  let built = false;
+  // Images present before the build: of those after it, the untagged ones are the build's intermediate images.
+  let before: Set<string> | undefined;
   const cleanUp = async (): Promise<void> => {
     await podman.removeAll();
-    if (built) await podman.run(['rmi', '--force', image]);
+    if (before !== undefined) await podman.removeImagesSince(before, image);
     fs.rmSync(work, { recursive: true, force: true });
   };
   const onSignal = (): void => void cleanUp().finally(() => process.exit(130));
@@ -301,9 +305,12 @@ async function main(): Promise<number> {
     }
     log(`building ${image} (route: ${figures.route}) ...`);
     const buildLog = path.join(work, 'build.log');
+    before = await podman.imageIds();
+    // With --layers=false, podman 4.3 deletes a stage's base image when the stage has no instruction of its
+    // own (our node stage): it would delete NODE_IMAGE. So layers, no cache, and the layers removed at the end.
     const build = await podman.run([
       'build',
-      '--layers=false',
+      '--no-cache',
       '--pull=missing',
       ...buildArgs,
       '--tag',
@@ -311,8 +318,7 @@ async function main(): Promise<number> {
       ROOT,
     ]);
     fs.writeFileSync(buildLog, build.stdout + build.stderr);
-    built = build.status === 0;
-    check(built, 'build', `podman build exited ${build.status}`, build.stdout + build.stderr);
+    check(build.status === 0, 'build', `podman build exited ${build.status}`, build.stdout + build.stderr);
     figures.buildS = seconds(build.ms);
     const backendLines = (build.stdout + build.stderr)
       .split('\n')

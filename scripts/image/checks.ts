@@ -90,7 +90,7 @@ export function checkInference(name: string, run: Run, taskDir: string, projectN
     name,
     `results/ holds ${JSON.stringify(entries)}, not "${projectName}"`,
   );
-  const input = path.join(taskDir, 'data');
+  const input = path.join(taskDir, 'data', projectName);
   let items = 0;
   for (const dataset of fs.readdirSync(input).filter((d) => fs.statSync(path.join(input, d)).isDirectory())) {
     const images = fs.readdirSync(path.join(input, dataset, 'img')).sort();

@@ -114,6 +114,30 @@ export class Podman {
     for (const name of [...this.containers]) await this.remove(name);
   }
 
+  /** The IDs of every image in local storage, intermediate ones included. */
+  async imageIds(): Promise<Set<string>> {
+    const r = await this.ok(['images', '--all', '--quiet', '--no-trunc']);
+    return new Set(r.stdout.split('\n').filter((l) => l.trim() !== ''));
+  }
+
+  /**
+   * Removes `image` and then the untagged images that appeared since `before` (a build's intermediate images),
+   * leaving tagged images alone: the base images, and anything someone else tagged meanwhile.
+   */
+  async removeImagesSince(before: ReadonlySet<string>, image: string): Promise<void> {
+    await this.run(['rmi', '--force', image]);
+    // A parent goes only once its children have: passes until one removes nothing.
+    for (let removed = true; removed; ) {
+      removed = false;
+      const r = await this.ok(['images', '--all', '--no-trunc', '--format', '{{.ID}} {{.Repository}}']);
+      for (const line of r.stdout.split('\n')) {
+        const [id, repository] = line.trim().split(' ');
+        if (id === undefined || id === '' || before.has(id) || repository !== '<none>') continue;
+        if ((await this.run(['rmi', id])).status === 0) removed = true;
+      }
+    }
+  }
+
   /** Whether an image of this name is in local storage. */
   async hasImage(ref: string): Promise<boolean> {
     return (await this.run(['image', 'exists', ref])).status === 0;
