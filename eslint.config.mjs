@@ -15,8 +15,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests, benchmarks and command-line tools talk to a terminal on purpose.
-    files: ['test/**', 'bench/**', 'src/cli/**', 'src/example/**'],
+    // Tests, benchmarks, scripts and command-line tools talk to a terminal on purpose.
+    files: ['test/**', 'bench/**', 'scripts/**', 'src/cli/**', 'src/example/**'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -7,7 +7,8 @@
  * ONNX_SPINNING (0: idle onnxruntime threads sleep instead of spinning),
  * WORKERS (tfjs engine: worker threads besides the main thread; by default one per extra core on wasm),
  * STEPS (timed, 5), WARMUP (2), PROFILE=1 (onnxruntime: time per op type over the timed steps),
- * NETWORK_PLUGIN (a plugin module path). The last line is one JSON object.
+ * NETWORK_PLUGIN (a plugin module path), CLASS_WEIGHTS (comma-separated, one per class: the class-weighted
+ * loss; unweighted by default). The last line is one JSON object.
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +27,7 @@ const BATCH = Number(process.env.BATCH ?? 8);
 const STEPS = Number(process.env.STEPS ?? 5);
 const WARMUP = Number(process.env.WARMUP ?? 2);
 const CLASSES = 4;
+const CLASS_WEIGHTS = process.env.CLASS_WEIGHTS?.split(',').map(Number);
 
 /** Seeded synthetic batch: blobs of one class over another, so the loss has something to fall on. */
 function syntheticBatch(n: number, size: number, seed: number): Batch {
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     learningRate: 1e-3,
     numClasses: CLASSES,
     ignoreIndex: null,
+    ...(CLASS_WEIGHTS === undefined ? {} : { classWeights: CLASS_WEIGHTS }),
     engine: parseTrainEngine(process.env.TRAIN_ENGINE) ?? 'auto',
     computeWorkers: workers + 1,
     backend: backend.name,

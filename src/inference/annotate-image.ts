@@ -14,7 +14,8 @@ import type { LabelBox } from './modes/bboxes';
 import { planInference, type InferencePlan } from './modes/plan';
 import type { OutputMeta } from './output-meta';
 import { probabilityClasses, regionPredictions } from './predictions';
-import { rectHeight, rectWidth, type Rect } from './rect';
+import { rectHeight, rectSize, rectWidth, translateRect, type Rect, type Size } from './rect';
+import { slidingWindows } from './modes/sliding-window';
 import { argmaxMask, ScoreStitcher, type ClassIndexMask, type ScoreMap } from './stitch';
 
 /**
@@ -39,6 +40,12 @@ export interface AnnotateImageOptions {
   readonly masksDone?: (masks: readonly ClassIndexMask[]) => void;
   /** Crops per `scoreCrops` call; sliding windows are stitched batch by batch, so memory stays bounded. */
   readonly batchSize?: number;
+  /**
+   * A native-resolution network's window in image pixels (the input size over its training scale): a full_image
+   * or roi region is then scored in overlapping windows of this size, feather-blended, so the network sees
+   * the image at the scale it was trained at. Absent: the region is resized to the input (`fit`).
+   */
+  readonly regionWindow?: Size;
 }
 
 export interface AnnotatedImage {
@@ -69,7 +76,21 @@ export async function annotateImage(opts: AnnotateImageOptions): Promise<Annotat
   };
 
   let result: ModeResult;
-  if (plan.mode === 'sliding_window') {
+  if ((plan.mode === 'full_image' || plan.mode === 'roi') && opts.regionWindow !== undefined) {
+    const region = plan.crops[0];
+    const size = rectSize(region);
+    const stitcher = new ScoreStitcher({ size, channels, blending: 'feather' });
+    await forEachBatch(
+      regionWindows(region, opts.regionWindow),
+      batchSize,
+      opts.scoreCrops,
+      (rect, scores) => {
+        checkScores(rect, scores, channels);
+        stitcher.add(translateRect(rect, { drow: -region.top, dcol: -region.left }), scores);
+      },
+    );
+    result = { mode: plan.mode, region: toRegion(region, stitcher.result()) };
+  } else if (plan.mode === 'sliding_window') {
     const stitcher = new ScoreStitcher({
       size: image,
       channels,
@@ -129,6 +150,21 @@ export async function annotateImage(opts: AnnotateImageOptions): Promise<Annotat
     }),
     plan,
   };
+}
+
+/**
+ * Windows of `window` (clamped to the region) covering `region`, overlapping by at least an eighth of a window
+ * so the feather blend hides the seams, in image coordinates.
+ */
+export function regionWindows(region: Rect, window: Size): Rect[] {
+  const size = rectSize(region);
+  const w = { width: Math.min(window.width, size.width), height: Math.min(window.height, size.height) };
+  const windows = slidingWindows({
+    image: size,
+    window: w,
+    minOverlap: { x: Math.floor(w.width / 8), y: Math.floor(w.height / 8) },
+  });
+  return windows.map((r) => translateRect(r, { drow: region.top, dcol: region.left }));
 }
 
 /** The input labels as the bboxes plan sees them. */

@@ -10,6 +10,7 @@ import type { DecodedImage } from '../image/decode';
 import { normaliseRgbInto, type ChannelStats } from '../image/normalise';
 import type { ModeConfig } from '../task/config-types';
 import { annotateImage } from './annotate-image';
+import { nativeWindow } from './native-window';
 import type { MicroBatcher } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { OutputMeta } from './output-meta';
@@ -54,7 +55,8 @@ export async function annotateWithNetwork(opts: AnnotateWithNetworkOptions): Pro
   // full_image needs the image only at the network's size: decoding straight to it skips a full-size raster
   // and a second resize. It is also exactly what training feeds the network (the loader decodes with the same
   // `resize`; for JPEG, libvips may then shrink while decoding), so the input matches training at least as well.
-  const networkSizeOnly = opts.mode.name === 'full_image';
+  const resolution = checkpoint.resolution;
+  const networkSizeOnly = opts.mode.name === 'full_image' && resolution.mode === 'fit';
   const decoded = await source.decode(networkSizeOnly ? checkpoint.inputSize : undefined);
   const image: RgbRaster = { data: decoded.data, width: decoded.width, height: decoded.height };
   const inputFor = (rect: Rect): Promise<Uint8Array> => {
@@ -107,6 +109,9 @@ export async function annotateWithNetwork(opts: AnnotateWithNetworkOptions): Pro
       scoreCrops,
       // Sliding windows are stitched this many at a time: enough to fill the network's batches.
       batchSize: opts.cropsPerCall,
+      ...(resolution.mode === 'native'
+        ? { regionWindow: nativeWindow(checkpoint.inputSize, resolution.scale) }
+        : {}),
     });
     return result.annotation;
   } catch (e) {

@@ -23,7 +23,14 @@ export interface InferenceCheckpoint {
    * assumes the network's own, named by the plugin registry, or fails).
    */
   readonly preprocessing: ChannelStats | null;
+  /**
+   * How the network saw images in training (`settings.resolution`): `fit` (the whole image at the input size;
+   * checkpoints that record none) or `native` at a scale, where inference scores images in windows at it.
+   */
+  readonly resolution: Resolution;
 }
+
+export type Resolution = { readonly mode: 'fit' } | { readonly mode: 'native'; readonly scale: number };
 
 export interface LoadCheckpointOptions {
   /** The model folder (the task's model/). */
@@ -47,7 +54,9 @@ export async function readInferenceCheckpoint(opts: LoadCheckpointOptions): Prom
   }
   const channels = Math.max(...indices) + 1;
   const preprocessing = readPreprocessing(config, configFile);
+  const resolution = readResolution(config, configFile);
   return {
+    resolution,
     config,
     inputSize,
     channels,
@@ -109,6 +118,27 @@ function readInputSize(config: ModelConfig, file: string): ImageSize {
     });
   }
   return { height: size.height, width: size.width };
+}
+
+function readResolution(config: ModelConfig, file: string): Resolution {
+  const raw = (config.settings as { resolution?: unknown }).resolution;
+  if (raw === undefined) return { mode: 'fit' };
+  const r = raw as { mode?: unknown; scale?: unknown };
+  if (typeof r === 'object' && r !== null && r.mode === 'fit') return { mode: 'fit' };
+  if (
+    typeof r === 'object' &&
+    r !== null &&
+    r.mode === 'native' &&
+    typeof r.scale === 'number' &&
+    Number.isFinite(r.scale) &&
+    r.scale > 0
+  ) {
+    return { mode: 'native', scale: r.scale };
+  }
+  throw modelError('expected {"mode": "fit"} or {"mode": "native", "scale": a positive number}', {
+    file,
+    field: 'settings.resolution',
+  });
 }
 
 function readPreprocessing(config: ModelConfig, file: string): ChannelStats | null {

@@ -5,7 +5,8 @@
  * session serves every step; gradients come out in the tfjs kernel layouts, ready for the tfjs optimizer.
  *
  * Inputs: `x` [N,H,W,C] NHWC images; `target` [N,K,H,W] one-hot labels (an ignored pixel is an all-zero
- * column); `scale` [] = 1 / counted pixels; one input per weight, named `<layer>/<weight>`.
+ * column), or class weights in place of the ones for a class-weighted loss; `scale` [] = 1 / counted pixels
+ * (weighted: 1 / Σ of their weights); one input per weight, named `<layer>/<weight>`.
  * Outputs: `loss` [] (mean over counted pixels), `correct` [] (counted pixels whose arg-max is right), one
  * `grad:<layer>/<weight>` per weight, and `<layer>/batch_mean` and `<layer>/batch_variance` per BatchNorm.
  *
@@ -640,9 +641,13 @@ class TrainingGraphBuilder {
       keepdims: 0,
     });
     this.b.node('Mul', [this.op('Neg', [total], 'neg_log_likelihood'), scale], [this.b.reserve('loss')]);
-    // An ignored pixel's target column is all zero: it picks nothing and its mask is 0.
+    // An ignored pixel's target column is all zero: it picks nothing and its mask is 0. A hit counts 1 whatever
+    // the class's weight: train accuracy stays a plain pixel accuracy.
     const argmax = this.op('ArgMax', [logits], 'predicted', { axis: 1, keepdims: 1 });
-    const hits = this.op('GatherElements', [t, argmax], 'hits', { axis: 1 });
+    const picked = this.op('GatherElements', [t, argmax], 'picked', { axis: 1 });
+    const hits = this.op('Cast', [this.op('Greater', [picked, this.zeroScalar()], 'is_hit')], 'hits', {
+      to: onnx.TensorProto.DataType.FLOAT,
+    });
     this.b.node('ReduceSum', [hits], [this.b.reserve('correct')], { keepdims: 0 });
     const probs = this.op('Softmax', [logits], 'probs', { axis: 1 });
     const mask = this.reduceSum(t, [1], 1, 'counted');

@@ -28,7 +28,12 @@ export interface TrainConfig {
   epochs: number;
   /** Validation (and a checkpoint) every this many epochs, fractional allowed; never more than `epochs`. */
   val_every: number;
+  /** The peak learning rate (Adam). */
   lr: number;
+  /** How the learning rate changes over the run (training/lr-schedule.ts). */
+  lr_schedule: LrScheduleConfig;
+  /** Per-class weights of the cross-entropy, from the train fold's pixel counts (training/class-weights.ts). */
+  class_weights: 'none' | 'enet' | 'median_frequency';
   weights_init_type: WeightsInitType;
   special_classes: SpecialClasses;
   /** Mapped to CUDA_VISIBLE_DEVICES by the entry point (spec G.2, H.4). */
@@ -40,7 +45,16 @@ export interface TrainConfig {
   train_engine: 'auto' | 'onnxruntime' | 'tfjs';
   allow_corrupted_samples: TrainValPair<number>;
   seed: number;
-  augment: { flip_horizontal: boolean; flip_vertical: boolean };
+  augment: {
+    flip_horizontal: boolean;
+    flip_vertical: boolean;
+    /** Native resolution: a training window's scale factor range, drawn log-uniformly. */
+    random_scale: [number, number];
+    /** Native resolution: colour jitter strength in [0, 1]. */
+    color_jitter: number;
+  };
+  /** fit: the whole image resized to input_size; native: input_size windows at `scale` (1 = its own pixels). */
+  resolution: { mode: 'fit' | 'native'; scale: number };
   /** Also pack each checkpoint as a tar beside it. */
   save_model_tar: boolean;
   /** Write model.onnx into each checkpoint. */
@@ -51,6 +65,16 @@ export interface TrainConfig {
   custom_model_config: Record<string, unknown>;
   /** Only for a tracker (task video_tracking); see the schema. */
   tracking: TrackingConfig;
+}
+
+export interface LrScheduleConfig {
+  name: 'constant' | 'cosine' | 'poly';
+  /** Steps of linear warmup from 0.1 lr to lr, counted from the first step of the run. */
+  warmup_steps: number;
+  /** The floor of cosine and poly, as a fraction of lr. */
+  min_lr_ratio: number;
+  /** Poly's exponent. */
+  power: number;
 }
 
 export interface TrackingConfig {

@@ -92,6 +92,13 @@ function checkAcrossFields(config: TrainConfig, file: string): void {
       { file, field: 'val_every' },
     );
   }
+  const [scaleMin, scaleMax] = config.augment.random_scale;
+  if (scaleMin > scaleMax) {
+    throw configError(`[${scaleMin}, ${scaleMax}]: the smallest scale comes first`, {
+      file,
+      field: 'augment.random_scale',
+    });
+  }
   const { background, neutral } = config.special_classes;
   if (background !== undefined && background === neutral) {
     throw configError(`background and neutral must be different classes, both are "${background}"`, {

@@ -18,7 +18,7 @@ import type { TrainConfig } from '../task/config-types';
 import { DataParallelEngine } from './engine/data-parallel';
 import { InProcessEngine } from './engine/in-process';
 import { OnnxTrainEngine } from './engine/onnx-engine';
-import type { TrainEngine } from './engine/types';
+import type { LossOptions, TrainEngine } from './engine/types';
 
 /** Overrides `train_engine` (benchmarks, operators); read by the entry point. */
 export const TRAIN_ENGINE_ENV_VAR = 'TRAIN_ENGINE';
@@ -32,6 +32,8 @@ export interface EngineRequest {
   learningRate: number;
   numClasses: number;
   ignoreIndex: number | null;
+  /** Per-class loss weights (LossOptions.classWeights); absent: unweighted. */
+  classWeights?: readonly number[];
   /** `train_engine` of the config, or the TRAIN_ENGINE override. */
   engine: TrainEngineSetting;
   /** `compute_workers` of the config (the tfjs engine's backend instances). */
@@ -130,8 +132,7 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
       model: request.model,
       optimizer: request.optimizer,
       learningRate: request.learningRate,
-      numClasses: request.numClasses,
-      ignoreIndex: request.ignoreIndex,
+      ...lossOf(request),
       ort,
       threads: options.onnxThreads,
       profilePrefix: options.onnxProfilePrefix,
@@ -147,6 +148,11 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
 
 export const defaultEngineFactory: EngineFactory = makeEngineFactory();
 
+function lossOf(request: EngineRequest): LossOptions {
+  const { numClasses, ignoreIndex, classWeights } = request;
+  return classWeights === undefined ? { numClasses, ignoreIndex } : { numClasses, ignoreIndex, classWeights };
+}
+
 async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {
   const instances = resolveComputeWorkers({
     setting: request.computeWorkers,
@@ -154,7 +160,7 @@ async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {
     cores: os.availableParallelism(),
     batchSize: request.batchSize,
   });
-  const loss = { numClasses: request.numClasses, ignoreIndex: request.ignoreIndex };
+  const loss = lossOf(request);
   if (instances <= 1) {
     return new InProcessEngine({
       model: request.model,

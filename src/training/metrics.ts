@@ -1,6 +1,7 @@
 /**
  * Validation metrics as plain numbers: a confusion matrix accumulated over batches (from predicted and true
- * class-index arrays), pixel accuracy, per-class IoU, mean IoU, and a weighted mean of the loss. Tensors stay
+ * class-index arrays), pixel accuracy, per-class IoU and accuracy (recall), their means, and a weighted mean
+ * of the loss. Tensors stay
  * with the caller: it passes `dataSync()`-style arrays in, and gets numbers (or null) out, ready for the metrics
  * line (spec D.5, H.5.12: non-finite values become null).
  */
@@ -89,6 +90,21 @@ export class ConfusionMatrix {
       const tp = this.count(c, c);
       const union = truthTotal + predictedTotal - tp;
       result.push(union === 0 ? null : tp / union);
+    }
+    return result;
+  }
+
+  /**
+   * Per class, the share of its pixels predicted as it (recall, "class accuracy"): TP / (TP + FN); null for a
+   * class with no pixel in the truth so far.
+   */
+  classAccuracy(): (number | null)[] {
+    const n = this.numClasses;
+    const result: (number | null)[] = [];
+    for (let c = 0; c < n; c += 1) {
+      let truthTotal = 0;
+      for (let k = 0; k < n; k += 1) truthTotal += this.count(c, k);
+      result.push(truthTotal === 0 ? null : this.count(c, c) / truthTotal);
     }
     return result;
   }

@@ -36,7 +36,9 @@ import type { RunState } from './trainer';
 /** How each random stream of a run is drawn (recorded for people; the code is the authority). */
 export const RANDOM_STREAMS: Readonly<Record<string, string>> = {
   shuffle: 'mulberry32(mixSeed(seed, epoch)): the order of each epoch (training/shuffle.ts)',
-  augmentation: 'mulberry32(mixSeed(seed, epoch, sample index)): the flips of each sample (data/sample.ts)',
+  augmentation:
+    'mulberry32(mixSeed(seed, epoch, sample index[, stream])): the flips, and the scale, crop and colour ' +
+    'jitter of native resolution, of each sample (data/sample.ts)',
   task: "the task's own per-sample streams, from (seed, epoch, sample index) (e.g. the click task's clicks)",
 };
 

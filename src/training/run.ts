@@ -44,7 +44,8 @@ import type { FoldPlan, TrainingPlan } from './plan';
 import { planTraining, scanProject, type ScannedItem } from './plan';
 import { checkFoldImages, logEpochEstimate, logPreflight, preflightReport } from './preflight';
 import { timeWarmSteps } from './warm-steps';
-import type { AnyTrainingTask, TaskRunContext } from './task';
+import type { AnyTrainingTask, TaskLoss, TaskRunContext } from './task';
+import { weightsByTitle } from './class-weights';
 import { EvalPlanner } from './planner';
 import {
   captureTrainingState,
@@ -136,6 +137,8 @@ export async function runTraining(
     train: await checkImages(plan.train, taskCtx),
     val: await checkImages(plan.val, taskCtx),
   };
+  const loss = taskLoss(task, taskCtx, { plan, classes });
+
   await checkModelNetwork(paths, network);
   // Before the model is built: a checkpoint whose run cannot go on under this config fails at once.
   const resume = await resumePlan({ paths, config, plan, dataSha256: data.sha256 });
@@ -152,6 +155,7 @@ export async function runTraining(
       learningRate: config.lr,
       numClasses: classes.numClasses,
       ignoreIndex: plan.ignoreIndex,
+      ...loss,
       engine: options.trainEngine ?? config.train_engine,
       computeWorkers: config.compute_workers,
       backend: backend.name,
@@ -193,6 +197,7 @@ export async function runTraining(
       manifest,
       resume: start,
       dataSha256: data.sha256,
+      loss,
     });
     logger.info('Training finished.', { outcome: summary.outcome.kind, checkpoints: summary.checkpoints });
     const signal = stopRequests.signal;
@@ -250,6 +255,22 @@ async function checkModelNetwork(paths: TaskPaths, network: AnyNetwork): Promise
       { file, field: 'network' },
     );
   }
+}
+
+/** The task's part of the loss; `class_weights` set for a task that declares no loss is a warning. */
+function taskLoss(
+  task: AnyTrainingTask,
+  ctx: TaskRunContext,
+  opts: { plan: TrainingPlan; classes: SegmentationClasses },
+): TaskLoss {
+  if (task.loss !== undefined) return task.loss(ctx, opts);
+  if (ctx.config.class_weights !== 'none') {
+    ctx.logger.warn(`class_weights is not used by the task "${task.name}": its loss is unweighted.`, {
+      file: CONFIG_FILE,
+      field: 'class_weights',
+    });
+  }
+  return {};
 }
 
 /** Drops the items the task cannot learn from, saying how many and why. */
@@ -542,6 +563,7 @@ async function trainLoop(opts: {
   /** Where a resumed run goes on (continue_training from a checkpoint with training_state.json). */
   resume: ResumePoint | undefined;
   dataSha256: string;
+  loss: TaskLoss;
 }): Promise<{ outcome: TrainOutcome; checkpoints: number }> {
   const { ctx, engine, plan, classes, resume } = opts;
   const { config, logger } = ctx;
@@ -559,7 +581,14 @@ async function trainLoop(opts: {
     settings: config as unknown as Record<string, unknown>,
     outClasses: classes.outClasses,
     classTitleToIdx: classes.classTitleToIdx,
-    extra: { ...networkRecord(opts.taskCtx.network), ...opts.task.checkpointRecord(opts.taskCtx) },
+    extra: {
+      ...networkRecord(opts.taskCtx.network),
+      ...opts.task.checkpointRecord(opts.taskCtx),
+      // What the weights were trained with beyond the settings: the class weights computed from the data.
+      ...(opts.loss.classWeights === undefined
+        ? {}
+        : { loss: { class_weights: weightsByTitle(opts.loss.classWeights, classes.classTitleToIdx) } }),
+    },
   });
   let checkpoints = 0;
 
@@ -594,8 +623,11 @@ async function trainLoop(opts: {
     itersPerEpoch: plan.itersPerEpoch,
     ...(resume === undefined ? {} : { startStep: resume.startStep }),
     step: async ({ epoch }) => {
-      const r = await engine.trainStep(await opts.trainReader.next(epoch));
-      return { loss: r.loss, metrics: { accuracy: r.accuracy } };
+      const batch = await opts.trainReader.next(epoch);
+      // Read before the step: the rate this step ran at (the schedule hook set it).
+      const lr = engine.getLearningRate();
+      const r = await engine.trainStep(batch);
+      return { loss: r.loss, metrics: { accuracy: r.accuracy, lr } };
     },
     hooks: [
       ...standardHooks({
@@ -625,6 +657,11 @@ async function trainLoop(opts: {
         },
         countTensors: () => tf.memory().numTensors,
         imagesPerStep: plan.train.batchSize,
+        learningRate: {
+          lr: config.lr,
+          schedule: config.lr_schedule,
+          setLearningRate: (lr) => engine.setLearningRate(lr),
+        },
       }),
       ...opts.extraHooks,
     ],

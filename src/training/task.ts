@@ -13,7 +13,7 @@ import type { AnyNetwork } from '../network/types';
 import type { SegmentationClasses } from '../model-state/class-map';
 import type { FoldBatches } from './data/fold-batches';
 import type { SampleSeed } from './data/sample';
-import type { Batch, TrainEngine } from './engine/types';
+import type { Batch, LossOptions, TrainEngine } from './engine/types';
 import type { MetricValues } from './metrics';
 import type { FoldPlan, ScannedItem, TrainingPlan } from './plan';
 
@@ -31,6 +31,9 @@ export interface TaskRunContext {
   logger: Logger;
 }
 
+/** The part of the loss a task decides. */
+export type TaskLoss = Pick<LossOptions, 'classWeights'>;
+
 export interface TrainingTask<S = unknown> {
   /** e.g. `semantic_segmentation`; a network declares the task it is built for (AnyNetwork.task). */
   readonly name: string;
@@ -40,6 +43,12 @@ export interface TrainingTask<S = unknown> {
   determineClasses(ctx: TaskRunContext): Promise<SegmentationClasses>;
   /** Items this task cannot learn from (e.g. images without objects) and why; undefined keeps them all. */
   unusableItem?(item: ScannedItem): string | undefined;
+  /**
+   * What the loss adds to plain cross-entropy (issue #13: the task declares its loss, the engines compute
+   * it), e.g. class weights from the train fold's pixel counts; the task logs what it chose. Without it, or
+   * with an empty answer, the loss is the unweighted cross-entropy.
+   */
+  loss?(ctx: TaskRunContext, opts: { plan: TrainingPlan; classes: SegmentationClasses }): TaskLoss;
   /** The samples of one fold: train with the config's augmentations, val without. */
   samples(
     ctx: TaskRunContext,

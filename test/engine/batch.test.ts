@@ -28,13 +28,35 @@ describe('engine batches (spec G.2: neutral pixels are ignored)', () => {
     expect(prepareLabels(y, { numClasses: 3, ignoreIndex: 3 })).toEqual({
       labels: Int32Array.from([0, -1, 1, 2, -1, 0]),
       count: 4,
+      weight: 4,
     });
     expect(() => prepareLabels(y, { numClasses: 3, ignoreIndex: null })).toThrow(
       /label 3 at pixel 1 is not a class index in \[0, 3\)/,
     );
-    expect(() => prepareLabels(Int32Array.from([-1]), { numClasses: 3, ignoreIndex: 3 })).toThrow(
-      /or the ignore index 3/,
+    // -1 is UNCOUNTED_LABEL (padding): counted nowhere; any other negative label is an error.
+    expect(prepareLabels(Int32Array.from([-1, 1]), { numClasses: 3, ignoreIndex: 3 })).toEqual({
+      labels: Int32Array.from([-1, 1]),
+      count: 1,
+      weight: 1,
+    });
+    expect(() => prepareLabels(Int32Array.from([-2]), { numClasses: 3, ignoreIndex: 3 })).toThrow(
+      /label -2 at pixel 0 .*or the ignore index 3/,
     );
+  });
+
+  it('sums the class weights of the counted pixels; training drops the pixels of a class of weight 0', () => {
+    const y = Int32Array.from([0, 3, 1, 2, 3, 0, 2]);
+    const loss = { numClasses: 3, ignoreIndex: 3, classWeights: [0.5, 0, 4] };
+    expect(prepareLabels(y, loss)).toEqual({
+      labels: Int32Array.from([0, -1, 1, 2, -1, 0, 2]),
+      count: 5,
+      weight: 0.5 + 0 + 4 + 0.5 + 4,
+    });
+    expect(prepareLabels(y, loss, true)).toEqual({
+      labels: Int32Array.from([0, -1, -1, 2, -1, 0, 2]),
+      count: 4,
+      weight: 9,
+    });
   });
 
   it('splits as evenly as possible, larger shards first, never an empty shard', () => {

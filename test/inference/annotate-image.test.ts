@@ -204,3 +204,56 @@ describe('one image through each mode with a fake network (spec F.3)', () => {
     ).rejects.toThrow(TaskError);
   });
 });
+
+describe('a native-resolution checkpoint: full_image and roi scored in windows at its scale (issue #17)', () => {
+  /** The annotation, and every crop the network was asked to score. */
+  async function windowed(mode: ModeConfig, regionWindow: { width: number; height: number }) {
+    const seen: Rect[] = [];
+    const network = fakeNetwork([]);
+    const { annotation } = await annotateImage({
+      mode,
+      annotation: input,
+      outputMeta: buildOutputMeta({ inputMeta, model, mode }),
+      classMapping,
+      scoreCrops: (crops) => {
+        seen.push(...crops);
+        return network(crops);
+      },
+      regionWindow,
+      batchSize: 3,
+    });
+    return { annotation, seen };
+  }
+
+  it('full_image: windows of the given size cover the image and the labels are the network’s', async () => {
+    const mode = modeConfig({ name: 'full_image', ...common });
+    const { annotation, seen } = await windowed(mode, { width: 16, height: 10 });
+    expect(seen.length).toBeGreaterThan(4);
+    for (const r of seen) {
+      expect([r.right - r.left + 1, r.bottom - r.top + 1]).toEqual([16, 10]);
+    }
+    const covered = new Set(seen.flatMap((r) => [...truth([r], true), ...truth([r], false)]));
+    expect(covered.size).toBe(40 * 24);
+    expect(pixelsOf(annotation.labels, 'fg_m')).toEqual(truth([whole], true));
+    expect(pixelsOf(annotation.labels, 'bg_m')).toEqual(truth([whole], false));
+  });
+
+  it('roi: the windows stay inside the region, and a window larger than the region shrinks to it', async () => {
+    const mode = modeConfig({
+      name: 'roi',
+      bounds: { left: '10px', top: '4px', right: '10px', bottom: '4px' },
+      ...common,
+    });
+    const { annotation, seen } = await windowed(mode, { width: 100, height: 7 });
+    const region: Rect = { top: 4, left: 10, bottom: 19, right: 29 };
+    for (const r of seen) {
+      expect(r.left).toBeGreaterThanOrEqual(region.left);
+      expect(r.right).toBeLessThanOrEqual(region.right);
+      expect(r.top).toBeGreaterThanOrEqual(region.top);
+      expect(r.bottom).toBeLessThanOrEqual(region.bottom);
+      expect(r.right - r.left + 1).toBe(20);
+      expect(r.bottom - r.top + 1).toBe(7);
+    }
+    expect(pixelsOf(annotation.labels, 'fg_m')).toEqual(truth([region], true));
+  });
+});

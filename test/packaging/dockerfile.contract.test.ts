@@ -20,6 +20,7 @@ import {
 } from './dockerfile';
 import { isExcluded, parseDockerignore } from './dockerignore';
 import { documentedBuildCommands } from './readme';
+import { builtFile } from '../contract/built';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dockerfile = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
@@ -147,12 +148,13 @@ describe('the build context (.dockerignore)', () => {
     }
   });
 
-  it('the context COPYs everything tsconfig.build.json compiles, apart from benchmarks', () => {
+  it('the context COPYs everything tsconfig.build.json compiles, apart from benchmarks and the image test', () => {
     const build = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
       include: string[];
     };
     const copied = contextCopies.map((c) => c.source);
-    for (const dir of build.include.filter((d) => d !== 'bench')) expect(copied).toContain(dir);
+    for (const dir of build.include.filter((d) => d !== 'bench' && d !== 'scripts'))
+      expect(copied).toContain(dir);
     expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', '.npmrc']));
   });
 });
@@ -166,7 +168,7 @@ describe('the build stage', () => {
     const fullInstall = indexOf(/^npm ci(?!.*--omit=dev)/);
     const compile = indexOf(/^npm run build$/);
     const production = indexOf(/^npm ci .*--omit=dev/);
-    const check = indexOf(/^node -e .*process\.env\.TFJS_NODE_PACKAGE/);
+    const check = indexOf(/^node dist\/src\/cli\/main\.js check-runtime /);
     expect(fullInstall).toBeGreaterThanOrEqual(0);
     expect([fullInstall < compile, compile < production, production < check]).toEqual([true, true, true]);
     // npm ci after the production install would bring dev dependencies back.
@@ -197,62 +199,87 @@ describe('the build stage', () => {
   });
 });
 
-describe('the native-load check fails the build unless the backend really loads', () => {
-  const check = plainCommands(buildStage()).find((c) => /^node -e .*TFJS_NODE_PACKAGE/.test(c.text));
+describe('the runtime check (sly-nn check-runtime) fails the build unless the backend BACKEND asks for runs', () => {
+  const CHECK = /^(node dist\/src\/cli\/main\.js|sly-nn) check-runtime --backend "\$BACKEND"$/;
+  const check = plainCommands(buildStage()).find((c) => CHECK.test(c.text));
   let dir: string;
 
-  /** node_modules with fake packages: a tfjs whose backend is `backend`, sharp and onnxruntime-node. */
-  function fakeModules(backend: string | undefined): void {
-    fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
-    const write = (name: string, body: string): void => {
-      fs.mkdirSync(path.join(dir, 'node_modules', name), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'node_modules', name, 'index.js'), body);
-    };
-    write('sharp', 'module.exports = {};');
-    write('onnxruntime-node', 'module.exports = {};');
-    if (backend !== undefined) {
-      write(
-        'fake-tfjs-node',
-        `const t = { dataSync: () => new Float32Array([2, 2]) };
-         module.exports = { getBackend: () => ${JSON.stringify(backend)}, ones: () => ({ add: () => t }) };`,
-      );
+  /**
+   * The build stage's check run on the checkout's build and node_modules (no native tfjs package installed
+   * here), with `fake` standing for @tensorflow/tfjs-node when given: found through NODE_PATH, as an installed
+   * package would be found in node_modules.
+   */
+  function runCheck(backend: string, fake?: string): { status: number | null; out: string } {
+    builtFile('src/cli/commands/check-runtime.ts');
+    fs.rmSync(path.join(dir, '@tensorflow'), { recursive: true, force: true });
+    if (fake !== undefined) {
+      fs.mkdirSync(path.join(dir, '@tensorflow', 'tfjs-node'), { recursive: true });
+      fs.writeFileSync(path.join(dir, '@tensorflow', 'tfjs-node', 'index.js'), fake);
     }
-  }
-
-  function runCheck(): number | null {
-    const argv = shellWords((check as ShellCommand).text);
+    const argv = shellWords((check as ShellCommand).text.replace('"$BACKEND"', backend));
     const result = spawnSync(argv[0] as string, argv.slice(1), {
-      cwd: dir,
-      env: { ...process.env, TFJS_NODE_PACKAGE: 'fake-tfjs-node', NODE_PATH: '' },
+      cwd: ROOT,
+      // The fake's own requires (tfjs) resolve to the checkout's node_modules, the same modules the CLI loads.
+      env: {
+        ...process.env,
+        NODE_PATH: [dir, path.join(ROOT, 'node_modules')].join(path.delimiter),
+        TFJS_BACKEND: '',
+      },
       encoding: 'utf8',
     });
-    return result.status;
+    return { status: result.status, out: result.stdout + result.stderr };
   }
+
+  /** A "native" package that registers the cpu kernels under the name tfjs-node uses, "tensorflow". */
+  const WORKING_NATIVE = `const tf = require('@tensorflow/tfjs');
+    const { MathBackendCPU } = require('@tensorflow/tfjs-backend-cpu');
+    tf.registerBackend('tensorflow', () => new MathBackendCPU(), 0);
+    for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'tensorflow' });
+    module.exports = tf;`;
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'packaging-check-'));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('passes when the package loads with the tensorflow backend', () => {
+  it('BACKEND defaults to native in the Dockerfile, and both stages take it', () => {
     expect(check).toBeDefined();
-    fakeModules('tensorflow');
-    expect(runCheck()).toBe(0);
+    expect(dockerfile.globalArgs.BACKEND).toBe('native');
+    for (const stage of [buildStage(), runtime]) {
+      expect(stage.instructions.some((i) => i.keyword === 'ARG' && i.args === 'BACKEND')).toBe(true);
+    }
   });
 
-  it('fails when the package loads but tfjs fell back to another backend', () => {
-    fakeModules('cpu');
-    expect(runCheck()).not.toBe(0);
-  });
+  it('native: passes when the native package loads, computes, and says so', () => {
+    const r = runCheck('native', WORKING_NATIVE);
+    expect([r.status, r.out]).toEqual([0, expect.stringContaining('tfjs backend: node')]);
+  }, 60000);
 
-  it('fails when the optional package was silently not installed', () => {
-    fakeModules(undefined);
-    expect(runCheck()).not.toBe(0);
-  });
+  it('native: fails when the optional package was silently not installed (wasm would run)', () => {
+    const r = runCheck('native');
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/tfjs backend: wasm \(node-gpu: not installed; node: not installed\)/);
+    expect(r.out).toMatch(/--backend native accepts only node-gpu, node/);
+  }, 60000);
 
-  it('the runtime stage runs the same check', () => {
-    const texts = plainCommands(runtime).map((c) => c.text);
-    expect(texts).toContain((check as ShellCommand).text);
+  it('native: fails when the package loads but its backend does not start', () => {
+    const r = runCheck('native', 'module.exports = {};');
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/node: failed to start/);
+  }, 60000);
+
+  it('best: passes on wasm where no native package is installed, and names it in the build log', () => {
+    const r = runCheck('best');
+    expect([r.status, r.out]).toEqual([0, expect.stringMatching(/^tfjs backend: wasm /m)]);
+    expect(r.out).toMatch(/^onnxruntime-node: loaded, ran a graph$/m);
+  }, 60000);
+
+  it('runs after the production install and prune.sh, and the runtime stage runs it again', () => {
+    const texts = plainCommands(buildStage()).map((c) => c.text);
+    const prune = texts.indexOf('sh plugin/prune.sh');
+    expect(prune).toBeGreaterThan(texts.findIndex((c) => /^npm ci .*--omit=dev/.test(c)));
+    expect(texts.indexOf((check as ShellCommand).text)).toBeGreaterThan(prune);
+    expect(plainCommands(runtime).some((c) => CHECK.test(c.text))).toBe(true);
   });
 });
 

@@ -27,6 +27,8 @@ describe('training config defaults (spec A.2, E.2)', () => {
       epochs: 10,
       val_every: 1,
       lr: 0.001,
+      lr_schedule: { name: 'constant', warmup_steps: 0, min_lr_ratio: 0, power: 0.9 },
+      class_weights: 'none',
       network: 'unet',
       weights_init_type: 'transfer_learning',
       special_classes: { background: 'bg', neutral: 'neutral' },
@@ -36,7 +38,8 @@ describe('training config defaults (spec A.2, E.2)', () => {
       train_engine: 'auto',
       allow_corrupted_samples: { train: 0, val: 0 },
       seed: 42,
-      augment: { flip_horizontal: true, flip_vertical: false },
+      augment: { flip_horizontal: true, flip_vertical: false, random_scale: [1, 1], color_jitter: 0 },
+      resolution: { mode: 'fit', scale: 1 },
       save_model_tar: false,
       export_onnx: true,
       custom_model_config: {},
@@ -63,7 +66,9 @@ describe('training config defaults (spec A.2, E.2)', () => {
       val_every: 0.5,
       epochs: 3,
       compute_workers: 2,
+      lr_schedule: { name: 'cosine', warmup_steps: 10 },
     });
+    expect(config.lr_schedule).toEqual({ name: 'cosine', warmup_steps: 10, min_lr_ratio: 0, power: 0.9 });
     expect(config.batch_size).toEqual({ train: 2, val: 8 });
     expect(config.gpu_devices).toEqual([1, 3]);
     expect(config.val_every).toBe(0.5);
@@ -107,6 +112,24 @@ describe('training config errors name the file, the field, what was expected and
     ],
     [{ special_classes: { background: 'x', neutral: 'x' } }, 'special_classes.neutral', 'must be different'],
     [{ epochs: 3, val_every: 4 }, 'val_every', '4 is more than epochs (3)'],
+    [{ augment: { random_scale: [2, 0.5] } }, 'augment.random_scale', 'the smallest scale comes first'],
+    [{ augment: { random_scale: [1] } }, 'augment.random_scale', ''],
+    [{ resolution: { mode: 'full' } }, 'resolution.mode', '"fit", "native"'],
+    [
+      { class_weights: 'inverse' },
+      'class_weights',
+      'expected one of "none", "enet", "median_frequency", found "inverse" (a string)',
+    ],
+    [
+      { lr_schedule: { name: 'step' } },
+      'lr_schedule.name',
+      'expected one of "constant", "cosine", "poly", found "step" (a string)',
+    ],
+    [{ lr_schedule: { warmup_steps: -1 } }, 'lr_schedule.warmup_steps', 'expected a number >= 0, found -1'],
+    [{ lr_schedule: { warmup_steps: 1.5 } }, 'lr_schedule.warmup_steps', 'expected an integer, found 1.5'],
+    [{ lr_schedule: { min_lr_ratio: 2 } }, 'lr_schedule.min_lr_ratio', 'expected a number <= 1, found 2'],
+    [{ lr_schedule: { power: 0 } }, 'lr_schedule.power', 'expected a number > 0, found 0'],
+    [{ lr_schedule: { nam: 'cosine' } }, 'lr_schedule.nam', 'name'],
     [
       { input_size: { width: { px: 1 } } },
       'input_size.width',

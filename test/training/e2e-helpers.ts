@@ -1,13 +1,11 @@
 /**
- * Shared by the training end-to-end tests: a task folder laid out as the agent lays it out (spec A.2), an
- * in-process run through `runTraining`, and readers for checkpoint folders that do not go through the code
+ * Shared by the training end-to-end tests: a task folder laid out as the agent lays it out (spec A.2, from
+ * test/helpers/task-folder.ts), an in-process run through `runTraining`, and readers for checkpoint folders that do not go through the code
  * under test (the weights are read straight from model.json's manifest and weights.bin). No child process
  * here, so unit tests may use it too; the launcher run is in test/helpers/launcher.ts.
  */
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateSyntheticProject, type SyntheticProjectOptions } from '../../src/example/synthetic-project';
 import { createLogger } from '../../src/protocol/logger';
 import { memorySink } from '../../src/protocol/sink';
 import { customModelSchemaOf, findPlugin } from '../../src/plugins';
@@ -15,6 +13,11 @@ import { trainingTaskNamed } from '../../src/tasks';
 import { taskPathsAt } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
+
+// The task folder itself is made by test/helpers/task-folder.ts (the image test makes its folders there too).
+import { makeTask, removeTask, type TaskSetup } from '../helpers/task-folder';
+
+export { makeTask, removeTask, type TaskSetup };
 
 /** A training config small enough for tests: a 2-level U-Net on 32x32 inputs, one epoch, no ONNX export. */
 export const TINY_TRAIN_CONFIG = {
@@ -27,30 +30,6 @@ export const TINY_TRAIN_CONFIG = {
   compute_workers: 1,
   export_onnx: false,
 };
-
-export interface TaskSetup {
-  /** Project options without `dir` (the project goes to data/). */
-  project: Omit<SyntheticProjectOptions, 'dir'>;
-  /** task_config.json as written. */
-  config: Record<string, unknown>;
-  /** Files to put in model/ (copied from this folder). */
-  modelFrom?: string;
-}
-
-export async function makeTask(setup: TaskSetup): Promise<string> {
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'sly-train-'));
-  for (const sub of ['data', 'model', 'results', 'tmp', 'logs']) await fsp.mkdir(path.join(root, sub));
-  await fsp.writeFile(path.join(root, '__do_not_clean.marker'), ''); // the agent's own entry (spec A.1)
-  await generateSyntheticProject({ ...setup.project, dir: path.join(root, 'data') });
-  await fsp.writeFile(path.join(root, 'task_config.json'), JSON.stringify(setup.config));
-  if (setup.modelFrom !== undefined)
-    await fsp.cp(setup.modelFrom, path.join(root, 'model'), { recursive: true });
-  return root;
-}
-
-export async function removeTask(root: string | undefined): Promise<void> {
-  if (root !== undefined) await fsp.rm(root, { recursive: true, force: true });
-}
 
 /**
  * Task folders on one project, removed after the test file (registers the afterAll): `task(config)`, or with

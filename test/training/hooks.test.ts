@@ -11,6 +11,7 @@ import { createLogger } from '../../src/protocol/logger';
 import { EXIT_CODES, runMain } from '../../src/protocol/main';
 import { memorySink } from '../../src/protocol/sink';
 import {
+  accuracyPerClass,
   BestTracker,
   epochLogHook,
   iouPerClass,
@@ -336,6 +337,40 @@ describe('validation metrics (spec D.5)', () => {
     expect(metrics.iou_b).toBeNull();
     expect(metrics.mean_iou).toBeCloseTo((iouBg + iouA) / 2);
     expect(iouPerClass(confusion, { outside: 7 })).toEqual({});
+  });
+
+  it("per-class accuracy is each class's recall, null when absent from the truth; mean_accuracy averages the others", () => {
+    // Rows are the truth. bg: 8 pixels, 6 right; a: 5 pixels, 1 right (3 called bg, 1 called b); b: 4 pixels,
+    // 4 right; c: never true (predicted once, from bg): null, not 0.
+    const confusion = new ConfusionMatrix({ numClasses: 4 });
+    confusion.addCounts([6, 1, 0, 1, 3, 1, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    expect(confusion.classAccuracy()).toEqual([6 / 8, 1 / 5, 1, null]);
+    const loss = new WeightedMean();
+    loss.add(0.5, 1);
+    const metrics = validationMetricValues({ loss, confusion }, { bg: 0, a: 1, b: 2, c: 3 });
+    expect(metrics.acc_bg).toBeCloseTo(0.75, 12);
+    expect(metrics.acc_a).toBeCloseTo(0.2, 12);
+    expect(metrics.acc_b).toBe(1);
+    expect(metrics.acc_c).toBeNull();
+    expect(metrics.mean_accuracy).toBeCloseTo((0.75 + 0.2 + 1) / 3, 12);
+    // The plain pixel accuracy stays as it was: 11 right of 17.
+    expect(metrics.accuracy).toBeCloseTo(11 / 17, 12);
+    // The line keeps the agent's keys first, then IoU and accuracy per class in class-map order.
+    expect(Object.keys(metrics)).toEqual([
+      'loss',
+      'accuracy',
+      'mean_iou',
+      'mean_accuracy',
+      'iou_bg',
+      'iou_a',
+      'iou_b',
+      'iou_c',
+      'acc_bg',
+      'acc_a',
+      'acc_b',
+      'acc_c',
+    ]);
+    expect(accuracyPerClass(confusion, { outside: 7 })).toEqual({});
   });
 
   it('addCounts checks its input', () => {

@@ -21,8 +21,17 @@ import {
   type Line,
 } from './e2e-helpers';
 
-/** 16 train images in batches of 4: 4 steps an epoch, 12 in all; a checkpoint every 2 steps. */
-const CONFIG = { ...TINY_TRAIN_CONFIG, epochs: 3, val_every: 0.5, seed: 7 };
+/**
+ * 16 train images in batches of 4: 4 steps an epoch, 12 in all; a checkpoint every 2 steps. A learning-rate
+ * schedule from the global step (warm-up, then cosine): the resumed run must go on with the same rates.
+ */
+const CONFIG = {
+  ...TINY_TRAIN_CONFIG,
+  epochs: 3,
+  val_every: 0.5,
+  seed: 7,
+  lr_schedule: { name: 'cosine', warmup_steps: 3 },
+};
 
 const task = tasksOn(RESUME_PROJECT);
 

@@ -9,12 +9,14 @@ import { createSegmentationClasses } from '../../src/model-state/class-map';
 import {
   collateSamples,
   flipProbabilities,
+  loadNativeSamples,
   loadSample,
   prepareSample,
   sampleFlips,
   type SampleRecipe,
 } from '../../src/training/data/sample';
 import { projectClassesJson } from '../../src/training/plan';
+import { PAD_LABEL } from '../../src/training/data/native-crops';
 
 const STATS = {
   mean: [0.5, 0.25, 0.75] as [number, number, number],
@@ -238,5 +240,84 @@ describe('loading one sample from a project (spec B, E.5)', () => {
     expect(error).toBeInstanceOf(TaskError);
     expect((error as TaskError).context.file).toBe(path.join('p', 'ds', 'ann', `${item.name}.json`));
     expect((error as TaskError).context.field).toBe('classTitle');
+  });
+
+  it('native resolution: the validation grid at scale 1 reassembles into the whole image and its labels', async () => {
+    const c = classes();
+    const item = [...projectItems(project)][2];
+    const base = { ...recipe(0), drawingClassToIdx: c.drawingClassToIdx, fill: c.ignoreIndex ?? 0 };
+    const seed = { seed: 1, epoch: 0, index: 2 };
+    const whole = await loadSample({
+      project,
+      item,
+      recipe: { ...base, inputSize: { width: 48, height: 32 } },
+      seed,
+    });
+    const tiles = await loadNativeSamples({
+      project,
+      item,
+      recipe: { ...base, inputSize: { width: 16, height: 16 }, native: { scale: 1 } },
+      seed,
+    });
+    expect(tiles).toHaveLength(6);
+    const y = new Int32Array(48 * 32);
+    const x = new Float32Array(48 * 32 * 3);
+    tiles.forEach((t, k) => {
+      const left = (k % 3) * 16;
+      const top = Math.floor(k / 3) * 16;
+      for (let r = 0; r < 16; r += 1) {
+        y.set(t.y.subarray(r * 16, (r + 1) * 16), (top + r) * 48 + left);
+        x.set(t.x.subarray(r * 48, (r + 1) * 48), ((top + r) * 48 + left) * 3);
+      }
+    });
+    expect(Array.from(y)).toEqual(Array.from(whole.y));
+    for (let k = 0; k < x.length; k += 97) expect(x[k]).toBeCloseTo(whole.x[k], 5);
+  });
+
+  it('native resolution: a training window at scale 1 is a crop of the labels, and a small image is padded', async () => {
+    const c = classes();
+    const item = [...projectItems(project)][3];
+    const base = { ...recipe(0), drawingClassToIdx: c.drawingClassToIdx, fill: 0 };
+    const whole = await loadSample({
+      project,
+      item,
+      recipe: { ...base, inputSize: { width: 48, height: 32 } },
+      seed: { seed: 1, epoch: 0, index: 3 },
+    });
+    const crops = new Set<string>();
+    for (let epoch = 0; epoch < 6; epoch += 1) {
+      const [w] = await loadNativeSamples({
+        project,
+        item,
+        recipe: { ...base, inputSize: { width: 16, height: 16 }, native: { scale: 1, randomScale: [1, 1] } },
+        seed: { seed: 1, epoch, index: 3 },
+      });
+      // Where the window came from: the offset whose image pixels it holds (the noise makes it unique); its
+      // labels must be the whole mask's there.
+      const fits: string[] = [];
+      for (let top = 0; top <= 16; top += 1) {
+        for (let left = 0; left <= 32; left += 1) {
+          let ok = true;
+          for (let r = 0; r < 16 && ok; r += 1) {
+            for (let q = 0; q < 16 && ok; q += 1) {
+              const k = (top + r) * 48 + left + q;
+              ok = Math.abs(w.x[(r * 16 + q) * 3] - whole.x[k * 3]) < 1e-5 && w.y[r * 16 + q] === whole.y[k];
+            }
+          }
+          if (ok) fits.push(`${left},${top}`);
+        }
+      }
+      expect(fits).toHaveLength(1);
+      crops.add(fits.join(' '));
+    }
+    expect(crops.size).toBeGreaterThan(1);
+    // An input larger than the image: the image lands inside, the rest is padding nobody counts.
+    const [big] = await loadNativeSamples({
+      project,
+      item,
+      recipe: { ...base, inputSize: { width: 64, height: 64 }, native: { scale: 1, randomScale: [1, 1] } },
+      seed: { seed: 1, epoch: 0, index: 3 },
+    });
+    expect(big.y.filter((v) => v === PAD_LABEL)).toHaveLength(64 * 64 - 48 * 32);
   });
 });

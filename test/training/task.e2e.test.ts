@@ -103,13 +103,21 @@ describe('training end to end through the launcher (spec A.2, D.5-D.7, E.6-E.8)'
     expect(train).toHaveLength(EPOCHS * iters);
     train.forEach((m, k) => {
       expect(m.fields.epoch).toBeCloseTo((k + 1) / iters, 9);
-      expect(Object.keys(m.fields.metrics as object).sort()).toEqual(['accuracy', 'loss']);
+      // lr: the scheduled rate of the step (lr_schedule constant by default).
+      expect(Object.keys(m.fields.metrics as object).sort()).toEqual(['accuracy', 'loss', 'lr']);
+      expect((m.fields.metrics as { lr: number }).lr).toBe(CONFIG.lr);
     });
     const val = metrics.filter((m) => m.fields.type === 'val');
     expect(val.map((m) => m.fields.epoch)).toEqual([5, 10, 15, 20]);
     for (const m of val) {
       expect(Object.keys(m.fields.metrics as object).sort()).toEqual(
-        ['accuracy', 'iou_bg', 'iou_circle', 'iou_square', 'iou_triangle', 'loss', 'mean_iou'].sort(),
+        [
+          'accuracy',
+          'loss',
+          'mean_iou',
+          'mean_accuracy',
+          ...['bg', 'circle', 'square', 'triangle'].flatMap((t) => [`iou_${t}`, `acc_${t}`]),
+        ].sort(),
       );
     }
   });

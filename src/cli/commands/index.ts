@@ -4,6 +4,7 @@
  */
 
 import type { CliCommand } from '../command';
+import { checkRuntimeCommand } from './check-runtime';
 import { evalDavisCommand } from './eval-davis';
 import { exportOnnxCommand } from './export-onnx';
 import { initWeightsCommand } from './init-weights';
@@ -28,4 +29,5 @@ export const COMMANDS: readonly CliCommand[] = [
   evalDavisCommand,
   serveCommand,
   selftestCommand,
+  checkRuntimeCommand,
 ];

@@ -9,13 +9,20 @@ import { createSegmentationClasses, type SegmentationClasses } from '../../model
 import {
   collateSamples,
   flipProbabilities,
+  loadNativeSamples,
   loadSample,
   type Sample,
   type SampleRecipe,
 } from '../../training/data/sample';
+import { classPixelCounts, classWeights, weightsByTitle } from '../../training/class-weights';
 import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
+import { sliceBatch } from '../../training/engine/batch';
+import { gridPlacements } from '../../training/data/native-crops';
+import type { ScannedItem } from '../../training/plan';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
-import type { TaskRunContext, TrainingTask } from '../../training/task';
+import type { TaskLoss, TaskRunContext, TrainingTask } from '../../training/task';
+import type { TrainingPlan } from '../../training/plan';
+import type { Logger } from '../../protocol/logger';
 import { displayPath, type TaskPaths } from '../../task/paths';
 import { readRegularFile } from '../../util/regular-file';
 
@@ -63,22 +70,117 @@ export async function projectSegmentationClasses(ctx: TaskRunContext): Promise<S
   return classes;
 }
 
-export const semanticSegmentationTask: TrainingTask<Sample> = {
+/**
+ * `class_weights`: the cross-entropy's class weights from the train fold's pixel counts (the preflight's label
+ * areas), logged as one structured line and one readable line.
+ */
+export function semanticLoss(
+  ctx: TaskRunContext,
+  opts: { plan: TrainingPlan; classes: SegmentationClasses },
+): TaskLoss {
+  const { plan, classes } = opts;
+  const method = ctx.config.class_weights;
+  const counts = classPixelCounts({
+    items: plan.train.items.map((i) => i.stats),
+    drawingClassToIdx: classes.drawingClassToIdx,
+    fill: plan.fill,
+    numClasses: classes.numClasses,
+  });
+  const weights = classWeights(method, counts);
+  if (weights === undefined) return {};
+  logClassWeights(ctx.logger, method, weightsByTitle(weights, classes.classTitleToIdx));
+  return { classWeights: weights };
+}
+
+function logClassWeights(logger: Logger, method: string, byTitle: Record<string, number>): void {
+  logger.info('Class weights', { class_weights: method, weights: byTitle });
+  const readable = Object.entries(byTitle).map(([t, w]) => `${t} ${w.toPrecision(3)}`);
+  logger.info(`Class weights (${method}, from the train fold's pixels): ${readable.join(', ')}`);
+}
+
+/** How the config's resolution and augmentations make a fold's samples (native windows: native-crops.ts). */
+export function semanticSampleRecipe(
+  ctx: TaskRunContext,
+  opts: { purpose: 'train' | 'val'; fill: number; classes: SegmentationClasses },
+): SampleRecipe {
+  const { config, network } = ctx;
+  const training = opts.purpose === 'train';
+  const native = config.resolution.mode === 'native';
+  return {
+    inputSize: config.input_size,
+    drawingClassToIdx: opts.classes.drawingClassToIdx,
+    fill: opts.fill,
+    preprocessing: network.preprocessing,
+    ...(training ? { flips: flipProbabilities(config.augment) } : {}),
+    ...(native
+      ? {
+          native: {
+            scale: config.resolution.scale,
+            ...(training ? { randomScale: config.augment.random_scale } : {}),
+          },
+          ...(training ? { colourJitter: config.augment.color_jitter } : {}),
+        }
+      : {}),
+  };
+}
+
+/** What native resolution means for this fold, in numbers: windows per epoch, and a warning when they are many. */
+function logNativeResolution(
+  ctx: TaskRunContext,
+  purpose: 'train' | 'val',
+  items: readonly ScannedItem[],
+  recipe: SampleRecipe,
+): void {
+  const native = recipe.native;
+  if (native === undefined) return;
+  const input = recipe.inputSize;
+  if (purpose === 'train') {
+    ctx.logger.info('Native resolution: each training image gives one window per epoch.', {
+      window: `${input.width}x${input.height}`,
+      scale: native.scale,
+      random_scale: native.randomScale,
+      color_jitter: recipe.colourJitter ?? 0,
+    });
+    return;
+  }
+  const windows = items.reduce((n, it) => n + gridPlacements(it.stats, input, native.scale).length, 0);
+  const perImage = items.length === 0 ? 0 : windows / items.length;
+  ctx.logger.info('Native resolution: validation scores every pixel in windows.', {
+    windows,
+    images: items.length,
+    windows_per_image: Number(perImage.toFixed(1)),
+  });
+  if (perImage > LARGE_GRID) {
+    ctx.logger.warn(
+      `Native resolution: a val image takes ${perImage.toFixed(0)} windows on average; validation and inference ` +
+        'will be slow. A smaller resolution.scale (e.g. 0.5) shows the network less detail at a quarter of the cost.',
+      { field: 'resolution.scale', scale: native.scale },
+    );
+  }
+}
+
+/** Windows per image above which native resolution is worth a warning (a 1024x1024 image at 128x128: 64). */
+const LARGE_GRID = 64;
+
+/**
+ * A sample is a list of input-sized windows: one for `fit` and for native training, the grid of the image for
+ * native validation (so every pixel is scored once).
+ */
+export const semanticSegmentationTask: TrainingTask<Sample[]> = {
   name: SEMANTIC_SEGMENTATION,
   inputNames: ['image'],
   determineClasses: projectSegmentationClasses,
+  loss: semanticLoss,
   samples(ctx, { fold, plan, classes }) {
-    const { config, project, network } = ctx;
-    const recipe: SampleRecipe = {
-      inputSize: config.input_size,
-      drawingClassToIdx: classes.drawingClassToIdx,
-      fill: plan.fill,
-      preprocessing: network.preprocessing,
-      ...(fold.purpose === 'train' ? { flips: flipProbabilities(config.augment) } : {}),
-    };
+    const { project } = ctx;
+    const recipe = semanticSampleRecipe(ctx, { purpose: fold.purpose, fill: plan.fill, classes });
+    if (recipe.native !== undefined) logNativeResolution(ctx, fold.purpose, fold.items, recipe);
     return {
-      load: (item, seed) => loadSample({ project, item: item.item, recipe, seed }),
-      collate: collateSamples,
+      load: async (item, seed) =>
+        recipe.native !== undefined
+          ? loadNativeSamples({ project, item: item.item, recipe, seed })
+          : [await loadSample({ project, item: item.item, recipe, seed })],
+      collate: (samples) => collateSamples(samples.flat()),
     };
   },
   async evaluate(ctx, { engine, valFold, classes, epochFloat }) {
@@ -91,9 +193,14 @@ export const semanticSegmentationTask: TrainingTask<Sample> = {
     logger.info('Validation in progress', { epoch: epochFloat, val_iters: valIters });
     let valIter = 0;
     for await (const batch of valFold.epoch(0)) {
-      const r = await engine.evalStep(batch);
-      tally.loss.add(r.loss, r.pixels);
-      tally.confusion.addCounts(r.confusion);
+      // A native-resolution batch holds every window of its images: the network sees at most a batch at a time.
+      for (let start = 0; start < batch.n; start += valFold.batchSize) {
+        const count = Math.min(valFold.batchSize, batch.n - start);
+        const r = await engine.evalStep(count === batch.n ? batch : sliceBatch(batch, start, count));
+        // Weighted as the loss itself is: a batch counts by the class weights of its pixels.
+        tally.loss.add(r.loss, r.lossWeight);
+        tally.confusion.addCounts(r.confusion);
+      }
       valIter += 1;
       logger.debug('Validation in progress', { epoch: epochFloat, val_iter: valIter, val_iters: valIters });
     }

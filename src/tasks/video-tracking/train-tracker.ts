@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../../network/types';
+import type { LrScheduleConfig } from '../../task/config-types';
+import { scheduledLearningRate } from '../../training/lr-schedule';
 import { mulberry32, type Random } from '../../util/random';
 import { packClips, type TrainingClip } from './clip-batch';
 import { MATCH_STRIDE, windowPenalty } from './matching';
@@ -47,10 +49,16 @@ export interface TrainTrackerOptions {
   shouldStop?: () => boolean;
 }
 
-/** Cosine decay from lr to lr/10 over the run. */
+/** Cosine decay from lr to lr/10 over the run, no warmup. */
+export const TRACKER_SCHEDULE: LrScheduleConfig = {
+  name: 'cosine',
+  warmup_steps: 0,
+  min_lr_ratio: 0.1,
+  power: 0.9,
+};
+
 export function learningRateAt(lr: number, step: number, steps: number): number {
-  const t = Math.min(1, step / Math.max(1, steps));
-  return lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * t)));
+  return scheduledLearningRate(lr, TRACKER_SCHEDULE, step, steps);
 }
 
 export async function trainTracker(

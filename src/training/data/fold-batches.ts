@@ -59,6 +59,11 @@ export class FoldBatches<S> {
     }
   }
 
+  /** Samples per batch (a sample may hold several network inputs, e.g. a native-resolution grid). */
+  get batchSize(): number {
+    return this.options.batchSize;
+  }
+
   get isTraining(): boolean {
     return this.options.shuffleSeed !== undefined;
   }

@@ -23,6 +23,15 @@ import type { FlipProbabilities, Flips } from '../augment';
 import { applyFlips, drawFlips, NO_FLIPS } from '../augment';
 import type { Batch } from '../engine/types';
 import { mixSeed, mulberry32 } from '../../util/random';
+import { cropResizeRgb } from '../../image/crop-resize';
+import {
+  colourJitter,
+  gridPlacements,
+  PAD_LABEL,
+  randomPlacement,
+  sourceRect,
+  type Placement,
+} from './native-crops';
 
 /** How every sample of a run is made; the same for all samples of a fold. */
 export interface SampleRecipe {
@@ -36,6 +45,14 @@ export interface SampleRecipe {
   preprocessing: ChannelStats;
   /** Flip probabilities (0 or 0.5 from the config); validation passes none. */
   flips?: FlipProbabilities;
+  /**
+   * Native-resolution windows instead of the whole image squeezed to the input (native-crops.ts): one random
+   * window at `scale` times a log-uniform factor in `randomScale` (training), or the grid at `scale` when
+   * `randomScale` is absent (validation).
+   */
+  native?: { scale: number; randomScale?: readonly [number, number] };
+  /** Colour jitter strength in [0, 1] (training only; 0 or absent: none). */
+  colourJitter?: number;
 }
 
 /** Where a sample's randomness comes from: the config seed, the epoch and the sample's index in its fold. */
@@ -144,6 +161,108 @@ export async function loadSample(opts: {
     // The format and image layers name the file; the item (dataset/image) is added for the reader.
     throw e instanceof TaskError ? e.withContext({ item: itemName }) : e;
   }
+}
+
+/** Where a sample's crop and colour randomness comes from: apart from the flips' stream, so those stay as they were. */
+const CROP_STREAM = 0x6372_6f70;
+
+/**
+ * Native-resolution samples of one item (`recipe.native`): one random window (training) or the validation grid,
+ * each an input-sized sample whose padding is labelled PAD_LABEL. Errors name the file and the item.
+ */
+export async function loadNativeSamples(opts: {
+  project: ProjectListing;
+  item: ProjectItem;
+  recipe: SampleRecipe;
+  seed: SampleSeed;
+}): Promise<Sample[]> {
+  const { project, item, recipe } = opts;
+  const native = recipe.native;
+  if (native === undefined) throw new Error('loadNativeSamples needs recipe.native');
+  try {
+    const annotation = await readItemAnnotation(project, item);
+    const image = await decodeImage(item.imagePath, {
+      expectedSize: annotation.size,
+      displayName: projectDisplayPath(project, item.imagePath),
+    });
+    const mask = rasteriseAnnotation(annotation, {
+      classToIndex: recipe.drawingClassToIdx,
+      fill: recipe.fill,
+      file: projectDisplayPath(project, item.annotationPath),
+    });
+    const size = { width: image.width, height: image.height };
+    const rand = mulberry32(mixSeed(opts.seed.seed, opts.seed.epoch, opts.seed.index, CROP_STREAM));
+    const placements =
+      native.randomScale === undefined
+        ? gridPlacements(size, recipe.inputSize, native.scale)
+        : [
+            randomPlacement({
+              rand,
+              image: size,
+              input: recipe.inputSize,
+              scale: native.scale,
+              randomScale: native.randomScale,
+            }),
+          ];
+    const flips = sampleFlips(recipe.flips, opts.seed);
+    const out: Sample[] = [];
+    for (const placement of placements) {
+      const rgb = await cropResizeRgb(image, sourceRect(placement), {
+        width: placement.x.dstLength,
+        height: placement.y.dstLength,
+      });
+      if (recipe.colourJitter !== undefined && recipe.colourJitter > 0) {
+        colourJitter(rgb, rand, recipe.colourJitter);
+      }
+      out.push(placeSample({ rgb, mask, maskSize: size, placement, recipe, flips }));
+    }
+    return out;
+  } catch (e) {
+    throw e instanceof TaskError ? e.withContext({ item: `${item.dataset}/${item.name}` }) : e;
+  }
+}
+
+/**
+ * One window as an input-sized sample: the resized crop `rgb` (dst size) normalised into place, the mask's
+ * source rectangle resized by nearest neighbour beside it, padding 0 (the mean colour) and PAD_LABEL; then flips.
+ */
+export function placeSample(opts: {
+  rgb: Uint8Array;
+  mask: Uint8Array | Int32Array;
+  maskSize: ImageSize;
+  placement: Placement;
+  recipe: SampleRecipe;
+  flips: Flips;
+}): Sample {
+  const { placement: p, recipe } = opts;
+  const { height, width } = recipe.inputSize;
+  const dstW = p.x.dstLength;
+  const dstH = p.y.dstLength;
+  if (opts.rgb.length !== dstW * dstH * 3) {
+    throw new RangeError(`the crop has ${opts.rgb.length} bytes, expected ${dstW}x${dstH}x3`);
+  }
+  const crop = new Int32Array(p.x.srcLength * p.y.srcLength);
+  for (let y = 0; y < p.y.srcLength; y += 1) {
+    const from = (p.y.srcStart + y) * opts.maskSize.width + p.x.srcStart;
+    for (let x = 0; x < p.x.srcLength; x += 1) crop[y * p.x.srcLength + x] = opts.mask[from + x];
+  }
+  const labels = resizeNearest(
+    crop,
+    { width: p.x.srcLength, height: p.y.srcLength },
+    { width: dstW, height: dstH },
+  );
+  const rows = new Float32Array(dstW * dstH * 3);
+  normaliseRgbInto(opts.rgb, rows, 0, recipe.preprocessing);
+  const x = new Float32Array(height * width * 3);
+  const y = new Int32Array(height * width).fill(PAD_LABEL);
+  for (let r = 0; r < dstH; r += 1) {
+    const at = (p.y.dstStart + r) * width + p.x.dstStart;
+    x.set(rows.subarray(r * dstW * 3, (r + 1) * dstW * 3), at * 3);
+    y.set(labels.subarray(r * dstW, (r + 1) * dstW), at);
+  }
+  const image = applyFlips({ data: x, height, width, channels: 3 }, opts.flips);
+  const mask = applyFlips({ data: y, height, width, channels: 1 }, opts.flips);
+  return { x: image.data, y: mask.data, height, width, flips: { ...opts.flips } };
 }
 
 /** What collating needs of a sample: an HWC float input (any channel count) and HW labels. */

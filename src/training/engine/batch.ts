@@ -1,12 +1,14 @@
 /** Pure checks and reshuffles of a batch before any tensor exists: validation, labels, shards. */
 import { dataError } from '../../errors';
-import type { Batch, LossOptions } from './types';
+import { UNCOUNTED_LABEL, type Batch, type LossOptions } from './types';
 
 /** Labels ready for the loss: ignored pixels become -1 (tf.oneHot gives them an all-zero row). */
 export interface PreparedLabels {
   labels: Int32Array;
   /** Non-ignored pixels. */
   count: number;
+  /** Σ class weights of the counted pixels: the loss's denominator (= count without class weights). */
+  weight: number;
 }
 
 export function checkBatch(batch: Batch): number {
@@ -37,13 +39,18 @@ export function checkBatch(batch: Batch): number {
   return channels;
 }
 
-/** Maps the ignore index to -1 and checks every other label is a class index. */
-export function prepareLabels(y: Int32Array, opts: LossOptions): PreparedLabels {
+/**
+ * Maps the ignore index to -1 (kept for UNCOUNTED_LABEL) and checks every other label is a class index.
+ * `forTraining`: pixels of a class of weight 0 become -1 too (nothing to learn from them; validation keeps them
+ * for the confusion matrix).
+ */
+export function prepareLabels(y: Int32Array, opts: LossOptions, forTraining = false): PreparedLabels {
   const labels = new Int32Array(y.length);
   let count = 0;
   for (let i = 0; i < y.length; i++) {
     const v = y[i];
-    if (v === opts.ignoreIndex) {
+    // -1 marks padding (native-resolution windows past the image's edge): counted nowhere, like the neutral class.
+    if (v === opts.ignoreIndex || v === UNCOUNTED_LABEL) {
       labels[i] = -1;
     } else if (v >= 0 && v < opts.numClasses) {
       labels[i] = v;
@@ -55,7 +62,21 @@ export function prepareLabels(y: Int32Array, opts: LossOptions): PreparedLabels 
       });
     }
   }
-  return { labels, count };
+  const weights = opts.classWeights;
+  if (weights === undefined) return { labels, count, weight: count };
+  // A second pass only with class weights: the unweighted loop above stays as it was.
+  let weight = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (v < 0) continue;
+    if (forTraining && weights[v] === 0) {
+      labels[i] = -1;
+      count--;
+    } else {
+      weight += weights[v];
+    }
+  }
+  return { labels, count, weight };
 }
 
 /** Sizes of `parts` contiguous shards of n samples, as even as possible, larger first; no empty shard. */

@@ -16,7 +16,14 @@ import { averageStatistics } from './combine';
 import { AdamEngine, finishTrainStep } from './step';
 import type { FromWorker, ReplicaSpec, ToWorker } from './messages';
 import { Replica, type ShardGradients } from './replica';
-import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
+import {
+  lossOptions,
+  type Batch,
+  type EvalStepResult,
+  type LossOptions,
+  type TrainEngine,
+  type TrainStepResult,
+} from './types';
 
 export interface DataParallelEngineOptions extends LossOptions {
   /** The main thread's model (the authoritative one; the caller owns it). */
@@ -143,8 +150,8 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) {
       throw new Error(`the data-parallel engine needs at least 1 worker, got ${opts.workers}`);
     }
-    const loss: LossOptions = { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex };
-    const replica = new Replica(opts.model, loss);
+    const replica = new Replica(opts.model, lossOptions(opts));
+    const loss = replica.loss;
     const script = opts.workerScript ?? defaultWorkerScript();
     const weights = replica.readWeights();
     const backend = opts.backend ?? currentBackendChoice();
@@ -183,6 +190,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
         loss: r.loss,
         correct: r.correct,
         count: r.count,
+        weight: r.weight,
       }));
       local.push(...fromWorkers);
       if (snapshot !== undefined && ownStats !== undefined) {
@@ -219,9 +227,11 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
       const confusion = new Float64Array(own.confusion.length);
       for (const r of all) r.confusion.forEach((v, i) => (confusion[i] += v));
       const lossSum = all.reduce((a, r) => a + r.lossSum, 0);
+      const weight = all.reduce((a, r) => a + r.weight, 0);
       return {
-        loss: pixels > 0 ? lossSum / pixels : 0,
+        loss: weight > 0 ? lossSum / weight : 0,
         pixels,
+        lossWeight: weight,
         confusion,
         numClasses: this.replica.loss.numClasses,
       };

@@ -9,7 +9,14 @@ import { averageStatistics } from './combine';
 import { Replica, type ShardGradients } from './replica';
 import { AdamEngine, finishTrainStep } from './step';
 import { splitBatch } from './batch';
-import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
+import {
+  lossOptions,
+  type Batch,
+  type EvalStepResult,
+  type LossOptions,
+  type TrainEngine,
+  type TrainStepResult,
+} from './types';
 
 export interface InProcessEngineOptions extends LossOptions {
   model: tf.LayersModel;
@@ -26,10 +33,7 @@ export class InProcessEngine extends AdamEngine implements TrainEngine {
   private disposed = false;
 
   constructor(opts: InProcessEngineOptions) {
-    super(
-      new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex }),
-      opts.optimizer ?? tf.train.adam(opts.learningRate),
-    );
+    super(new Replica(opts.model, lossOptions(opts)), opts.optimizer ?? tf.train.adam(opts.learningRate));
     this.microBatches = Math.max(1, Math.floor(opts.microBatches ?? 1));
     this.description =
       this.microBatches > 1 ? `in-process (${this.microBatches} micro-batches)` : 'in-process';
@@ -66,8 +70,9 @@ export class InProcessEngine extends AdamEngine implements TrainEngine {
     this.assertLive();
     const r = this.replica.evalShard(batch);
     return {
-      loss: r.count > 0 ? r.lossSum / r.count : 0,
+      loss: r.weight > 0 ? r.lossSum / r.weight : 0,
       pixels: r.count,
+      lossWeight: r.weight,
       confusion: r.confusion,
       numClasses: this.replica.loss.numClasses,
     };

@@ -28,9 +28,18 @@ export type FromWorker =
       loss: number;
       correct: number;
       count: number;
+      /** Σ class weights of the counted pixels (= count without class weights). */
+      weight: number;
       /** The non-trainable weights (BatchNorm moving statistics) after the shard's forward pass. */
       stats: Float32Array[];
     }
-  | { kind: 'evaluated'; id: number; lossSum: number; count: number; confusion: Float64Array }
+  | {
+      kind: 'evaluated';
+      id: number;
+      lossSum: number;
+      count: number;
+      weight: number;
+      confusion: Float64Array;
+    }
   | { kind: 'weights'; id: number; weights: Float32Array[] }
   | { kind: 'failed'; id: number; error: SerializedError };

@@ -22,7 +22,14 @@ import {
 import { checkBatch, prepareLabels } from './batch';
 import { AdamEngine, finishTrainStep } from './step';
 import { Replica } from './replica';
-import type { Batch, EvalStepResult, LossOptions, TrainEngine, TrainStepResult } from './types';
+import {
+  lossOptions,
+  type Batch,
+  type EvalStepResult,
+  type LossOptions,
+  type TrainEngine,
+  type TrainStepResult,
+} from './types';
 
 export interface OnnxTrainEngineOptions extends LossOptions {
   model: tf.LayersModel;
@@ -107,10 +114,7 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     evalGraph: TrainingGraph,
     threads: number,
   ) {
-    super(
-      new Replica(opts.model, { numClasses: opts.numClasses, ignoreIndex: opts.ignoreIndex }),
-      opts.optimizer ?? tf.train.adam(opts.learningRate),
-    );
+    super(new Replica(opts.model, lossOptions(opts)), opts.optimizer ?? tf.train.adam(opts.learningRate));
     const byKey = variablesByKey(opts.model);
     this.fed = graph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
     this.evalFed = evalGraph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
@@ -172,11 +176,13 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
   async trainStep(batch: Batch): Promise<TrainStepResult> {
     this.assertLive();
     this.checkSize(batch);
-    const { labels, count } = prepareLabels(batch.y, this.replica.loss);
+    const { labels, count, weight } = prepareLabels(batch.y, this.replica.loss, true);
     if (count === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
     const t0 = performance.now();
     const feeds = this.feeds(batch, labels, this.fed);
-    feeds[TRAINING_INPUTS.scale] = { data: Float32Array.of(1 / count), dims: [] };
+    // With class weights the target holds w_c where a one-hot holds 1: the graph's -Σ target·log p and its
+    // gradient (p·Σ_k target - target) are then w_y·CE and its gradient, and scale makes them a weighted mean.
+    feeds[TRAINING_INPUTS.scale] = { data: Float32Array.of(1 / weight), dims: [] };
     const out = await this.runner.run(feeds);
     const t1 = performance.now();
     const grads = this.gradOutputs.map((name, i) =>
@@ -193,6 +199,7 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
           loss: out[TRAINING_OUTPUTS.loss][0],
           correct: out[TRAINING_OUTPUTS.correct][0],
           count,
+          weight,
         },
       ]);
       return { ...result, timing: { computeMs: t1 - t0, waitMs: 0, combineMs: performance.now() - t1 } };
@@ -204,7 +211,7 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
   async evalStep(batch: Batch): Promise<EvalStepResult> {
     this.assertLive();
     this.checkSize(batch);
-    const { labels, count } = prepareLabels(batch.y, this.replica.loss);
+    const { labels, count, weight } = prepareLabels(batch.y, this.replica.loss);
     const out = await this.evalRunner.run(this.feeds(batch, labels, this.evalFed));
     const classes = this.graph.numClasses;
     const predicted = out[EVAL_OUTPUTS.predicted];
@@ -213,8 +220,9 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
       if (labels[i] >= 0) confusion[labels[i] * classes + predicted[i]]++;
     }
     return {
-      loss: count > 0 ? out[EVAL_OUTPUTS.lossSum][0] / count : 0,
+      loss: weight > 0 ? out[EVAL_OUTPUTS.lossSum][0] / weight : 0,
       pixels: count,
+      lossWeight: weight,
       confusion,
       numClasses: classes,
     };
@@ -231,7 +239,7 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     const feeds: Record<string, PlainTensor> = {
       [TRAINING_INPUTS.x]: { data: batch.x.slice(), dims: [n, height, width, g.channels] },
       [TRAINING_INPUTS.target]: {
-        data: oneHotNCHW(labels, n, g.numClasses, height * width),
+        data: oneHotNCHW(labels, n, g.numClasses, height * width, this.replica.loss.classWeights),
         dims: [n, g.numClasses, height, width],
       },
     };
@@ -285,15 +293,25 @@ function lookup(map: Map<string, tf.LayerVariable>, key: string): tf.LayerVariab
   return v;
 }
 
-/** Labels (-1 = ignored) as a one-hot [n, classes, pixels] block, the layout the graph's loss reads. */
-export function oneHotNCHW(labels: Int32Array, n: number, classes: number, pixels: number): Float32Array {
+/**
+ * Labels (-1 = ignored) as a one-hot [n, classes, pixels] block, the layout the graph's loss reads; with class
+ * weights, a pixel's entry is its class's weight instead of 1.
+ */
+export function oneHotNCHW(
+  labels: Int32Array,
+  n: number,
+  classes: number,
+  pixels: number,
+  classWeights?: readonly number[],
+): Float32Array {
+  const value = classWeights ?? new Array<number>(classes).fill(1);
   const out = new Float32Array(n * classes * pixels);
   for (let b = 0; b < n; b++) {
     const src = b * pixels;
     const dst = b * classes * pixels;
     for (let p = 0; p < pixels; p++) {
       const c = labels[src + p];
-      if (c >= 0) out[dst + c * pixels + p] = 1;
+      if (c >= 0) out[dst + c * pixels + p] = value[c];
     }
   }
   return out;

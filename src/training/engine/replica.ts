@@ -7,22 +7,27 @@ import * as tf from '@tensorflow/tfjs';
 import { modelError } from '../../errors';
 import { checkBatch, prepareLabels } from './batch';
 import { correctPixels, pixelCrossEntropy, trainingView, type OutputKind } from './loss';
-import type { Batch, LossOptions } from './types';
+import { lossOptions, type Batch, type LossOptions } from './types';
 
 /** Gradients of the shard's mean loss, one per trainable variable (in `Replica.trainable` order). */
 export interface ShardGradients {
   /** Owned by the caller, who must dispose them. Null when every pixel was ignored (nothing to learn). */
   grads: tf.Tensor[] | null;
-  /** Mean loss over the shard's counted pixels. */
+  /** Mean loss over the shard's counted pixels (weighted by class, with class weights). */
   loss: number;
   correct: number;
-  /** Counted (non-ignored) pixels: the shard's weight. */
+  /** Counted (non-ignored) pixels. */
   count: number;
+  /** Σ class weights of the counted pixels: the shard's weight in the step (= count without class weights). */
+  weight: number;
 }
 
 export interface ShardEval {
+  /** Σ over the counted pixels of w_y·CE (w = 1 without class weights). */
   lossSum: number;
   count: number;
+  /** Σ class weights of the counted pixels. */
+  weight: number;
   /** Row-major numClasses x numClasses pixel counts (rows: true class). */
   confusion: Float64Array;
 }
@@ -31,11 +36,13 @@ export class Replica {
   readonly forward: tf.LayersModel;
   readonly outputKind: OutputKind;
   readonly trainable: tf.Variable[];
+  readonly loss: LossOptions;
 
   constructor(
     readonly model: tf.LayersModel,
-    readonly loss: LossOptions,
+    loss: LossOptions,
   ) {
+    this.loss = lossOptions(loss);
     const view = trainingView(model);
     this.forward = view.forward;
     this.outputKind = view.kind;
@@ -53,25 +60,25 @@ export class Replica {
 
   trainShard(shard: Batch): ShardGradients {
     const channels = checkBatch(shard);
-    const { labels, count } = prepareLabels(shard.y, this.loss);
-    if (count === 0) return { grads: null, loss: 0, correct: 0, count: 0 };
+    const { labels, count, weight } = prepareLabels(shard.y, this.loss, true);
+    if (count === 0) return { grads: null, loss: 0, correct: 0, count: 0, weight: 0 };
     const { n, height: h, width: w } = shard;
-    const { numClasses } = this.loss;
     return tf.tidy(() => {
       const x = tf.tensor4d(shard.x, [n, h, w, channels]);
       const lab = tf.tensor3d(labels, [n, h, w], 'int32');
-      const oneHot = floatOneHot(lab, numClasses);
+      const target = lossTarget(lab, this.loss);
       let correct: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const out = this.forward.apply(x, { training: true }) as tf.Tensor4D;
         correct = tf.keep(correctPixels(out, lab));
-        return tf.div(tf.sum(pixelCrossEntropy(out, oneHot, this.outputKind)), count) as tf.Scalar;
+        return tf.div(tf.sum(pixelCrossEntropy(out, target, this.outputKind)), weight) as tf.Scalar;
       }, this.trainable);
       const result = {
         grads: this.trainable.map((v) => tf.keep(grads[v.name])),
         loss: value.dataSync()[0],
         correct: (correct as tf.Scalar).dataSync()[0],
         count,
+        weight,
       };
       (correct as tf.Scalar).dispose();
       return result;
@@ -80,16 +87,16 @@ export class Replica {
 
   evalShard(shard: Batch): ShardEval {
     const channels = checkBatch(shard);
-    const { labels, count } = prepareLabels(shard.y, this.loss);
+    const { labels, count, weight } = prepareLabels(shard.y, this.loss);
     const { n, height: h, width: w } = shard;
     const { numClasses } = this.loss;
     const { lossSum, predicted } = tf.tidy(() => {
       const x = tf.tensor4d(shard.x, [n, h, w, channels]);
       const lab = tf.tensor3d(labels, [n, h, w], 'int32');
-      const oneHot = floatOneHot(lab, numClasses);
+      const target = lossTarget(lab, this.loss);
       const out = this.forward.apply(x, { training: false }) as tf.Tensor4D;
       return {
-        lossSum: tf.sum(pixelCrossEntropy(out, oneHot, this.outputKind)).dataSync()[0],
+        lossSum: tf.sum(pixelCrossEntropy(out, target, this.outputKind)).dataSync()[0],
         predicted: tf.argMax(out, -1).dataSync() as Int32Array,
       };
     });
@@ -97,7 +104,7 @@ export class Replica {
     for (let i = 0; i < labels.length; i++) {
       if (labels[i] >= 0) confusion[labels[i] * numClasses + predicted[i]]++;
     }
-    return { lossSum, count, confusion };
+    return { lossSum, count, weight, confusion };
   }
 
   /** Every weight, in the model's own order, as copies (safe to transfer to another thread). */
@@ -124,6 +131,16 @@ export class Replica {
  */
 function floatOneHot(labels: tf.Tensor3D, depth: number): tf.Tensor4D {
   return tf.tidy(() => tf.cast(tf.oneHot(labels, depth), 'float32') as tf.Tensor4D);
+}
+
+/**
+ * What the cross-entropy multiplies the log-probabilities by: the one-hot rows, times the class weights when
+ * there are any (one broadcast multiply; w_y·CE then falls out of the same sum).
+ */
+function lossTarget(labels: tf.Tensor3D, loss: LossOptions): tf.Tensor4D {
+  const oneHot = floatOneHot(labels, loss.numClasses);
+  if (loss.classWeights === undefined) return oneHot;
+  return tf.mul(oneHot, tf.tensor1d(loss.classWeights as number[], 'float32'));
 }
 
 /** A tensor's values as an array of our own: the cpu backend's dataSync returns its live storage. */

@@ -25,6 +25,10 @@ export abstract class AdamEngine {
   setLearningRate(lr: number): void {
     setAdamLearningRate(this.optimizer, lr);
   }
+
+  getLearningRate(): number {
+    return (this.optimizer as unknown as { learningRate: number }).learningRate;
+  }
 }
 
 /** Averages shard results, steps the optimizer once, and turns everything into plain numbers. */
@@ -35,12 +39,15 @@ export function finishTrainStep(
 ): TrainStepResult {
   const pixels = shards.reduce((a, s) => a + s.count, 0);
   if (pixels === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
-  const grads = weightedGradientSum(shards.map((s) => ({ grads: s.grads, weight: s.count / pixels })));
+  // Each shard's loss is a mean over its own weight (its pixels, or their class weights): weighting the shards
+  // by it gives the mean over the whole batch.
+  const total = shards.reduce((a, s) => a + s.weight, 0);
+  const grads = weightedGradientSum(shards.map((s) => ({ grads: s.grads, weight: s.weight / total })));
   if (grads !== null) {
     applyGradients(optimizer, vars, grads);
     grads.forEach((g) => g.dispose());
   }
-  const loss = shards.reduce((a, s) => a + s.loss * s.count, 0) / pixels;
+  const loss = shards.reduce((a, s) => a + s.loss * s.weight, 0) / total;
   const correct = shards.reduce((a, s) => a + s.correct, 0);
   return { loss, accuracy: correct / pixels, pixels, applied: true };
 }

@@ -8,7 +8,10 @@ import type * as tf from '@tensorflow/tfjs';
 export interface Batch {
   /** NHWC float32 images, already normalised; length n * height * width * channels. */
   x: Float32Array;
-  /** Class index per pixel, NHW; length n * height * width. The ignore index (neutral class) is allowed. */
+  /**
+   * Class index per pixel, NHW; length n * height * width. The ignore index (neutral class) and
+   * UNCOUNTED_LABEL (padding) are allowed.
+   */
   y: Int32Array;
   n: number;
   height: number;
@@ -16,7 +19,10 @@ export interface Batch {
 }
 
 export interface TrainStepResult {
-  /** Mean cross-entropy over the non-ignored pixels of the batch (0 when there are none). */
+  /**
+   * Mean cross-entropy over the non-ignored pixels of the batch, weighted by class when the loss has class
+   * weights (0 when there are none).
+   */
   loss: number;
   /** Share of non-ignored pixels whose arg-max class is right (0 when there are none). */
   accuracy: number;
@@ -38,9 +44,11 @@ export interface StepTiming {
 }
 
 export interface EvalStepResult {
-  /** Mean cross-entropy over the non-ignored pixels (0 when there are none). */
+  /** Mean cross-entropy over the non-ignored pixels, weighted as in training (0 when there are none). */
   loss: number;
   pixels: number;
+  /** The loss's weight in a mean over batches: Σ class weights of the counted pixels (= pixels unweighted). */
+  lossWeight: number;
   /**
    * numClasses x numClasses pixel counts, row-major, rows = true class, columns = predicted class; ignored
    * pixels are not counted.
@@ -62,13 +70,39 @@ export interface TrainEngine {
   getOptimizer(): tf.Optimizer;
   /** Changes the learning rate of the next steps (an LR schedule is a hook of the loop). */
   setLearningRate(lr: number): void;
+  /** The learning rate the next step runs at. */
+  getLearningRate(): number;
   /** Frees tensors and stops worker threads. Safe to call twice. */
   dispose(): Promise<void>;
 }
 
-/** What every engine needs to compute the loss. */
+/** A label no engine counts in the loss or the metrics, whatever the ignore index: padding. */
+export const UNCOUNTED_LABEL = -1;
+
+/**
+ * The loss every engine computes, declared by the task (issue #13): softmax cross-entropy over the counted
+ * pixels, optionally weighted by class.
+ */
 export interface LossOptions {
   numClasses: number;
   /** Pixels with this class index count in neither loss nor accuracy (the neutral class); null for none. */
   ignoreIndex: number | null;
+  /**
+   * One weight per class index: the loss is then Σ w_y·CE / Σ w_y over the counted pixels (PyTorch's
+   * CrossEntropyLoss(weight), mean reduction). In training, pixels of a class of weight 0 count in neither the
+   * loss nor the accuracy. Absent: every class weighs 1, and the step does no extra work.
+   */
+  classWeights?: readonly number[];
+}
+
+/** The loss fields of an engine's options (which also hold the model and more), checked. */
+export function lossOptions(opts: LossOptions): LossOptions {
+  const { numClasses, ignoreIndex, classWeights } = opts;
+  if (classWeights === undefined) return { numClasses, ignoreIndex };
+  if (classWeights.length !== numClasses || !classWeights.every((w) => Number.isFinite(w) && w >= 0)) {
+    throw new Error(
+      `classWeights must be ${numClasses} finite non-negative numbers, got [${classWeights.join(', ')}]`,
+    );
+  }
+  return { numClasses, ignoreIndex, classWeights: [...classWeights] };
 }

@@ -45,7 +45,16 @@ async function handle(msg: ToWorker): Promise<void> {
       const stats = r.readNonTrainable();
       const buffers = [...(grads ?? []), ...stats].map((a) => a.buffer as ArrayBuffer);
       send(
-        { kind: 'trained', id: msg.id, grads, loss: out.loss, correct: out.correct, count: out.count, stats },
+        {
+          kind: 'trained',
+          id: msg.id,
+          grads,
+          loss: out.loss,
+          correct: out.correct,
+          count: out.count,
+          weight: out.weight,
+          stats,
+        },
         buffers,
       );
       return;

@@ -3,9 +3,11 @@
  * the val fold; the result is printed as the val metrics line (spec D.5) and written to the run's metric store
  * under `val/<name>`, where the checkpoint hook reads it.
  *
- * The val metrics: loss (mean over counted pixels; null when none were, NaN when it diverged), accuracy (pixel accuracy), mean_iou, and `iou_<class title>`
- * per class of the class map, null for a class absent from the val fold's ground truth (its IoU says nothing
- * about that fold). mean_iou is the mean of the non-null per-class values.
+ * The val metrics: loss (mean over counted pixels, weighted by class as the training loss is; null when none
+ * were, NaN when it diverged), accuracy (pixel accuracy), mean_iou, mean_accuracy, and per class of the class
+ * map `iou_<class title>` and `acc_<class title>` (the share of the class's pixels predicted right: recall),
+ * both null for a class absent from the val fold's ground truth (they say nothing about that fold). The means
+ * are over the non-null per-class values.
  */
 
 import { reportMetrics } from '../../protocol/events';
@@ -17,6 +19,7 @@ import type { RunState, TrainHook } from '../trainer';
 
 export const VAL_METRIC_PREFIX = 'val/';
 export const IOU_PREFIX = 'iou_';
+export const ACCURACY_PREFIX = 'acc_';
 
 /** What `evaluate` accumulates over the val fold. */
 export interface ValidationTally {
@@ -24,20 +27,41 @@ export interface ValidationTally {
   confusion: ConfusionMatrix;
 }
 
-/** IoU of each class of the map, null when the class has no pixel in the ground truth. */
-export function iouPerClass(
+/** One per-class value for each class of the map, null when the class has no pixel in the ground truth. */
+function perClass(
   confusion: ConfusionMatrix,
   classTitleToIdx: Readonly<Record<string, number>>,
+  values: readonly (number | null)[],
 ): Record<string, number | null> {
-  const ious = confusion.classIou();
   const out: Record<string, number | null> = {};
   for (const [title, idx] of Object.entries(classTitleToIdx)) {
     if (idx < 0 || idx >= confusion.numClasses) continue;
     let truthPixels = 0;
     for (let p = 0; p < confusion.numClasses; p += 1) truthPixels += confusion.count(idx, p);
-    out[title] = truthPixels === 0 ? null : finiteOrNull(ious[idx]);
+    out[title] = truthPixels === 0 ? null : finiteOrNull(values[idx]);
   }
   return out;
+}
+
+/** IoU of each class of the map, null when the class has no pixel in the ground truth. */
+export function iouPerClass(
+  confusion: ConfusionMatrix,
+  classTitleToIdx: Readonly<Record<string, number>>,
+): Record<string, number | null> {
+  return perClass(confusion, classTitleToIdx, confusion.classIou());
+}
+
+/** Accuracy (recall) of each class of the map, null when the class has no pixel in the ground truth. */
+export function accuracyPerClass(
+  confusion: ConfusionMatrix,
+  classTitleToIdx: Readonly<Record<string, number>>,
+): Record<string, number | null> {
+  return perClass(confusion, classTitleToIdx, confusion.classAccuracy());
+}
+
+function meanOfPresent(values: Record<string, number | null>): number | null {
+  const present = Object.values(values).filter((v): v is number => v !== null);
+  return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length;
 }
 
 /** The val metrics line from a tally (see the module comment). */
@@ -45,15 +69,17 @@ export function validationMetricValues(
   tally: ValidationTally,
   classTitleToIdx: Readonly<Record<string, number>>,
 ): MetricValues {
-  const perClass = iouPerClass(tally.confusion, classTitleToIdx);
-  const present = Object.values(perClass).filter((v): v is number => v !== null);
+  const ious = iouPerClass(tally.confusion, classTitleToIdx);
+  const accuracies = accuracyPerClass(tally.confusion, classTitleToIdx);
   const metrics: MetricValues = {
     // NaN or infinite stays so (the line prints null): the checkpoint hook must see the divergence.
     loss: tally.loss.mean(),
     accuracy: finiteOrNull(tally.confusion.pixelAccuracy()),
-    mean_iou: present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length,
+    mean_iou: meanOfPresent(ious),
+    mean_accuracy: meanOfPresent(accuracies),
   };
-  for (const [title, iou] of Object.entries(perClass)) metrics[`${IOU_PREFIX}${title}`] = iou;
+  for (const [title, iou] of Object.entries(ious)) metrics[`${IOU_PREFIX}${title}`] = iou;
+  for (const [title, acc] of Object.entries(accuracies)) metrics[`${ACCURACY_PREFIX}${title}`] = acc;
   return metrics;
 }
 
