@@ -62,6 +62,11 @@ describe('continue_training from a checkpoint with training_state.json', () => {
   it.each([
     ['tfjs', { train_engine: 'tfjs' }],
     ['onnxruntime', { train_engine: 'onnxruntime' }],
+    // Windows of the 32x32 images at a random scale and place: their streams are per sample too.
+    [
+      'tfjs, native resolution',
+      { train_engine: 'tfjs', input_size: { width: 16, height: 16 }, resolution: { mode: 'native' } },
+    ],
   ] as const)(
     '%s: resumed mid-epoch, the run ends with the weights and the losses of the run that never stopped',
     async (engine, settings) => {
