@@ -5,7 +5,7 @@
  * through dist/src/inference.js (full_image), and the predictions are scored against the ground truth at the
  * images' own resolution: mean IoU, the rarest class's IoU, per-class IoU, and the training wall time.
  *
- * Recipes run A/B alternating (ROUNDS times each) because these machines drift. The arms: `old` is the defaults
+ * Recipes run A/B alternating (ROUNDS times each, round r with training seed 7 + r) because these machines drift. The arms: `old` is the defaults
  * before issue #17 (the whole image squeezed to the input, plain cross-entropy, constant lr); `new` is the
  * training config's defaults now (nothing set). RECIPES='{"name": {...config...}}' replaces the arms.
  *
@@ -25,6 +25,8 @@ const env = (name: string, fallback: number): number => Number(process.env[name]
 
 /** The defaults before issue #17, spelled out so the arm stays the same whatever the defaults become. */
 const OLD_RECIPE = {
+  class_weights: 'none',
+  lr_schedule: { name: 'constant', warmup_steps: 0, min_lr_ratio: 0, power: 0.9 },
   resolution: { mode: 'fit', scale: 1 },
   augment: { flip_horizontal: true, flip_vertical: false, random_scale: [1, 1], color_jitter: 0 },
 };
@@ -132,7 +134,8 @@ async function runArm(opts: {
     epochs: opts.epochs,
     val_every: opts.epochs,
     lr: 0.005,
-    seed: 7,
+    // Each round another seed (initial weights, order, augmentations): rounds measure the spread, not a repeat.
+    seed: 7 + opts.round,
     export_onnx: true,
     special_classes: { background: 'bg' },
     ...opts.recipe,
