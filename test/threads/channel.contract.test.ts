@@ -77,7 +77,7 @@ serveChannel({
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const start = (init: TestProtocol['init'], closeTimeoutMs?: number) =>
+const start = (init: TestProtocol['init'] | Promise<TestProtocol['init']>, closeTimeoutMs?: number) =>
   WorkerChannel.start<TestProtocol>({
     script: worker,
     name: 'the test thread',
