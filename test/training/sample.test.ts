@@ -115,28 +115,6 @@ describe('sample preparation (spec E.5, G.2)', () => {
     expect(() => collateSamples([one, { ...one, height: 3 }])).toThrow(/batch is 2x2/);
     expect(() => collateSamples([])).toThrow(RangeError);
   });
-
-  it('collates samples that stack several images (n) after one another, and refuses a miscounted one', () => {
-    const px = 4;
-    const single = {
-      x: new Float32Array(px * 2).fill(1),
-      y: new Int32Array(px).fill(1),
-      height: 2,
-      width: 2,
-    };
-    const stacked = {
-      x: Float32Array.from({ length: 3 * px * 2 }, (_, i) => i),
-      y: Int32Array.from({ length: 3 * px }, (_, i) => Math.floor(i / px)),
-      height: 2,
-      width: 2,
-      n: 3,
-    };
-    const batch = collateSamples([single, stacked, { ...single, n: 1 }]);
-    expect(batch).toMatchObject({ n: 5, height: 2, width: 2 });
-    expect(Array.from(batch.y)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1]);
-    expect(Array.from(batch.x.subarray(px * 2, px * 8))).toEqual(Array.from(stacked.x));
-    expect(() => collateSamples([single, { ...stacked, n: 2 }])).toThrow(/sample 1 is 2 x/);
-  });
 });
 
 describe('loading one sample from a project (spec B, E.5)', () => {
