@@ -11,12 +11,14 @@ const ROOTS = '^src/(train\\.ts|inference\\.ts|plugins\\.ts|cli/|example/|serve/
  * The rooms of src/, bottom to top. A room imports only rooms in lower layers (and itself), never one in its
  * own layer or above, so no chain of imports can lead from a room back to it: no folder-level cycles.
  * src/errors.ts sits at the bottom with util/; the composition roots (ROOTS) sit above the top layer.
- * The bottom, the contracts and the top layer have stricter rules of their own below (bottom-imports-nothing,
- * contracts-stand-alone, training-and-inference-apart), so the generated `layer-*` rules cover the middle.
+ * The bottom, the contracts, threads/ and the top layer have stricter rules of their own below
+ * (bottom-imports-nothing, contracts-stand-alone, threads-stand-alone, training-and-inference-apart), so the
+ * generated `layer-*` rules cover the middle.
  */
 const LAYERS = [
   ['util'],
-  ['protocol', 'format'],
+  // threads/ (the worker-thread channel every worker uses) stands on errors.ts alone: rule threads-stand-alone.
+  ['protocol', 'format', 'threads'],
   ['task', 'image', 'backend'],
   // video/ (ffmpeg pipes, frame folders, overlays) decodes frames with image/, so it sits just above it.
   ['network', 'video'],
@@ -160,6 +162,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(training|inference)/' },
       to: { path: '^src/(training|inference)/', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'threads-stand-alone',
+      comment:
+        'threads/ is the one worker-thread channel (requests by id, transfers, sticky failure, close) under the ' +
+        'data-parallel workers, the onnxruntime session thread and the inference network threads: it is ' +
+        'plumbing, generic in its messages, so it imports only itself, util/ and errors.ts (the cross-thread ' +
+        'error format), never a runtime room, a task or a tensor library.',
+      severity: 'error',
+      from: { path: '^src/threads/' },
+      to: {
+        path: '^src/|(^|/)node_modules/(@tensorflow/|onnxruntime-)',
+        pathNot: '^src/(threads/|util/|errors\\.ts$)',
+      },
     },
     {
       name: 'video-stands-on-image-and-format',

@@ -68,9 +68,9 @@ export function errorMessage(e: unknown): string {
 }
 
 /**
- * An error as it crosses a worker thread boundary (structured clone keeps no class). The one format every
- * worker thread uses (the inference network threads, the onnxruntime session threads, the data-parallel
- * training workers): `serializeError` in the thread, `deserializeError` where the answer arrives.
+ * An error as it crosses a worker thread boundary (structured clone keeps no class). The one format of the
+ * worker-thread channel (src/threads) every worker thread speaks: `serializeError` in the thread,
+ * `deserializeError` where the answer arrives.
  */
 export interface SerializedError {
   readonly message: string;

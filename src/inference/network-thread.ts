@@ -9,14 +9,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { deserializeError, type SerializedError } from '../errors';
+import { WorkerChannel } from '../threads/channel';
 import type { BatchReuse } from './batcher';
 import type { EngineName } from './engine';
 import type { OnnxReuse } from './onnx-reuse';
-
-/** How errors from the thread are named (errors.ts deserializeError). */
-const THREAD = 'the network thread';
 
 /** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
 const WORKER_SCRIPT = path.join(__dirname, 'network-thread-worker.js');
@@ -38,18 +34,6 @@ export interface NetworkThreadInit {
   readonly onnx?: OnnxReuse;
 }
 
-export type ToNetworkThread =
-  | { readonly kind: 'init'; readonly init: NetworkThreadInit }
-  | {
-      readonly kind: 'run';
-      readonly id: number;
-      readonly x: Float32Array;
-      readonly n: number;
-      /** Where to write the scores, when it has their size (transferred there and back). */
-      readonly out?: Float32Array;
-    }
-  | { readonly kind: 'close' };
-
 export interface EngineReport {
   readonly name: EngineName;
   readonly description: string;
@@ -67,31 +51,26 @@ export interface TfjsBackendReport {
   readonly notUsed: readonly string[];
 }
 
-export type FromNetworkThread =
-  | { readonly kind: 'ready'; readonly engine: EngineReport }
-  | { readonly kind: 'ran'; readonly id: number; readonly y: Float32Array; readonly x: Float32Array }
-  | { readonly kind: 'failed'; readonly id: number; readonly error: SerializedError }
-  | { readonly kind: 'closed' };
-
-interface Waiting {
-  readonly resolve: (y: Float32Array) => void;
-  readonly reject: (e: Error) => void;
-  readonly giveBack?: (x: Float32Array) => void;
-}
+/** What crosses the channel (src/threads). */
+export type NetworkProtocol = {
+  readonly init: NetworkThreadInit;
+  readonly ready: EngineReport;
+  readonly requests: {
+    readonly run: {
+      readonly request: {
+        readonly x: Float32Array;
+        readonly n: number;
+        /** Where to write the scores, when it has their size (transferred there and back). */
+        readonly out?: Float32Array;
+      };
+      /** The scores, and the input handed back for reuse. */
+      readonly reply: { readonly y: Float32Array; readonly x: Float32Array };
+    };
+  };
+};
 
 export class NetworkThread {
-  private nextId = 1;
-  private readonly waiting = new Map<number, Waiting>();
-  private dead: Error | undefined;
-
-  private constructor(
-    private readonly worker: Worker,
-    readonly engine: EngineReport,
-  ) {
-    worker.on('message', (msg: FromNetworkThread) => this.onMessage(msg));
-    worker.on('error', (e) => this.fail(e));
-    worker.on('exit', (code) => this.fail(new Error(`${THREAD} exited (code ${code})`)));
-  }
+  private constructor(private readonly channel: WorkerChannel<NetworkProtocol>) {}
 
   /** Whether the compiled worker script exists (it does in dist/, not under ts-jest). */
   static available(): boolean {
@@ -105,89 +84,40 @@ export class NetworkThread {
    * unused by it afterwards.
    */
   static async create(init: NetworkThreadInit | Promise<NetworkThreadInit>): Promise<NetworkThread> {
-    const worker = new Worker(WORKER_SCRIPT);
-    try {
-      const ready = await init;
-      const engine = await new Promise<EngineReport>((resolve, reject) => {
-        const onMessage = (msg: FromNetworkThread): void => {
-          cleanup();
-          if (msg.kind === 'ready') resolve(msg.engine);
-          else if (msg.kind === 'failed') reject(deserializeError(msg.error, THREAD));
-          else reject(new Error(`${THREAD} answered "${msg.kind}" before "ready"`));
-        };
-        const onError = (e: Error): void => {
-          cleanup();
-          reject(e);
-        };
-        const onExit = (code: number): void => {
-          cleanup();
-          reject(new Error(`${THREAD} exited while starting (code ${code})`));
-        };
-        const cleanup = (): void => {
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-          worker.off('exit', onExit);
-        };
-        worker.on('message', onMessage);
-        worker.on('error', onError);
-        worker.on('exit', onExit);
-        const transfer =
-          ready.onnx !== undefined && 'bytes' in ready.onnx ? [ready.onnx.bytes.buffer as ArrayBuffer] : [];
-        worker.postMessage({ kind: 'init', init: ready } satisfies ToNetworkThread, transfer);
-      });
-      return new NetworkThread(worker, engine);
-    } catch (e) {
-      await worker.terminate();
-      throw e;
-    }
+    const channel = await WorkerChannel.start<NetworkProtocol>({
+      script: WORKER_SCRIPT,
+      name: 'the network thread',
+      init,
+      initTransfer: (i) =>
+        i.onnx !== undefined && 'bytes' in i.onnx ? [i.onnx.bytes.buffer as ArrayBuffer] : [],
+    });
+    return new NetworkThread(channel);
+  }
+
+  /** How the thread's engine was chosen. */
+  get engine(): EngineReport {
+    return this.channel.ready;
   }
 
   /** Batches sent and not yet answered. */
   get pending(): number {
-    return this.waiting.size;
+    return this.channel.pending;
   }
 
   /**
    * Runs one batch. `x` (and `reuse.out`) are transferred, so unusable by the caller afterwards; the thread sends
    * `x` back to `reuse.giveBack`, and writes the scores into `out` when it has their size.
    */
-  run(x: Float32Array, n: number, reuse: BatchReuse = {}): Promise<Float32Array> {
-    if (this.dead !== undefined) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, ...(reuse.giveBack ? { giveBack: reuse.giveBack } : {}) });
-      const out = reuse.out !== undefined && reuse.out.buffer !== x.buffer ? reuse.out : undefined;
-      const transfer = [x.buffer as ArrayBuffer, ...(out ? [out.buffer as ArrayBuffer] : [])];
-      this.worker.postMessage(
-        { kind: 'run', id, x, n, ...(out ? { out } : {}) } satisfies ToNetworkThread,
-        transfer,
-      );
-    });
+  async run(x: Float32Array, n: number, reuse: BatchReuse = {}): Promise<Float32Array> {
+    const out = reuse.out !== undefined && reuse.out.buffer !== x.buffer ? reuse.out : undefined;
+    const transfer = [x.buffer as ArrayBuffer, ...(out ? [out.buffer as ArrayBuffer] : [])];
+    const reply = await this.channel.request('run', { x, n, ...(out ? { out } : {}) }, transfer);
+    reuse.giveBack?.(reply.x);
+    return reply.y;
   }
 
   /** Frees the engine and ends the thread. */
-  async close(): Promise<void> {
-    if (this.dead !== undefined) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ kind: 'close' } satisfies ToNetworkThread);
-    await exited;
-  }
-
-  private onMessage(msg: FromNetworkThread): void {
-    if (msg.kind === 'ran' || msg.kind === 'failed') {
-      const w = this.waiting.get(msg.id);
-      if (w === undefined) return;
-      this.waiting.delete(msg.id);
-      if (msg.kind === 'ran') {
-        w.giveBack?.(msg.x);
-        w.resolve(msg.y);
-      } else w.reject(deserializeError(msg.error, THREAD));
-    }
-  }
-
-  private fail(e: Error): void {
-    this.dead ??= e;
-    for (const w of this.waiting.values()) w.reject(e);
-    this.waiting.clear();
+  close(): Promise<void> {
+    return this.channel.close();
   }
 }

@@ -1,65 +1,41 @@
 /** The worker side of session-thread.ts: one onnxruntime session, runs taken one at a time, in order. */
-import { parentPort } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
-import { serializeError } from '../errors';
+import { ownBuffer, serveChannel, transfer } from '../threads/serve';
 import { loadOnnxRuntime, type OrtModule, sessionOptions } from './runtime';
-import type { FromSessionThread, SessionThreadOptions, ToSessionThread } from './session-thread';
+import type { SessionProtocol } from './session-thread';
 
-if (parentPort === null) throw new Error('session-thread-worker must run in a worker thread');
-const port = parentPort;
-
-let ort: OrtModule | undefined;
-let session: Ort.InferenceSession | undefined;
-let queue: Promise<void> = Promise.resolve();
-
-function send(msg: FromSessionThread, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+interface Session {
+  readonly ort: OrtModule;
+  readonly session: Ort.InferenceSession;
 }
 
-async function start(options: SessionThreadOptions): Promise<void> {
-  ort = await loadOnnxRuntime();
-  session = await ort.InferenceSession.create(options.model, sessionOptions(options.settings));
-}
-
-async function run(msg: Extract<ToSessionThread, { kind: 'run' }>): Promise<void> {
-  if (ort === undefined || session === undefined) throw new Error('a run came before the session');
-  const feeds: Record<string, Ort.Tensor> = {};
-  for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor('float32', t.data, t.dims);
-  const out = await session.run(feeds);
-  const outputs: Record<string, Float32Array> = {};
-  const transfer: ArrayBuffer[] = [];
-  for (const [name, t] of Object.entries(out)) {
-    const data = t.data as Float32Array;
-    // onnxruntime may hand out views on a buffer it shares; a copy can always be transferred.
-    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-    outputs[name] = own;
-    transfer.push(own.buffer as ArrayBuffer);
-  }
-  send({ kind: 'ran', id: msg.id, outputs }, transfer);
-}
-
-async function handle(msg: ToSessionThread): Promise<void> {
-  const id = msg.kind === 'init' || msg.kind === 'close' ? 0 : msg.id;
-  try {
-    switch (msg.kind) {
-      case 'init':
-        await start(msg.options);
-        return send({ kind: 'ready', id: 0 });
-      case 'run':
-        return await run(msg);
-      case 'end-profiling':
-        session?.endProfiling();
-        return send({ kind: 'done', id });
-      case 'close':
-        await session?.release();
-        // Ends this thread only (process.exit in a worker stops the worker, not the process).
-        process.exit(0);
-    }
-  } catch (e) {
-    send({ kind: 'failed', id, error: serializeError(e) });
-  }
-}
-
-port.on('message', (msg: ToSessionThread) => {
-  queue = queue.then(() => handle(msg));
+serveChannel<SessionProtocol, Session>({
+  async start(options) {
+    const ort = await loadOnnxRuntime();
+    const session = await ort.InferenceSession.create(options.model, sessionOptions(options.settings));
+    return { state: { ort, session }, ready: undefined };
+  },
+  handlers: {
+    async run({ ort, session }, feeds) {
+      const tensors: Record<string, Ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds))
+        tensors[name] = new ort.Tensor('float32', t.data, t.dims);
+      const out = await session.run(tensors);
+      const outputs: Record<string, Float32Array> = {};
+      const buffers: ArrayBuffer[] = [];
+      for (const [name, t] of Object.entries(out)) {
+        const own = ownBuffer(t.data as Float32Array);
+        outputs[name] = own;
+        buffers.push(own.buffer as ArrayBuffer);
+      }
+      return transfer(outputs, buffers);
+    },
+    'end-profiling'({ session }) {
+      session.endProfiling();
+      return undefined;
+    },
+  },
+  async close(s) {
+    await s?.session.release();
+  },
 });

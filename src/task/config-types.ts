@@ -65,6 +65,13 @@ export interface TrainConfig {
   custom_model_config: Record<string, unknown>;
   /** Only for a tracker (task video_tracking); see the schema. */
   tracking: TrackingConfig;
+  /** Only for a click network (task click_segmentation); see the schema. */
+  clicks: ClicksConfig;
+}
+
+export interface ClicksConfig {
+  /** Validation scores every object of a val image, up to this many. */
+  val_objects_per_image: number;
 }
 
 export interface LrScheduleConfig {

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { network as clicksNetwork } from '../../plugin/clicks';
 import { parseUnetSettings, UNET_SETTINGS_SCHEMA } from '../../plugin/unet/settings';
 import { customModelSchemaOf } from '../../src/plugins';
 import { MODE_NAMES } from '../../src/task/config-types';
@@ -23,6 +24,9 @@ interface Preset {
 
 const presets = readJson('predefined_run_configs.json') as Preset[];
 const trainPresets = presets.filter((p) => p.type === 'train');
+const networkOf = (p: Preset): unknown => p.config.network;
+/** The U-Net's preset: the one the inference presets go with. */
+const unetPreset = trainPresets.find((p) => networkOf(p) === 'unet') as Preset;
 const inferencePresets = presets.filter((p) => p.type === 'inference');
 const modeName = (p: Preset): unknown => (p.config.mode as Record<string, unknown> | undefined)?.name;
 
@@ -64,30 +68,46 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
     expect(new Set(presets.map((p) => p.title)).size).toBe(presets.length);
   });
 
-  it('has one train preset and one inference preset per mode', () => {
-    expect(trainPresets).toHaveLength(1);
+  it('has one train preset per network trained through train.py on images, and one inference preset per mode', () => {
+    expect(trainPresets.map(networkOf)).toEqual(['unet', 'clicks']);
     expect(inferencePresets.map(modeName).sort()).toEqual([...MODE_NAMES].sort());
   });
 
-  it('the train preset is valid, with the U-Net settings, and shows every option (nothing left to defaults)', () => {
-    const preset = trainPresets[0] as Preset;
-    const resolved = resolveTrainConfig(preset.config, {
+  it('the U-Net train preset is valid, with the U-Net settings, and shows every option (nothing left to defaults)', () => {
+    const resolved = resolveTrainConfig(unetPreset.config, {
       file: 'predefined_run_configs.json',
       customModelSchema: UNET_SETTINGS_SCHEMA,
     });
-    expect(resolved).toEqual(preset.config);
+    expect(resolved).toEqual(unetPreset.config);
     const settings = parseUnetSettings(resolved.custom_model_config);
     const stride = 2 ** settings.depth;
     expect([resolved.input_size.width % stride, resolved.input_size.height % stride]).toEqual([0, 0]);
   });
 
-  it('the train preset is valid as the entry point resolves it, with the network schema it ships', () => {
-    // src/train.ts resolves with the schema of the network the config names; none would accept any object.
-    const preset = trainPresets[0] as Preset;
-    expect(customModelSchemaOf(preset.config as Record<string, never>)).toBe(UNET_SETTINGS_SCHEMA);
-    expect(resolveTrainConfig(preset.config, { customModelSchema: customModelSchemaOf })).toEqual(
-      preset.config,
-    );
+  it.each(trainPresets.map((p) => [networkOf(p), p] as const))(
+    'the %s train preset is valid as the entry point resolves it, with the network schema it ships, every option shown',
+    (name, preset) => {
+      // src/train.ts resolves with the schema of the network the config names; none would accept any object.
+      const schema = name === 'unet' ? UNET_SETTINGS_SCHEMA : clicksNetwork.settingsSchema;
+      expect(customModelSchemaOf(preset.config as Record<string, never>)).toBe(schema);
+      const resolved = resolveTrainConfig(preset.config, { customModelSchema: customModelSchemaOf });
+      // null switches a special class off, and the resolved config leaves it out (train-config.ts).
+      const special = Object.entries(preset.config.special_classes as Record<string, unknown>);
+      const switchedOn = Object.fromEntries(special.filter(([, v]) => v !== null));
+      expect(resolved).toEqual({ ...preset.config, special_classes: switchedOn });
+      const { depth } = parseUnetSettings(resolved.custom_model_config);
+      expect([resolved.input_size.width % 2 ** depth, resolved.input_size.height % 2 ** depth]).toEqual([
+        0, 0,
+      ]);
+    },
+  );
+
+  it('the click preset says what it costs, and keeps validation bounded', () => {
+    const preset = trainPresets.find((p) => networkOf(p) === 'clicks') as Preset;
+    expect(preset.title).toMatch(/\d+ min .* on 2 CPU cores/);
+    const resolved = resolveTrainConfig(preset.config, { customModelSchema: customModelSchemaOf });
+    expect(resolved.special_classes).toEqual({});
+    expect(resolved.clicks.val_objects_per_image).toBeGreaterThanOrEqual(1);
   });
 
   it.each(inferencePresets.map((p) => [modeName(p), p] as const))(
@@ -105,7 +125,7 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
   );
 
   it('the sliding windows have the training input size and an overlap smaller than the window', () => {
-    const train = resolveTrainConfig((trainPresets[0] as Preset).config, {
+    const train = resolveTrainConfig(unetPreset.config, {
       customModelSchema: UNET_SETTINGS_SCHEMA,
     });
     const preset = inferencePresets.find((p) => modeName(p) === 'sliding_window') as Preset;
@@ -122,7 +142,7 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
     expect(() =>
       resolveInferenceConfig({ ...preset.config, mode: { ...mode, save_probabilites: true } }),
     ).toThrow(/save_probabilites/);
-    const train = (trainPresets[0] as Preset).config;
+    const train = unetPreset.config;
     expect(() =>
       resolveTrainConfig(
         { ...train, input_size: { width: 100, height: 128 } },

@@ -52,6 +52,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
         val_clips: 8,
         val_frames: 20,
       },
+      clicks: { val_objects_per_image: 8 },
     });
   });
 

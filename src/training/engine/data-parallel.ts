@@ -6,15 +6,14 @@
  * replica computes with identical weights. The arithmetic is the in-process engine's with as many
  * micro-batches as shards (same shards, same combination order).
  */
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { deserializeError } from '../../errors';
+import { compiledScript } from '../../threads/script';
+import { WorkerChannel } from '../../threads/channel';
+import type { ReplyOf } from '../../threads/protocol';
 import { checkBatch, prepareLabels, splitBatch } from './batch';
 import { averageStatistics } from './combine';
 import { AdamEngine, finishTrainStep } from './step';
-import type { FromWorker, ReplicaSpec, ToWorker } from './messages';
+import type { EngineProtocol, ReplicaSpec } from './messages';
 import { Replica, type ShardGradients } from './replica';
 import {
   lossOptions,
@@ -42,83 +41,18 @@ export interface DataParallelEngineOptions extends LossOptions {
   closeTimeoutMs?: number;
 }
 
-type Reply = Exclude<FromWorker, { kind: 'failed' }>;
-
-/** One worker thread and its pending requests. */
-class WorkerLink {
-  private readonly pending = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
-  private failure: Error | undefined;
-  private readonly exited: Promise<number>;
-  needsWeights = false;
-  /** The thread's exit code once it has exited (0: it closed cleanly; 1: terminated). */
-  exitCode: number | null = null;
-
-  constructor(
-    readonly index: number,
-    readonly worker: Worker,
-  ) {
-    worker.on('message', (msg: FromWorker) => this.onMessage(msg));
-    worker.on('error', (e: Error) =>
-      this.fail(new Error(`worker ${index} crashed: ${e.message}`, { cause: e })),
-    );
-    this.exited = new Promise((resolve) => {
-      worker.on('exit', (code) => {
-        this.exitCode = code;
-        this.fail(new Error(`worker ${index} exited (code ${code})`));
-        resolve(code);
-      });
-    });
-  }
-
-  request(msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<Reply> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = msg.kind === 'init' ? 0 : 'id' in msg ? msg.id : 0;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(msg, transfer);
-    });
-  }
-
-  newId(): number {
-    return this.nextId++;
-  }
-
-  async close(timeoutMs: number): Promise<void> {
-    this.failure ??= new Error(`worker ${this.index} was closed`);
-    this.worker.postMessage({ kind: 'close' } satisfies ToWorker);
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-    if ((await Promise.race([this.exited, timer])) === 'timeout') await this.worker.terminate();
-  }
-
-  terminate(): Promise<number> {
-    this.failure ??= new Error(`worker ${this.index} was terminated`);
-    return this.worker.terminate();
-  }
-
-  private onMessage(msg: FromWorker): void {
-    const waiter = this.pending.get(msg.id);
-    if (waiter === undefined) return;
-    this.pending.delete(msg.id);
-    if (msg.kind === 'failed') waiter.reject(deserializeError(msg.error, `worker ${this.index}`));
-    else waiter.resolve(msg);
-  }
-
-  private fail(e: Error): void {
-    this.failure ??= e;
-    for (const w of this.pending.values()) w.reject(e);
-    this.pending.clear();
-  }
+/** One worker thread, and whether its replica's weights are stale (Adam has stepped since it last took them). */
+interface WorkerLink {
+  readonly channel: WorkerChannel<EngineProtocol>;
+  needsWeights: boolean;
 }
 
-/** The compiled worker next to this module, or under dist/ when this module runs from TypeScript sources. */
+/** The compiled worker (found under dist/ when this module runs from TypeScript sources). */
 export function defaultWorkerScript(): string {
-  const here = path.join(__dirname, 'worker.js');
-  if (existsSync(here)) return here;
-  const built = path.resolve(__dirname, '../../../dist/src/training/engine/worker.js');
-  if (existsSync(built)) return built;
+  const script = compiledScript('src/training/engine/worker');
+  if (script !== null) return script;
   throw new Error(
-    `the engine's worker script is not built (looked for ${here} and ${built}): run npm run build`,
+    `the engine's worker script is not built (looked for dist/src/training/engine/worker.js): run npm run build`,
   );
 }
 
@@ -139,11 +73,8 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     private readonly links: WorkerLink[],
   ) {
     super(replica, opts.optimizer ?? tf.train.adam(opts.learningRate));
-    this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.description = `data-parallel (main thread + ${links.length} worker${links.length > 1 ? 's' : ''})`;
   }
-
-  private readonly closeTimeoutMs: number;
 
   /** Starts the workers, builds their replicas and copies the main model's weights into them. */
   static async create(opts: DataParallelEngineOptions): Promise<DataParallelEngine> {
@@ -155,16 +86,27 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     const script = opts.workerScript ?? defaultWorkerScript();
     const weights = replica.readWeights();
     const backend = opts.backend ?? currentBackendChoice();
-    const links = Array.from({ length: opts.workers }, (_, i) => new WorkerLink(i + 1, new Worker(script)));
     const started = await Promise.allSettled(
-      links.map((l) => l.request({ kind: 'init', spec: opts.replica, loss, backend, weights })),
+      Array.from({ length: opts.workers }, (_, i) =>
+        WorkerChannel.start<EngineProtocol>({
+          script,
+          name: `worker ${i + 1}`,
+          init: { spec: opts.replica, loss, backend, weights },
+          closeTimeoutMs: opts.closeTimeoutMs ?? 5000,
+        }),
+      ),
     );
+    const channels = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
-      await Promise.all(links.map((l) => l.terminate()));
+      await Promise.all(channels.map((c) => c.terminate()));
       throw failed.reason;
     }
-    return new DataParallelEngine(opts, replica, links);
+    return new DataParallelEngine(
+      opts,
+      replica,
+      channels.map((channel) => ({ channel, needsWeights: false })),
+    );
   }
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
@@ -183,7 +125,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
       local.push(this.replica.trainShard(shards[0]));
       const ownStats = snapshot !== undefined ? this.replica.readNonTrainable() : undefined;
       const t2 = performance.now();
-      const replies = (await this.collect(remote)) as Extract<Reply, { kind: 'trained' }>[];
+      const replies = await Promise.all(remote);
       const t3 = performance.now();
       const fromWorkers = replies.map((r) => ({
         grads: r.grads?.map((g, i) => tf.tensor(g, vars[i].shape, 'float32')) ?? null,
@@ -221,7 +163,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     const remote = shards.slice(1).map((shard, i) => this.send(i, 'eval', shard, weights));
     try {
       const own = this.replica.evalShard(shards[0]);
-      const replies = (await this.collect(remote)) as Extract<Reply, { kind: 'evaluated' }>[];
+      const replies = await Promise.all(remote);
       const all = [own, ...replies];
       const pixels = all.reduce((a, r) => a + r.count, 0);
       const confusion = new Float64Array(own.confusion.length);
@@ -244,7 +186,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all(this.links.map((l) => l.close(this.closeTimeoutMs)));
+    await Promise.all(this.links.map((l) => l.channel.close()));
     this.optimizer.dispose();
   }
 
@@ -255,23 +197,14 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
   async workerWeights(): Promise<Float32Array[][]> {
     this.assertUsable();
     const weights = this.weightsForWorkers(this.links.length);
-    const replies = await Promise.all(
-      this.links.map((link) => {
-        const withWeights = link.needsWeights ? weights : undefined;
-        link.needsWeights = false;
-        return link.request({
-          kind: 'read-weights',
-          id: link.newId(),
-          ...(withWeights ? { weights: withWeights } : {}),
-        });
-      }),
+    return Promise.all(
+      this.links.map((link) => link.channel.request('read-weights', this.stale(link, weights))),
     );
-    return replies.map((r) => (r as Extract<Reply, { kind: 'weights' }>).weights);
   }
 
   /** Exit codes of the worker threads (null while running). */
   workerExitCodes(): (number | null)[] {
-    return this.links.map((l) => l.exitCode);
+    return this.links.map((l) => l.channel.exitCode);
   }
 
   /** The main model's weights, read once, if any of the first `count` workers has stale ones. */
@@ -279,22 +212,25 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     return this.links.slice(0, count).some((l) => l.needsWeights) ? this.replica.readWeights() : undefined;
   }
 
-  private send(
-    i: number,
-    kind: 'train' | 'eval',
-    shard: Batch,
-    weights: Float32Array[] | undefined,
-  ): Promise<Reply> {
-    const link = this.links[i];
+  /** `weights` for a request to `link` if its replica's are stale (then no longer). */
+  private stale(link: WorkerLink, weights: Float32Array[] | undefined): { weights?: Float32Array[] } {
     const withWeights = link.needsWeights ? weights : undefined;
     link.needsWeights = false;
-    const msg: ToWorker = { kind, id: link.newId(), shard, ...(withWeights ? { weights: withWeights } : {}) };
-    // The shard's buffers are fresh copies: hand them over instead of cloning them.
-    return link.request(msg, [shard.x.buffer as ArrayBuffer, shard.y.buffer as ArrayBuffer]);
+    return withWeights ? { weights: withWeights } : {};
   }
 
-  private async collect(remote: Promise<Reply>[]): Promise<Reply[]> {
-    return Promise.all(remote);
+  private send<K extends 'train' | 'eval'>(
+    i: number,
+    kind: K,
+    shard: Batch,
+    weights: Float32Array[] | undefined,
+  ): Promise<ReplyOf<EngineProtocol, K>> {
+    const link = this.links[i];
+    // The shard's buffers are fresh copies: hand them over instead of cloning them.
+    return link.channel.request(kind, { shard, ...this.stale(link, weights) }, [
+      shard.x.buffer as ArrayBuffer,
+      shard.y.buffer as ArrayBuffer,
+    ]);
   }
 
   private markBroken(e: unknown): unknown {

@@ -3,91 +3,54 @@
  * the replica from a plugin module path (the runtime never imports a concrete network), takes the main
  * thread's weights, and answers train/eval requests for shards, in order.
  */
-import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/select';
-import { serializeError } from '../../errors';
 import { loadNetworkPlugin } from '../../network/load-plugin';
-import type { FromWorker, ToWorker } from './messages';
+import { serveChannel, transfer } from '../../threads/serve';
+import type { EngineProtocol } from './messages';
 import { copyData, Replica } from './replica';
 
-if (parentPort === null) throw new Error('worker.ts must run in a worker thread');
-const port = parentPort;
-let replica: Replica | undefined;
-let queue: Promise<void> = Promise.resolve();
-
-function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+/** The replica, with the weights sent along a request if any. */
+function withWeights(r: Replica, weights: Float32Array[] | undefined): Replica {
+  if (weights !== undefined) r.writeWeights(weights);
+  return r;
 }
 
-function live(): Replica {
-  if (replica === undefined) throw new Error('the worker got a request before init');
-  return replica;
-}
-
-async function handle(msg: ToWorker): Promise<void> {
-  switch (msg.kind) {
-    case 'init': {
-      const backend = await initBackend({ force: msg.backend, env: {} });
-      const network = loadNetworkPlugin(msg.spec.pluginModule);
-      const model = network.build(msg.spec.buildOptions);
-      replica = new Replica(model, msg.loss);
-      replica.writeWeights(msg.weights);
-      send({ kind: 'ready', id: 0, backend: backend.name });
-      return;
-    }
-    case 'train': {
-      const r = live();
-      if (msg.weights !== undefined) r.writeWeights(msg.weights);
-      const out = r.trainShard(msg.shard);
+serveChannel<EngineProtocol, Replica>({
+  async start({ spec, loss, backend, weights }) {
+    const chosen = await initBackend({ force: backend, env: {} });
+    const network = loadNetworkPlugin(spec.pluginModule);
+    const replica = new Replica(network.build(spec.buildOptions), loss);
+    replica.writeWeights(weights);
+    return { state: replica, ready: { backend: chosen.name } };
+  },
+  handlers: {
+    train(replica, { shard, weights }) {
+      const r = withWeights(replica, weights);
+      const out = r.trainShard(shard);
       const grads = out.grads?.map(copyData) ?? null;
       out.grads?.forEach((g) => g.dispose());
       const stats = r.readNonTrainable();
       const buffers = [...(grads ?? []), ...stats].map((a) => a.buffer as ArrayBuffer);
-      send(
-        {
-          kind: 'trained',
-          id: msg.id,
-          grads,
-          loss: out.loss,
-          correct: out.correct,
-          count: out.count,
-          weight: out.weight,
-          stats,
-        },
+      return transfer(
+        { grads, loss: out.loss, correct: out.correct, count: out.count, weight: out.weight, stats },
         buffers,
       );
-      return;
-    }
-    case 'eval': {
-      const r = live();
-      if (msg.weights !== undefined) r.writeWeights(msg.weights);
-      const out = r.evalShard(msg.shard);
-      send({ kind: 'evaluated', id: msg.id, ...out }, [out.confusion.buffer as ArrayBuffer]);
-      return;
-    }
-    case 'read-weights': {
-      const r = live();
-      if (msg.weights !== undefined) r.writeWeights(msg.weights);
-      const weights = r.readWeights();
-      send(
-        { kind: 'weights', id: msg.id, weights },
-        weights.map((w) => w.buffer as ArrayBuffer),
+    },
+    eval(replica, { shard, weights }) {
+      const out = withWeights(replica, weights).evalShard(shard);
+      return transfer(out, [out.confusion.buffer as ArrayBuffer]);
+    },
+    'read-weights'(replica, { weights }) {
+      const read = withWeights(replica, weights).readWeights();
+      return transfer(
+        read,
+        read.map((w) => w.buffer as ArrayBuffer),
       );
-      return;
-    }
-    case 'close':
-      replica?.model.dispose();
-      tf.disposeVariables();
-      // Ends this thread only (process.exit in a worker stops the worker, not the process).
-      process.exit(0);
-  }
-}
-
-port.on('message', (msg: ToWorker) => {
-  queue = queue.then(() =>
-    handle(msg).catch((e: unknown) => {
-      send({ kind: 'failed', id: 'id' in msg ? msg.id : 0, error: serializeError(e) });
-    }),
-  );
+    },
+  },
+  close(replica) {
+    replica?.model.dispose();
+    tf.disposeVariables();
+  },
 });
