@@ -11,7 +11,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { modelError } from '../errors';
 import { GraphBuilder, OPSET, type Dim, type ValueInfo } from './graph-builder';
 import { readLayerGraph, type GraphNode, type LayerGraph, type Shape } from './layer-graph';
-import { canFoldBatchNormInto, CONVERTERS, readBatchNorm, type ConvertContext } from './layer-converters';
+import { canFoldBatchNormInto, CONVERTERS, type ConvertContext } from './layer-converters';
+import { NCHW_TO_NHWC, NHWC_TO_NCHW, readBatchNorm } from './lowering';
 import type { BatchNormParams } from './tensor-math';
 import { modelWeightsHash, WEIGHTS_HASH_KEY } from './weights-hash';
 
@@ -91,7 +92,7 @@ export function exportLayerGraph(graph: LayerGraph, options: OnnxExportOptions =
     const node = byId.get(id) as GraphNode;
     const nhwc = requireRank4(node, node.outputShape);
     const nchw = b.fresh(`${node.layerName}/nchw`);
-    b.node('Transpose', [inputNames[i]], [nchw], { perm: [0, 3, 1, 2] });
+    b.node('Transpose', [inputNames[i]], [nchw], { perm: NHWC_TO_NCHW });
     onnxName.set(id, nchw);
     return { name: inputNames[i], dims: dims(nhwc) };
   });
@@ -159,12 +160,12 @@ function emitNhwcOutput(b: GraphBuilder, value: string, name: string): void {
     producer.output?.length !== 1 ||
     typeof x !== 'string'
   ) {
-    b.node('Transpose', [value], [name], { perm: [0, 2, 3, 1] });
+    b.node('Transpose', [value], [name], { perm: NCHW_TO_NHWC });
     return;
   }
   b.remove(producer);
   const nhwc = b.fresh(`${value}/nhwc`);
-  b.node('Transpose', [x], [nhwc], { perm: [0, 2, 3, 1] });
+  b.node('Transpose', [x], [nhwc], { perm: NCHW_TO_NHWC });
   b.node('Softmax', [nhwc], [name], { axis: -1 }, producer.name ?? undefined);
 }
 

@@ -13,26 +13,35 @@
  * The same builder makes the validation graph (`mode: 'eval'`): the forward pass in inference mode, BatchNorm on
  * its moving statistics (inputs as well), with `loss_sum` and the arg-max class per pixel as outputs.
  *
+ * Each layer's forward nodes come from the lowering the exporter uses too (lowering.ts), fed with the weights as
+ * graph inputs; what is this file's own is the backward pass beside each call, BatchNorm on batch statistics,
+ * and the loss.
+ *
  * Supported: the layers our networks train with (Conv2D stride 1, Conv2DTranspose with kernel == stride,
  * BatchNormalization on channels, ReLU, MaxPooling2D with pool == stride, Concatenate) and a softmax output.
  * Anything else is an `unsupported` error naming the layer; the caller then trains with tfjs.
  */
 import { onnx } from 'onnx-proto';
-import {
-  readActivation,
-  readBool,
-  readChoice,
-  readNumber,
-  readOptionalNumber,
-  readPair,
-  requireChannelsLast,
-  requireWeight,
-  unsupported,
-} from './config-read';
+import { readActivation, readBool, readOptionalNumber, requireWeight, unsupported } from './config-read';
 import { GraphBuilder } from './graph-builder';
 import type { GraphNode, LayerGraph } from './layer-graph';
-import { readBatchNorm, nchwAxis } from './layer-converters';
-import { tfSamePads } from './padding';
+import {
+  concatAxis,
+  isChannelSoftmax,
+  lowerActivation,
+  lowerBatchNormalization,
+  lowerConcatenate,
+  lowerConv2D,
+  lowerConv2DTranspose,
+  lowerMaxPooling2D,
+  lowerReLU,
+  NHWC_TO_NCHW,
+  readBatchNorm,
+  readConvTransposeWindow,
+  readConvWindow,
+  readPoolWindow,
+  TFJS_KERNEL_TO_ONNX,
+} from './lowering';
 
 export interface TrainableInput {
   /** Graph input name, `<layer>/<weight>`. */
@@ -260,7 +269,7 @@ class TrainingGraphBuilder {
 
   private forward(node: GraphNode): void {
     if (node.id === this.graph.inputs[0]) {
-      this.names.set(node.id, this.op('Transpose', [TRAINING_INPUTS.x], 'x_nchw', { perm: [0, 3, 1, 2] }));
+      this.names.set(node.id, this.op('Transpose', [TRAINING_INPUTS.x], 'x_nchw', { perm: NHWC_TO_NCHW }));
       return;
     }
     switch (node.className) {
@@ -270,13 +279,15 @@ class TrainingGraphBuilder {
         return this.conv2dTranspose(node);
       case 'BatchNormalization':
         return this.batchNorm(node);
-      case 'Activation':
-        return this.activation(node, readActivation(node));
+      case 'Activation': {
+        const activation = readActivation(node);
+        return this.activation(node, activation, (x, y) => lowerActivation(this.b, node, x, activation, y));
+      }
       case 'ReLU':
         if (readOptionalNumber(node, 'maxValue') !== null) {
           throw unsupported(node, 'a capped ReLU is trained by the tfjs engine only', 'maxValue');
         }
-        return this.activation(node, 'relu');
+        return this.activation(node, 'relu', (x, y) => lowerReLU(this.b, node, x, y));
       case 'MaxPooling2D':
         return this.maxPool(node);
       case 'Concatenate':
@@ -286,11 +297,15 @@ class TrainingGraphBuilder {
     }
   }
 
-  /** relu or linear after a conv; returns the activated name and registers nothing (the caller does). */
-  private applyActivation(node: GraphNode, z: string, activation: string): string {
-    if (activation === 'linear') return z;
-    if (activation === 'relu') return this.op('Relu', [z], `${node.layerName}/relu`);
-    throw unsupported(node, `activation "${activation}" is trained by the tfjs engine only`, 'activation');
+  /**
+   * A fresh name for the output of `activation` (relu or linear, the ones with a backward pass here):
+   * `<layer>/relu`, or `<layer>/<linearBase>` when linear.
+   */
+  private activated(node: GraphNode, activation: string, linearBase: string): string {
+    if (activation !== 'linear' && activation !== 'relu') {
+      throw unsupported(node, `activation "${activation}" is trained by the tfjs engine only`, 'activation');
+    }
+    return this.b.fresh(`${node.layerName}/${activation === 'linear' ? linearBase : 'relu'}`);
   }
 
   /** The gradient before a relu/linear activation, given the gradient after it and its output. */
@@ -306,37 +321,31 @@ class TrainingGraphBuilder {
   }
 
   private conv2d(node: GraphNode): void {
-    requireChannelsLast(node);
-    const [kh, kw] = readPair(node, 'kernelSize');
-    const strides = readPair(node, 'strides', [1, 1]);
-    const dilation = readPair(node, 'dilationRate', [1, 1]);
-    if (strides.some((s) => s !== 1) || dilation.some((d) => d !== 1)) {
+    const window = readConvWindow(node);
+    const [kh, kw] = window.kernel;
+    if (window.strides.some((s) => s !== 1) || window.dilation.some((d) => d !== 1)) {
       throw unsupported(
         node,
         'strided or dilated convolutions are trained by the tfjs engine only',
         'strides',
       );
     }
-    const padding = readChoice(node, 'padding', ['same', 'valid'], 'valid');
-    const [pt, pb] = padPair(padding, kh);
-    const [pl, pr] = padPair(padding, kw);
+    if (window.pads === null) throw new Error('stride-1 padding never depends on the input size');
+    const pads = window.pads;
+    const [pt, pl, pb, pr] = pads;
     const [, h, w, ci] = node.inputShapes[0];
     const [, ho, wo, co] = node.outputShape;
     if (h === null || w === null || ci === null || ho === null || wo === null || co === null) {
       throw unsupported(node, 'the training engine needs fixed sizes');
     }
     const base = node.layerName;
+    const activation = readActivation(node);
     const kernel = this.weightInput(node, 'kernel');
     const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
-    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: [3, 2, 0, 1] }); // [co,ci,kh,kw]
+    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [co,ci,kh,kw]
     const x = this.name(node.inputs[0]);
-    const pads = [pt, pl, pb, pr];
-    const z = this.op('Conv', bias === null ? [x, weight] : [x, weight, bias], `${base}/conv`, {
-      kernel_shape: [kh, kw],
-      pads,
-    });
-    const activation = readActivation(node);
-    const y = this.applyActivation(node, z, activation);
+    const y = this.activated(node, activation, 'conv');
+    lowerConv2D(this.b, node, { x, weight, bias }, y);
     this.names.set(node.id, y);
     const needsInputGrad = node.inputs[0] !== this.graph.inputs[0];
     this.backward.set(node.id, (gy) => {
@@ -409,10 +418,8 @@ class TrainingGraphBuilder {
   }
 
   private conv2dTranspose(node: GraphNode): void {
-    requireChannelsLast(node);
-    const [kh, kw] = readPair(node, 'kernelSize');
-    const strides = readPair(node, 'strides', [1, 1]);
-    const dilation = readPair(node, 'dilationRate', [1, 1]);
+    const { kernel: size, strides, dilation } = readConvTransposeWindow(node);
+    const [kh, kw] = size;
     if (kh !== strides[0] || kw !== strides[1] || dilation.some((d) => d !== 1)) {
       throw unsupported(
         node,
@@ -426,16 +433,13 @@ class TrainingGraphBuilder {
       throw unsupported(node, 'the training engine needs fixed sizes');
     }
     const base = node.layerName;
+    const activation = readActivation(node);
     const kernel = this.weightInput(node, 'kernel'); // tfjs [kh, kw, co, ci]
     const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
-    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: [3, 2, 0, 1] }); // [ci,co,kh,kw]
+    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [ci,co,kh,kw]
     const x = this.name(node.inputs[0]);
-    const z = this.op('ConvTranspose', bias === null ? [x, weight] : [x, weight, bias], `${base}/deconv`, {
-      kernel_shape: [kh, kw],
-      strides,
-    });
-    const activation = readActivation(node);
-    const y = this.applyActivation(node, z, activation);
+    const y = this.activated(node, activation, 'deconv');
+    lowerConv2DTranspose(this.b, node, { x, weight, bias }, y);
     this.names.set(node.id, y);
     this.backward.set(node.id, (gy) => {
       const gz = this.activationGrad(node, y, gy, activation);
@@ -481,23 +485,41 @@ class TrainingGraphBuilder {
     });
   }
 
+  /**
+   * Evaluation normalises with the moving statistics: the exporter's inference-mode lowering, with the
+   * statistics as graph inputs too. Training normalises with the batch's statistics, written out here because
+   * its backward pass reads the pieces (and ONNX's BatchNormalization has no training mode before opset 14).
+   */
   private batchNorm(node: GraphNode): void {
     const p = readBatchNorm(node); // checks the axis
     const base = node.layerName;
     const channels = p.movingMean.length;
+    if (this.mode === 'eval') {
+      const t = {
+        x: this.name(node.inputs[0]),
+        gamma:
+          p.gamma !== null
+            ? this.weightInput(node, 'gamma')
+            : this.b.floatConst(`${base}/gamma`, [channels], new Float32Array(channels).fill(1)),
+        beta:
+          p.beta !== null
+            ? this.weightInput(node, 'beta')
+            : this.b.floatConst(`${base}/beta`, [channels], new Float32Array(channels)),
+        mean: this.weightInput(node, 'moving_mean'),
+        variance: this.weightInput(node, 'moving_variance'),
+      };
+      const y = this.b.fresh(`${base}/bn`);
+      lowerBatchNormalization(this.b, node, t, y);
+      this.names.set(node.id, y);
+      return;
+    }
     const cshape = this.ints(`${base}/c_shape`, [1, channels, 1, 1]);
     const gammaIn = p.gamma !== null ? this.weightInput(node, 'gamma') : null;
     const betaIn = p.beta !== null ? this.weightInput(node, 'beta') : null;
     const x = this.name(node.inputs[0]);
-    const inference = this.mode === 'eval';
-    // Training normalises with the batch's statistics, evaluation with the moving ones (inputs too).
-    const mean = inference
-      ? this.op('Reshape', [this.weightInput(node, 'moving_mean'), cshape], `${base}/moving_mean4`)
-      : this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
+    const mean = this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
     const xc = this.op('Sub', [x, mean], `${base}/centred`);
-    const variance = inference
-      ? this.op('Reshape', [this.weightInput(node, 'moving_variance'), cshape], `${base}/moving_var4`)
-      : this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
+    const variance = this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
     const eps = this.b.floatConst(`${base}/epsilon`, [], Float32Array.of(p.epsilon));
     const inv = this.op(
       'Reciprocal',
@@ -512,7 +534,6 @@ class TrainingGraphBuilder {
         ? this.op('Add', [scaled, this.op('Reshape', [betaIn, cshape], `${base}/beta4`)], `${base}/bn`)
         : scaled;
     this.names.set(node.id, y);
-    if (inference) return;
     const flat = this.ints(`${base}/flat`, [channels]);
     const meanOut = this.b.reserve(`${base}/batch_mean`);
     const varOut = this.b.reserve(`${base}/batch_variance`);
@@ -544,28 +565,16 @@ class TrainingGraphBuilder {
     });
   }
 
-  private activation(node: GraphNode, activation: string): void {
-    const x = this.name(node.inputs[0]);
-    const y =
-      activation === 'linear'
-        ? x
-        : activation === 'relu'
-          ? this.op('Relu', [x], `${node.layerName}/relu`)
-          : (() => {
-              throw unsupported(
-                node,
-                `activation "${activation}" is trained by the tfjs engine only`,
-                'activation',
-              );
-            })();
+  /** An activation layer: `lower` writes `y` from `x` (the shared lowering); the backward is relu's or linear's. */
+  private activation(node: GraphNode, activation: string, lower: (x: string, y: string) => void): void {
+    const y = this.activated(node, activation, 'linear');
+    lower(this.name(node.inputs[0]), y);
     this.names.set(node.id, y);
     this.backward.set(node.id, (gy) => [this.activationGrad(node, y, gy, activation)]);
   }
 
   private maxPool(node: GraphNode): void {
-    requireChannelsLast(node);
-    const pool = readPair(node, 'poolSize', [2, 2]);
-    const strides = readPair(node, 'strides', pool);
+    const { kernel: pool, strides } = readPoolWindow(node);
     const [, h, w] = node.inputShapes[0];
     if (
       pool[0] !== strides[0] ||
@@ -585,7 +594,7 @@ class TrainingGraphBuilder {
     const x = this.name(node.inputs[0]);
     const y = this.b.fresh(`${base}/pool`);
     const indices = this.b.fresh(`${base}/argmax`);
-    this.b.node('MaxPool', [x], [y, indices], { kernel_shape: pool, strides });
+    lowerMaxPooling2D(this.b, node, x, [y, indices]);
     this.names.set(node.id, y);
     this.backward.set(node.id, (gy) => {
       // The gradient goes to the window's first maximum, as tfjs's MaxPoolGrad does; indices are flat NCHW.
@@ -611,20 +620,19 @@ class TrainingGraphBuilder {
   }
 
   private concat(node: GraphNode): void {
-    const axis = nchwAxis(node, readNumber(node, 'axis', -1), 'axis');
-    if (axis !== 1) throw unsupported(node, 'only channel concatenation trains on onnxruntime', 'axis');
+    if (concatAxis(node) !== 1)
+      throw unsupported(node, 'only channel concatenation trains on onnxruntime', 'axis');
     const sizes = node.inputShapes.map((s) => s[3]);
     if (sizes.some((s) => s === null)) throw unsupported(node, 'the training engine needs fixed sizes');
     const base = node.layerName;
-    this.names.set(
-      node.id,
-      this.op(
-        'Concat',
-        node.inputs.map((i) => this.name(i)),
-        `${base}/concat`,
-        { axis: 1 },
-      ),
+    const y = this.b.fresh(`${base}/concat`);
+    lowerConcatenate(
+      this.b,
+      node,
+      node.inputs.map((i) => this.name(i)),
+      y,
     );
+    this.names.set(node.id, y);
     this.backward.set(node.id, (gy) => {
       const outs = node.inputs.map(() => this.b.fresh(`${base}/x_grad`));
       this.b.node('Split', [gy, this.ints(`${base}/split`, sizes as number[])], outs, { axis: 1 });
@@ -659,19 +667,9 @@ class TrainingGraphBuilder {
   }
 }
 
-function padPair(padding: 'same' | 'valid', kernel: number): [number, number] {
-  if (padding === 'valid') return [0, 0];
-  const p = tfSamePads(null, { kernel, stride: 1, dilation: 1 });
-  if (p === null) throw new Error('stride-1 padding never depends on the input size');
-  return [p.begin, p.end];
-}
-
 /** The id of the logits feeding the model's softmax output, or an error saying the output is not one. */
 function softmaxInput(last: GraphNode): string {
-  const isSoftmax =
-    (last.className === 'Activation' && readActivation(last) === 'softmax') ||
-    (last.className === 'Softmax' && [-1, 3].includes(Number(last.config['axis'])));
-  if (!isSoftmax || last.inputs.length !== 1) {
+  if (!isChannelSoftmax(last) || last.inputs.length !== 1) {
     throw unsupported(last, 'the onnxruntime training engine needs a network that ends in a channel softmax');
   }
   return last.inputs[0];
