@@ -488,7 +488,7 @@ class TrainingGraphBuilder {
   /**
    * Evaluation normalises with the moving statistics: the exporter's inference-mode lowering, with the
    * statistics as graph inputs too. Training normalises with the batch's statistics, written out here because
-   * its backward pass reads the pieces (and ONNX's BatchNormalization has no training mode before opset 14).
+   * its backward pass reads the pieces (xhat, 1/std) and its outputs give tfjs the batch's mean and variance.
    */
   private batchNorm(node: GraphNode): void {
     const p = readBatchNorm(node); // checks the axis
