@@ -25,8 +25,12 @@ export interface AdamStateJson {
   /** beta1^t and beta2^t exactly as the optimizer held them (restoring them from t would round differently). */
   acc_beta1: number;
   acc_beta2: number;
-  /** Where the moments are: `weights.bin`, group `optimizer`, this many tensors (iterations, m and v). */
-  moments: { file: string; group: string; tensors: number };
+  /**
+   * Where the moments are: `weights.bin`, group `optimizer`, this many tensors (iterations, m and v). With
+   * `folders` (the tracker: `encoder`, `decoder`), each of those sub-folders' weights.bin holds the moments of its
+   * own model's weights, stepped by its own Adam with the counters above (all equal); `tensors` counts them all.
+   */
+  moments: { file: string; group: string; tensors: number; folders?: string[] };
 }
 
 /** The data order's position in the epoch in progress (training fold). */
@@ -66,7 +70,12 @@ export interface TrainingStateJson {
   /** How each random stream of the run is drawn, for people: each is a function of the position above. */
   random_streams: Record<string, string>;
   /** Validations done (the planner's count) and the lowest val loss so far (null: none yet). */
-  validation: { performed: number; best_loss: number | null };
+  validation: {
+    performed: number;
+    best_loss: number | null;
+    /** For a run whose best checkpoint is the highest score rather than the lowest loss (the tracker's J&F). */
+    best_score?: { metric: string; value: number };
+  };
   /** What trained it, for people. */
   engine: string;
 }
@@ -133,6 +142,11 @@ export function parseTrainingState(text: string, file: string): TrainingStateJso
   if (best !== null && !(typeof best === 'number' && Number.isFinite(best))) {
     fail('validation.best_loss', 'must be a finite number or null');
   }
+  const folders = moments.folders;
+  if (folders !== undefined && !(Array.isArray(folders) && folders.every((f) => typeof f === 'string'))) {
+    fail('optimizer.moments.folders', 'must be a list of folder names');
+  }
+  const score = validation.best_score === undefined ? undefined : obj(validation.best_score, 'validation.best_score');
   const state: TrainingStateJson = {
     format: TRAINING_STATE_FORMAT,
     version: TRAINING_STATE_VERSION,
@@ -156,6 +170,7 @@ export function parseTrainingState(text: string, file: string): TrainingStateJso
         file: str(moments, 'file', 'optimizer.moments.'),
         group: str(moments, 'group', 'optimizer.moments.'),
         tensors: natural(moments, 'tensors', 'optimizer.moments.'),
+        ...(folders === undefined ? {} : { folders: folders as string[] }),
       },
     },
     data: {
@@ -172,6 +187,14 @@ export function parseTrainingState(text: string, file: string): TrainingStateJso
     validation: {
       performed: natural(validation, 'performed', 'validation.'),
       best_loss: best as number | null,
+      ...(score === undefined
+        ? {}
+        : {
+            best_score: {
+              metric: str(score, 'metric', 'validation.best_score.'),
+              value: num(score, 'value', 'validation.best_score.'),
+            },
+          }),
     },
     engine: typeof root.engine === 'string' ? root.engine : '',
   };

@@ -18,7 +18,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { configError, modelError } from '../errors';
 import { OPTIMIZER_GROUP, WEIGHTS_FILE } from '../network/model-files';
 import {
@@ -28,6 +28,8 @@ import {
   TRAINING_STATE_VERSION,
   type TrainingStateJson,
 } from '../model-state/training-state';
+import type { Logger } from '../protocol/logger';
+import { displayPath, type TaskPaths } from '../task/paths';
 import type { EpochPosition } from './data/fold-batches';
 import { adamCounters, adamMomentShapes, restoreAdamAccumulators } from './engine/step';
 import type { EvalPlannerState } from './planner';
@@ -58,23 +60,46 @@ export async function readTrainingState(
 }
 
 export interface CaptureOptions {
-  run: RunState;
+  run: Pick<RunState, 'globalStep' | 'totalSteps' | 'epochs' | 'itersPerEpoch' | 'epochFloat'>;
   train: EpochPosition;
   valCorrupted: readonly number[];
   batchSize: number;
   trainItems: number;
   planner: EvalPlannerState;
   bestLoss: number | null;
-  optimizer: tf.AdamOptimizer;
+  /** For a run whose best is the highest score (the tracker's J&F), not the lowest loss. */
+  bestScore?: { metric: string; value: number };
+  /**
+   * The Adam that steps the network, or one per sub-folder of the checkpoint (the tracker's encoder and decoder,
+   * stepped together: their counters are the same).
+   */
+  optimizer: tf.AdamOptimizer | Readonly<Record<string, tf.AdamOptimizer>>;
   seed: number;
   dataSha256: string;
   engine: string;
+  /** How the run's random streams are drawn, when not the semantic path's (RANDOM_STREAMS). */
+  randomStreams?: Readonly<Record<string, string>>;
+}
+
+/** Adam's tensors in weights.bin: the iteration count, then m and v per trainable weight once it has stepped. */
+function adamTensors(optimizer: tf.AdamOptimizer): number {
+  return 1 + adamMomentShapes(optimizer).length * 2;
 }
 
 /** The run's state after its last step, as training_state.json records it. */
 export function captureTrainingState(opts: CaptureOptions): TrainingStateJson {
   const { run, train } = opts;
-  const adam = adamCounters(opts.optimizer);
+  const single = opts.optimizer instanceof tf.AdamOptimizer;
+  const optimizers: [string, tf.AdamOptimizer][] = single
+    ? [['', opts.optimizer as tf.AdamOptimizer]]
+    : Object.entries(opts.optimizer as Readonly<Record<string, tf.AdamOptimizer>>);
+  const adam = adamCounters(optimizers[0][1]);
+  for (const [folder, o] of optimizers) {
+    const c = adamCounters(o);
+    if (c.iterations !== adam.iterations || c.accBeta1 !== adam.accBeta1 || c.accBeta2 !== adam.accBeta2) {
+      throw new Error(`the Adam of ${folder} has not stepped with the others (${c.iterations} iterations)`);
+    }
+  }
   return {
     format: TRAINING_STATE_FORMAT,
     version: TRAINING_STATE_VERSION,
@@ -98,7 +123,8 @@ export function captureTrainingState(opts: CaptureOptions): TrainingStateJson {
       moments: {
         file: WEIGHTS_FILE,
         group: OPTIMIZER_GROUP,
-        tensors: 1 + adamMomentShapes(opts.optimizer).length * 2,
+        tensors: optimizers.reduce((n, [, o]) => n + adamTensors(o), 0),
+        ...(single ? {} : { folders: optimizers.map(([folder]) => folder) }),
       },
     },
     data: {
@@ -111,8 +137,12 @@ export function captureTrainingState(opts: CaptureOptions): TrainingStateJson {
       skipped_in_epoch: [...train.skippedInEpoch],
       val_corrupted: [...opts.valCorrupted],
     },
-    random_streams: { ...RANDOM_STREAMS },
-    validation: { performed: opts.planner.performed, best_loss: opts.bestLoss },
+    random_streams: { ...(opts.randomStreams ?? RANDOM_STREAMS) },
+    validation: {
+      performed: opts.planner.performed,
+      best_loss: opts.bestLoss,
+      ...(opts.bestScore === undefined ? {} : { best_score: { ...opts.bestScore } }),
+    },
     engine: opts.engine,
   };
 }
@@ -249,4 +279,66 @@ export function restoreOptimizerForResume(opts: {
     }
   }
   restoreAdamAccumulators(optimizer, { accBeta1: recorded.acc_beta1, accBeta2: recorded.acc_beta2 });
+}
+
+/**
+ * continue_training from a checkpoint with training_state.json in model/: whether the run goes on exactly where
+ * it stopped, and from where (planResume). Undefined for the other starts and for checkpoints without the file.
+ */
+export async function readResumePlan(opts: {
+  paths: TaskPaths;
+  weightsInitType: string;
+  seed: number;
+  dataSha256: string;
+  trainItems: number;
+  batchSize: number;
+  itersPerEpoch: number;
+  epochs: number;
+}): Promise<ResumePlan | undefined> {
+  const { paths, weightsInitType, ...plan } = opts;
+  if (weightsInitType !== 'continue_training') return undefined;
+  const file = displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE));
+  const state = await readTrainingState(paths.model, file);
+  if (state === undefined) return undefined;
+  return planResume({ state, file, ...plan });
+}
+
+/**
+ * Says how the run starts (one line: resuming exactly, or the optimizer state restored or fresh and why), and
+ * for an exact resume first has `checkOptimizer` check the restored optimizer(s) against training_state.json
+ * (restoreOptimizerForResume). Returns where a resumed run goes on.
+ */
+export function startOfRun(opts: {
+  resume: ResumePlan | undefined;
+  /** Whether the checkpoint's optimizer state was loaded. */
+  restoredOptimizer: boolean;
+  continueTraining: boolean;
+  logger: Logger;
+  /** Checks the restored optimizer state against the exact resume's training_state.json (throws if it is not). */
+  checkOptimizer: (state: TrainingStateJson, file: string) => void;
+  paths: TaskPaths;
+}): ResumePoint | undefined {
+  const { resume, logger } = opts;
+  const optimizerState = opts.restoredOptimizer ? 'restored from the checkpoint' : 'fresh';
+  if (resume?.kind === 'exact') {
+    const { state, point } = resume;
+    opts.checkOptimizer(state, displayPath(opts.paths, path.join(opts.paths.model, TRAINING_STATE_FILE)));
+    logger.info('Resuming training exactly where the checkpoint stopped.', {
+      global_step: point.startStep,
+      epoch: state.epoch_float,
+      optimizer_iterations: state.optimizer.iterations,
+      validations_done: point.planner.performed,
+      trained_by: state.engine,
+    });
+    return point;
+  }
+  const reason =
+    resume?.reason ??
+    (opts.continueTraining
+      ? `the model has no ${TRAINING_STATE_FILE} (an older checkpoint): training starts at epoch 0`
+      : 'training starts at epoch 0');
+  if (resume?.warn === true)
+    logger.warn('Not resuming exactly.', { reason, optimizer_state: optimizerState });
+  else logger.info(`The optimizer state is ${optimizerState}.`, { reason, optimizer_state: optimizerState });
+  return undefined;
 }

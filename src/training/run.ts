@@ -17,7 +17,7 @@ import { countItems, projectDisplayPath, projectItems, readSingleProject } from 
 import { dataDigest, runManifest, type RunManifest } from '../model-state/manifest';
 import type { ModelConfigJson } from '../format/types';
 import { CheckpointWriter } from '../model-state/checkpoint-writer';
-import { TRAINING_STATE_FILE, type TrainingStateJson } from '../model-state/training-state';
+import type { TrainingStateJson } from '../model-state/training-state';
 import { InterruptedError, stopRequests } from '../protocol/stop';
 import { modelConfigJson, readModelConfig } from '../model-state/config';
 import { loadNetworkPlugin } from '../network/load-plugin';
@@ -49,9 +49,9 @@ import { weightsByTitle } from './class-weights';
 import { EvalPlanner } from './planner';
 import {
   captureTrainingState,
-  planResume,
-  readTrainingState,
+  readResumePlan,
   restoreOptimizerForResume,
+  startOfRun,
   type ResumePlan,
   type ResumePoint,
 } from './resume';
@@ -141,9 +141,18 @@ export async function runTraining(
 
   await checkModelNetwork(paths, network);
   // Before the model is built: a checkpoint whose run cannot go on under this config fails at once.
-  const resume = await resumePlan({ paths, config, plan, dataSha256: data.sha256 });
+  const resume = await readResumePlan({
+    paths,
+    weightsInitType: config.weights_init_type,
+    seed: config.seed,
+    dataSha256: data.sha256,
+    trainItems: plan.train.items.length,
+    batchSize: plan.train.batchSize,
+    itersPerEpoch: plan.itersPerEpoch,
+    epochs: config.epochs,
+  });
   const built = await buildModel({ network, paths, config, classes, logger });
-  const start = startOfRun({ resume, built, paths, logger, init: built.init });
+  const start = startOfSemanticRun({ resume, built, paths, logger, init: built.init });
   let engine: TrainEngine | undefined;
   const trainReader = new EpochBatchReader(
     foldBatches({ fold: plan.train, plan, classes, taskCtx, task, unreadable: unreadable.train }),
@@ -391,73 +400,33 @@ async function buildModel(opts: {
 }
 
 /**
- * continue_training from a checkpoint with training_state.json: whether the run goes on exactly where it
- * stopped (resume.ts). Undefined for the other starts and for checkpoints without the file.
- */
-async function resumePlan(opts: {
-  paths: TaskPaths;
-  config: TrainConfig;
-  plan: TrainingPlan;
-  dataSha256: string;
-}): Promise<ResumePlan | undefined> {
-  const { paths, config, plan } = opts;
-  if (config.weights_init_type !== 'continue_training') return undefined;
-  const file = displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE));
-  const state = await readTrainingState(paths.model, file);
-  if (state === undefined) return undefined;
-  return planResume({
-    state,
-    file,
-    seed: config.seed,
-    dataSha256: opts.dataSha256,
-    trainItems: plan.train.items.length,
-    batchSize: plan.train.batchSize,
-    itersPerEpoch: plan.itersPerEpoch,
-    epochs: config.epochs,
-  });
-}
-
-/**
- * Says how the run starts (one line), and for an exact resume checks the restored optimizer against
+ * Says how the run starts (resume.ts), and for an exact resume checks the restored optimizer against
  * training_state.json and sets its beta^t counters. Returns where a resumed run goes on.
  */
-function startOfRun(opts: {
+function startOfSemanticRun(opts: {
   resume: ResumePlan | undefined;
   built: BuiltModel;
   paths: TaskPaths;
   logger: Logger;
   init: InitializedModel['init'];
 }): ResumePoint | undefined {
-  const { resume, built, paths, logger } = opts;
-  const optimizerState = built.restoredOptimizer ? 'restored from the checkpoint' : 'fresh';
-  if (resume?.kind === 'exact') {
-    const { state, point } = resume;
-    restoreOptimizerForResume({
-      state,
-      optimizer: built.optimizer,
-      trainable: built.model.trainableWeights.map((w) => ({ name: w.originalName, shape: w.shape })),
-      restored: built.restoredOptimizer,
-      file: displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE)),
-      weightsFile: displayPath(paths, path.join(paths.model, WEIGHTS_FILE)),
-    });
-    logger.info('Resuming training exactly where the checkpoint stopped.', {
-      global_step: point.startStep,
-      epoch: state.epoch_float,
-      optimizer_iterations: state.optimizer.iterations,
-      validations_done: point.planner.performed,
-      trained_by: state.engine,
-    });
-    return point;
-  }
-  const reason =
-    resume?.reason ??
-    (opts.init === 'continue_training'
-      ? `the model has no ${TRAINING_STATE_FILE} (an older checkpoint): training starts at epoch 0`
-      : 'training starts at epoch 0');
-  if (resume?.warn === true)
-    logger.warn('Not resuming exactly.', { reason, optimizer_state: optimizerState });
-  else logger.info(`The optimizer state is ${optimizerState}.`, { reason, optimizer_state: optimizerState });
-  return undefined;
+  const { built, paths } = opts;
+  return startOfRun({
+    resume: opts.resume,
+    restoredOptimizer: built.restoredOptimizer,
+    continueTraining: opts.init === 'continue_training',
+    logger: opts.logger,
+    paths,
+    checkOptimizer: (state, file) =>
+      restoreOptimizerForResume({
+        state,
+        optimizer: built.optimizer,
+        trainable: built.model.trainableWeights.map((w) => ({ name: w.originalName, shape: w.shape })),
+        restored: built.restoredOptimizer,
+        file,
+        weightsFile: displayPath(paths, path.join(paths.model, WEIGHTS_FILE)),
+      }),
+  });
 }
 
 /** Settings errors name a field of the training config: say which file it is in. */
