@@ -10,7 +10,6 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { initBackend, type InitBackendOptions } from '../../backend/select';
 import { configError, dataError, errorMessage } from '../../errors';
 import {
@@ -20,6 +19,9 @@ import {
   type ProjectListing,
 } from '../../format/project-reader';
 import { CheckpointWriter } from '../../model-state/checkpoint-writer';
+import { dataDigest } from '../../model-state/manifest';
+import { TRAINING_STATE_FILE, trainingStateBytes } from '../../model-state/training-state';
+import { WEIGHTS_FILE } from '../../network/model-files';
 import { withSeededRandom } from '../../network/seeded-build';
 import type { AnyTrackerNetwork } from '../../network/types';
 import { tryLoadOnnxRuntime, type OrtLoader } from '../../onnx/runtime';
@@ -27,8 +29,16 @@ import { reportCheckpoint, reportMetrics } from '../../protocol/events';
 import { InterruptedError, stopRequests } from '../../protocol/stop';
 import { Progress } from '../../protocol/progress';
 import type { TrainTaskContext } from '../../task/context';
+import { displayPath } from '../../task/paths';
 import { splitByTags } from '../../training/folds';
 import { scanProject } from '../../training/plan';
+import {
+  captureTrainingState,
+  readResumePlan,
+  restoreOptimizerForResume,
+  startOfRun,
+  type ResumePoint,
+} from '../../training/resume';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 import { makeBaseline, type TrackerFactory } from './baselines';
 import type { TrainingClip } from './clip-batch';
@@ -47,11 +57,18 @@ import { scoreTracker, type TrackerScore } from './track-davis';
 import {
   readTrackerConfig,
   loadTrackerModels,
+  TRACKER_MODEL_DIRS,
   saveTrackerModels,
   trackerModelConfig,
 } from './tracker-checkpoint';
 import { OrtTrackerEngine, TfjsTrackerEngine, type TrackerEngine } from './tracker-engines';
-import { trainTracker } from './train-tracker';
+import {
+  TRACKER_RANDOM_STREAMS,
+  trackerOptimizers,
+  trainTracker,
+  type TrackerModels,
+  type TrackerOptimizers,
+} from './train-tracker';
 
 export const TRACKER_TRAINING_SUBTASK = 'Model training: ';
 
@@ -132,14 +149,41 @@ export async function runTrackerTraining(
     clip_size: size,
   });
 
-  const models = await initialModels(ctx, opts.network, settings);
+  // What the clips are drawn from besides the seed: the training images (none when only generated clips).
+  const data = await dataDigest(
+    folds.train.map((item) => ({
+      name: `${item.dataset}/${item.name}`,
+      files: [item.imagePath, item.annotationPath],
+    })),
+  );
+  logger.info('Data digest', { items: data.items, bytes: data.bytes, sha256: data.sha256 });
   const steps = config.epochs * tracking.steps_per_epoch;
+  const stepsPerEpoch = tracking.steps_per_epoch;
+  const batchSize = config.batch_size.train;
+  // Before the models are built: a checkpoint whose run cannot go on under this config fails at once.
+  const resume = await readResumePlan({
+    paths,
+    weightsInitType: config.weights_init_type,
+    seed: config.seed,
+    dataSha256: data.sha256,
+    trainItems: folds.train.length,
+    batchSize,
+    itersPerEpoch: stepsPerEpoch,
+    epochs: config.epochs,
+  });
+  const optimizers = trackerOptimizers(config.lr);
+  const { restoredOptimizer, ...models } = await initialModels(ctx, opts.network, settings, optimizers);
+  const start = startTrackerRun({ ctx, resume, models, optimizers, restoredOptimizer });
   const valEvery = Math.max(1, Math.round(config.val_every * tracking.steps_per_epoch));
   const valRoot = await fsp.mkdtemp(path.join(await scratchDir(paths.tmp), 'tracker-val-'));
   const writer = await CheckpointWriter.create(paths.results);
   const ort = await tryLoadOnnxRuntime(opts.loadOrt);
   let checkpoints = 0;
-  let best = -Infinity;
+  // A resumed run goes on with the stopped run's validations and best J&F (best_now continues).
+  const bestScore = resume?.kind === 'exact' ? resume.state.validation.best_score : undefined;
+  let best = bestScore?.value ?? -Infinity;
+  let validations = start?.planner.performed ?? 0;
+  const seenBefore = start?.seenCheckpoints ?? 0;
   let lastJf: number | null = null;
   try {
     const val = await writeValidationSet(valRoot, {
@@ -167,6 +211,7 @@ export async function runTrackerTraining(
     });
 
     const progress = Progress.start({ logger, subtask: TRACKER_TRAINING_SUBTASK, total: steps });
+    if (start !== undefined) progress.setCurrent(start.startStep);
     const cache = new Map<ProjectItem, ObjectsImage>();
     const nextClip = async (
       rand: Random,
@@ -192,7 +237,34 @@ export async function runTrackerTraining(
       bestNow: boolean,
       interrupted?: string,
     ): Promise<void> => {
-      const epoch = step / tracking.steps_per_epoch;
+      const epoch = step / stepsPerEpoch;
+      // Where the run is, for an exact continue_training from this checkpoint.
+      const state = captureTrainingState({
+        run: {
+          globalStep: step,
+          totalSteps: steps,
+          epochs: config.epochs,
+          itersPerEpoch: stepsPerEpoch,
+          epochFloat: epoch,
+        },
+        train: {
+          epoch: Math.floor(step / stepsPerEpoch),
+          batchesDone: step % stepsPerEpoch,
+          corruptedBefore: [],
+          skippedInEpoch: [],
+        },
+        valCorrupted: [],
+        batchSize,
+        trainItems: folds.train.length,
+        planner: { performed: validations },
+        bestLoss: null,
+        ...(best > -Infinity ? { bestScore: { metric: 'J&F', value: best } } : {}),
+        optimizer: { ...optimizers },
+        seed: config.seed,
+        dataSha256: data.sha256,
+        engine: `tfjs (${backend.name})`,
+        randomStreams: TRACKER_RANDOM_STREAMS,
+      });
       const written = await writer.write({
         config: trackerModelConfig({
           config: {
@@ -209,7 +281,8 @@ export async function runTrackerTraining(
           },
           trainConfig: config as unknown as Record<string, unknown>,
         }),
-        saveWeights: (dir) => saveTrackerModels(dir, models),
+        saveWeights: (dir) => saveTrackerModels(dir, models, optimizers),
+        extraFiles: { [TRAINING_STATE_FILE]: trainingStateBytes(state) },
       });
       checkpoints += 1;
       reportCheckpoint(logger, {
@@ -235,12 +308,14 @@ export async function runTrackerTraining(
       models,
       preprocessing: opts.network.preprocessing,
       steps,
-      batchSize: config.batch_size.train,
+      batchSize,
       clipSize: size,
       learningRate: config.lr,
       localRadius: tracking.local_radius,
       seed: config.seed,
       nextClip,
+      optimizers,
+      ...(start === undefined ? {} : { startStep: start.startStep }),
       validateEvery: valEvery,
       shouldStop: () => stopSignal !== undefined,
       onStep: (s) => {
@@ -283,6 +358,7 @@ export async function runTrackerTraining(
           await engine.dispose();
         }
         lastJf = r.jf;
+        validations += 1;
         const epoch = step / tracking.steps_per_epoch;
         const metrics = {
           'J&F': r.jf,
@@ -300,7 +376,7 @@ export async function runTrackerTraining(
     stopListening();
     const signal = stopRequests.signal;
     if (stopSignal !== undefined && signal !== undefined) {
-      await saveCheckpoint(done.steps, null, checkpoints === 0, signal);
+      await saveCheckpoint(done.steps, null, seenBefore + checkpoints === 0, signal);
       throw new InterruptedError(
         signal,
         `training stopped at step ${done.steps} of ${steps}; its weights are in the last checkpoint announced: ` +
@@ -313,7 +389,41 @@ export async function runTrackerTraining(
     await fsp.rm(valRoot, { recursive: true, force: true });
     models.encoder.dispose();
     models.decoder.dispose();
+    for (const o of Object.values(optimizers)) o.dispose();
   }
+}
+
+/**
+ * Says how the run starts (training/resume.ts's line), and for an exact resume checks each model's restored Adam
+ * against training_state.json. Returns where a resumed run goes on.
+ */
+function startTrackerRun(opts: {
+  ctx: TrainTaskContext;
+  resume: Awaited<ReturnType<typeof readResumePlan>>;
+  models: TrackerModels;
+  optimizers: TrackerOptimizers;
+  restoredOptimizer: boolean;
+}): ResumePoint | undefined {
+  const { ctx, models, optimizers, restoredOptimizer } = opts;
+  return startOfRun({
+    resume: opts.resume,
+    restoredOptimizer,
+    continueTraining: ctx.config.weights_init_type === 'continue_training',
+    logger: ctx.logger,
+    paths: ctx.paths,
+    checkOptimizer: (state, file) => {
+      for (const name of TRACKER_MODEL_DIRS) {
+        restoreOptimizerForResume({
+          state,
+          optimizer: optimizers[name],
+          trainable: models[name].trainableWeights.map((w) => ({ name: w.originalName, shape: w.shape })),
+          restored: restoredOptimizer,
+          file,
+          weightsFile: displayPath(ctx.paths, path.join(ctx.paths.model, name, WEIGHTS_FILE)),
+        });
+      }
+    },
+  });
 }
 
 async function scratchDir(tmp: string): Promise<string> {
@@ -352,12 +462,16 @@ async function projectFolds(
   return { train: split.train.map((s) => s.item), val: split.val.map((s) => s.item), project };
 }
 
-/** Fresh models (seeded), or the checkpoint in model/ when it is a tracker's. */
+/**
+ * Fresh models (seeded), or the checkpoint in model/ when it is a tracker's; with continue_training, its Adam
+ * states too when it has them (`restoredOptimizer`).
+ */
 async function initialModels(
   ctx: TrainTaskContext,
   network: AnyTrackerNetwork,
   settings: unknown,
-): Promise<{ encoder: tf.LayersModel; decoder: tf.LayersModel }> {
+  optimizers: TrackerOptimizers,
+): Promise<TrackerModels & { restoredOptimizer: boolean }> {
   const hasModel = await fsp
     .stat(ctx.paths.modelConfig)
     .then(() => true)
@@ -367,12 +481,14 @@ async function initialModels(
     ctx.logger.info('Building model: from the tracker checkpoint in model/.', {
       weights_init_type: ctx.config.weights_init_type,
     });
-    return loadTrackerModels(ctx.paths.model);
+    const continueTraining = ctx.config.weights_init_type === 'continue_training';
+    return loadTrackerModels(ctx.paths.model, continueTraining ? optimizers : undefined);
   }
   ctx.logger.info('Building model: a fresh tracker.', { settings });
   return withSeededRandom(ctx.config.seed, () => ({
     encoder: network.buildEncoder(settings),
     decoder: network.buildDecoder(settings),
+    restoredOptimizer: false,
   }));
 }
 

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { errorMessage, modelError } from '../../errors';
 import type { ModelConfigJson } from '../../format/types';
-import { loadModelFromDir, saveModelToDir } from '../../network/io';
+import { hasOptimizerState, loadModelFromDir, saveModelToDir } from '../../network/io';
 import type { Preprocessing } from '../../network/types';
 import type { OrtModule } from '../../onnx/runtime';
 import { readRegularFile } from '../../util/regular-file';
@@ -21,6 +21,8 @@ export const TRACKER_TASK = 'video_tracking';
 export const TRACKER_CONFIG_FILE = 'config.json';
 const ENCODER_DIR = 'encoder';
 const DECODER_DIR = 'decoder';
+/** The layer models' sub-folders, named as the models are (each with its Adam state when trained here). */
+export const TRACKER_MODEL_DIRS = [ENCODER_DIR, DECODER_DIR] as const;
 const ENCODER_ONNX = 'encoder.onnx';
 const DECODER_ONNX = 'decoder.onnx';
 
@@ -59,13 +61,17 @@ export function trackerModelConfig(opts: {
   };
 }
 
-/** The layer models (for tfjs and further training) and their ONNX graphs (for onnxruntime) into `dir`. */
+/**
+ * The layer models (for tfjs and further training) and their ONNX graphs (for onnxruntime) into `dir`; with
+ * `optimizers`, each model's Adam state in its weights.bin (group `optimizer`), for continue_training.
+ */
 export async function saveTrackerModels(
   dir: string,
   models: { encoder: tf.LayersModel; decoder: tf.LayersModel },
+  optimizers?: { encoder: tf.Optimizer; decoder: tf.Optimizer },
 ): Promise<void> {
-  await saveModelToDir(models.encoder, path.join(dir, ENCODER_DIR));
-  await saveModelToDir(models.decoder, path.join(dir, DECODER_DIR));
+  await saveModelToDir(models.encoder, path.join(dir, ENCODER_DIR), { optimizer: optimizers?.encoder });
+  await saveModelToDir(models.decoder, path.join(dir, DECODER_DIR), { optimizer: optimizers?.decoder });
   const onnx = trackerOnnx(models.encoder, models.decoder);
   await fsp.writeFile(path.join(dir, ENCODER_ONNX), onnx.encoder);
   await fsp.writeFile(path.join(dir, DECODER_ONNX), onnx.decoder);
@@ -86,14 +92,27 @@ export async function writeTrackerFiles(
   await fsp.writeFile(path.join(dir, TRACKER_CONFIG_FILE), `${JSON.stringify(json, null, 2)}\n`);
 }
 
-/** The layer models of a checkpoint (to go on training from it). */
+/**
+ * The layer models of a checkpoint (to go on training from it). With `optimizers`, each model's Adam state is
+ * restored into its optimizer when both folders hold one (`restoredOptimizer`); otherwise they stay fresh.
+ */
 export async function loadTrackerModels(
   dir: string,
-): Promise<{ encoder: tf.LayersModel; decoder: tf.LayersModel }> {
-  return {
-    encoder: await loadModelFromDir(path.join(dir, ENCODER_DIR)),
-    decoder: await loadModelFromDir(path.join(dir, DECODER_DIR)),
-  };
+  optimizers?: { encoder: tf.Optimizer; decoder: tf.Optimizer },
+): Promise<{ encoder: tf.LayersModel; decoder: tf.LayersModel; restoredOptimizer: boolean }> {
+  const dirs = { encoder: path.join(dir, ENCODER_DIR), decoder: path.join(dir, DECODER_DIR) };
+  const restore =
+    optimizers !== undefined &&
+    (await hasOptimizerState(dirs.encoder)) &&
+    (await hasOptimizerState(dirs.decoder));
+  const encoder = await loadModelFromDir(dirs.encoder, restore ? { optimizer: optimizers.encoder } : {});
+  try {
+    const decoder = await loadModelFromDir(dirs.decoder, restore ? { optimizer: optimizers.decoder } : {});
+    return { encoder, decoder, restoredOptimizer: restore };
+  } catch (e) {
+    encoder.dispose();
+    throw e;
+  }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

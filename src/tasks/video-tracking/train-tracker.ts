@@ -1,13 +1,18 @@
 /**
- * The tracker's training loop (notes §2.4): batches of three-frame clips, Adam on the encoder and decoder
- * together through the matching, the learning rate cosine-decayed to a tenth, and a validation callback every
+ * The tracker's training loop (notes §2.4): batches of three-frame clips, the encoder and decoder trained
+ * together through the matching (one gradient, each model stepped by its own Adam, so each checkpoint folder
+ * holds its model's moments), the learning rate cosine-decayed to a tenth, and a validation callback every
  * `validateEvery` steps. Tensors are freed each step (`tf.memory().numTensors` stays flat; tested).
+ *
+ * Resumable exactly: the clips and damage of step s are drawn from `clipRandom(seed, s, attempt)`, a function of
+ * the step alone, and the rate from the step, so a run started at `startStep` with the optimizers restored goes
+ * on as if it had never stopped.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../../network/types';
 import type { LrScheduleConfig } from '../../task/config-types';
 import { scheduledLearningRate } from '../../training/lr-schedule';
-import { mulberry32, type Random } from '../../util/random';
+import { mixSeed, mulberry32, type Random } from '../../util/random';
 import { packClips, type TrainingClip } from './clip-batch';
 import { MATCH_STRIDE, windowPenalty } from './matching';
 import { clipLoss } from './tracker-loss';
@@ -16,6 +21,31 @@ export interface TrackerModels {
   encoder: tf.LayersModel;
   decoder: tf.LayersModel;
 }
+
+/** One Adam per model: the moments of each model's weights, saved beside them. */
+export interface TrackerOptimizers {
+  encoder: tf.AdamOptimizer;
+  decoder: tf.AdamOptimizer;
+}
+
+export function trackerOptimizers(learningRate: number): TrackerOptimizers {
+  return { encoder: tf.train.adam(learningRate), decoder: tf.train.adam(learningRate) };
+}
+
+/**
+ * The random stream of step `step` (0-based: the step about to run): its clips and their damage. `attempt`
+ * counts batches of that step dropped as unusable (no object in any clip).
+ */
+export function clipRandom(seed: number, step: number, attempt: number): Random {
+  return mulberry32(mixSeed(seed, 0x636c6970, step, attempt));
+}
+
+/** How the clip stream is drawn, for training_state.json. */
+export const TRACKER_RANDOM_STREAMS: Readonly<Record<string, string>> = {
+  clips:
+    'mulberry32(mixSeed(seed, 0x636c6970, step, attempt)): the clips of each step, their source and their ' +
+    'damaged masks (video-tracking/train-tracker.ts)',
+};
 
 export interface TrackerStep {
   step: number;
@@ -41,7 +71,8 @@ export interface TrainTrackerOptions {
   nextClip: (rand: Random, size: { width: number; height: number }) => TrainingClip | Promise<TrainingClip>;
   /** Steps already done (a resumed run starts there). */
   startStep?: number;
-  optimizer?: tf.AdamOptimizer;
+  /** The models' Adams (restored for a resumed run); fresh ones at `learningRate` if not given. */
+  optimizers?: TrackerOptimizers;
   onStep?: (s: TrackerStep) => void | Promise<void>;
   /** Called every `validateEvery` steps and after the last. */
   validateEvery?: number;
@@ -63,36 +94,49 @@ export function learningRateAt(lr: number, step: number, steps: number): number 
 
 export async function trainTracker(
   opts: TrainTrackerOptions,
-): Promise<{ steps: number; optimizer: tf.AdamOptimizer }> {
+): Promise<{ steps: number; optimizers: TrackerOptimizers }> {
   const { width, height } = opts.clipSize;
   if (width % MATCH_STRIDE !== 0 || height % MATCH_STRIDE !== 0) {
     throw new Error(`clip size ${width}x${height} is not a multiple of ${MATCH_STRIDE}`);
   }
   const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
   const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
-  const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
-  const rand = mulberry32(opts.seed);
+  const optimizers = opts.optimizers ?? trackerOptimizers(opts.learningRate);
   const parts = { ...opts.models, localRadius: opts.localRadius };
+  // Each model's trainable variables, in its weights' order (the order its Adam's moments are kept in).
+  const variables = (m: tf.LayersModel): tf.Variable[] => m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const owned = { encoder: variables(opts.models.encoder), decoder: variables(opts.models.decoder) };
   let step = opts.startStep ?? 0;
+  let attempt = 0;
   try {
     while (step < opts.steps) {
       if (opts.shouldStop?.() === true) break;
       const started = Date.now();
+      const rand = clipRandom(opts.seed, step, attempt);
       const clips: TrainingClip[] = [];
       for (let i = 0; i < opts.batchSize; i++) clips.push(await opts.nextClip(rand, opts.clipSize));
       const batch = packClips(clips, opts.preprocessing, rand);
-      if (batch === null) continue;
+      if (batch === null) {
+        attempt += 1;
+        continue;
+      }
+      attempt = 0;
       const lr = learningRateAt(opts.learningRate, step, opts.steps);
-      // tfjs's Adam reads its learning rate on each step.
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
       let iou = 0;
-      const cost = optimizer.minimize(() => {
+      const { value, grads } = tf.variableGrads(() => {
         const r = clipLoss(parts, batch, penalty, true);
         iou = r.iou.dataSync()[0];
-        return r.loss;
-      }, true) as tf.Scalar;
-      const loss = (await cost.data())[0];
-      cost.dispose();
+        return r.loss as tf.Scalar;
+      }, [...owned.encoder, ...owned.decoder]);
+      for (const name of ['encoder', 'decoder'] as const) {
+        const optimizer = optimizers[name];
+        // tfjs's Adam reads its learning rate on each step.
+        (optimizer as unknown as { learningRate: number }).learningRate = lr;
+        optimizer.applyGradients(owned[name].map((v) => ({ name: v.name, tensor: grads[v.name] })));
+      }
+      tf.dispose(grads);
+      const loss = (await value.data())[0];
+      value.dispose();
       step += 1;
       await opts.onStep?.({
         step,
@@ -110,5 +154,5 @@ export async function trainTracker(
   } finally {
     penalty.dispose();
   }
-  return { steps: step, optimizer };
+  return { steps: step, optimizers };
 }
