@@ -77,7 +77,14 @@ describe('a tracker trained through train.py', () => {
     for (const c of ckpts) {
       const dir = path.join(root, 'results', String(c.fields.subdir));
       const files = await fsp.readdir(dir);
-      expect(files.sort()).toEqual(['config.json', 'decoder', 'decoder.onnx', 'encoder', 'encoder.onnx']);
+      expect(files.sort()).toEqual([
+        'config.json',
+        'decoder',
+        'decoder.onnx',
+        'encoder',
+        'encoder.onnx',
+        'training_state.json',
+      ]);
       const config = JSON.parse(await fsp.readFile(path.join(dir, 'config.json'), 'utf8'));
       expect(config).toMatchObject({ network: 'tracker', task: 'video_tracking', out_classes: [] });
       expect(config.tracker.steps).toBeGreaterThan(0);
