@@ -146,7 +146,8 @@ export function parseTrainingState(text: string, file: string): TrainingStateJso
   if (folders !== undefined && !(Array.isArray(folders) && folders.every((f) => typeof f === 'string'))) {
     fail('optimizer.moments.folders', 'must be a list of folder names');
   }
-  const score = validation.best_score === undefined ? undefined : obj(validation.best_score, 'validation.best_score');
+  const score =
+    validation.best_score === undefined ? undefined : obj(validation.best_score, 'validation.best_score');
   const state: TrainingStateJson = {
     format: TRAINING_STATE_FORMAT,
     version: TRAINING_STATE_VERSION,

@@ -54,18 +54,19 @@ describe('SIGTERM', () => {
     expect(run.stopMs).toBeLessThan(8000);
   });
 
-  it('during tracker training: the models are saved and announced, exit 143', async () => {
+  it('during tracker training: the models are saved and announced, exit 143; continue_training goes on', async () => {
+    const trackerConfig = {
+      network: 'tracker',
+      input_size: { width: 64, height: 64 },
+      batch_size: { train: 2, val: 2 },
+      epochs: 50,
+      val_every: 50,
+      custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
+      tracking: { steps_per_epoch: 20, val_clips: 1, val_frames: 3 },
+    };
     root = await makeTask({
       project: PROJECT,
-      config: {
-        network: 'tracker',
-        input_size: { width: 64, height: 64 },
-        batch_size: { train: 2, val: 2 },
-        epochs: 50,
-        val_every: 50,
-        custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
-        tracking: { steps_per_epoch: 20, val_clips: 1, val_frames: 3 },
-      },
+      config: trackerConfig,
     });
     const run = await runAndStop(root, 'train', (l) => l.includes('"metrics"') && l.includes('"train"'));
     expect(run.status).toBe(143);
@@ -81,7 +82,29 @@ describe('SIGTERM', () => {
     expect(String(events(run.lines, 'TASK_CRASHED')[0].fields.exc_str)).toMatch(
       /stopped by SIGTERM: training stopped at step/,
     );
-  });
+    // The stop's checkpoint carries where the run was: continue_training goes on from that step (the weights
+    // that gives are those of a run that never stopped: test/tasks/video-tracking/tracker-resume.e2e.test.ts).
+    const state = JSON.parse(await fsp.readFile(path.join(dir, 'training_state.json'), 'utf8'));
+    expect(state).toMatchObject({ global_step: config.tracker.steps, total_steps: 1000 });
+    expect(state.optimizer.iterations).toBe(config.tracker.steps);
+    const { runLauncher } = await import('../helpers/launcher');
+    const resumeRoot = await makeTask({
+      project: PROJECT,
+      // 40 steps in all, with one validation at the end: those left after the stop (at about step 10).
+      config: { ...trackerConfig, epochs: 2, val_every: 2, weights_init_type: 'continue_training' },
+      modelFrom: dir,
+    });
+    try {
+      const resumed = runLauncher(resumeRoot);
+      expect(resumed.status).toBe(0);
+      expect(
+        resumed.lines.find((l) => l.message.startsWith('Resuming training exactly'))?.fields,
+      ).toMatchObject({ global_step: config.tracker.steps, optimizer_iterations: config.tracker.steps });
+      expect(events(resumed.lines, 'CHECKPOINT').at(-1)?.fields.optional).toMatchObject({ epoch: 2 });
+    } finally {
+      await removeTask(resumeRoot);
+    }
+  }, 240_000);
 
   it('during inference: no results project and no temporary folder left, exit 143 with the crash line', async () => {
     root = await makeTask({ project: PROJECT, config: { ...TINY_TRAIN_CONFIG, epochs: 1 } });

@@ -104,7 +104,8 @@ export async function trainTracker(
   const optimizers = opts.optimizers ?? trackerOptimizers(opts.learningRate);
   const parts = { ...opts.models, localRadius: opts.localRadius };
   // Each model's trainable variables, in its weights' order (the order its Adam's moments are kept in).
-  const variables = (m: tf.LayersModel): tf.Variable[] => m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const variables = (m: tf.LayersModel): tf.Variable[] =>
+    m.trainableWeights.map((w) => w.read() as tf.Variable);
   const owned = { encoder: variables(opts.models.encoder), decoder: variables(opts.models.decoder) };
   let step = opts.startStep ?? 0;
   let attempt = 0;
