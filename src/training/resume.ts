@@ -163,20 +163,21 @@ export type ResumePlan =
   /** Weights (and Adam's moments) only, as before this file existed; `warn` when the state was refused. */
   | { kind: 'from-start'; reason: string; warn: boolean };
 
-/**
- * Whether a run of this plan can go on exactly from `state`, and from where. `file` names training_state.json
- * in messages; the config is task_config.json.
- */
-export function planResume(opts: {
-  state: TrainingStateJson;
-  file: string;
+/** What of the new run decides whether a checkpoint's run can go on in it. */
+export interface ResumeRun {
   seed: number;
   dataSha256: string;
   trainItems: number;
   batchSize: number;
   itersPerEpoch: number;
   epochs: number;
-}): ResumePlan {
+}
+
+/**
+ * Whether a run of this plan can go on exactly from `state`, and from where. `file` names training_state.json
+ * in messages; the config is task_config.json.
+ */
+export function planResume(opts: ResumeRun & { state: TrainingStateJson; file: string }): ResumePlan {
   const { state, file } = opts;
   if (state.global_step >= state.total_steps) {
     return {
@@ -285,16 +286,9 @@ export function restoreOptimizerForResume(opts: {
  * continue_training from a checkpoint with training_state.json in model/: whether the run goes on exactly where
  * it stopped, and from where (planResume). Undefined for the other starts and for checkpoints without the file.
  */
-export async function readResumePlan(opts: {
-  paths: TaskPaths;
-  weightsInitType: string;
-  seed: number;
-  dataSha256: string;
-  trainItems: number;
-  batchSize: number;
-  itersPerEpoch: number;
-  epochs: number;
-}): Promise<ResumePlan | undefined> {
+export async function readResumePlan(
+  opts: ResumeRun & { paths: TaskPaths; weightsInitType: string },
+): Promise<ResumePlan | undefined> {
   const { paths, weightsInitType, ...plan } = opts;
   if (weightsInitType !== 'continue_training') return undefined;
   const file = displayPath(paths, path.join(paths.model, TRAINING_STATE_FILE));

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { events, runAndStop } from '../helpers/launcher';
-import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
+import { makeTask, removeTask, TINY_TRACKER_CONFIG, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
 
 const PROJECT = {
   projectName: 'shapes',
@@ -56,12 +56,10 @@ describe('SIGTERM', () => {
 
   it('during tracker training: the models are saved and announced, exit 143; continue_training goes on', async () => {
     const trackerConfig = {
-      network: 'tracker',
+      ...TINY_TRACKER_CONFIG,
       input_size: { width: 64, height: 64 },
-      batch_size: { train: 2, val: 2 },
       epochs: 50,
       val_every: 50,
-      custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
       tracking: { steps_per_epoch: 20, val_clips: 1, val_frames: 3 },
     };
     root = await makeTask({

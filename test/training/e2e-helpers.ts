@@ -6,11 +6,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { createLogger } from '../../src/protocol/logger';
+import { createLogger, type Logger } from '../../src/protocol/logger';
 import { memorySink } from '../../src/protocol/sink';
-import { customModelSchemaOf, findPlugin } from '../../src/plugins';
+import { customModelSchemaOf, findPlugin, type PluginEntry } from '../../src/plugins';
 import { trainingTaskNamed } from '../../src/tasks';
-import { taskPathsAt } from '../../src/task/paths';
+import type { TrainConfig } from '../../src/task/config-types';
+import { taskPathsAt, type TaskPaths } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
 
@@ -18,6 +19,29 @@ import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../.
 import { makeTask, removeTask, type TaskSetup } from '../helpers/task-folder';
 
 export { makeTask, removeTask, type TaskSetup };
+
+/** A tracker training config small enough for tests: 32x32 clips of 3 frames, 2 a step, 6 steps. */
+export const TINY_TRACKER_CONFIG = {
+  network: 'tracker',
+  input_size: { width: 32, height: 32 },
+  batch_size: { train: 2, val: 2 },
+  epochs: 2,
+  val_every: 1,
+  lr: 0.002,
+  custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
+  tracking: { steps_per_epoch: 3, val_clips: 1, val_frames: 4 },
+};
+
+/** The tracker tests' project: 8 small images of 1 or 2 objects (pseudo-clips), 6 of them train. */
+export const TRACKER_PROJECT = {
+  projectName: 'shapes',
+  datasets: [{ name: 'ds', count: 8 }],
+  width: 48,
+  height: 40,
+  folds: { val: 0.25 },
+  objectsPerImage: { min: 1, max: 2 },
+  seed: 5,
+};
 
 /** A training config small enough for tests: a 2-level U-Net on 32x32 inputs, one epoch, no ONNX export. */
 export const TINY_TRAIN_CONFIG = {
@@ -68,10 +92,17 @@ export interface InProcessRun {
 }
 
 /** runTraining in this process on the wasm backend, logging at debug into memory. */
-export async function runInProcess(
-  root: string,
-  options: Partial<RunTrainingOptions> = {},
-): Promise<InProcessRun> {
+/**
+ * A task folder as train.ts reads it, for a run in this process: its paths, its resolved config, its network's
+ * plugin, and a debug logger into memory (`lines` parses what it wrote).
+ */
+export async function inProcessTask(root: string): Promise<{
+  paths: TaskPaths;
+  config: TrainConfig;
+  logger: Logger;
+  plugin: PluginEntry;
+  lines: () => Line[];
+}> {
   const mem = memorySink();
   const logger = createLogger({ sink: mem.sink, level: 'debug' });
   const paths = taskPathsAt(root);
@@ -79,7 +110,14 @@ export async function runInProcess(
     customModelSchema: customModelSchemaOf,
   });
   const plugin = findPlugin(config.network, { field: 'network' });
-  const lines = (): Line[] => mem.lines.map((l) => JSON.parse(l) as Line);
+  return { paths, config, logger, plugin, lines: () => mem.lines.map((l) => JSON.parse(l) as Line) };
+}
+
+export async function runInProcess(
+  root: string,
+  options: Partial<RunTrainingOptions> = {},
+): Promise<InProcessRun> {
+  const { paths, config, logger, plugin, lines } = await inProcessTask(root);
   try {
     const summary = await runTraining(
       { paths, config, logger },

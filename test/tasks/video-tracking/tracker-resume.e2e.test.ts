@@ -11,51 +11,34 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { loadTrackerPlugin } from '../../../src/network/load-plugin';
-import { createLogger } from '../../../src/protocol/logger';
-import { memorySink } from '../../../src/protocol/sink';
-import { customModelSchemaOf, findPlugin } from '../../../src/plugins';
-import { taskPathsAt } from '../../../src/task/paths';
-import { resolveTrainConfig } from '../../../src/task/train-config';
 import { runTrackerTraining } from '../../../src/tasks/video-tracking/run-training';
-import { maxWeightDifference, tasksOn, type Line } from '../../training/e2e-helpers';
+import {
+  inProcessTask,
+  maxWeightDifference,
+  tasksOn,
+  TINY_TRACKER_CONFIG,
+  TRACKER_PROJECT,
+  type Line,
+} from '../../training/e2e-helpers';
 
-/** 4 steps an epoch of 2 clips of 32x32, 8 in all, a checkpoint every 2 steps; a few images for pseudo-clips. */
+/** 4 steps an epoch of 2 clips of 32x32, 8 in all, a checkpoint every 2 steps; pseudo-clips of 6 images. */
 const CONFIG = {
-  network: 'tracker',
-  input_size: { width: 32, height: 32 },
-  batch_size: { train: 2, val: 2 },
-  epochs: 2,
+  ...TINY_TRACKER_CONFIG,
   val_every: 0.5,
   lr: 0.003,
   seed: 11,
-  custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
-  tracking: { steps_per_epoch: 4, val_clips: 1, val_frames: 3 },
-};
-const PROJECT = {
-  projectName: 'shapes',
-  datasets: [{ name: 'ds', count: 6 }],
-  width: 48,
-  height: 40,
-  folds: { val: 0.34 },
-  objectsPerImage: { min: 1, max: 2 },
-  seed: 5,
+  tracking: { ...TINY_TRACKER_CONFIG.tracking, steps_per_epoch: 4, val_frames: 3 },
 };
 
-const task = tasksOn(PROJECT);
+const task = tasksOn(TRACKER_PROJECT);
 
 async function train(root: string): Promise<Line[]> {
-  const mem = memorySink();
-  const logger = createLogger({ sink: mem.sink, level: 'debug' });
-  const paths = taskPathsAt(root);
-  const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')), {
-    customModelSchema: customModelSchemaOf,
-  });
-  const plugin = findPlugin(config.network, { field: 'network' });
+  const { paths, config, logger, plugin, lines } = await inProcessTask(root);
   await runTrackerTraining(
     { paths, config, logger },
     { network: loadTrackerPlugin(plugin.module), backend: { force: 'wasm' } },
   );
-  return mem.lines.map((l) => JSON.parse(l) as Line);
+  return lines();
 }
 
 /** Checkpoint folders by the epoch their line carries. */
@@ -111,7 +94,7 @@ describe('tracker: continue_training from a checkpoint with training_state.json'
         iterations: 2,
         moments: { file: 'weights.bin', group: 'optimizer', folders: ['encoder', 'decoder'] },
       },
-      data: { epoch: 0, batches_done: 2, batch_size: 2, train_items: 4 },
+      data: { epoch: 0, batches_done: 2, batch_size: 2, train_items: 6 },
       validation: { performed: 1, best_loss: null, best_score: { metric: 'J&F' } },
     });
 

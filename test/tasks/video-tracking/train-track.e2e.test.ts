@@ -14,27 +14,10 @@ import * as path from 'node:path';
 import { generateSyntheticClips } from '../../../src/tasks/video-tracking/generated-clips';
 import { builtFile } from '../../contract/built';
 import { events, runLauncher, type LauncherRun } from '../../helpers/launcher';
-import { makeTask, removeTask } from '../../training/e2e-helpers';
+import { makeTask, removeTask, TINY_TRACKER_CONFIG, TRACKER_PROJECT } from '../../training/e2e-helpers';
 
-const CONFIG = {
-  network: 'tracker',
-  input_size: { width: 32, height: 32 },
-  batch_size: { train: 2, val: 2 },
-  epochs: 2,
-  val_every: 1,
-  lr: 0.002,
-  custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
-  tracking: { steps_per_epoch: 3, val_clips: 1, val_frames: 4 },
-};
-const PROJECT = {
-  projectName: 'shapes',
-  datasets: [{ name: 'ds', count: 8 }],
-  width: 48,
-  height: 40,
-  folds: { val: 0.25 },
-  objectsPerImage: { min: 1, max: 2 },
-  seed: 5,
-};
+const CONFIG = TINY_TRACKER_CONFIG;
+const PROJECT = TRACKER_PROJECT;
 
 let root: string;
 let run: LauncherRun;
