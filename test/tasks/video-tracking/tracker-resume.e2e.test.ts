@@ -75,14 +75,6 @@ describe('tracker: continue_training from a checkpoint with training_state.json'
 
     // The checkpoint at epoch 0.5: step 2 of 8, mid-epoch.
     const mid = fullDirs.get(0.5)!;
-    expect((await fsp.readdir(mid)).sort()).toEqual([
-      'config.json',
-      'decoder',
-      'decoder.onnx',
-      'encoder',
-      'encoder.onnx',
-      'training_state.json',
-    ]);
     const state = JSON.parse(await fsp.readFile(path.join(mid, 'training_state.json'), 'utf8'));
     expect(state).toMatchObject({
       global_step: 2,
