@@ -75,8 +75,16 @@ printf '  --file %s \\\n' "$(quote "$root/Dockerfile")"
 printf '  --build-arg VARIANT=%s \\\n' "$variant"
 printf '  --tag %s \\\n' "$(quote "$image")"
 printf '  --label %s \\\n' "$(quote "VERSION=$image")"
-printf '  --label %s \\\n' "$(quote "INFO=$(b64 "$root/plugin_info.json")")"
+# The file labels are read when the command runs: printed inline, the README alone (about 130 KB of base64)
+# would make the `sh -c` argument too long for the kernel. Each label is still one argument of docker's, so
+# each must stay under the kernel's 131072-byte limit for one argument: checked here, naming the file.
+file_label() {
+    size=$(($(b64 "$root/$2" | wc -c) + ${#1} + 1))
+    [ "$size" -lt 131072 ] || fail "$root/$2 is too large for a docker label: $size bytes of base64 (the kernel's limit for one argument is 131072)"
+    printf '  --label "%s=$(base64 < %s | tr -d %s)" \\\n' "$1" "$(quote "$root/$2")" "'\\n'"
+}
+file_label INFO plugin_info.json
 printf '  --label %s \\\n' "$(quote "MODES=$modes")"
-printf '  --label %s \\\n' "$(quote "README=$(b64 "$root/README.md")")"
-printf '  --label %s \\\n' "$(quote "CONFIGS=$(b64 "$root/predefined_run_configs.json")")"
+file_label README README.md
+file_label CONFIGS predefined_run_configs.json
 printf '  %s\n' "$(quote "$root")"

@@ -16,14 +16,25 @@ import { tinyUnetCheckpoint } from '../inference/helpers/tiny-checkpoint';
 import { makeTask, removeTask, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
 
 /** Starts the entry point (node, as the launcher execs it) and SIGKILLs it after `ms`. */
-function runAndKill(root: string, entry: 'train' | 'inference', ms: number): Promise<string> {
+/**
+ * Runs an entry point and SIGKILLs it `ms` after it starts or, with `after`, after its stdout first matches
+ * `after` (so kills land in training whatever the start-up costs on a loaded machine).
+ */
+function runAndKill(root: string, entry: 'train' | 'inference', ms: number, after?: RegExp): Promise<string> {
   const child = spawn(process.execPath, [builtFile(`src/${entry}.ts`)], {
     env: { PATH: process.env.PATH, SLY_TASK_DATA: root, TFJS_BACKEND: 'wasm' },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    timer ??= setTimeout(() => child.kill('SIGKILL'), ms);
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (after !== undefined && after.test(out)) arm();
+  });
+  if (after === undefined) arm();
   return new Promise((resolve) =>
     child.on('exit', () => {
       clearTimeout(timer);
@@ -73,8 +84,12 @@ it('training killed 50 times at random moments never leaves an incomplete checkp
   const results = path.join(root, 'results');
   let announced = 0;
   for (let kill = 0; kill < 50; kill++) {
-    // Start-up (node, tfjs, the project) takes about a second; the kills fall before, during and after it.
-    const out = await runAndKill(root, 'train', 400 + Math.floor(random() * 2600));
+    // One kill in four falls during start-up (node, tfjs, the project, the preflight); the others fall in
+    // training, counted from its first step, where checkpoints are written every two steps.
+    const out =
+      kill % 4 === 0
+        ? await runAndKill(root, 'train', 300 + Math.floor(random() * 1500))
+        : await runAndKill(root, 'train', Math.floor(random() * 2000), /Model training/);
     announced += (out.match(/EventType\.CHECKPOINT/g) ?? []).length;
     const names = await fsp.readdir(results);
     for (const n of names.filter((x) => /^\d{8}$/.test(x))) {

@@ -150,6 +150,12 @@ describe('plugin/build.sh labels (spec H.2)', () => {
       (root: string) => fs.writeFileSync(path.join(root, 'VERSION'), 'image\n'),
       /VERSION must hold one line/,
     ],
+    [
+      'a README too large for one docker argument (the kernel allows 131072 bytes)',
+      ['r'],
+      (root: string) => fs.writeFileSync(path.join(root, 'README.md'), 'x'.repeat(99_000)),
+      /README\.md is too large for a docker label: 1320\d\d bytes/,
+    ],
   ])('fails with a message on %s', (name, args, spoil, message) => {
     const root = makeTree(`bad ${name}`, ['train'], README);
     spoil(root);

@@ -87,14 +87,20 @@ describe('class_weights and lr_schedule in a run', () => {
     120_000,
   );
 
-  it('defaults: no class weights logged or recorded, the rate constant at lr', async () => {
+  it('defaults: ENet class weights logged and recorded, the rate constant at lr', async () => {
     const run = await train({ epochs: 1 });
-    expect(byMessage(run.lines, 'Class weights')).toBeUndefined();
-    expect(run.checkpointConfig).not.toHaveProperty('loss');
+    expect(byMessage(run.lines, 'Class weights')).toMatchObject({ class_weights: 'enet' });
     expect(run.checkpointConfig.settings).toMatchObject({
-      class_weights: 'none',
+      class_weights: 'enet',
       lr_schedule: { name: 'constant' },
     });
+    expect(run.checkpointConfig).toHaveProperty('loss.class_weights');
     expect(new Set(run.metrics('train').map((m) => m.lr))).toEqual(new Set([0.01]));
+  }, 120_000);
+
+  it("class_weights none: no weights logged or recorded (the loss before issue #17)", async () => {
+    const run = await train({ epochs: 1, class_weights: 'none' });
+    expect(byMessage(run.lines, 'Class weights')).toBeUndefined();
+    expect(run.checkpointConfig).not.toHaveProperty('loss');
   }, 120_000);
 });
