@@ -98,7 +98,7 @@ describe('class_weights and lr_schedule in a run', () => {
     expect(new Set(run.metrics('train').map((m) => m.lr))).toEqual(new Set([0.01]));
   }, 120_000);
 
-  it("class_weights none: no weights logged or recorded (the loss before issue #17)", async () => {
+  it('class_weights none: no weights logged or recorded (the loss before issue #17)', async () => {
     const run = await train({ epochs: 1, class_weights: 'none' });
     expect(byMessage(run.lines, 'Class weights')).toBeUndefined();
     expect(run.checkpointConfig).not.toHaveProperty('loss');
