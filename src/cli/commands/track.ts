@@ -173,8 +173,10 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
   const { trackVideo } = await import('../../tasks/video-tracking/track-video');
   const started = Date.now();
   let shown = { at: started, frames: 0 };
-  const rate = (frames: number, now: number): string =>
-    (frames / Math.max(1e-3, (now - started) / 1000)).toFixed(1);
+  const fps = (frames: number, now: number): number => frames / Math.max(1e-3, (now - started) / 1000);
+  // The time left at the rate so far, as the progress events' eta_s.
+  const eta = (frames: number, total: number | null, now: number): string =>
+    total === null || frames === 0 ? '' : `, ${Math.round((total - frames) / fps(frames, now))} s left`;
   let result;
   try {
     result = await trackVideo({
@@ -189,7 +191,9 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
         const now = Date.now();
         if (done - shown.frames < PROGRESS_FRAMES && now - shown.at < PROGRESS_MS) return;
         shown = { at: now, frames: done };
-        io.out(`frame ${done}${total === null ? '' : `/${total}`}: ${rate(done, now)} fps`);
+        io.out(
+          `frame ${done}${total === null ? '' : `/${total}`}: ${fps(done, now).toFixed(1)} fps${eta(done, total, now)}`,
+        );
       },
     });
   } finally {
@@ -200,7 +204,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
     size.width === trackedSize.width ? '' : ` (tracked at ${trackedSize.width}x${trackedSize.height})`;
   io.out(
     `Tracked ${frames} frames of ${size.width}x${size.height}${at} in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-      `(${rate(frames, Date.now())} fps): masks in ${v.out}${v.video === undefined ? '' : `, video ${v.video}`}`,
+      `(${fps(frames, Date.now()).toFixed(1)} fps): masks in ${v.out}${v.video === undefined ? '' : `, video ${v.video}`}`,
   );
   return 0;
 }
