@@ -68,8 +68,8 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
     expect(new Set(presets.map((p) => p.title)).size).toBe(presets.length);
   });
 
-  it('has one train preset per network trained through train.py on images, and one inference preset per mode', () => {
-    expect(trainPresets.map(networkOf)).toEqual(['unet', 'clicks']);
+  it('has train presets for each network trained through train.py on images, and one inference preset per mode', () => {
+    expect([...new Set(trainPresets.map(networkOf))]).toEqual(['unet', 'clicks']);
     expect(inferencePresets.map(modeName).sort()).toEqual([...MODE_NAMES].sort());
   });
 
@@ -101,6 +101,27 @@ describe('predefined_run_configs.json (spec G.1, G.3)', () => {
       ]);
     },
   );
+
+  it('the U-Net presets are the defaults (fast) and a quality one, each saying what it costs on this CPU', () => {
+    const unet = trainPresets.filter((p) => networkOf(p) === 'unet');
+    expect(unet.map((p) => p.title)).toEqual([
+      expect.stringMatching(/fast.*\d+ s per epoch per 100 images on 2 CPU cores/),
+      expect.stringMatching(/quality.*\d+ s per epoch per 100 images on 2 CPU cores/),
+    ]);
+    // The fast preset is what a task config without these keys gets: the documented default recipe.
+    const defaults = resolveTrainConfig({}, { customModelSchema: UNET_SETTINGS_SCHEMA });
+    const fast = unet[0].config as Record<string, unknown>;
+    for (const key of [
+      'input_size',
+      'lr',
+      'lr_schedule',
+      'class_weights',
+      'augment',
+      'resolution',
+    ] as const) {
+      expect([key, fast[key]]).toEqual([key, defaults[key]]);
+    }
+  });
 
   it('the click preset says what it costs, and keeps validation bounded', () => {
     const preset = trainPresets.find((p) => networkOf(p) === 'clicks') as Preset;

@@ -28,7 +28,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
       val_every: 1,
       lr: 0.001,
       lr_schedule: { name: 'constant', warmup_steps: 0, min_lr_ratio: 0, power: 0.9 },
-      class_weights: 'none',
+      class_weights: 'enet',
       network: 'unet',
       weights_init_type: 'transfer_learning',
       special_classes: { background: 'bg', neutral: 'neutral' },
