@@ -7,6 +7,7 @@
 import { parseShardSpec } from '../../task/shard';
 import type { TrackerFactory } from '../../tasks/video-tracking/baselines';
 import { type CliCommand, type CliIo, parseOptions, UsageError } from '../command';
+import { unitProgress } from '../progress';
 
 const OPTIONS = {
   davis: { type: 'string' },
@@ -174,9 +175,6 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
   const started = Date.now();
   let shown = { at: started, frames: 0 };
   const fps = (frames: number, now: number): number => frames / Math.max(1e-3, (now - started) / 1000);
-  // The time left at the rate so far, as the progress events' eta_s.
-  const eta = (frames: number, total: number | null, now: number): string =>
-    total === null || frames === 0 ? '' : `, ${Math.round((total - frames) / fps(frames, now))} s left`;
   let result;
   try {
     result = await trackVideo({
@@ -191,9 +189,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
         const now = Date.now();
         if (done - shown.frames < PROGRESS_FRAMES && now - shown.at < PROGRESS_MS) return;
         shown = { at: now, frames: done };
-        io.out(
-          `frame ${done}${total === null ? '' : `/${total}`}: ${fps(done, now).toFixed(1)} fps${eta(done, total, now)}`,
-        );
+        io.out(unitProgress({ unit: 'frame', done, total, seconds: (now - started) / 1000 }));
       },
     });
   } finally {
