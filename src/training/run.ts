@@ -31,6 +31,7 @@ import { Progress } from '../protocol/progress';
 import type { TrainConfig } from '../task/config-types';
 import type { TrainTaskContext } from '../task/context';
 import { displayPath, type TaskPaths } from '../task/paths';
+import { defaultTrainConfig } from '../task/train-config';
 import { checkImageHeader } from '../image/decode';
 import type { SegmentationClasses } from '../model-state/class-map';
 import { EpochBatchReader, FoldBatches } from './data/fold-batches';
@@ -266,14 +267,16 @@ async function checkModelNetwork(paths: TaskPaths, network: AnyNetwork): Promise
   }
 }
 
-/** The task's part of the loss; `class_weights` set for a task that declares no loss is a warning. */
+/** The task's part of the loss; `class_weights` chosen for a task that declares no loss is a warning. */
 function taskLoss(
   task: AnyTrainingTask,
   ctx: TaskRunContext,
   opts: { plan: TrainingPlan; classes: SegmentationClasses },
 ): TaskLoss {
   if (task.loss !== undefined) return task.loss(ctx, opts);
-  if (ctx.config.class_weights !== 'none') {
+  // The default ("enet") is the semantic task's; only a choice of the user's is worth a warning here.
+  const chosen = ctx.config.class_weights;
+  if (chosen !== 'none' && chosen !== defaultTrainConfig().class_weights) {
     ctx.logger.warn(`class_weights is not used by the task "${task.name}": its loss is unweighted.`, {
       file: CONFIG_FILE,
       field: 'class_weights',

@@ -70,6 +70,8 @@ describe('click segmentation trained through train.py', () => {
     expect(events(run.lines, 'TASK_CRASHED')).toEqual([]);
     const unused = run.lines.find((l) => l.message.includes('are not used: they have no object to click on'));
     expect(unused).toBeDefined();
+    // The default class_weights belongs to semantic segmentation: no warning for a config that never chose it.
+    expect(run.lines.filter((l) => l.fields.field === 'class_weights')).toEqual([]);
     const val = run.lines.filter(
       (l) => l.fields.event_type === 'EventType.METRICS' && l.fields.type === 'val',
     );
