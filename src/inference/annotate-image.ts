@@ -9,12 +9,12 @@ import type { Annotation, ObjClass } from '../format/model';
 import type { ObjClassJson } from '../format/types';
 import { geometryBounds } from './label-geometry';
 import { mergeAnnotation, type ModeResult, type RegionResult } from './merge-annotation';
-import type { ModeConfig } from '../task/config-types';
+import type { Blending, ModeConfig } from '../task/config-types';
 import type { LabelBox } from './modes/bboxes';
 import { planInference, type InferencePlan } from './modes/plan';
 import type { OutputMeta } from './output-meta';
 import { probabilityClasses, regionPredictions } from './predictions';
-import { rectHeight, rectSize, rectWidth, translateRect, type Rect, type Size } from './rect';
+import { rectFromSize, rectHeight, rectSize, rectWidth, translateRect, type Rect, type Size } from './rect';
 import { slidingWindows } from './modes/sliding-window';
 import { argmaxMask, ScoreStitcher, type ClassIndexMask, type ScoreMap } from './stitch';
 
@@ -75,35 +75,29 @@ export async function annotateImage(opts: AnnotateImageOptions): Promise<Annotat
     return { rect, predictions };
   };
 
+  /** The region's scores, stitched from the network's scores for `windows` (inside the region) with `blending`. */
+  const stitched = async (region: Rect, windows: readonly Rect[], blending: Blending): Promise<ScoreMap> => {
+    const stitcher = new ScoreStitcher({ size: rectSize(region), channels, blending });
+    await forEachBatch(windows, batchSize, opts.scoreCrops, (rect, scores) => {
+      checkScores(rect, scores, channels);
+      stitcher.add(translateRect(rect, { drow: -region.top, dcol: -region.left }), scores);
+    });
+    return stitcher.result();
+  };
+
   let result: ModeResult;
   if ((plan.mode === 'full_image' || plan.mode === 'roi') && opts.regionWindow !== undefined) {
     const region = plan.crops[0];
-    const size = rectSize(region);
-    const stitcher = new ScoreStitcher({ size, channels, blending: 'feather' });
-    await forEachBatch(
-      regionWindows(region, opts.regionWindow),
-      batchSize,
-      opts.scoreCrops,
-      (rect, scores) => {
-        checkScores(rect, scores, channels);
-        stitcher.add(translateRect(rect, { drow: -region.top, dcol: -region.left }), scores);
-      },
-    );
-    result = { mode: plan.mode, region: toRegion(region, stitcher.result()) };
+    const scores = await stitched(region, regionWindows(region, opts.regionWindow), 'feather');
+    result = { mode: plan.mode, region: toRegion(region, scores) };
   } else if (plan.mode === 'sliding_window') {
-    const stitcher = new ScoreStitcher({
-      size: image,
-      channels,
-      blending: mode.name === 'sliding_window' ? mode.blending : 'sum',
-    });
-    await forEachBatch(plan.crops, batchSize, opts.scoreCrops, (rect, scores) => {
-      checkScores(rect, scores, channels);
-      stitcher.add(rect, scores);
-    });
-    const whole = toRegion(
-      { top: 0, left: 0, bottom: image.height - 1, right: image.width - 1 },
-      stitcher.result(),
+    const imageRect = rectFromSize(image);
+    const scores = await stitched(
+      imageRect,
+      plan.crops,
+      mode.name === 'sliding_window' ? mode.blending : 'sum',
     );
+    const whole = toRegion(imageRect, scores);
     result = {
       mode: 'sliding_window',
       windows: plan.crops.map((rect) => ({ rect })),

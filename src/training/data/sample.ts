@@ -114,53 +114,69 @@ export function prepareSample(opts: {
 
 /**
  * An item's annotation (checked against the project meta) and its image decoded at `size` (checked against the
- * annotation's size). Errors name the file; callers add the item.
+ * annotation's size), or at its own size when `size` is absent. Errors name the file; callers add the item.
  */
 export async function readItemAtSize(
   project: ProjectListing,
   item: ProjectItem,
-  size: { width: number; height: number },
+  size?: { width: number; height: number },
 ): Promise<{ annotation: Annotation; image: DecodedImage }> {
   const annotation = await readItemAnnotation(project, item);
   const image = await decodeImage(item.imagePath, {
     expectedSize: annotation.size,
-    resize: size,
+    ...(size === undefined ? {} : { resize: size }),
     displayName: projectDisplayPath(project, item.imagePath),
   });
   return { annotation, image };
 }
 
 /**
+ * `readItemAtSize` plus the item's ground truth at the annotation's size, drawn with the recipe's class map, and
+ * `use` applied to them. Failures are data errors naming the file and the item.
+ */
+async function withItemGroundTruth<T>(
+  opts: { project: ProjectListing; item: ProjectItem; recipe: SampleRecipe; size?: ImageSize },
+  use: (read: {
+    annotation: Annotation;
+    image: DecodedImage;
+    mask: Uint8Array | Int32Array;
+  }) => Promise<T> | T,
+): Promise<T> {
+  const { project, item, recipe } = opts;
+  try {
+    const { annotation, image } = await readItemAtSize(project, item, opts.size);
+    const mask = rasteriseAnnotation(annotation, {
+      classToIndex: recipe.drawingClassToIdx,
+      fill: recipe.fill,
+      file: projectDisplayPath(project, item.annotationPath),
+    });
+    return await use({ annotation, image, mask });
+  } catch (e) {
+    // The format and image layers name the file; the item (dataset/image) is added for the reader.
+    throw e instanceof TaskError ? e.withContext({ item: `${item.dataset}/${item.name}` }) : e;
+  }
+}
+
+/**
  * Reads one item: its annotation (checked against the project meta), its image (decoded at the input size)
  * and its ground truth. Failures are data errors naming the file and the item.
  */
-export async function loadSample(opts: {
+export function loadSample(opts: {
   project: ProjectListing;
   item: ProjectItem;
   recipe: SampleRecipe;
   seed: SampleSeed;
 }): Promise<Sample> {
-  const { project, item, recipe } = opts;
-  const itemName = `${item.dataset}/${item.name}`;
-  try {
-    const { annotation, image } = await readItemAtSize(project, item, recipe.inputSize);
-    const annotationFile = projectDisplayPath(project, item.annotationPath);
-    const mask = rasteriseAnnotation(annotation, {
-      classToIndex: recipe.drawingClassToIdx,
-      fill: recipe.fill,
-      file: annotationFile,
-    });
-    return prepareSample({
+  const { recipe } = opts;
+  return withItemGroundTruth({ ...opts, size: recipe.inputSize }, ({ annotation, image, mask }) =>
+    prepareSample({
       rgb: image.data,
       mask,
       maskSize: annotation.size,
       recipe,
       flips: sampleFlips(recipe.flips, opts.seed),
-    });
-  } catch (e) {
-    // The format and image layers name the file; the item (dataset/image) is added for the reader.
-    throw e instanceof TaskError ? e.withContext({ item: itemName }) : e;
-  }
+    }),
+  );
 }
 
 /** Where a sample's crop and colour randomness comes from: apart from the flips' stream, so those stay as they were. */
@@ -176,20 +192,10 @@ export async function loadNativeSamples(opts: {
   recipe: SampleRecipe;
   seed: SampleSeed;
 }): Promise<Sample[]> {
-  const { project, item, recipe } = opts;
+  const { recipe } = opts;
   const native = recipe.native;
   if (native === undefined) throw new Error('loadNativeSamples needs recipe.native');
-  try {
-    const annotation = await readItemAnnotation(project, item);
-    const image = await decodeImage(item.imagePath, {
-      expectedSize: annotation.size,
-      displayName: projectDisplayPath(project, item.imagePath),
-    });
-    const mask = rasteriseAnnotation(annotation, {
-      classToIndex: recipe.drawingClassToIdx,
-      fill: recipe.fill,
-      file: projectDisplayPath(project, item.annotationPath),
-    });
+  return withItemGroundTruth(opts, async ({ image, mask }) => {
     const size = { width: image.width, height: image.height };
     const rand = mulberry32(mixSeed(opts.seed.seed, opts.seed.epoch, opts.seed.index, CROP_STREAM));
     const placements =
@@ -217,9 +223,7 @@ export async function loadNativeSamples(opts: {
       out.push(placeSample({ rgb, mask, maskSize: size, placement, recipe, flips }));
     }
     return out;
-  } catch (e) {
-    throw e instanceof TaskError ? e.withContext({ item: `${item.dataset}/${item.name}` }) : e;
-  }
+  });
 }
 
 /**
