@@ -16,7 +16,6 @@
  *   and Adam's moments are still good, so the run goes on as continue_training always did (epochs from 0), with a
  *   warning naming the field. Those are changes a user makes on purpose.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { configError, modelError } from '../errors';
@@ -30,6 +29,7 @@ import {
 } from '../model-state/training-state';
 import type { Logger } from '../protocol/logger';
 import { displayPath, type TaskPaths } from '../task/paths';
+import { readRegularFile } from '../util/regular-file';
 import type { EpochPosition } from './data/fold-batches';
 import { adamCounters, adamMomentShapes, restoreAdamAccumulators } from './engine/step';
 import type { EvalPlannerState } from './planner';
@@ -51,7 +51,8 @@ export async function readTrainingState(
 ): Promise<TrainingStateJson | undefined> {
   let text: string;
   try {
-    text = await fsp.readFile(path.join(modelDir, TRAINING_STATE_FILE), 'utf8');
+    // A user's file: a FIFO or device in its place must not hang the task (readRegularFile refuses them).
+    text = await readRegularFile(path.join(modelDir, TRAINING_STATE_FILE), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw modelError(`cannot be read: ${(e as Error).message}`, { file: displayName }, e);
