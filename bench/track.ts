@@ -4,7 +4,8 @@
  * on a long video.
  * - A/B, alternating block by block in the same run: the tracker following 1 object and 3 objects on the same
  *   frames, timed per frame end to end (resize to 240, encode, match, decode, merge, upsample to 480x854, arg-max);
- *   the difference is the cost of the extra objects.
+ *   the difference is the cost of the extra objects. A third arm follows 1 object without the spatial gate, the
+ *   memory frames and the colour votes across time: their cost.
  * - Long run: LONG frames (default 2000) with 1 object; RSS at frame 500 and at the end.
  * - Decode included: trackVideo on an mp4 of the same frames (ffmpeg decoding and scaling to 240 in the pipe,
  *   index PNGs written), frames per second end to end.
@@ -81,19 +82,22 @@ async function main(): Promise<void> {
       return frames[k < frameCount ? k : period - k];
     };
     const firstMask = (objects: number): Uint8Array => rendered[0].ids.map((v) => (v <= objects ? v : 0));
-    const make = (objects: number): Promise<MatchTracker> =>
-      MatchTracker.create(loaded.engine, frames[0], firstMask(objects), loaded.options);
+    const make = (objects: number, plain = false): Promise<MatchTracker> =>
+      MatchTracker.create(loaded.engine, frames[0], firstMask(objects), {
+        ...loaded.options,
+        ...(plain ? { gate: false, memoryEvery: 0, refineAcrossTime: false } : {}),
+      });
 
-    // A/B blocks: 1 object, 3 objects, alternating, each continuing its own video.
-    const arms = { one: await make(1), three: await make(3) };
-    const times: Record<'one' | 'three', number[]> = { one: [], three: [] };
-    const position = { one: 1, three: 1 };
+    // A/B blocks: 1 object, 3 objects, 1 object plain, alternating, each continuing its own video.
+    const armNames = ['one', 'three', 'plain'] as const;
+    const arms = { one: await make(1), three: await make(3), plain: await make(1, true) };
+    const times: Record<(typeof armNames)[number], number[]> = { one: [], three: [], plain: [] };
+    const position = { one: 1, three: 1, plain: 1 };
     for (let w = 0; w < 3; w++) {
-      await arms.one.next(frameAt(position.one++));
-      await arms.three.next(frameAt(position.three++));
+      for (const arm of armNames) await arms[arm].next(frameAt(position[arm]++));
     }
     for (let b = 0; b < blocks; b++) {
-      for (const arm of ['one', 'three'] as const) {
+      for (const arm of armNames) {
         for (let i = 0; i < block; i++) {
           const t0 = performance.now();
           await arms[arm].next(frameAt(position[arm]++));
@@ -103,8 +107,10 @@ async function main(): Promise<void> {
     }
     const ms1 = median(times.one);
     const ms3 = median(times.three);
+    const msPlain = median(times.plain);
     console.log(
-      `1 object: ${round(ms1)} ms/frame (${round(1000 / ms1, 1)} fps); 3 objects: ${round(ms3)} ms/frame`,
+      `1 object: ${round(ms1)} ms/frame (${round(1000 / ms1, 1)} fps); 3 objects: ${round(ms3)} ms/frame; ` +
+        `1 object without gate, memory and votes across time: ${round(msPlain)} ms/frame`,
     );
 
     // Long run, 1 object: RSS at frame 500 and at the end.
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
         one_object_fps: round(1000 / ms1, 1),
         three_objects_ms_p50: round(ms3),
         ms_per_extra_object: round((ms3 - ms1) / 2),
+        one_object_plain_ms_p50: round(msPlain),
         long_frames: long,
         long_fps: round(longFps, 1),
         rss_mib_at_500: round(rss500 / 2 ** 20, 1),

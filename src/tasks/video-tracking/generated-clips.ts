@@ -23,11 +23,29 @@ export interface SyntheticClipsOptions extends ClipStyle {
   set?: string;
 }
 
-export type TextureKind = 'noise' | 'stripes' | 'checker' | 'gradient' | 'dots' | 'waves' | 'rings';
+export type TextureKind =
+  | 'noise'
+  | 'stripes'
+  | 'checker'
+  | 'gradient'
+  | 'dots'
+  | 'waves'
+  | 'rings'
+  | 'plaid'
+  | 'marble'
+  | 'blotches';
 /** The families of `generateSyntheticClips` by default. */
 export const TEXTURE_KINDS: readonly TextureKind[] = ['noise', 'stripes', 'checker', 'gradient'];
 /** Every family: the tracker trains on some and is measured on the others. */
-export const ALL_TEXTURE_KINDS: readonly TextureKind[] = [...TEXTURE_KINDS, 'dots', 'waves', 'rings'];
+export const ALL_TEXTURE_KINDS: readonly TextureKind[] = [
+  ...TEXTURE_KINDS,
+  'dots',
+  'waves',
+  'rings',
+  'plaid',
+  'marble',
+  'blotches',
+];
 
 export interface SyntheticClip {
   name: string;
@@ -123,6 +141,15 @@ function sample(t: Texture, u: number, v: number): Rgb {
       break;
     case 'rings':
       w = 0.5 + 0.5 * Math.sin(Math.hypot(ru, rv) * 2);
+      break;
+    case 'plaid':
+      w = 0.25 * (2 + Math.sin(ru * 2) + Math.sin(rv * 3));
+      break;
+    case 'marble':
+      w = 0.5 + 0.5 * Math.sin(ru + 6 * valueNoise(ru / 3, rv / 3, t.seed));
+      break;
+    case 'blotches':
+      w = valueNoise(ru / 2, rv / 2, t.seed) > 0.5 ? 1 : 0;
       break;
     default:
       w = 0.5 + 0.5 * Math.tanh(ru / 4);

@@ -145,6 +145,37 @@ describe('boundary refinement', () => {
   });
 });
 
+describe('boundary refinement across time', () => {
+  it('labels an uncertain pixel by the previous frame where its own frame has no confident pixel of its colour', () => {
+    // A green patch (x 10-11) inside an uncertain band, red and blue confident around it: in its own frame
+    // nothing green votes, so the network's label (background) stays; the previous frame had the patch on
+    // object 1, and with it the patch becomes object 1.
+    const W = 20;
+    const H = 4;
+    const rgb = new Uint8Array(W * H * 3);
+    for (let i = 0; i < W * H; i++) {
+      const x = i % W;
+      rgb.set(x === 10 || x === 11 ? [30, 200, 30] : x < 9 ? [200, 30, 30] : [30, 30, 200], i * 3);
+    }
+    const confidence = new Float32Array(W * H).map((_, i) => (Math.abs((i % W) - 10.5) < 3 ? 0.6 : 1));
+    const slotsBefore = new Uint8Array(W * H).map((_, i) => (i % W < 9 ? 1 : 0));
+    const alone = Uint8Array.from(slotsBefore);
+    refineBoundary({ width: W, height: H, rgb }, alone, confidence, 1);
+    expect(alone[10]).toBe(0);
+    const previousSlots = new Uint8Array(W * H).map((_, i) => (i % W < 12 ? 1 : 0));
+    const withPrevious = Uint8Array.from(slotsBefore);
+    refineBoundary({ width: W, height: H, rgb }, withPrevious, confidence, 1, undefined, {
+      frame: { width: W, height: H, rgb },
+      slots: previousSlots,
+    });
+    for (let y = 0; y < H; y++) {
+      expect(withPrevious[y * W + 10]).toBe(1);
+      expect(withPrevious[y * W + 11]).toBe(1);
+      expect(withPrevious[y * W + 12]).toBe(0); // blue: the previous frame's blue was background
+    }
+  });
+});
+
 describe('the tracker on both engines', () => {
   it.each([
     ['plain', {}],
@@ -175,6 +206,32 @@ describe('the tracker on both engines', () => {
       decoder.dispose();
     },
   );
+
+  it('keeps the given frames and at most memoryKeep predicted ones as references, however long the video', async () => {
+    const { encoder, decoder } = build();
+    const engine = new TfjsTrackerEngine(encoder, decoder);
+    const counts: number[] = [];
+    const counting = Object.assign(Object.create(engine) as TfjsTrackerEngine, {
+      match: (...args: Parameters<TfjsTrackerEngine['match']>) => {
+        counts.push(args[1].count);
+        return engine.match(...args);
+      },
+    });
+    const tracker = await MatchTracker.create(counting, first, firstMask, {
+      ...opts,
+      memoryEvery: 2,
+      memoryKeep: 2,
+    });
+    for (let t = 0; t < 12; t++) await tracker.next({ width: 64, height: 48, rgb: clip[1 + (t % 4)].rgb });
+    const cells = (64 / 8) * (48 / 8);
+    // Frames 1-2: the first frame alone; frame 2 joins (3-4: two), frame 4 joins (5-...: three, the bound).
+    expect(counts.slice(0, 6)).toEqual([1, 1, 2, 2, 3, 3].map((r) => r * cells));
+    expect(Math.max(...counts)).toBe(3 * cells);
+    expect(counts[counts.length - 1]).toBe(3 * cells);
+    await tracker.dispose();
+    encoder.dispose();
+    decoder.dispose();
+  });
 
   it('follows an object added on a later frame with its own id', async () => {
     const { encoder, decoder } = build();
