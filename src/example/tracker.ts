@@ -70,7 +70,7 @@ export async function trackerExample(opts: {
   // Held-out clips: other texture families, faster, more camouflage than training.
   const davis = path.join(opts.root, 'tracker-held-out');
   const style = heldOutClipStyle(CLIP_SIZE, 24);
-  await generateSyntheticClips({ dir: davis, clips: heldOut, seed: 1234, ...style });
+  const heldOutClips = await generateSyntheticClips({ dir: davis, clips: heldOut, seed: 1234, ...style });
   const ort = await loadOnnxRuntime();
   const loaded = await loadTracker(checkpointDir, { engine: 'onnxruntime', ort, threads: os.cpus().length });
   const trained: TrackerFactory = (f, m) => MatchTracker.create(loaded.engine, f, m, loaded.options);
@@ -121,6 +121,24 @@ export async function trackerExample(opts: {
       `    ${name.padEnd(10)} J&F ${f3(s.jf)}  J ${f3(s.j)}  F ${f3(s.f)}  (${s.fps.toFixed(1)} frames/s at ${CLIP_SIZE.width}x${CLIP_SIZE.height})`,
     );
   }
+  // Objects in the background's colours: colour cannot tell them apart, only texture; where the figures part.
+  const camouflaged = new Set(heldOutClips.flatMap((c) => c.camouflaged.map((id) => `${c.name}/${id}`)));
+  const meanOf = (s: TrackerScore, wanted: boolean): string => {
+    const jfs = s.objects
+      .filter((o) => camouflaged.has(`${o.sequence}/${o.object}`) === wanted)
+      .map((o) => o.jf);
+    return jfs.length === 0 ? '-' : f3(jfs.reduce((a, b) => a + b, 0) / jfs.length);
+  };
+  const count = scores.tracker.objects.length;
+  const camouflagedCount = scores.tracker.objects.filter((o) =>
+    camouflaged.has(`${o.sequence}/${o.object}`),
+  ).length;
+  console.log(
+    `  by object (${camouflagedCount} of ${count} in the background's colours): ` +
+      Object.entries(scores)
+        .map(([name, s]) => `${name} ${meanOf(s, true)} camouflaged / ${meanOf(s, false)} plain`)
+        .join(', '),
+  );
   const margin = scores.tracker.jf - Math.max(scores.copy.jf, scores['colour-nn'].jf);
   console.log(`  tracker minus the better baseline: ${margin >= 0 ? '+' : ''}${f3(margin)} J&F`);
   if (video !== undefined) console.log(`  overlay video: ${video}`);

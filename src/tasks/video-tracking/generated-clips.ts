@@ -51,6 +51,8 @@ export interface SyntheticClip {
   name: string;
   /** The largest object id on the first frame: the objects DAVIS evaluates. */
   objects: number;
+  /** Ids of the objects that wear the background's colours (ClipStyle.camouflage). */
+  camouflaged: number[];
 }
 
 type Rgb = [number, number, number];
@@ -275,8 +277,19 @@ export interface RenderedFrame {
   ids: Uint8Array;
 }
 
-/** Renders clip `seed` of a style frame by frame (one frame in memory at a time); the same seed, the same frames. */
-export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedFrame> {
+/** What a clip's labelled objects are: the id, and whether it wears the background's colours (camouflage). */
+export interface ClipObject {
+  id: number;
+  camouflaged: boolean;
+}
+
+/** The labelled objects of clip `seed` of a style, without rendering it (for measures broken down by kind). */
+export function clipObjects(style: ClipStyle, seed: number): ClipObject[] {
+  return setUpClip(style, seed).objects;
+}
+
+/** The clip's random draws before its first frame, in the order renderClip has always made them. */
+function setUpClip(style: ClipStyle, seed: number) {
   const { width, height } = style;
   const kinds = style.textures ?? TEXTURE_KINDS;
   const objectRange = style.objects ?? { min: 1, max: 3 };
@@ -285,12 +298,15 @@ export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedF
   const background = texture(rand, kinds);
   const count = objectRange.min + Math.floor(rand() * (objectRange.max - objectRange.min + 1));
   const shapes: Shape[] = [];
+  const objects: ClipObject[] = [];
   for (let id = 1; id <= count; id++) {
     let t = texture(rand, kinds);
-    if (style.camouflage !== undefined && rand() < style.camouflage) {
+    const camouflaged = style.camouflage !== undefined && rand() < style.camouflage;
+    if (camouflaged) {
       // The background's two colours, in another family or at another scale and angle.
       t = { ...t, a: background.a, b: background.b };
     }
+    objects.push({ id, camouflaged });
     const shape = makeShape({ id, rand, width, height, texture: t });
     shape.vx *= style.speed ?? 1;
     shape.vy *= style.speed ?? 1;
@@ -309,6 +325,13 @@ export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedF
   for (const s of shapes) if (s.id > 0) s.depth += 1;
   const panVelocity: [number, number] = [(rand() - 0.5) * 4, (rand() - 0.5) * 3];
   const drift = (rand() - 0.5) * 0.01;
+  return { rand, background, shapes, objects, panVelocity, drift };
+}
+
+/** Renders clip `seed` of a style frame by frame (one frame in memory at a time); the same seed, the same frames. */
+export function* renderClip(style: ClipStyle, seed: number): Generator<RenderedFrame> {
+  const { width, height } = style;
+  const { rand, background, shapes, panVelocity, drift } = setUpClip(style, seed);
   for (let t = 0; t < style.frames; t++) {
     if (t === 1) {
       // From the second frame on, depths mix: objects pass behind distractors and each other.
@@ -374,13 +397,12 @@ export async function generateSyntheticClips(options: SyntheticClipsOptions): Pr
   const clips: SyntheticClip[] = [];
   for (let c = 0; c < options.clips; c++) {
     const name = `clip${String(c).padStart(3, '0')}`;
-    const objects = await writeDavisSequence(
-      options.dir,
-      name,
-      options,
-      renderClip(options, mixSeed(options.seed, c)),
-    );
-    clips.push({ name, objects });
+    const seed = mixSeed(options.seed, c);
+    const objects = await writeDavisSequence(options.dir, name, options, renderClip(options, seed));
+    const camouflaged = clipObjects(options, seed)
+      .filter((o) => o.camouflaged)
+      .map((o) => o.id);
+    clips.push({ name, objects, camouflaged });
   }
   await writeDavisList(
     options.dir,

@@ -129,6 +129,8 @@ export interface TrackerScore {
   f: number;
   /** Frames tracked per second (reading and writing included). */
   fps: number;
+  /** Each object's J&F (the mean of its J and F means), by sequence and object id. */
+  objects: { sequence: string; object: number; jf: number }[];
 }
 
 /** Tracks the sequences into `outDir` and scores them as `sly-nn eval-davis` does. */
@@ -147,5 +149,15 @@ export async function scoreTracker(opts: {
     davisRoot: opts.davisRoot,
     ...(opts.sequences === undefined ? {} : { sequences: opts.sequences }),
   });
-  return { jf: r.global['J&F-Mean'], j: r.global['J-Mean'], f: r.global['F-Mean'], fps };
+  return {
+    jf: r.global['J&F-Mean'],
+    j: r.global['J-Mean'],
+    f: r.global['F-Mean'],
+    fps,
+    objects: r.objects.map((o) => ({
+      sequence: o.sequence,
+      object: o.object,
+      jf: (o.jStats.mean + o.fStats.mean) / 2,
+    })),
+  };
 }

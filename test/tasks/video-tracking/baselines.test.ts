@@ -5,7 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateSyntheticClips } from '../../../src/tasks/video-tracking/generated-clips';
+import {
+  clipObjects,
+  generateSyntheticClips,
+  renderClip,
+} from '../../../src/tasks/video-tracking/generated-clips';
 import { readIndexPng } from '../../../src/format/png-mask-reader';
 import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
 import { evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';
@@ -37,6 +41,88 @@ describe('generated clips', () => {
     for (const f of ['JPEGImages/480p/clip000/00002.jpg', 'Annotations/480p/clip000/00002.png']) {
       expect(await fsp.readFile(path.join(again, f))).toEqual(await fsp.readFile(path.join(davis(), f)));
     }
+  });
+
+  it('name the objects that wear the background colours, and the named ones are drawn in them', async () => {
+    const style = { width: 80, height: 56, frames: 1, camouflage: 0.5, objects: { min: 3, max: 3 } };
+    const kinds = new Set<boolean>();
+    const shares: Record<'camouflaged' | 'plain', number[]> = { camouflaged: [], plain: [] };
+    for (let seed = 0; seed < 12; seed++) {
+      const objects = clipObjects(style, seed);
+      expect(objects.map((o) => o.id)).toEqual([1, 2, 3]);
+      const [frame] = [...renderClip(style, seed)];
+      // The background's colours: those of the pixels no object covers.
+      const background: number[][] = [];
+      const seen = new Set<number>();
+      // (a frame's brightness drift is nil on the first frame)
+      for (let i = 0; i < frame.ids.length; i++) {
+        const [r, g, b] = frame.rgb.subarray(i * 3, i * 3 + 3);
+        const key = (r << 16) | (g << 8) | b;
+        if (frame.ids[i] === 0 && !seen.has(key)) {
+          seen.add(key);
+          background.push([r, g, b]);
+        }
+      }
+      // Its two colours: textures blend between them, so its colours lie on the segment between the farthest two.
+      const dist = (a: number[], b: number[]): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+      const farthest = (from: number[]): number[] =>
+        background.reduce((best, c) => (dist(c, from) > dist(best, from) ? c : best), from);
+      const end1 = farthest(background[0]);
+      const end2 = farthest(end1);
+      const toSegment = (c: number[]): number => {
+        const d = [0, 1, 2].map((k) => end2[k] - end1[k]);
+        const len2 = d[0] ** 2 + d[1] ** 2 + d[2] ** 2;
+        const t =
+          len2 === 0
+            ? 0
+            : Math.max(0, Math.min(1, [0, 1, 2].reduce((a, k) => a + (c[k] - end1[k]) * d[k], 0) / len2));
+        return dist(
+          c,
+          [0, 1, 2].map((k) => end1[k] + t * d[k]),
+        );
+      };
+      /** The share of the object's pixels within 12 RGB levels of the background's colour segment. */
+      const inBackground = (id: number): number => {
+        let near = 0;
+        let total = 0;
+        for (let i = 0; i < frame.ids.length; i++) {
+          if (frame.ids[i] !== id) continue;
+          total++;
+          const [r, g, b] = frame.rgb.subarray(i * 3, i * 3 + 3);
+          if (toSegment([r, g, b]) <= 12) near++;
+        }
+        return total === 0 ? NaN : near / total;
+      };
+      for (const o of objects) {
+        kinds.add(o.camouflaged);
+        const share = inBackground(o.id);
+        if (Number.isNaN(share)) continue;
+        shares[o.camouflaged ? 'camouflaged' : 'plain'].push(share);
+      }
+    }
+    // Camouflaged objects are drawn in the background's colours, the others are not (a few exceptions either way:
+    // a background that shows only part of its colour range; an object whose own colours happen to lie near).
+    const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(median(shares.camouflaged)).toBeGreaterThan(0.9);
+    expect(median(shares.plain)).toBeLessThan(0.1);
+    expect(mean(shares.camouflaged) - mean(shares.plain)).toBeGreaterThan(0.5);
+    expect([...kinds].sort()).toEqual([false, true]);
+    const written = await generateSyntheticClips({
+      dir: path.join(root, 'camo'),
+      clips: 4,
+      seed: 9,
+      ...style,
+    });
+    const again = await generateSyntheticClips({
+      dir: path.join(root, 'camo2'),
+      clips: 4,
+      seed: 9,
+      ...style,
+      camouflage: 0,
+    });
+    expect(written.some((c) => c.camouflaged.length > 0)).toBe(true);
+    expect(again.every((c) => c.camouflaged.length === 0)).toBe(true);
   });
 });
 
