@@ -27,9 +27,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { dataError, type TaskErrorContext } from '../../errors';
 import { encodedBitmapGeometry } from '../../format/geometry';
-import type { ProjectMeta } from '../../format/model';
 import { projectDisplayPath } from '../../format/project-reader';
-import { classBitmapsFromMask, drawGeometry } from '../../format/rasterise';
+import { classBitmapsFromMask } from '../../format/rasterise';
 import { newUuidHex } from '../../format/uuid-key';
 import type { VideoAnnotation, VideoFigure, VideoFrame } from '../../format/video-annotation';
 import {
@@ -44,6 +43,7 @@ import type { Logger } from '../../protocol/logger';
 import { writeFolderAtomically } from '../../util/atomic';
 import { stopRequests } from '../../protocol/stop';
 import type { Frame, FrameTracker, TrackerFactory } from './baselines';
+import { indexMask, planVideo, type TrackedObject, type VideoPlan } from './video-objects';
 
 /** The decoded frames of a video file, in decoding order (e.g. src/video's `readVideoFrames`, bound by the caller). */
 export type FrameSource = (videoFile: string) => AsyncIterable<Frame>;
@@ -69,30 +69,6 @@ export interface TrackVideoProjectSummary {
   /** Objects left as they are (a warning names each). */
   readonly untrackedObjects: number;
   readonly predictedFigures: number;
-}
-
-/** The largest object id an 8-bit index mask holds. */
-export const MAX_OBJECTS_PER_VIDEO = 255;
-
-/** Classes whose objects may get predicted bitmap figures (V.9: the figure's type must be the class shape). */
-const TRACKABLE_CLASS_SHAPES: ReadonlySet<string> = new Set(['bitmap', 'any']);
-/** Figure shapes that make a first mask: bitmaps, and on `any` classes the closed shapes rasterised. */
-const TRACKABLE_FIGURE_TYPES: ReadonlySet<string> = new Set(['bitmap', 'polygon', 'rectangle']);
-
-interface TrackedObject {
-  readonly key: string;
-  readonly id: number;
-  /** The frame the object is first annotated on; its figures there make its first mask. */
-  readonly firstFrame: number;
-}
-
-/** What tracking a video means, worked out from its annotation alone (no decoding). */
-interface VideoPlan {
-  readonly objects: readonly TrackedObject[];
-  /** Why each untracked object with figures is left as it is. */
-  readonly untracked: readonly string[];
-  /** The first frame with an object to track; undefined if there is none. */
-  readonly start: number | undefined;
 }
 
 export async function trackVideoProject(
@@ -205,62 +181,6 @@ async function checkVideoFile(project: VideoProjectListing, item: VideoItem): Pr
   }
 }
 
-/** Ids, first frames and what is left untracked (and why), from the annotation; errors name the file and field. */
-function planVideo(annotation: VideoAnnotation, meta: ProjectMeta, file: string): VideoPlan {
-  const firstFrame = new Map<string, number>();
-  const firstTypes = new Map<string, string[]>();
-  annotation.frames.forEach((frame, i) => {
-    if (frame.figures.length === 0) return;
-    // The SDK accepts index == framesCount (V.3.3), but the video has no such frame to track on.
-    if (frame.index >= annotation.framesCount) {
-      throw dataError(
-        `figures on frame ${frame.index}, but the video's frames are 0..${annotation.framesCount - 1} (framesCount ${annotation.framesCount})`,
-        { file, item: `frames[${i}]`, field: 'index' },
-      );
-    }
-    for (const figure of frame.figures) {
-      const first = firstFrame.get(figure.objectKey);
-      if (first === undefined || frame.index < first) {
-        firstFrame.set(figure.objectKey, frame.index);
-        firstTypes.set(figure.objectKey, []);
-      }
-      if (firstFrame.get(figure.objectKey) === frame.index)
-        firstTypes.get(figure.objectKey)?.push(figure.geometry.type);
-    }
-  });
-  const objects: TrackedObject[] = [];
-  const untracked: string[] = [];
-  annotation.objects.forEach((object) => {
-    const first = firstFrame.get(object.key);
-    if (first === undefined) return; // no figure at all: nothing to follow
-    const shape = meta.classByTitle.get(object.classTitle)?.shape;
-    const name = `object ${object.key} ("${object.classTitle}")`;
-    if (shape === undefined || !TRACKABLE_CLASS_SHAPES.has(shape)) {
-      untracked.push(
-        `${name}: its class has shape ${shape}; predicted figures are bitmaps, which the SDK accepts only for ` +
-          'classes of shape bitmap or any',
-      );
-      return;
-    }
-    const types = firstTypes.get(object.key) ?? [];
-    if (!types.some((t) => TRACKABLE_FIGURE_TYPES.has(t))) {
-      untracked.push(
-        `${name}: its first figure (frame ${first}) is a ${types.join(', ')}, not a mask to follow`,
-      );
-      return;
-    }
-    objects.push({ key: object.key, id: objects.length + 1, firstFrame: first });
-  });
-  if (objects.length > MAX_OBJECTS_PER_VIDEO) {
-    throw dataError(
-      `${objects.length} objects to track; at most ${MAX_OBJECTS_PER_VIDEO} a video (ids 1..255 of an 8-bit index mask)`,
-      { file, field: 'objects' },
-    );
-  }
-  const start = objects.length === 0 ? undefined : Math.min(...objects.map((o) => o.firstFrame));
-  return { objects, untracked, start };
-}
-
 interface Tracked {
   /** Predicted figures by frame index. */
   readonly byFrame: ReadonlyMap<number, VideoFigure[]>;
@@ -353,24 +273,6 @@ function checkFrame(frame: Frame, annotation: VideoAnnotation, t: number, where:
   if (frame.rgb.length !== width * height * 3) {
     throw new Error(`frame ${t}: ${frame.rgb.length} bytes of RGB for ${width}x${height} pixels`);
   }
-}
-
-/** The index mask of `objects` from their figures among `figures`, drawn in figure order. */
-function indexMask(
-  figures: readonly VideoFigure[],
-  objects: readonly TrackedObject[],
-  width: number,
-  height: number,
-): Uint8Array {
-  const idOf = new Map(objects.map((o) => [o.key, o.id]));
-  const data = new Uint8Array(width * height);
-  for (const figure of figures) {
-    const id = idOf.get(figure.objectKey);
-    if (id !== undefined && TRACKABLE_FIGURE_TYPES.has(figure.geometry.type)) {
-      drawGeometry({ width, height, data }, figure.geometry, id);
-    }
-  }
-  return data;
 }
 
 /**

@@ -16,10 +16,10 @@ import {
 } from '../../../src/format/video-project-reader';
 import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
 import {
-  MAX_OBJECTS_PER_VIDEO,
   trackVideoProject,
   type TrackVideoProjectOptions,
 } from '../../../src/tasks/video-tracking/track-video-project';
+import { MAX_OBJECTS_PER_VIDEO } from '../../../src/tasks/video-tracking/video-objects';
 import {
   HEIGHT,
   WIDTH,
