@@ -87,7 +87,7 @@ export interface LrScheduleConfig {
 export interface TrackingConfig {
   steps_per_epoch: number;
   clip_frames: number;
-  sources: { generated: number; project: number };
+  sources: { generated: number; project: number; video: number };
   short_side: number;
   local_radius: number;
   val_clips: number;

@@ -46,7 +46,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
       tracking: {
         steps_per_epoch: 100,
         clip_frames: 3,
-        sources: { generated: 1, project: 1 },
+        sources: { generated: 1, project: 1, video: 1 },
         short_side: 240,
         local_radius: 4,
         val_clips: 8,

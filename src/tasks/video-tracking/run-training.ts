@@ -40,6 +40,8 @@ import {
   type ResumePoint,
 } from '../../training/resume';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
+import { readSingleVideoProject, type VideoProjectListing } from '../../format/video-project-reader';
+import { readVideoFrames } from '../../video/reader';
 import { makeBaseline, type TrackerFactory } from './baselines';
 import type { TrainingClip } from './clip-batch';
 import { generatedClip } from './clip-sources';
@@ -53,6 +55,15 @@ import {
 } from './generated-clips';
 import { MatchTracker } from './match-tracker';
 import { loadObjectsImage, pseudoClip, warpedFrames, type ObjectsImage } from './project-clips';
+import {
+  decodeAnnotatedVideo,
+  validationFrames,
+  videoClip,
+  videoFolds,
+  type DecodedVideo,
+  type ScaledFrameSource,
+  type VideoFolds,
+} from './video-clips';
 import { scoreTracker, type TrackerScore } from './track-davis';
 import {
   readTrackerConfig,
@@ -105,6 +116,8 @@ export function heldOutClipStyle(size: { width: number; height: number }, frames
 
 export interface TrackerTrainingOptions {
   network: AnyTrackerNetwork;
+  /** How a video project's files are decoded (default: ffmpeg through src/video/reader.ts). */
+  openFrames?: ScaledFrameSource;
   backend?: InitBackendOptions;
   loadOrt?: OrtLoader;
 }
@@ -141,33 +154,47 @@ export async function runTrackerTraining(
   const backend = await initBackend(opts.backend);
   logger.info('tfjs backend selected.', { backend: backend.name, reasons: backend.reasons });
 
-  // The project: pseudo-clips from its objects, split into folds by the dataset tags.
-  const folds = await projectFolds(ctx, tracking.sources.project > 0);
+  // The project: pseudo-clips from an image project's objects, or clips of a video project's annotated frames,
+  // split into folds by the dataset tags.
+  const folds = await projectFolds(ctx, {
+    images: tracking.sources.project > 0,
+    videos: tracking.sources.video > 0,
+  });
+  const videos = await decodeVideos(ctx, folds.videos, size, opts.openFrames ?? defaultScaledFrames);
   const weights = {
     generated: tracking.sources.generated,
     project: folds.train.length > 0 ? tracking.sources.project : 0,
+    video: videos.train.length > 0 ? tracking.sources.video : 0,
   };
-  if (weights.generated + weights.project <= 0) {
+  if (weights.generated + weights.project + weights.video <= 0) {
     throw configError(
-      'no clip source: tracking.sources.generated is 0 and the project gives no training images with objects',
+      'no clip source: tracking.sources.generated is 0 and the project gives no training images or videos with objects',
       { file: 'task_config.json', field: 'tracking.sources' },
     );
   }
   logger.info('Tracker training clips.', {
     generated_weight: weights.generated,
     project_weight: weights.project,
+    video_weight: weights.video,
     project_train_images: folds.train.length,
     project_val_images: folds.val.length,
+    project_train_videos: videos.train.length,
+    project_val_videos: videos.val.length,
+    video_frames_kept: videos.framesKept,
     clip_size: size,
   });
 
   // What the clips are drawn from besides the seed: the training images (none when only generated clips).
-  const data = await dataDigest(
-    folds.train.map((item) => ({
+  const data = await dataDigest([
+    ...folds.train.map((item) => ({
       name: `${item.dataset}/${item.name}`,
       files: [item.imagePath, item.annotationPath],
     })),
-  );
+    ...(folds.videos?.folds.train ?? []).map(({ item }) => ({
+      name: `${item.dataset}/${item.name}`,
+      files: [item.videoPath, item.annotationPath],
+    })),
+  ]);
   logger.info('Data digest', { items: data.items, bytes: data.bytes, sha256: data.sha256 });
   const steps = config.epochs * tracking.steps_per_epoch;
   const stepsPerEpoch = tracking.steps_per_epoch;
@@ -178,7 +205,7 @@ export async function runTrackerTraining(
     weightsInitType: config.weights_init_type,
     seed: config.seed,
     dataSha256: data.sha256,
-    trainItems: folds.train.length,
+    trainItems: folds.train.length + videos.train.length,
     batchSize,
     itersPerEpoch: stepsPerEpoch,
     epochs: config.epochs,
@@ -204,6 +231,7 @@ export async function runTrackerTraining(
       seed: mixSeed(config.seed, 0x7661),
       project: folds.project,
       valItems: folds.val.slice(0, tracking.val_clips),
+      videos: videos.val,
     });
     logger.info('Tracker validation clips.', { sequences: val.length, frames: tracking.val_frames });
     const score = (name: string, make: TrackerFactory): Promise<TrackerScore> =>
@@ -229,7 +257,14 @@ export async function runTrackerTraining(
       rand: Random,
       clipSize: { width: number; height: number },
     ): Promise<TrainingClip> => {
-      const useProject = rand() * (weights.generated + weights.project) < weights.project;
+      const pick = rand() * (weights.generated + weights.project + weights.video);
+      if (pick < weights.video) {
+        // A video with too few annotated frames for a clip gives a generated clip instead (rare: checked below).
+        const video = videos.train[Math.floor(rand() * videos.train.length)];
+        const clip = videoClip(video, rand, tracking.clip_frames, clipSize);
+        if (clip !== null) return clip;
+      }
+      const useProject = pick >= weights.video && pick < weights.video + weights.project;
       if (!useProject)
         return generatedClip(trainingClipStyle(clipSize, rand), Math.floor(rand() * 2 ** 31), rand, {
           frames: tracking.clip_frames,
@@ -267,7 +302,7 @@ export async function runTrackerTraining(
         },
         valCorrupted: [],
         batchSize,
-        trainItems: folds.train.length,
+        trainItems: folds.train.length + videos.train.length,
         planner: { performed: validations },
         bestLoss: null,
         ...(best > -Infinity ? { bestScore: { metric: 'J&F', value: best } } : {}),
@@ -448,21 +483,49 @@ async function scratchDir(tmp: string): Promise<string> {
 }
 
 /** The project's items with objects, by fold; empty folds when the project is not used or has none. */
+interface ProjectFolds {
+  train: ProjectItem[];
+  val: ProjectItem[];
+  project?: ProjectListing;
+  /** When data/ holds a video project instead. */
+  videos?: { project: VideoProjectListing; folds: VideoFolds };
+}
+
+/** The image project's folds, or the video project's: data/ holds one or the other (or nothing usable). */
 async function projectFolds(
   ctx: TrainTaskContext,
-  wanted: boolean,
-): Promise<{ train: ProjectItem[]; val: ProjectItem[]; project?: ProjectListing }> {
+  wanted: { images: boolean; videos: boolean },
+): Promise<ProjectFolds> {
   const empty = { train: [], val: [] };
-  if (!wanted) return empty;
+  if (!wanted.images && !wanted.videos) return empty;
   let project: ProjectListing;
   try {
     project = await readSingleProject(ctx.paths.data);
-  } catch (e) {
+  } catch (imageError) {
+    if (wanted.videos) {
+      let videoProject: VideoProjectListing | undefined;
+      try {
+        videoProject = await readSingleVideoProject(ctx.paths.data);
+      } catch {
+        videoProject = undefined; // neither kind: the image reader's reason is the one to report
+      }
+      if (videoProject !== undefined) {
+        const folds = await videoFolds(videoProject, ctx.config.dataset_tags);
+        if (folds.train.length === 0) {
+          ctx.logger.warn(
+            `No video tagged "${ctx.config.dataset_tags.train}" has objects to track; training without the video project.`,
+            { videos: folds.train.length + folds.val.length + folds.unused },
+          );
+        }
+        return { ...empty, videos: { project: videoProject, folds } };
+      }
+    }
     ctx.logger.warn('No input project to make clips from; training on generated clips only.', {
-      reason: errorMessage(e),
+      reason: errorMessage(imageError),
     });
     return empty;
   }
+  if (!wanted.images) return empty;
   const scanned = (await scanProject(project)).filter((s) => s.objectCount > 0);
   const split = splitByTags(scanned, ctx.config.dataset_tags);
   if (split.train.length === 0) {
@@ -472,6 +535,54 @@ async function projectFolds(
     );
   }
   return { train: split.train.map((s) => s.item), val: split.val.map((s) => s.item), project };
+}
+
+/** Decoded frames of a video project kept for training and validation, at most this many bytes (RGB + mask). */
+const VIDEO_FRAME_BUDGET = 512 * 2 ** 20;
+
+/** Decodes from a file at a short side: ffmpeg through src/video's reader. */
+const defaultScaledFrames: ScaledFrameSource = (file, shortSide) => readVideoFrames(file, { shortSide });
+
+/**
+ * Decodes the training videos' annotated frames (short side: the clip's longer side, so a clip is a window of
+ * the frame) and the first val_frames annotated frames of up to val_clips val videos, within VIDEO_FRAME_BUDGET.
+ */
+async function decodeVideos(
+  ctx: TrainTaskContext,
+  videos: ProjectFolds['videos'],
+  size: { width: number; height: number },
+  open: ScaledFrameSource,
+): Promise<{ train: DecodedVideo[]; val: DecodedVideo[]; framesKept: number }> {
+  const out = { train: [] as DecodedVideo[], val: [] as DecodedVideo[], framesKept: 0 };
+  if (videos === undefined || videos.folds.train.length === 0) return out;
+  const { project, folds } = videos;
+  const budget = { bytes: VIDEO_FRAME_BUDGET };
+  const shortSide = Math.max(size.width, size.height);
+  const tracking = ctx.config.tracking;
+  let dropped = 0;
+  // Validation first: its few frames must not be crowded out by long training videos.
+  for (const video of folds.val.slice(0, tracking.val_clips)) {
+    const r = await decodeAnnotatedVideo(project, video, open, shortSide, budget, tracking.val_frames);
+    if (r.decoded !== null && r.decoded.frames.length >= 2) out.val.push(r.decoded);
+  }
+  for (const video of folds.train) {
+    const r = await decodeAnnotatedVideo(project, video, open, shortSide, budget);
+    dropped += r.dropped;
+    if (r.decoded !== null && r.decoded.frames.length >= tracking.clip_frames) out.train.push(r.decoded);
+    else if (r.decoded !== null) {
+      ctx.logger.warn(
+        `Video ${r.decoded.name} has ${r.decoded.frames.length} annotated frames, fewer than tracking.clip_frames (${tracking.clip_frames}); not used for training.`,
+      );
+    }
+  }
+  if (dropped > 0) {
+    ctx.logger.warn(
+      `The video project's annotated frames exceed the ${VIDEO_FRAME_BUDGET / 2 ** 20} MB kept for training; ${dropped} frames were left out.`,
+      { dropped_frames: dropped },
+    );
+  }
+  out.framesKept = [...out.train, ...out.val].reduce((n, v) => n + v.frames.length, 0);
+  return out;
 }
 
 /**
@@ -513,6 +624,7 @@ async function writeValidationSet(
     seed: number;
     project?: ProjectListing;
     valItems: ProjectItem[];
+    videos: readonly DecodedVideo[];
   },
 ): Promise<string[]> {
   const names: string[] = [];
@@ -534,6 +646,11 @@ async function writeValidationSet(
       );
       names.push(name);
     }
+  }
+  for (const [i, video] of opts.videos.entries()) {
+    const name = `video-${String(i).padStart(3, '0')}`;
+    await writeDavisSequence(dir, name, video, validationFrames(video, opts.frames));
+    names.push(name);
   }
   await writeDavisList(dir, 'val', names);
   return names;
