@@ -7,6 +7,7 @@
  * has its own tfjs engine).
  */
 import * as tf from '@tensorflow/tfjs';
+import { applyCpuKernelFixes } from './cpu-kernels';
 import { configError, errorMessage } from '../errors';
 import { setWasmPatches, type WasmPatchSet } from './wasm-kernels';
 
@@ -119,6 +120,7 @@ async function tryBackend(name: BackendChoice): Promise<Attempt> {
     case 'wasm':
       return tryWasm();
     case 'cpu':
+      applyCpuKernelFixes();
       return setBackend('cpu');
   }
 }

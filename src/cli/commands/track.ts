@@ -26,6 +26,7 @@ const OPTIONS = {
   video: { type: 'string' },
   'side-by-side': { type: 'string' },
   'short-side': { type: 'string' },
+  'adapt-steps': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>['values'];
@@ -40,7 +41,8 @@ export const trackCommand: CliCommand = {
   usage: [
     'sly-nn track INPUT (--mask FIRST.png | --point x,y[,+|-] ... --click-checkpoint CLICKS) --out DIR',
     '                [--video OUT.mp4] [--side-by-side GT_DIR]',
-    '                [--checkpoint CKPT [--engine onnxruntime|tfjs] | --baseline copy|colour-nn] [--short-side N]',
+    '                [--checkpoint CKPT [--engine onnxruntime|tfjs] [--adapt-steps N] | --baseline copy|colour-nn]',
+    '                [--short-side N]',
     '       sly-nn track --davis ROOT --out DIR (--checkpoint CKPT | --baseline copy|colour-nn) [--set val]',
     '                [--sequences a,b] [--chunk i/n] [--objects-appear-later] [--per-object-png]',
   ].join('\n'),
@@ -62,6 +64,9 @@ export const trackCommand: CliCommand = {
     "                         of a training task, or `npm run example -- --tracker`'s); tracks at the short",
     '                         side it was trained for (config.json tracker.short_side)',
     '  --engine onnxruntime   the checkpoint on onnxruntime (default; its encoder.onnx and decoder.onnx) or tfjs',
+    "  --adapt-steps N        before each video, N training steps on its first frame's mask (test-time",
+    '                         adaptation: better on objects only texture tells apart, seconds per video; 20 is',
+    '                         a good start; default 0)',
     '  --baseline copy        the first mask on every frame',
     '  --baseline colour-nn   label propagation on raw colours from the first and the previous frame (default)',
     '',
@@ -93,15 +98,39 @@ interface ChosenTracker {
 }
 
 /** The trained tracker of --checkpoint, or the baseline named by --baseline (`fallback` when neither). */
-async function chooseTracker(v: Values, fallback?: string): Promise<ChosenTracker> {
+async function chooseTracker(v: Values, io: CliIo, fallback?: string): Promise<ChosenTracker> {
   if (v.checkpoint !== undefined) {
     if (v.baseline !== undefined) throw new UsageError('--checkpoint and --baseline exclude each other');
     const engine = v.engine ?? 'onnxruntime';
     if (engine !== 'onnxruntime' && engine !== 'tfjs') {
       throw new UsageError(`--engine must be onnxruntime or tfjs (got ${engine})`);
     }
+    const adaptSteps = v['adapt-steps'] === undefined ? 0 : Number(v['adapt-steps']);
+    if (!Number.isInteger(adaptSteps) || adaptSteps < 0) {
+      throw new UsageError(`--adapt-steps must be a whole number of steps (got ${v['adapt-steps']})`);
+    }
     const { loadTracker } = await import('../../tasks/video-tracking/tracker-checkpoint');
     const { MatchTracker } = await import('../../tasks/video-tracking/match-tracker');
+    if (adaptSteps > 0) {
+      const os = await import('node:os');
+      const { initBackend } = await import('../../backend/select');
+      const { loadOnnxRuntime } = await import('../../onnx/runtime');
+      const { adaptingTrackerFactory } = await import('../../tasks/video-tracking/adapt');
+      await initBackend(); // adaptation trains on tfjs
+      return adaptingTrackerFactory(v.checkpoint, {
+        engine,
+        ...(engine === 'onnxruntime' ? { ort: await loadOnnxRuntime() } : {}),
+        threads: os.cpus().length,
+        adapt: {
+          steps: adaptSteps,
+          // Seconds before the first frame: say so, at most every 5 steps.
+          onStep: (step, steps) => {
+            if (step % 5 === 0 || step === steps)
+              io.err(`adapting to the first frame: step ${step}/${steps}`);
+          },
+        },
+      });
+    }
     let loaded;
     if (engine === 'tfjs') {
       const { initBackend } = await import('../../backend/select');
@@ -123,6 +152,7 @@ async function chooseTracker(v: Values, fallback?: string): Promise<ChosenTracke
     };
   }
   if (v.engine !== undefined) throw new UsageError('--engine goes with --checkpoint');
+  if (v['adapt-steps'] !== undefined) throw new UsageError('--adapt-steps goes with --checkpoint');
   const { BASELINES, makeBaseline } = await import('../../tasks/video-tracking/baselines');
   const name = v.baseline ?? fallback;
   const baseline = BASELINES.find((b) => b === name);
@@ -169,7 +199,7 @@ async function trackOne(v: Values, positionals: string[], io: CliIo): Promise<nu
     v.point === undefined
       ? undefined
       : await maskFromClicks(positionals[0], v.point, v['click-checkpoint'] as string, io);
-  const tracker = await chooseTracker(v, 'colour-nn');
+  const tracker = await chooseTracker(v, io, 'colour-nn');
   const makeTracker = tracker.make;
   const { trackVideo } = await import('../../tasks/video-tracking/track-video');
   const started = Date.now();
@@ -221,7 +251,7 @@ async function trackDavisSet(v: Values, positionals: string[], io: CliIo): Promi
   }
   const started = Date.now();
   let frames = 0;
-  const tracker = await chooseTracker(v);
+  const tracker = await chooseTracker(v, io);
   let done;
   try {
     done = await trackDavis({

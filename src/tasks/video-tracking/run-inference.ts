@@ -5,6 +5,7 @@
  * results/<project name>, then "model applied" is printed. Progress per frame. The checkpoint runs on
  * onnxruntime when it loads, else on tfjs.
  */
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../backend/select';
@@ -19,6 +20,9 @@ import { MatchTracker } from './match-tracker';
 import { loadTracker, type LoadedTracker } from './tracker-checkpoint';
 import { trackVideoProject } from './track-video-project';
 import { stopRequests } from '../../protocol/stop';
+import { configError } from '../../errors';
+import { readTaskConfig } from '../../task/task-config';
+import { adaptingTrackerFactory } from './adapt';
 
 export const TRACKING_SUBTASK = 'Tracking frames: ';
 
@@ -28,6 +32,7 @@ export async function runTrackingInference(
 ): Promise<void> {
   const { paths, logger } = ctx;
   const project = await readSingleVideoProject(paths.data);
+  const adaptSteps = await readAdaptSteps(paths);
   const ort = opts.engine === 'tfjs' ? null : await tryLoadOnnxRuntime(opts.loadOrt);
   let loaded: LoadedTracker;
   if (ort !== null && ort.ok) {
@@ -45,7 +50,22 @@ export async function runTrackingInference(
     ...(ort !== null && !ort.ok ? { onnxruntime: ort.reason } : {}),
     short_side: loaded.options.shortSide,
     trained_steps: loaded.config.tracker.steps,
+    adapt_steps: adaptSteps,
   });
+  // With adaptation each video gets its own adapted copy of the models (adapt.ts); without, one engine serves all.
+  if (adaptSteps > 0 && loaded.engine.name === 'onnxruntime') await initBackend(); // adaptation trains on tfjs
+  const adapting =
+    adaptSteps > 0
+      ? await adaptingTrackerFactory(paths.model, {
+          engine: loaded.engine.name,
+          ...(ort !== null && ort.ok ? { ort: ort.ort } : {}),
+          threads: os.cpus().length,
+          adapt: {
+            steps: adaptSteps,
+            onStep: (step, steps) => logger.debug('Adapting to the first frame', { step, steps }),
+          },
+        })
+      : undefined;
   let progress: Progress | undefined;
   // A stop (SIGTERM) is seen between frames; the temporary results folder is then removed.
   const stopListening = stopRequests.listen(() => undefined);
@@ -53,7 +73,8 @@ export async function runTrackingInference(
     const summary = await trackVideoProject({
       projectDir: project.root,
       resultDir: path.join(paths.results, project.name),
-      makeTracker: (first, mask) => MatchTracker.create(loaded.engine, first, mask, loaded.options),
+      makeTracker:
+        adapting?.make ?? ((first, mask) => MatchTracker.create(loaded.engine, first, mask, loaded.options)),
       openFrames: (file) => readVideoFrames(file),
       logger,
       onProgress: (done, total) => {
@@ -64,7 +85,39 @@ export async function runTrackingInference(
     logger.info('Tracking finished.', { ...summary });
   } finally {
     stopListening();
+    await adapting?.close();
     await loaded.engine.dispose();
   }
   reportModelApplied(logger);
+}
+
+/**
+ * `tracking.adapt_steps` of task_config.json (default 0): steps of test-time adaptation to each video's first
+ * frame (adapt.ts). The only key a tracker's inference reads; no config file at all means the defaults.
+ */
+async function readAdaptSteps(paths: TaskPaths): Promise<number> {
+  const present = async (f: string): Promise<boolean> =>
+    fsp.stat(f).then(
+      () => true,
+      () => false,
+    );
+  if (!(await present(paths.taskConfig)) && !(await present(paths.legacyTaskSettings))) return 0;
+  const { raw, file } = await readTaskConfig(paths);
+  const tracking = raw.tracking;
+  if (tracking === undefined) return 0;
+  if (typeof tracking !== 'object' || tracking === null || Array.isArray(tracking)) {
+    throw configError(`expected an object such as {"adapt_steps": 20}, got ${JSON.stringify(tracking)}`, {
+      file,
+      field: 'tracking',
+    });
+  }
+  const value = (tracking as Record<string, unknown>).adapt_steps;
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
+    throw configError(
+      `expected an integer from 0 to 1000 (steps of adaptation to each video's first frame), got ${JSON.stringify(value)}`,
+      { file, field: 'tracking.adapt_steps' },
+    );
+  }
+  return value;
 }

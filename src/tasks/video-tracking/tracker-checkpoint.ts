@@ -207,13 +207,14 @@ export async function loadTracker(
           await loadModelFromDir(path.join(dir, ENCODER_DIR)),
           await loadModelFromDir(path.join(dir, DECODER_DIR)),
         );
+  return { engine, config, options: trackerOptions(config, opts.shortSide) };
+}
+
+/** How a checkpoint tracks: at its short side (or `shortSide`), its matching window, its input normalisation. */
+export function trackerOptions(config: TrackerCheckpointConfig, shortSide?: number): MatchTrackerOptions {
   return {
-    engine,
-    config,
-    options: {
-      shortSide: opts.shortSide ?? config.tracker.short_side,
-      localRadius: config.tracker.local_radius,
-      preprocessing: config.preprocessing,
-    },
+    shortSide: shortSide ?? config.tracker.short_side,
+    localRadius: config.tracker.local_radius,
+    preprocessing: config.preprocessing,
   };
 }

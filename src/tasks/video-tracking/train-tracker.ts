@@ -9,6 +9,7 @@
  * on as if it had never stopped.
  */
 import * as tf from '@tensorflow/tfjs';
+import { applyCpuKernelFixes } from '../../backend/cpu-kernels';
 import type { Preprocessing } from '../../network/types';
 import type { LrScheduleConfig } from '../../task/config-types';
 import { scheduledLearningRate } from '../../training/lr-schedule';
@@ -100,6 +101,7 @@ export async function trainTracker(
     throw new Error(`clip size ${width}x${height} is not a multiple of ${MATCH_STRIDE}`);
   }
   const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
+  applyCpuKernelFixes(); // non-square clips on the cpu backend (cpu-kernels.ts)
   const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
   const optimizers = opts.optimizers ?? trackerOptimizers(opts.learningRate);
   const parts = { ...opts.models, localRadius: opts.localRadius };

@@ -146,6 +146,38 @@ describe('inference.py with a tracker on a video project', () => {
     }
   });
 
+  it('adapts to each video with tracking.adapt_steps, and refuses a bad value naming the field', async () => {
+    const dir = await makeTrackingTask(FRAMES);
+    try {
+      await fsp.writeFile(
+        path.join(dir, 'task_config.json'),
+        JSON.stringify({ tracking: { adapt_steps: 2 } }),
+      );
+      const run = runLauncher(dir, {}, 240_000, 'inference');
+      if (run.status !== 0) throw new Error(`exit ${run.status}\n${run.stdout.slice(-3000)}\n${run.stderr}`);
+      expect(run.lines.find((l) => l.message === 'Tracker loaded.')?.fields).toMatchObject({
+        adapt_steps: 2,
+      });
+      expect(run.lines.filter((l) => l.message === 'Adapting to the first frame')).toHaveLength(2);
+      expect(events(run.lines, 'MODEL_APPLIED')).toHaveLength(1);
+      const ann = JSON.parse(
+        await fsp.readFile(path.join(dir, 'results', 'clips', 'ds0', 'ann', 'clip.mp4.json'), 'utf8'),
+      );
+      expect(ann.frames.length).toBeGreaterThan(2);
+      await fsp.rm(path.join(dir, 'results', 'clips'), { recursive: true });
+      await fsp.writeFile(
+        path.join(dir, 'task_config.json'),
+        JSON.stringify({ tracking: { adapt_steps: -1 } }),
+      );
+      const bad = runLauncher(dir, {}, 240_000, 'inference');
+      expect(bad.status).toBe(2);
+      expect(bad.stdout).toMatch(/tracking\.adapt_steps/);
+      expect(await fsp.readdir(path.join(dir, 'results'))).toEqual([]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a framesCount that disagrees with the video fails, naming the file, with nothing in results/', async () => {
     const bad = await makeTrackingTask(FRAMES + 3);
     try {

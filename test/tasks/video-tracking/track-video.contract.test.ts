@@ -287,6 +287,14 @@ describe('sly-nn track INPUT', () => {
         /--engine goes with --checkpoint/,
       ],
       [
+        ['track', video, '--mask', firstMask, '--out', 'x', '--adapt-steps', '5'],
+        /--adapt-steps goes with --checkpoint/,
+      ],
+      [
+        ['track', video, '--mask', firstMask, '--out', 'x', '--checkpoint', 'ck', '--adapt-steps', '2.5'],
+        /--adapt-steps must be a whole number/,
+      ],
+      [
         ['track', video, '--mask', firstMask, '--out', 'x', '--side-by-side', truthDir],
         /--side-by-side needs --video/,
       ],

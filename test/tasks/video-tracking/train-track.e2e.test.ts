@@ -98,6 +98,22 @@ describe('a tracker trained through train.py', () => {
       const last = JSON.parse(e.stdout.trim().split('\n').at(-1) as string);
       expect(last['J&F-Mean']).toBeGreaterThanOrEqual(0);
       expect(last.sequences).toBe(2);
+      // Adapted to each sequence's first frame first: the steps are announced, every frame is written.
+      const adapted = path.join(work, 'adapted');
+      const a = cli([
+        'track',
+        '--davis',
+        davis,
+        '--out',
+        adapted,
+        '--checkpoint',
+        ckpt,
+        '--adapt-steps',
+        '2',
+      ]);
+      expect(a.status).toBe(0);
+      expect(a.stderr.match(/adapting to the first frame: step 2\/2/g)).toHaveLength(2);
+      expect(await fsp.readdir(path.join(adapted, 'clip001'))).toHaveLength(5);
       const bad = cli(['track', '--davis', davis, '--out', path.join(work, 'bad'), '--checkpoint', work]);
       expect(bad.status).not.toBe(0);
       expect(bad.stderr).toMatch(/config\.json/);
