@@ -10,6 +10,7 @@ import {
   formatShape,
   modelSignature,
   type Signature,
+  type Tensor,
   type TensorNames,
 } from '../../network/tensors';
 import { checkBatch, prepareLabels, type BatchSize } from './batch';
@@ -78,7 +79,7 @@ export class Replica {
   }
 
   /** The batch's inputs in the model's order, checked by name and shape, with the labels' size checked too. */
-  bind(shard: Batch): { size: BatchSize; inputs: Batch['inputs'][string][] } {
+  bind(shard: Batch): { size: BatchSize; inputs: Tensor[] } {
     const size = checkBatch(shard);
     const { bound } = bindTensors(this.signature.inputs, shard.inputs);
     const out = this.signature.outputs[0];
@@ -160,9 +161,7 @@ export class Replica {
 }
 
 /** What `apply` takes: the one input tensor, or the list in the model's input order. */
-function modelInput(
-  inputs: readonly { data: Float32Array; shape: readonly number[] }[],
-): tf.Tensor | tf.Tensor[] {
+function modelInput(inputs: readonly Tensor[]): tf.Tensor | tf.Tensor[] {
   const xs = inputs.map((t) => tf.tensor(t.data, [...t.shape], 'float32'));
   return xs.length === 1 ? xs[0] : xs;
 }
