@@ -19,6 +19,7 @@ import {
 import { loadNetworkPlugin } from '../src/network/load-plugin';
 import { InProcessEngine } from '../src/training/engine/in-process';
 import type { Batch } from '../src/training/engine/types';
+import { singleInputBatch } from '../src/training/engine/batch';
 
 const SIZE = Number(process.env.SIZE ?? 128);
 const BATCH = Number(process.env.BATCH ?? 8);
@@ -43,7 +44,7 @@ function syntheticBatch(n: number, size: number, seed: number): Batch {
   const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const x = new Float32Array(n * size * size * 3).map(() => rnd() * 2 - 1);
   const y = new Int32Array(n * size * size).map(() => Math.floor(rnd() * CLASSES));
-  return { x, y, n, height: size, width: size };
+  return singleInputBatch({ x, y, n, height: size, width: size });
 }
 
 function buildModel(): tf.LayersModel {

@@ -20,6 +20,7 @@ import { workersForCores } from '../src/training/engine';
 import type { ReplicaSpec } from '../src/training/engine/messages';
 import { OnnxTrainEngine } from '../src/training/engine/onnx-engine';
 import type { Batch, StepTiming } from '../src/training/engine/types';
+import { singleInputBatch } from '../src/training/engine/batch';
 import { makeEngineFactory, parseTrainEngine } from '../src/training/engine-factory';
 
 const SIZE = Number(process.env.SIZE ?? 128);
@@ -47,7 +48,7 @@ function syntheticBatch(n: number, size: number, seed: number): Batch {
       }
     }
   }
-  return { x, y, n, height: size, width: size };
+  return singleInputBatch({ x, y, n, height: size, width: size });
 }
 
 function round(v: number, digits = 1): number {

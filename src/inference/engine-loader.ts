@@ -8,6 +8,7 @@
  * weights.bin, check them against config.json, choose the engine (exporting to ONNX in memory), and keep the
  * tfjs model only while the engine needs it. The report says which ONNX source was used and why.
  */
+import type { TensorNames } from '../network/tensors';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName, SegmentationEngine } from './engine/types';
 import { loadOnnxRuntime, type OrtLoader } from '../onnx/runtime';
@@ -26,6 +27,11 @@ export interface LoadEngineOptions {
   readonly loadOrt?: OrtLoader;
   /** `reusableOnnx`'s verdict on the checkpoint, when the caller has it already (checked once for all threads). */
   readonly onnx?: OnnxReuse;
+  /**
+   * The network's names for its model's inputs and outputs (its plugin's), by which `runNamed` binds; by default
+   * the model's layer names.
+   */
+  readonly tensorNames?: TensorNames;
 }
 
 export interface LoadedEngine {
@@ -41,7 +47,12 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
     // The ONNX reader is loaded only when the check was not made already (network threads get its verdict).
     const reuse =
       opts.onnx ?? (await (await import('./onnx-reuse')).reusableOnnx(opts.modelDir, opts.checkpoint));
-    if ('bytes' in reuse) {
+    // The file's graph is taken for a network of one input, whose shape config.json gives; a network of more
+    // is loaded from its layers, which give every shape.
+    const several = (opts.tensorNames?.inputs.length ?? 1) > 1;
+    if ('bytes' in reuse && several) {
+      onnxSource = 'exported in memory: the network takes several inputs, whose shapes the layers give';
+    } else if ('bytes' in reuse) {
       const engine = await onnxFromFile(opts, reuse.bytes);
       if (engine !== null) {
         return {
@@ -77,6 +88,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       ...(opts.engine !== undefined ? { force: opts.engine } : {}),
       ...(opts.loadOrt !== undefined ? { loadOrt: opts.loadOrt } : {}),
       intraOpNumThreads: opts.intraOpNumThreads,
+      tensorNames: opts.tensorNames ?? defaultNames(model),
     });
   } catch (e) {
     model.dispose();
@@ -111,17 +123,41 @@ export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport
   return { name: b.name, notUsed: b.reasons };
 }
 
+/**
+ * Without the plugin's names, those the tfjs path gives a single-input segmenter (the U-Net's input layer, and
+ * the ONNX export's output): either engine then answers `runNamed` under the same names.
+ */
+const DEFAULT_INPUT_NAME = 'image';
+const DEFAULT_OUTPUT_NAME = 'scores';
+
+/** The default names for a model of one input and one output; its layer names for any other. */
+function defaultNames(model: {
+  inputs: readonly unknown[];
+  outputs: readonly unknown[];
+}): TensorNames | undefined {
+  return model.inputs.length === 1 && model.outputs.length === 1
+    ? { inputs: [DEFAULT_INPUT_NAME], outputs: [DEFAULT_OUTPUT_NAME] }
+    : undefined;
+}
+
 /** An onnxruntime engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
 async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
   try {
     const ort = await (opts.loadOrt ?? loadOnnxRuntime)();
     const { height, width } = opts.checkpoint.inputSize;
+    const inputShape = [height, width, 3] as const;
+    const channels = opts.checkpoint.channels;
+    const names = opts.tensorNames ?? { inputs: [DEFAULT_INPUT_NAME], outputs: [DEFAULT_OUTPUT_NAME] };
     return await OnnxEngine.create({
       ort,
       model: bytes,
-      inputShape: [height, width, 3],
-      outputChannels: opts.checkpoint.channels,
+      inputShape,
+      outputChannels: channels,
       intraOpNumThreads: opts.intraOpNumThreads,
+      signature: {
+        inputs: [{ name: names.inputs[0], shape: [...inputShape] }],
+        outputs: [{ name: names.outputs[0], shape: [height, width, channels] }],
+      },
     });
   } catch {
     return null;

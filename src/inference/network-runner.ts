@@ -4,6 +4,7 @@
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
+import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
 import type { RunBatch } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
@@ -20,6 +21,11 @@ export interface NetworkRunner {
    * scores (written into `reuse.out` where that saves a buffer); up to max(1, threads) at once.
    */
   run: RunBatch;
+  /**
+   * Any network: its inputs by name (each [n, ...]; their buffers pass to the runner) to every output by name.
+   * Errors name a wrong or missing input and its expected and actual shapes.
+   */
+  runNamed(inputs: NamedTensors): Promise<Record<string, Tensor>>;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,8 @@ export interface StartNetworkOptions {
    * `defaultNetworkThreads()`; always 0 when the compiled worker script is missing (ts-jest).
    */
   readonly threads?: number;
+  /** The network's names for its model's inputs and outputs (its plugin's); the model's own by default. */
+  readonly tensorNames?: TensorNames;
 }
 
 /**
@@ -71,6 +79,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
+      ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
     };
     const init = onnx === undefined ? Promise.resolve(base) : onnx.then((r) => ({ ...base, onnx: r }));
     const ownCopy = (i: NetworkThreadInit): NetworkThreadInit =>
@@ -84,11 +93,13 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       await Promise.all(pool.map((t) => t.close()));
       throw failed.reason;
     }
+    // The thread with the fewest batches waiting gets the next one.
+    const idlest = (): NetworkThread => pool.reduce((a, b) => (b.pending < a.pending ? b : a));
     return {
       engine: pool[0].engine,
       threads,
-      // The thread with the fewest batches waiting gets the next one.
-      run: (x, n, reuse) => pool.reduce((a, b) => (b.pending < a.pending ? b : a)).run(x, n, reuse),
+      run: (x, n, reuse) => idlest().run(x, n, reuse),
+      runNamed: (inputs) => idlest().runNamed(inputs),
       close: async () => {
         await Promise.all(pool.map((t) => t.close()));
       },
@@ -100,6 +111,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
     intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(0),
     initTfjs: () => initTfjsBackend(opts.backend),
+    ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
   });
   return {
     engine: loaded.report,
@@ -110,6 +122,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
       reuse?.giveBack?.(x);
       return y;
     },
+    runNamed: (inputs) => loaded.engine.runNamed(inputs),
     close: () => loaded.close(),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { readInferenceCheckpoint } from './checkpoint';
 import { initTfjsBackend, loadEngine, type LoadedEngine } from './engine-loader';
-import type { NetworkProtocol } from './network-thread';
+import { tensorBuffers, type NetworkProtocol } from './network-thread';
 import { ownBuffer, serveChannel, transfer } from '../threads/serve';
 
 serveChannel<NetworkProtocol, LoadedEngine>({
@@ -16,6 +16,7 @@ serveChannel<NetworkProtocol, LoadedEngine>({
       ...(init.engine !== undefined ? { engine: init.engine } : {}),
       intraOpNumThreads: init.intraOpNumThreads,
       ...(init.onnx !== undefined ? { onnx: init.onnx } : {}),
+      ...(init.tensorNames !== undefined ? { tensorNames: init.tensorNames } : {}),
       // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
       initTfjs: () => initTfjsBackend(init.backend),
     });
@@ -31,6 +32,13 @@ serveChannel<NetworkProtocol, LoadedEngine>({
         y = out;
       } else y = ownBuffer(scores);
       return transfer({ y, x }, [y.buffer as ArrayBuffer, x.buffer as ArrayBuffer]);
+    },
+    async 'run-named'(loaded, { inputs }) {
+      const out = await loaded.engine.runNamed(inputs);
+      // The engine's outputs may share a buffer with its own memory: each goes back as a buffer of its own.
+      const own: typeof out = {};
+      for (const [name, t] of Object.entries(out)) own[name] = { data: ownBuffer(t.data), shape: t.shape };
+      return transfer(own, tensorBuffers(own));
     },
   },
   async close(loaded) {

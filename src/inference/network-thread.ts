@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { WorkerChannel } from '../threads/channel';
+import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
 import type { BatchReuse } from './batcher';
 import type { EngineName } from './engine';
 import type { OnnxReuse } from './onnx-reuse';
@@ -32,6 +33,8 @@ export interface NetworkThreadInit {
    * main thread for every network thread; absent: the thread checks it itself.
    */
   readonly onnx?: OnnxReuse;
+  /** The network's names for its model's inputs and outputs (its plugin's); see LoadEngineOptions. */
+  readonly tensorNames?: TensorNames;
 }
 
 export interface EngineReport {
@@ -65,6 +68,11 @@ export type NetworkProtocol = {
       };
       /** The scores, and the input handed back for reuse. */
       readonly reply: { readonly y: Float32Array; readonly x: Float32Array };
+    };
+    /** Any network: named inputs (transferred) to every named output. */
+    readonly 'run-named': {
+      readonly request: { readonly inputs: NamedTensors };
+      readonly reply: Record<string, Tensor>;
     };
   };
 };
@@ -116,8 +124,18 @@ export class NetworkThread {
     return reply.y;
   }
 
+  /** Runs named inputs (their buffers are transferred: unusable by the caller afterwards) to named outputs. */
+  runNamed(inputs: NamedTensors): Promise<Record<string, Tensor>> {
+    return this.channel.request('run-named', { inputs }, tensorBuffers(inputs));
+  }
+
   /** Frees the engine and ends the thread. */
   close(): Promise<void> {
     return this.channel.close();
   }
+}
+
+/** The buffers of a set of tensors, each once (to transfer them). */
+export function tensorBuffers(tensors: NamedTensors): ArrayBuffer[] {
+  return [...new Set(Object.values(tensors).map((t) => t.data.buffer as ArrayBuffer))];
 }

@@ -29,6 +29,14 @@ export function networkShapeProblems(value: unknown): string[] {
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isInput)) {
     problems.push('"inputs" is not a non-empty array of {name, channels}');
   }
+  const outputs = v.outputs;
+  if (
+    !Array.isArray(outputs) ||
+    outputs.length === 0 ||
+    !outputs.every((o) => typeof o === 'string' && o !== '')
+  ) {
+    problems.push('"outputs" is not a non-empty array of names');
+  }
   for (const fn of REQUIRED_FUNCTIONS)
     if (typeof v[fn] !== 'function') problems.push(`"${fn}" is not a function`);
   if (typeof v.settingsSchema !== 'object' || v.settingsSchema === null)

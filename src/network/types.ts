@@ -27,16 +27,35 @@ export interface NetworkHeadOptions<S> {
 }
 
 /**
- * One named part of the network's input. The network takes one NHWC tensor whose channels are the
- * concatenation of its named inputs, in the declared order (the engines carry that one tensor).
+ * One named input tensor of the network, NHWC at the input size: the engines bind a batch's tensor of this name
+ * to the model's input at the same position. A tensor may pack several named parts along its channels, in
+ * order (the click network's one input holds the image, the click maps and the previous mask).
  */
 export interface NamedInput {
   readonly name: string;
   readonly channels: number;
+  /** The parts packed along the channels, when there are several; their channels add up to `channels`. */
+  readonly parts?: readonly NamedInput[];
 }
 
 /** What a plain segmentation network takes: the RGB image alone. */
 export const IMAGE_INPUT: readonly NamedInput[] = [{ name: 'image', channels: 3 }];
+
+/** What a segmentation network gives: one tensor of class scores (the name the ONNX export gives it too). */
+export const SCORES_OUTPUT: readonly string[] = ['scores'];
+
+/** The named parts a network takes, in channel order over its inputs (what a task must feed). */
+export function inputParts(inputs: readonly NamedInput[]): NamedInput[] {
+  return inputs.flatMap((i) => i.parts ?? [i]);
+}
+
+/** The names of a network's model inputs and outputs, in the model's order (see src/network/tensors.ts). */
+export function networkTensorNames(network: Pick<SegmentationNetwork, 'inputs' | 'outputs'>): {
+  inputs: string[];
+  outputs: string[];
+} {
+  return { inputs: network.inputs.map((i) => i.name), outputs: [...network.outputs] };
+}
 
 /** Per-channel normalisation applied to RGB values scaled to [0, 1]: (x / 255 - mean) / std. */
 export interface Preprocessing {
@@ -56,8 +75,10 @@ export interface SegmentationNetwork<S = unknown> {
   readonly name: string;
   /** The task this network is built for (e.g. `semantic_segmentation`); the task layer checks it. */
   readonly task: string;
-  /** The named inputs, in channel order (see NamedInput); the built model's input has their channels. */
+  /** The model's input tensors by name, in the model's input order (see NamedInput). */
   readonly inputs: readonly NamedInput[];
+  /** The model's output tensors by name, in the model's output order (SCORES_OUTPUT for a segmenter). */
+  readonly outputs: readonly string[];
   /** The defaults of `custom_model_config`. */
   readonly defaults: Readonly<S>;
   /** JSON Schema of `custom_model_config` (merged into the training config schema by the runtime). */

@@ -4,7 +4,8 @@
  * and the backward pass written out layer by layer (ONNX has no autodiff). Weights are graph inputs, so one
  * session serves every step; gradients come out in the tfjs kernel layouts, ready for the tfjs optimizer.
  *
- * Inputs: `x` [N,H,W,C] NHWC images; `target` [N,K,H,W] one-hot labels (an ignored pixel is an all-zero
+ * Inputs: `x` [N,H,W,C] NHWC images (a model of several inputs: one `x:<input layer>` each, see
+ * `TrainingGraph.inputs`); `target` [N,K,H,W] one-hot labels (an ignored pixel is an all-zero
  * column), or class weights in place of the ones for a class-weighted loss; `scale` [] = 1 / counted pixels
  * (weighted: 1 / Σ of their weights); one input per weight, named `<layer>/<weight>`.
  * Outputs: `loss` [] (mean over counted pixels), `correct` [] (counted pixels whose arg-max is right), one
@@ -61,13 +62,23 @@ export interface BatchNormOutputs {
   readonly variance: string;
 }
 
+/** One of the model's inputs as a graph input, in the model's input order. */
+export interface GraphInput {
+  /** `x` for a model of one input, else `x:<input layer name>`. */
+  readonly input: string;
+  readonly layerName: string;
+  /** Without the batch dimension, NHWC. */
+  readonly shape: readonly number[];
+}
+
 export interface TrainingGraph {
   readonly model: Uint8Array;
+  readonly inputs: readonly GraphInput[];
   readonly weights: readonly TrainableInput[];
   readonly batchNorms: readonly BatchNormOutputs[];
+  /** The output's (and so the labels') size. */
   readonly height: number;
   readonly width: number;
-  readonly channels: number;
   readonly numClasses: number;
 }
 
@@ -96,6 +107,7 @@ class TrainingGraphBuilder {
   readonly batchNorms: BatchNormOutputs[] = [];
   private readonly outputs: { name: string; dims: number[] }[] = [];
   private zero: string | undefined;
+  private readonly graphInputs = new Map<string, GraphInput>();
 
   constructor(
     private readonly graph: LayerGraph,
@@ -104,16 +116,25 @@ class TrainingGraphBuilder {
 
   build(): TrainingGraph {
     const g = this.graph;
-    if (g.inputs.length !== 1 || g.outputs.length !== 1) {
-      throw unsupported(g.nodes[g.nodes.length - 1], 'the training engine needs one input and one output');
+    if (g.outputs.length !== 1) {
+      throw unsupported(g.nodes[g.nodes.length - 1], 'the training engine needs one output');
     }
     const last = g.nodes[g.nodes.length - 1];
     const logitsId = softmaxInput(last);
-    const input = g.nodes.find((n) => n.id === g.inputs[0]);
-    if (input === undefined) throw new Error('the layer graph has no node for its input');
-    const [, height, width, channels] = input.outputShape;
-    if (height === null || width === null || channels === null) {
-      throw unsupported(input, 'the training engine needs a fixed input size', 'batchInputShape');
+    for (const id of g.inputs) {
+      const input = g.nodes.find((n) => n.id === id);
+      if (input === undefined) throw new Error('the layer graph has no node for its input');
+      const [, ...shape] = input.outputShape;
+      if (shape.some((d) => d === null)) {
+        throw unsupported(input, 'the training engine needs a fixed input size', 'batchInputShape');
+      }
+      // One input keeps the name `x` the graph always had.
+      const name = g.inputs.length === 1 ? TRAINING_INPUTS.x : `${TRAINING_INPUTS.x}:${input.layerName}`;
+      this.graphInputs.set(id, { input: name, layerName: input.layerName, shape: shape as number[] });
+    }
+    const [, height, width] = last.outputShape;
+    if (height === null || width === null) {
+      throw unsupported(last, 'the training engine needs a fixed output size', 'batchInputShape');
     }
     for (const node of g.nodes) {
       if (node === last) continue;
@@ -125,7 +146,7 @@ class TrainingGraphBuilder {
     const logits = this.name(logitsId);
     const numClasses = last.outputShape[3];
     if (numClasses === null) throw unsupported(last, 'the number of classes is unknown');
-    const dims = { height, width, channels, numClasses };
+    const dims = { height, width, numClasses };
     if (this.mode === 'eval') return this.finishEval(logits, dims);
     this.addGrad(logitsId, this.loss(logits));
     for (let i = g.nodes.length - 1; i >= 0; i--) {
@@ -148,7 +169,7 @@ class TrainingGraphBuilder {
       graphName: 'training_step',
       docString: 'One training step (forward, loss, backward) of a tfjs layers model',
       inputs: [
-        { name: TRAINING_INPUTS.x, dims: ['N', height, width, channels] },
+        ...this.inputValueInfos(),
         { name: TRAINING_INPUTS.target, dims: ['N', numClasses, height, width] },
         { name: TRAINING_INPUTS.scale, dims: [] },
         ...this.weights.map((w) => ({ name: w.input, dims: [...w.shape] })),
@@ -161,20 +182,24 @@ class TrainingGraphBuilder {
     });
     return {
       model,
+      inputs: [...this.graphInputs.values()],
       weights: this.weights,
       batchNorms: this.batchNorms,
       height,
       width,
-      channels,
       numClasses,
     };
   }
 
+  private inputValueInfos(): { name: string; dims: (string | number)[] }[] {
+    return [...this.graphInputs.values()].map((i) => ({ name: i.input, dims: ['N', ...i.shape] }));
+  }
+
   private finishEval(
     logits: string,
-    dims: { height: number; width: number; channels: number; numClasses: number },
+    dims: { height: number; width: number; numClasses: number },
   ): TrainingGraph {
-    const { height, width, channels, numClasses } = dims;
+    const { height, width, numClasses } = dims;
     const t = TRAINING_INPUTS.target;
     const logp = this.op('LogSoftmax', [logits], 'log_probs', { axis: 1 });
     const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
@@ -189,7 +214,7 @@ class TrainingGraphBuilder {
       graphName: 'evaluation',
       docString: 'The forward pass in inference mode with the summed loss and the predicted classes',
       inputs: [
-        { name: TRAINING_INPUTS.x, dims: ['N', height, width, channels] },
+        ...this.inputValueInfos(),
         { name: TRAINING_INPUTS.target, dims: ['N', numClasses, height, width] },
         ...this.weights.map((w) => ({ name: w.input, dims: [...w.shape] })),
       ],
@@ -198,7 +223,7 @@ class TrainingGraphBuilder {
         { name: EVAL_OUTPUTS.predicted, dims: ['N', height, width] },
       ],
     });
-    return { model, weights: this.weights, batchNorms: [], ...dims };
+    return { model, inputs: [...this.graphInputs.values()], weights: this.weights, batchNorms: [], ...dims };
   }
 
   // ---- bookkeeping
@@ -268,8 +293,10 @@ class TrainingGraphBuilder {
   // ---- forward, one layer call at a time; each registers its backward
 
   private forward(node: GraphNode): void {
-    if (node.id === this.graph.inputs[0]) {
-      this.names.set(node.id, this.op('Transpose', [TRAINING_INPUTS.x], 'x_nchw', { perm: NHWC_TO_NCHW }));
+    const input = this.graphInputs.get(node.id);
+    if (input !== undefined) {
+      const base = this.graphInputs.size === 1 ? 'x_nchw' : `${input.input}/nchw`;
+      this.names.set(node.id, this.op('Transpose', [input.input], base, { perm: NHWC_TO_NCHW }));
       return;
     }
     switch (node.className) {
@@ -347,7 +374,7 @@ class TrainingGraphBuilder {
     const y = this.activated(node, activation, 'conv');
     lowerConv2D(this.b, node, { x, weight, bias }, y);
     this.names.set(node.id, y);
-    const needsInputGrad = node.inputs[0] !== this.graph.inputs[0];
+    const needsInputGrad = !this.graphInputs.has(node.inputs[0]);
     this.backward.set(node.id, (gy) => {
       const gz = this.activationGrad(node, y, gy, activation);
       this.biasGrad(node, bias, gz);

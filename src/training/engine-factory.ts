@@ -9,6 +9,7 @@
  *   times faster there), tfjs otherwise (native tfjs backends, a GPU above all, stay with tfjs).
  */
 
+import type { TensorNames } from '../network/tensors';
 import * as os from 'node:os';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../backend/select';
@@ -41,6 +42,8 @@ export interface EngineRequest {
   backend: BackendChoice;
   /** The train batch size actually used. */
   batchSize: number;
+  /** The plugin's names for the model's inputs and output: the batch's tensors are bound to them. */
+  tensorNames?: TensorNames;
   /** How worker threads build the same network: the plugin module and its build options. */
   replica: {
     pluginModule: string;
@@ -133,6 +136,7 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
       optimizer: request.optimizer,
       learningRate: request.learningRate,
       ...lossOf(request),
+      ...namesOf(request),
       ort,
       threads: options.onnxThreads,
       profilePrefix: options.onnxProfilePrefix,
@@ -147,6 +151,10 @@ async function tryOnnx(request: EngineRequest, options: EngineFactoryOptions): P
 }
 
 export const defaultEngineFactory: EngineFactory = makeEngineFactory();
+
+function namesOf(request: EngineRequest): { tensorNames?: TensorNames } {
+  return request.tensorNames === undefined ? {} : { tensorNames: request.tensorNames };
+}
 
 function lossOf(request: EngineRequest): LossOptions {
   const { numClasses, ignoreIndex, classWeights } = request;
@@ -167,6 +175,7 @@ async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {
       optimizer: request.optimizer,
       learningRate: request.learningRate,
       ...loss,
+      ...namesOf(request),
     });
   }
   return DataParallelEngine.create({
@@ -174,6 +183,7 @@ async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {
     optimizer: request.optimizer,
     learningRate: request.learningRate,
     ...loss,
+    ...namesOf(request),
     replica: request.replica,
     workers: instances - 1,
     backend: request.backend,

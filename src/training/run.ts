@@ -25,7 +25,7 @@ import type { InitializedModel } from '../network/transfer';
 import { buildAndInitModel } from '../network/transfer';
 import { WEIGHTS_FILE } from '../network/model-files';
 import { networkRecord } from '../network/record';
-import type { AnyNetwork } from '../network/types';
+import { inputParts, networkTensorNames, type AnyNetwork } from '../network/types';
 import type { Logger } from '../protocol/logger';
 import { Progress } from '../protocol/progress';
 import type { TrainConfig } from '../task/config-types';
@@ -170,6 +170,7 @@ export async function runTraining(
       computeWorkers: config.compute_workers,
       backend: backend.name,
       batchSize: plan.train.batchSize,
+      tensorNames: networkTensorNames(network),
       replica: {
         pluginModule: networkModule,
         buildOptions: {
@@ -229,7 +230,7 @@ export async function runTraining(
 
 /** A network built for another task, or for other inputs, cannot be trained by this one: say both. */
 function checkNetworkFitsTask(network: AnyNetwork, task: AnyTrainingTask): void {
-  const names = network.inputs.map((i) => i.name);
+  const names = inputParts(network.inputs).map((i) => i.name);
   if (network.task !== task.name) {
     throw configError(
       `the network "${network.name}" is built for the task "${network.task}", not "${task.name}"`,

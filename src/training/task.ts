@@ -37,7 +37,10 @@ export type TaskLoss = Pick<LossOptions, 'classWeights'>;
 export interface TrainingTask<S = unknown> {
   /** e.g. `semantic_segmentation`; a network declares the task it is built for (AnyNetwork.task). */
   readonly name: string;
-  /** The named inputs this task feeds, in channel order; the network must declare the same. */
+  /**
+   * The named inputs this task feeds, in channel order over the network's input tensors (`inputParts`): the
+   * network must declare the same. Its batches hold one tensor per network input, under the network's names.
+   */
   readonly inputNames: readonly string[];
   /** The model's output classes and class map (logged by the task). Errors name the file and the field. */
   determineClasses(ctx: TaskRunContext): Promise<SegmentationClasses>;

@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../util/random';
 import { restoreAdam, snapshotAdam } from './engine/step';
+import type { Signature, Tensor } from '../network/tensors';
+import { sliceBatch } from './engine/batch';
 import type { Batch, TrainEngine } from './engine/types';
 
 export interface StepTimeEstimate {
@@ -17,13 +19,18 @@ export interface StepTimeEstimate {
   timedSteps: number;
 }
 
-/** A batch of `n` seeded images of the model's input shape, every pixel labelled class 0. */
-export function syntheticBatch(model: tf.LayersModel, n: number): Batch {
-  const [, height, width, channels] = model.inputs[0].shape as number[];
+/** A batch of `n` seeded samples of each of the network's inputs, every output pixel labelled class 0. */
+export function syntheticBatch(signature: Signature, n: number): Batch {
   const random = mulberry32(0x5eed);
-  const x = new Float32Array(n * height * width * channels);
-  for (let i = 0; i < x.length; i++) x[i] = random() * 4 - 2;
-  return { x, y: new Int32Array(n * height * width), n, height, width };
+  const inputs: Record<string, Tensor> = {};
+  for (const spec of signature.inputs) {
+    const shape = [n, ...(spec.shape as number[])];
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = random() * 4 - 2;
+    inputs[spec.name] = { data, shape };
+  }
+  const [height, width] = signature.outputs[0].shape as number[];
+  return { inputs, labels: { data: new Int32Array(n * height * width), shape: [n, height, width] } };
 }
 
 export async function timeWarmSteps(opts: {
@@ -39,7 +46,7 @@ export async function timeWarmSteps(opts: {
   const optimizer = engine.getOptimizer();
   if (!(optimizer instanceof tf.AdamOptimizer))
     throw new Error('the warm steps restore an Adam optimizer only');
-  const batch = syntheticBatch(model, opts.batchSize);
+  const batch = syntheticBatch(engine.signature, opts.batchSize);
   // Clones keep the values: a step reassigns the variables to new tensors.
   const weights = model.weights.map((w) => tf.clone(w.read()));
   const adam = await snapshotAdam(optimizer);
@@ -57,5 +64,5 @@ export async function timeWarmSteps(opts: {
 
 /** Engines may hand a batch's buffers to other threads: each step gets its own. */
 function copyBatch(b: Batch): Batch {
-  return { ...b, x: b.x.slice(), y: b.y.slice() };
+  return sliceBatch(b, 0, b.labels.shape[0]);
 }

@@ -1,26 +1,40 @@
 /** Batch checks, label preparation (ignore index, spec G.2) and sharding: pure functions. */
-import { checkBatch, prepareLabels, shardSizes, splitBatch } from '../../src/training/engine/batch';
+import {
+  batchLength,
+  checkBatch,
+  prepareLabels,
+  shardSizes,
+  singleInputBatch,
+  splitBatch,
+} from '../../src/training/engine/batch';
 import { TaskError } from '../../src/errors';
 
 function batch(n: number, h: number, w: number, c = 3) {
-  return {
+  return singleInputBatch({
     x: Float32Array.from({ length: n * h * w * c }, (_, i) => i),
     y: Int32Array.from({ length: n * h * w }, (_, i) => i % 3),
     n,
     height: h,
     width: w,
-  };
+  });
 }
 
 describe('engine batches (spec G.2: neutral pixels are ignored)', () => {
-  it('checks sizes and reports the channel count', () => {
-    expect(checkBatch(batch(2, 3, 4))).toBe(3);
-    expect(checkBatch(batch(1, 2, 2, 1))).toBe(1);
-    expect(() => checkBatch({ ...batch(2, 3, 4), y: new Int32Array(5) })).toThrow(
+  it('checks the labels and the samples of every input', () => {
+    expect(checkBatch(batch(2, 3, 4))).toEqual({ n: 2, height: 3, width: 4 });
+    expect(checkBatch(batch(1, 2, 2, 1))).toEqual({ n: 1, height: 2, width: 2 });
+    const b = batch(2, 3, 4);
+    expect(() => checkBatch({ ...b, labels: { data: new Int32Array(5), shape: [2, 3, 4] } })).toThrow(
       /labels hold 5 values, expected n\*height\*width = 24/,
     );
-    expect(() => checkBatch({ ...batch(2, 3, 4), x: new Float32Array(25) })).toThrow(TaskError);
-    expect(() => checkBatch({ ...batch(2, 3, 4), n: 0 })).toThrow(/batch n must be a positive integer/);
+    const other = { data: new Float32Array(36), shape: [3, 3, 4, 1] };
+    expect(() => checkBatch({ ...b, inputs: { ...b.inputs, clicks: other } })).toThrow(TaskError);
+    expect(() => checkBatch({ ...b, inputs: { ...b.inputs, clicks: other } })).toThrow(
+      /input "clicks" of shape \[3, 3, 4, 1\] holds other than the labels' 2 samples/,
+    );
+    expect(() => checkBatch({ ...b, labels: { data: new Int32Array(0), shape: [0, 3, 4] } })).toThrow(
+      /batch n must be a positive integer/,
+    );
   });
 
   it('maps the ignore index to -1, counts the rest, and rejects labels out of range', () => {
@@ -70,10 +84,13 @@ describe('engine batches (spec G.2: neutral pixels are ignored)', () => {
   it('slices contiguous samples, copying', () => {
     const b = batch(3, 2, 2);
     const [s0, s1] = splitBatch(b, 2);
-    expect(s0.n).toBe(2);
-    expect(s1.n).toBe(1);
-    expect(Array.from(s1.x)).toEqual(Array.from(b.x.slice(2 * 12, 3 * 12)));
-    expect(Array.from(s1.y)).toEqual(Array.from(b.y.slice(8, 12)));
-    expect(s0.x.buffer).not.toBe(b.x.buffer);
+    expect(batchLength(s0)).toBe(2);
+    expect(batchLength(s1)).toBe(1);
+    const x = b.inputs.image.data;
+    expect(Array.from(s1.inputs.image.data)).toEqual(Array.from(x.slice(2 * 12, 3 * 12)));
+    expect(s1.inputs.image.shape).toEqual([1, 2, 2, 3]);
+    expect(Array.from(s1.labels.data)).toEqual(Array.from(b.labels.data.slice(8, 12)));
+    expect(s1.labels.shape).toEqual([1, 2, 2]);
+    expect(s0.inputs.image.data.buffer).not.toBe(x.buffer);
   });
 });

@@ -54,7 +54,7 @@ function buildHead(features, o) {
   return tf.layers.activation({ name: 'head_softmax', activation: 'softmax' }).apply(logits);
 }
 exports.network = {
-  name: 'tiny', task: 'semantic_segmentation', inputs: [{ name: 'image', channels: 3 }], defaults: {}, settingsSchema: { type: 'object' }, headLayerNames: ['head_conv', 'head_softmax'],
+  name: 'tiny', task: 'semantic_segmentation', inputs: [{ name: 'image', channels: 3 }], outputs: ['scores'], defaults: {}, settingsSchema: { type: 'object' }, headLayerNames: ['head_conv', 'head_softmax'],
   preprocessing: { mean: [0, 0, 0], std: [1, 1, 1] },
   parseSettings: (s) => s || {},
   buildHead,
@@ -215,7 +215,10 @@ const { createTrainEngine } = require(${JSON.stringify(path.join(DIST, 'src/trai
   const model = loadNetworkPlugin(spec.pluginModule).build(spec.buildOptions);
   const engine = await createTrainEngine({ model, replica: spec, workers: 2, learningRate: 0.01, numClasses: 3, ignoreIndex: null });
   const n = 3, px = n * 16 * 16;
-  const r = await engine.trainStep({ x: new Float32Array(px * 3).fill(0.1), y: new Int32Array(px).fill(1), n, height: 16, width: 16 });
+  const r = await engine.trainStep({
+    inputs: { image: { data: new Float32Array(px * 3).fill(0.1), shape: [n, 16, 16, 3] } },
+    labels: { data: new Int32Array(px).fill(1), shape: [n, 16, 16] },
+  });
   await engine.dispose();
   console.log(JSON.stringify({ description: engine.description, pixels: r.pixels, codes: engine.workerExitCodes() }));
 })();

@@ -1,5 +1,6 @@
 /** Tiny networks for the engine tests: with and without BatchNorm, ending in a softmax layer or not. */
 import * as tf from '@tensorflow/tfjs';
+import { singleInputBatch } from '../../src/training/engine/batch';
 
 export function tinySegmenter(o: {
   classes: number;
@@ -42,7 +43,10 @@ export function tinySegmenter(o: {
   return tf.model({ inputs: input, outputs: out, name: 'tiny' });
 }
 
-/** mulberry32-based batch: images in [-1, 1), labels in [0, labelMax]. */
+/**
+ * mulberry32-based batch: images in [-1, 1), labels in [0, labelMax]. The engines' named batch (input `image`),
+ * with its arrays also as `x` and `y` (the same buffers) for the references to read.
+ */
 export function randomBatch(o: { n: number; size: number; labelMax: number; seed: number }) {
   let a = o.seed >>> 0;
   const rnd = () => {
@@ -53,13 +57,14 @@ export function randomBatch(o: { n: number; size: number; labelMax: number; seed
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const px = o.n * o.size * o.size;
-  return {
+  const raw = {
     x: Float32Array.from({ length: px * 3 }, () => rnd() * 2 - 1),
     y: Int32Array.from({ length: px }, () => Math.floor(rnd() * (o.labelMax + 1))),
     n: o.n,
     height: o.size,
     width: o.size,
   };
+  return { ...raw, ...singleInputBatch(raw) };
 }
 
 export function weightsOf(model: tf.LayersModel): Float32Array[] {

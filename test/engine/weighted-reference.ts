@@ -26,17 +26,21 @@ export function weightedReference(opts: {
 }): WeightedReference {
   const k = opts.classWeights.length;
   const weightOf = (y: number): number => (y === opts.ignore ? 0 : opts.classWeights[y]);
-  const weight = opts.shards.reduce((a, s) => a + Array.from(s.y).reduce((b, y) => b + weightOf(y), 0), 0);
+  const weight = opts.shards.reduce(
+    (a, s) => a + Array.from(s.labels.data).reduce((b, y) => b + weightOf(y), 0),
+    0,
+  );
   const vars = opts.trainable.map((v) => v.read() as tf.Variable);
   const { value, grads } = tf.variableGrads(() => {
     const sums = opts.shards.map((s) => {
-      const x = tf.tensor4d(s.x, [s.n, s.height, s.width, 3]);
+      const [n, height, width] = s.labels.shape;
+      const x = tf.tensor4d(s.inputs.image.data, [n, height, width, 3]);
       const labels = tf.tensor3d(
-        Int32Array.from(s.y, (y) => (y === opts.ignore ? 0 : y)),
-        [s.n, s.height, s.width],
+        Int32Array.from(s.labels.data, (y) => (y === opts.ignore ? 0 : y)),
+        [n, height, width],
         'int32',
       );
-      const pixelWeights = tf.tensor3d(Float32Array.from(s.y, weightOf), [s.n, s.height, s.width]);
+      const pixelWeights = tf.tensor3d(Float32Array.from(s.labels.data, weightOf), [n, height, width]);
       const logits = opts.logits.apply(x, { training: true }) as tf.Tensor4D;
       return tf.losses.softmaxCrossEntropy(
         tf.oneHot(labels, k),

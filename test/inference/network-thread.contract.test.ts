@@ -16,6 +16,8 @@ import { UNET_DEFAULT_MODE } from '../../plugin/unet/mode';
 import type * as RunModule from '../../src/inference/run';
 import type * as ErrorsModule from '../../src/errors';
 import type * as ThreadModule from '../../src/inference/network-thread';
+import type * as RunnerModule from '../../src/inference/network-runner';
+import type * as CheckpointModule from '../../src/inference/checkpoint';
 import { builtFile } from '../contract/built';
 import { tinyUnetCheckpoint } from './helpers/tiny-checkpoint';
 
@@ -29,6 +31,10 @@ const built = {
     return require(builtFile('src/inference/network-thread.ts')) as typeof ThreadModule;
   },
   errors: (): typeof ErrorsModule => require(builtFile('src/errors.ts')) as typeof ErrorsModule,
+  runner: (): typeof RunnerModule =>
+    require(builtFile('src/inference/network-runner.ts')) as typeof RunnerModule,
+  checkpoint: (): typeof CheckpointModule =>
+    require(builtFile('src/inference/checkpoint.ts')) as typeof CheckpointModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -170,6 +176,33 @@ describe('network in a worker thread (spec F.2)', () => {
       await thread.close();
     }
   });
+
+  it.each(['tfjs', 'onnxruntime'] as const)(
+    'named tensors (%s): the image under its name gives the scores `run` gives, in a thread and on the main thread; a wrong shape fails naming it',
+    async (engine) => {
+      const runner = built.runner();
+      const checkpoint = await built
+        .checkpoint()
+        .readInferenceCheckpoint({ dir: modelDir, displayName: 'model' });
+      const input = new Float32Array(2 * 32 * 32 * 3).map((_, i) => Math.cos(i));
+      for (const threads of [1, 0]) {
+        const network = await runner.startNetwork({ checkpoint, modelDir, engine, threads, backend: 'cpu' });
+        try {
+          expect(network.engine.name).toBe(engine);
+          const expected = await network.run(input.slice(), 2);
+          const out = await network.runNamed({ image: { data: input.slice(), shape: [2, 32, 32, 3] } });
+          expect(Object.keys(out)).toEqual(['scores']);
+          expect(out.scores.shape).toEqual([2, 32, 32, 4]);
+          expect(Array.from(out.scores.data)).toEqual(Array.from(expected));
+          await expect(
+            network.runNamed({ image: { data: new Float32Array(32 * 32), shape: [1, 32, 32, 1] } }),
+          ).rejects.toThrow('input "image": expected shape [n, 32, 32, 3], got [1, 32, 32, 1]');
+        } finally {
+          await network.close();
+        }
+      }
+    },
+  );
 
   it('a batch of the wrong size fails that batch only', async () => {
     const thread = await tfjsThread();

@@ -30,6 +30,7 @@ describe('network plugin loading (spec G.1: the plugin is chosen by the entry po
     expect(problems).toEqual([
       '"task" is not a non-empty string',
       '"inputs" is not a non-empty array of {name, channels}',
+      '"outputs" is not a non-empty array of names',
       '"parseSettings" is not a function',
       '"buildHead" is not a function',
       '"settingsSchema" is missing',
@@ -49,5 +50,8 @@ describe('network plugin loading (spec G.1: the plugin is chosen by the entry po
         '"inputs" is not a non-empty array of {name, channels}',
       ]);
     }
+    expect(networkShapeProblems({ ...network, outputs: [] })).toEqual([
+      '"outputs" is not a non-empty array of names',
+    ]);
   });
 });

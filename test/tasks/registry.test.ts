@@ -16,6 +16,7 @@ import {
 import { trainingTaskNamed, TRAINING_TASKS } from '../../src/tasks';
 import { resolveTrainConfig } from '../../src/task/train-config';
 import { loadNetworkPlugin, loadTrackerPlugin } from '../../src/network/load-plugin';
+import { inputParts } from '../../src/network/types';
 import { makeTask, removeTask, runInProcess, TINY_TRAIN_CONFIG } from '../training/e2e-helpers';
 
 function taskErrorOf(f: () => unknown): TaskError {
@@ -60,7 +61,7 @@ describe('the plugin registry', () => {
       const network = loadNetworkPlugin(entry.module);
       expect(network.name).toBe(entry.name);
       expect(network.task).toBe(entry.task);
-      expect(trainingTaskNamed(entry.task).inputNames).toEqual(network.inputs.map((i) => i.name));
+      expect(trainingTaskNamed(entry.task).inputNames).toEqual(inputParts(network.inputs).map((i) => i.name));
       // What old checkpoints are assumed to use is what the network normalises with.
       if (entry.legacyPreprocessing !== undefined)
         expect(entry.legacyPreprocessing).toEqual(network.preprocessing);

@@ -12,15 +12,12 @@ import { groundTruthValues, planTraining, scanProject, type ScannedItem } from '
 import { defaultTrainConfig, resolveTrainConfig } from '../../src/task/train-config';
 import type { TrainConfig } from '../../src/task/config-types';
 
-/** A batch whose x holds the sample indices, so tests can read which samples it carries. */
+/** A batch whose input holds the sample indices, so tests can read which samples it carries. */
 const collate = (samples: number[]): Batch => ({
-  x: Float32Array.from(samples),
-  y: new Int32Array(samples.length),
-  n: samples.length,
-  height: 1,
-  width: 1,
+  inputs: { index: { data: Float32Array.from(samples), shape: [samples.length, 1] } },
+  labels: { data: new Int32Array(samples.length), shape: [samples.length, 1, 1] },
 });
-const indicesOf = (b: Batch): number[] => Array.from(b.x);
+const indicesOf = (b: Batch): number[] => Array.from(b.inputs.index.data);
 
 interface Skip {
   index: number;

@@ -106,14 +106,17 @@ describe('sample preparation (spec E.5, G.2)', () => {
       flips: { horizontal: false, vertical: false },
     });
     const two = { ...one, x: one.x.map((v) => -v), y: Int32Array.from([0, 0, 0, 0]) };
-    const batch = collateSamples([one, two]);
-    expect(batch).toMatchObject({ n: 2, height: 2, width: 2 });
-    expect(Array.from(batch.y)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
-    expect(batch.x.length).toBe(24);
-    expect(batch.x[0]).toBeCloseTo(one.x[0]);
-    expect(batch.x[12]).toBeCloseTo(-one.x[0]);
-    expect(() => collateSamples([one, { ...one, height: 3 }])).toThrow(/batch is 2x2/);
-    expect(() => collateSamples([])).toThrow(RangeError);
+    const batch = collateSamples([one, two], 'image');
+    expect(Object.keys(batch.inputs)).toEqual(['image']);
+    expect(batch.labels.shape).toEqual([2, 2, 2]);
+    expect(Array.from(batch.labels.data)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+    const x = batch.inputs.image;
+    expect(x.shape).toEqual([2, 2, 2, 3]);
+    expect(x.data.length).toBe(24);
+    expect(x.data[0]).toBeCloseTo(one.x[0]);
+    expect(x.data[12]).toBeCloseTo(-one.x[0]);
+    expect(() => collateSamples([one, { ...one, height: 3 }], 'image')).toThrow(/batch is 2x2/);
+    expect(() => collateSamples([], 'image')).toThrow(RangeError);
   });
 });
 

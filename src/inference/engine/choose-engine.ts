@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { errorMessage, TaskError } from '../../errors';
 import { exportToOnnx } from '../../onnx';
 import { type OrtLoader, tryLoadOnnxRuntime } from '../../onnx/runtime';
+import type { TensorNames } from '../../network/tensors';
 import { fixedShapes } from './fixed-shape';
 import { OnnxEngine } from './onnx-engine';
 import { TfjsEngine } from './tfjs-engine';
@@ -21,6 +22,8 @@ export interface ChooseEngineOptions {
   readonly loadOrt?: OrtLoader;
   readonly intraOpNumThreads?: number;
   readonly cuda?: 'auto' | 'never';
+  /** The plugin's names for the model's inputs and outputs (the model's layer names by default). */
+  readonly tensorNames?: TensorNames;
 }
 
 export interface EngineChoice {
@@ -34,10 +37,10 @@ export interface EngineChoice {
 }
 
 export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineChoice> {
-  const shapes = fixedShapes(opts.model); // a model neither engine can run fails here, whatever was asked
+  const shapes = fixedShapes(opts.model, opts.tensorNames); // a model neither engine can run fails here, whatever was asked
   if (opts.force === 'tfjs') {
     return {
-      engine: await TfjsEngine.create({ model: opts.model }),
+      engine: await TfjsEngine.create({ model: opts.model, tensorNames: opts.tensorNames }),
       reason: `${ENGINE_ENV_VAR}=tfjs`,
       notChosen: { name: 'onnxruntime', reason: `not tried (${ENGINE_ENV_VAR}=tfjs)` },
       needsTfjsModel: true,
@@ -61,7 +64,7 @@ export async function chooseEngine(opts: ChooseEngineOptions): Promise<EngineCho
     });
   }
   return {
-    engine: await TfjsEngine.create({ model: opts.model }),
+    engine: await TfjsEngine.create({ model: opts.model, tensorNames: opts.tensorNames }),
     reason: 'fallback: the onnxruntime engine could not run',
     notChosen: { name: 'onnxruntime', reason: onnx.reason },
     needsTfjsModel: true,

@@ -3,6 +3,7 @@
  * (native, several times faster on CPU) or tfjs (any backend; always available).
  */
 import { configError } from '../../errors';
+import { formatShape, type NamedTensors, type Signature, type Tensor } from '../../network/tensors';
 
 export type EngineName = 'onnxruntime' | 'tfjs';
 
@@ -69,17 +70,34 @@ export interface SegmentationEngine {
   readonly outputChannels: number;
   /** What runs, for the log: e.g. `onnxruntime-node 1.30.0, cpu provider, 2 threads`. */
   readonly description: string;
+  /** The network's inputs and outputs by name, in the model's order. */
+  readonly signature: Signature;
   /**
-   * Runs `n` images: `x` is NHWC float32, already normalised, of length n * h * w * c. Resolves to the
-   * network's output (softmax scores) NHWC, n * h * w * outputChannels values, owned by the caller.
+   * A network of one input and one output: runs `n` images: `x` is NHWC float32, already normalised, of length
+   * n * h * w * c. Resolves to the network's output (softmax scores) NHWC, n * h * w * outputChannels values,
+   * owned by the caller.
    */
   run(x: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * Any network: its inputs by name (bound to the model's by the signature, each [n, ...] as declared; a wrong
+   * name or shape is an error naming the tensor) → every output by name, [n, ...], owned by the caller.
+   */
+  runNamed(inputs: NamedTensors): Promise<Record<string, Tensor>>;
   /** Frees the engine's native or tensor memory. Never disposes a tfjs model it was given. */
   dispose(): Promise<void>;
 }
 
 /** Checks a batch against the engine's input shape; a mismatch is a bug in the caller, not a user error. */
 export function checkBatch(engine: SegmentationEngine, x: Float32Array, n: number): readonly number[] {
+  const { inputs, outputs } = engine.signature;
+  if (inputs.length !== 1 || outputs.length !== 1) {
+    const list = (specs: Signature['inputs']) =>
+      specs.map((s) => `${s.name} ${formatShape(['n', ...s.shape])}`);
+    throw new Error(
+      `${engine.name} engine: the network takes [${list(inputs).join(', ')}] and gives ` +
+        `[${list(outputs).join(', ')}]: run it by name`,
+    );
+  }
   const [h, w, c] = engine.inputShape;
   if (!Number.isInteger(n) || n < 1 || x.length !== n * h * w * c) {
     throw new Error(

@@ -7,7 +7,7 @@
  * `clicks.val_objects_per_image`, which bounds its cost): NoC@85, NoC@90, the share of objects that never reach
  * them in 20 clicks, and mean IoU after 1, 3 and 5 clicks.
  */
-import { dataError, TaskError } from '../../errors';
+import { configError, dataError, TaskError } from '../../errors';
 import { drawLabel } from '../../format/rasterise';
 import type { Annotation, ImageSize } from '../../format/model';
 import type { ObjClassJson } from '../../format/types';
@@ -15,7 +15,7 @@ import { projectDisplayPath } from '../../format/project-reader';
 import { resizeNearest } from '../../image/resize-nearest';
 import { TfjsEngine } from '../../inference/engine/tfjs-engine';
 import { applyFlips } from '../../training/augment';
-import { sliceBatch } from '../../training/engine/batch';
+import { batchLength, sliceBatch } from '../../training/engine/batch';
 import type { SegmentationClasses } from '../../model-state/class-map';
 import { BACKGROUND_COLOR } from '../../model-state/class-map';
 import { collateSamples, flipProbabilities, readItemAtSize, sampleFlips } from '../../training/data/sample';
@@ -95,6 +95,21 @@ export function clickCheckpointRecord(): Record<string, unknown> {
   };
 }
 
+/**
+ * The name of the one input tensor the click network packs its parts into (the run checked the parts' order
+ * against the task's).
+ */
+function clickInputName(network: { name: string; inputs: readonly { name: string }[] }): string {
+  if (network.inputs.length !== 1) {
+    throw configError(
+      `the click task packs its inputs into one tensor, the network "${network.name}" takes ` +
+        `${network.inputs.length} [${network.inputs.map((i) => i.name).join(', ')}]`,
+      { field: 'network' },
+    );
+  }
+  return network.inputs[0].name;
+}
+
 /** A sample is a list of objects of one image: one random object when training, every object for validation. */
 export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
   name: CLICK_SEGMENTATION,
@@ -113,6 +128,7 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
     const training = fold.purpose === 'train';
     const flips = training ? flipProbabilities(config.augment) : undefined;
     const perImage = config.clicks.val_objects_per_image;
+    const inputName = clickInputName(network);
     return {
       async load(scanned, seed) {
         const item = scanned.item;
@@ -156,7 +172,7 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
           throw e instanceof TaskError ? e.withContext({ item: `${item.dataset}/${item.name}` }) : e;
         }
       },
-      collate: (samples) => collateSamples(samples.flat()),
+      collate: (samples) => collateSamples(samples.flat(), inputName),
     };
   },
   async evaluate(ctx, { engine, valFold, epochFloat }) {
@@ -170,20 +186,22 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
     logger.info('Validation in progress', { epoch: epochFloat, val_iters: valIters });
     let valIter = 0;
     try {
+      const inputName = clickInputName(ctx.network);
       for await (const objects of valFold.epoch(0)) {
         // A batch holds every object of its images: the engines see at most a batch of them at a time.
-        for (let start = 0; start < objects.n; start += valFold.batchSize) {
-          const count = Math.min(valFold.batchSize, objects.n - start);
-          const batch = count === objects.n ? objects : sliceBatch(objects, start, count);
+        const total = batchLength(objects);
+        for (let start = 0; start < total; start += valFold.batchSize) {
+          const count = Math.min(valFold.batchSize, total - start);
+          const batch = count === total ? objects : sliceBatch(objects, start, count);
           const r = await engine.evalStep(batch);
           loss.add(r.loss, r.pixels);
-          const gts = Array.from({ length: batch.n }, (_, i) =>
-            Uint8Array.from(batch.y.subarray(i * pixels, (i + 1) * pixels)),
+          const gts = Array.from({ length: count }, (_, i) =>
+            Uint8Array.from(batch.labels.data.subarray(i * pixels, (i + 1) * pixels)),
           );
           series.push(
             ...(await clickSeries({
               run: (x, n) => runner.run(x, n),
-              x: batch.x,
+              x: batch.inputs[inputName].data,
               gts,
               grid,
               encoding: DEFAULT_CLICK_ENCODING,

@@ -16,7 +16,7 @@ import {
 } from '../../training/data/sample';
 import { classPixelCounts, classWeights, weightsByTitle } from '../../training/class-weights';
 import { ConfusionMatrix, WeightedMean } from '../../training/metrics';
-import { sliceBatch } from '../../training/engine/batch';
+import { batchLength, sliceBatch } from '../../training/engine/batch';
 import { gridPlacements } from '../../training/data/native-crops';
 import type { ScannedItem } from '../../training/plan';
 import { validationMetricValues, type ValidationTally } from '../../training/hooks/validation';
@@ -166,9 +166,12 @@ const LARGE_GRID = 64;
  * A sample is a list of input-sized windows: one for `fit` and for native training, the grid of the image for
  * native validation (so every pixel is scored once).
  */
+/** The one input this task feeds: the image, as the U-Net names it. */
+const IMAGE_INPUT_NAME = 'image';
+
 export const semanticSegmentationTask: TrainingTask<Sample[]> = {
   name: SEMANTIC_SEGMENTATION,
-  inputNames: ['image'],
+  inputNames: [IMAGE_INPUT_NAME],
   determineClasses: projectSegmentationClasses,
   loss: semanticLoss,
   samples(ctx, { fold, plan, classes }) {
@@ -180,7 +183,7 @@ export const semanticSegmentationTask: TrainingTask<Sample[]> = {
         recipe.native !== undefined
           ? loadNativeSamples({ project, item: item.item, recipe, seed })
           : [await loadSample({ project, item: item.item, recipe, seed })],
-      collate: (samples) => collateSamples(samples.flat()),
+      collate: (samples) => collateSamples(samples.flat(), IMAGE_INPUT_NAME),
     };
   },
   async evaluate(ctx, { engine, valFold, classes, epochFloat }) {
@@ -194,9 +197,10 @@ export const semanticSegmentationTask: TrainingTask<Sample[]> = {
     let valIter = 0;
     for await (const batch of valFold.epoch(0)) {
       // A native-resolution batch holds every window of its images: the network sees at most a batch at a time.
-      for (let start = 0; start < batch.n; start += valFold.batchSize) {
-        const count = Math.min(valFold.batchSize, batch.n - start);
-        const r = await engine.evalStep(count === batch.n ? batch : sliceBatch(batch, start, count));
+      const n = batchLength(batch);
+      for (let start = 0; start < n; start += valFold.batchSize) {
+        const count = Math.min(valFold.batchSize, n - start);
+        const r = await engine.evalStep(count === n ? batch : sliceBatch(batch, start, count));
         // Weighted as the loss itself is: a batch counts by the class weights of its pixels.
         tally.loss.add(r.loss, r.lossWeight);
         tally.confusion.addCounts(r.confusion);

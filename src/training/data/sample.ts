@@ -277,8 +277,11 @@ export interface CollatableSample {
   width: number;
 }
 
-/** Stacks samples of one size into the engine's batch (NHWC inputs, NHW labels). */
-export function collateSamples(samples: readonly CollatableSample[]): Batch {
+/**
+ * Stacks samples of one size into the engine's batch: their inputs as one NHWC tensor named `inputName`, their
+ * labels as NHW.
+ */
+export function collateSamples(samples: readonly CollatableSample[], inputName: string): Batch {
   if (samples.length === 0) throw new RangeError('cannot make a batch of no samples');
   const { height, width } = samples[0];
   const pixels = height * width;
@@ -295,5 +298,9 @@ export function collateSamples(samples: readonly CollatableSample[]): Batch {
     x.set(s.x, i * values);
     y.set(s.y, i * pixels);
   });
-  return { x, y, n: samples.length, height, width };
+  const n = samples.length;
+  return {
+    inputs: { [inputName]: { data: x, shape: [n, height, width, values / pixels] } },
+    labels: { data: y, shape: [n, height, width] },
+  };
 }

@@ -1,5 +1,6 @@
 /** Pure checks and reshuffles of a batch before any tensor exists: validation, labels, shards. */
 import { dataError } from '../../errors';
+import { formatShape, sliceTensor, sliceTensors } from '../../network/tensors';
 import { UNCOUNTED_LABEL, type Batch, type LossOptions } from './types';
 
 /** Labels ready for the loss: ignored pixels become -1 (tf.oneHot gives them an all-zero row). */
@@ -11,9 +12,25 @@ export interface PreparedLabels {
   weight: number;
 }
 
-export function checkBatch(batch: Batch): number {
-  const { n, height, width } = batch;
-  const pixels = n * height * width;
+/** A batch's samples and the size of its labels. */
+export interface BatchSize {
+  n: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Checks what every engine needs of a batch: labels [n, height, width] and n samples in every input. The inputs'
+ * own shapes are checked against the model's when they are bound (bindTensors), by name.
+ */
+export function checkBatch(batch: Batch): BatchSize {
+  const shape = batch.labels.shape;
+  if (shape.length !== 3) {
+    throw dataError(`batch labels must be [n, height, width], got ${formatShape(shape)}`, {
+      field: 'labels',
+    });
+  }
+  const [n, height, width] = shape;
   for (const [field, v] of [
     ['n', n],
     ['height', height],
@@ -22,21 +39,46 @@ export function checkBatch(batch: Batch): number {
     if (!Number.isInteger(v) || v <= 0)
       throw dataError(`batch ${field} must be a positive integer, got ${v}`, { field });
   }
-  if (batch.y.length !== pixels) {
-    throw dataError(`batch labels hold ${batch.y.length} values, expected n*height*width = ${pixels}`, {
-      field: 'y',
-    });
-  }
-  const channels = batch.x.length / pixels;
-  if (!Number.isInteger(channels) || channels < 1) {
+  const pixels = n * height * width;
+  if (batch.labels.data.length !== pixels) {
     throw dataError(
-      `batch images hold ${batch.x.length} values, not a multiple of n*height*width = ${pixels}`,
-      {
-        field: 'x',
-      },
+      `batch labels hold ${batch.labels.data.length} values, expected n*height*width = ${pixels}`,
+      { field: 'labels' },
     );
   }
-  return channels;
+  for (const [name, t] of Object.entries(batch.inputs)) {
+    if (t.shape[0] !== n) {
+      throw dataError(
+        `input "${name}" of shape ${formatShape(t.shape)} holds other than the labels' ${n} samples`,
+        {
+          field: name,
+        },
+      );
+    }
+  }
+  return { n, height, width };
+}
+
+/** A batch of one NHWC input (`x`, named `name`) and NHW labels: what the single-input networks take. */
+export function singleInputBatch(o: {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+  height: number;
+  width: number;
+  name?: string;
+}): Batch {
+  const { x, y, n, height, width } = o;
+  const channels = x.length / (n * height * width);
+  return {
+    inputs: { [o.name ?? 'image']: { data: x, shape: [n, height, width, channels] } },
+    labels: { data: y, shape: [n, height, width] },
+  };
+}
+
+/** Samples in a batch. */
+export function batchLength(batch: Batch): number {
+  return batch.labels.shape[0];
 }
 
 /**
@@ -88,14 +130,9 @@ export function shardSizes(n: number, parts: number): number[] {
 
 /** The samples [start, start + count) of a batch; copies, so the buffers can be transferred to a worker. */
 export function sliceBatch(batch: Batch, start: number, count: number): Batch {
-  const px = batch.height * batch.width;
-  const channels = batch.x.length / (batch.n * px);
   return {
-    x: batch.x.slice(start * px * channels, (start + count) * px * channels),
-    y: batch.y.slice(start * px, (start + count) * px),
-    n: count,
-    height: batch.height,
-    width: batch.width,
+    inputs: sliceTensors(batch.inputs, start, count),
+    labels: sliceTensor(batch.labels, start, count),
   };
 }
 
@@ -103,9 +140,14 @@ export function sliceBatch(batch: Batch, start: number, count: number): Batch {
 export function splitBatch(batch: Batch, parts: number): Batch[] {
   const out: Batch[] = [];
   let start = 0;
-  for (const size of shardSizes(batch.n, parts)) {
+  for (const size of shardSizes(batchLength(batch), parts)) {
     out.push(parts === 1 ? batch : sliceBatch(batch, start, size));
     start += size;
   }
   return out;
+}
+
+/** Every buffer of a batch, to transfer to another thread. */
+export function batchBuffers(batch: Batch): ArrayBuffer[] {
+  return [...Object.values(batch.inputs), batch.labels].map((t) => t.data.buffer as ArrayBuffer);
 }

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { compiledScript } from '../../threads/script';
 import { WorkerChannel } from '../../threads/channel';
 import type { ReplyOf } from '../../threads/protocol';
-import { checkBatch, prepareLabels, splitBatch } from './batch';
+import type { TensorNames } from '../../network/tensors';
+import { batchBuffers, batchLength, prepareLabels, splitBatch } from './batch';
 import { averageStatistics } from './combine';
 import { AdamEngine, finishTrainStep } from './step';
 import type { EngineProtocol, ReplicaSpec } from './messages';
@@ -39,6 +40,8 @@ export interface DataParallelEngineOptions extends LossOptions {
   workerScript?: string;
   /** How long dispose() waits for a worker to exit before terminating it. */
   closeTimeoutMs?: number;
+  /** The main model's input and output names (the workers take them from the plugin); see InProcessEngineOptions. */
+  tensorNames?: TensorNames;
 }
 
 /** One worker thread, and whether its replica's weights are stale (Adam has stepped since it last took them). */
@@ -81,7 +84,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) {
       throw new Error(`the data-parallel engine needs at least 1 worker, got ${opts.workers}`);
     }
-    const replica = new Replica(opts.model, lossOptions(opts));
+    const replica = new Replica(opts.model, lossOptions(opts), opts.tensorNames);
     const loss = replica.loss;
     const script = opts.workerScript ?? defaultWorkerScript();
     const weights = replica.readWeights();
@@ -111,8 +114,8 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
     this.assertUsable();
-    checkBatch(batch);
-    prepareLabels(batch.y, this.replica.loss); // fail on bad labels before any thread starts working
+    this.replica.bind(batch); // names and shapes checked on the whole batch, before it is split
+    prepareLabels(batch.labels.data, this.replica.loss); // fail on bad labels before any thread starts working
     const shards = splitBatch(batch, this.links.length + 1);
     const vars = this.replica.trainable;
     const t0 = performance.now();
@@ -138,7 +141,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
       if (snapshot !== undefined && ownStats !== undefined) {
         const stats = [ownStats, ...replies.map((r) => r.stats)].map((values, i) => ({
           values,
-          weight: shards[i].n,
+          weight: batchLength(shards[i]),
         }));
         this.replica.writeNonTrainable(averageStatistics(snapshot, stats));
       }
@@ -156,8 +159,8 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
 
   async evalStep(batch: Batch): Promise<EvalStepResult> {
     this.assertUsable();
-    checkBatch(batch);
-    prepareLabels(batch.y, this.replica.loss);
+    this.replica.bind(batch); // names and shapes checked on the whole batch, before it is split
+    prepareLabels(batch.labels.data, this.replica.loss);
     const shards = splitBatch(batch, this.links.length + 1);
     const weights = this.weightsForWorkers(shards.length - 1);
     const remote = shards.slice(1).map((shard, i) => this.send(i, 'eval', shard, weights));
@@ -227,10 +230,7 @@ export class DataParallelEngine extends AdamEngine implements TrainEngine {
   ): Promise<ReplyOf<EngineProtocol, K>> {
     const link = this.links[i];
     // The shard's buffers are fresh copies: hand them over instead of cloning them.
-    return link.channel.request(kind, { shard, ...this.stale(link, weights) }, [
-      shard.x.buffer as ArrayBuffer,
-      shard.y.buffer as ArrayBuffer,
-    ]);
+    return link.channel.request(kind, { shard, ...this.stale(link, weights) }, batchBuffers(shard));
   }
 
   private markBroken(e: unknown): unknown {

@@ -4,11 +4,11 @@
  * shards, BatchNorm batch statistics included).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkBatch } from './batch';
+import type { TensorNames } from '../../network/tensors';
+import { batchLength, splitBatch } from './batch';
 import { averageStatistics } from './combine';
 import { Replica, type ShardGradients } from './replica';
 import { AdamEngine, finishTrainStep } from './step';
-import { splitBatch } from './batch';
 import {
   lossOptions,
   type Batch,
@@ -25,6 +25,8 @@ export interface InProcessEngineOptions extends LossOptions {
   microBatches?: number;
   /** An existing optimizer (e.g. restored moments); a fresh Adam(learningRate) otherwise. */
   optimizer?: tf.AdamOptimizer;
+  /** The network's names for the model's inputs and output (its plugin's); the model's layer names by default. */
+  tensorNames?: TensorNames;
 }
 
 export class InProcessEngine extends AdamEngine implements TrainEngine {
@@ -33,7 +35,10 @@ export class InProcessEngine extends AdamEngine implements TrainEngine {
   private disposed = false;
 
   constructor(opts: InProcessEngineOptions) {
-    super(new Replica(opts.model, lossOptions(opts)), opts.optimizer ?? tf.train.adam(opts.learningRate));
+    super(
+      new Replica(opts.model, lossOptions(opts), opts.tensorNames),
+      opts.optimizer ?? tf.train.adam(opts.learningRate),
+    );
     this.microBatches = Math.max(1, Math.floor(opts.microBatches ?? 1));
     this.description =
       this.microBatches > 1 ? `in-process (${this.microBatches} micro-batches)` : 'in-process';
@@ -41,7 +46,7 @@ export class InProcessEngine extends AdamEngine implements TrainEngine {
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
     this.assertLive();
-    checkBatch(batch);
+    this.replica.bind(batch); // names and shapes checked on the whole batch, before it is split
     const shards = splitBatch(batch, this.microBatches);
     const results: ShardGradients[] = [];
     const t0 = performance.now();
@@ -54,7 +59,7 @@ export class InProcessEngine extends AdamEngine implements TrainEngine {
         for (const shard of shards) {
           this.replica.writeNonTrainable(snapshot);
           results.push(this.replica.trainShard(shard));
-          stats.push({ values: this.replica.readNonTrainable(), weight: shard.n });
+          stats.push({ values: this.replica.readNonTrainable(), weight: batchLength(shard) });
         }
         this.replica.writeNonTrainable(averageStatistics(snapshot, stats));
       }

@@ -19,7 +19,8 @@ import {
   TRAINING_OUTPUTS,
   type TrainingGraph,
 } from '../../onnx/training-graph';
-import { checkBatch, prepareLabels } from './batch';
+import type { TensorNames } from '../../network/tensors';
+import { prepareLabels, type BatchSize } from './batch';
 import { AdamEngine, finishTrainStep } from './step';
 import { Replica } from './replica';
 import {
@@ -44,6 +45,8 @@ export interface OnnxTrainEngineOptions extends LossOptions {
   ownThread?: boolean;
   /** onnxruntime's intra-op spin-waiting (its default: on); see SessionSettings. */
   allowSpinning?: boolean;
+  /** The network's input and output names; see InProcessEngineOptions. */
+  tensorNames?: TensorNames;
 }
 
 /** Where the session runs: its own thread, or this one. */
@@ -114,7 +117,10 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     evalGraph: TrainingGraph,
     threads: number,
   ) {
-    super(new Replica(opts.model, lossOptions(opts)), opts.optimizer ?? tf.train.adam(opts.learningRate));
+    super(
+      new Replica(opts.model, lossOptions(opts), opts.tensorNames),
+      opts.optimizer ?? tf.train.adam(opts.learningRate),
+    );
     const byKey = variablesByKey(opts.model);
     this.fed = graph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
     this.evalFed = evalGraph.weights.map((w) => ({ input: w.input, variable: lookup(byKey, w.input) }));
@@ -175,11 +181,11 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
 
   async trainStep(batch: Batch): Promise<TrainStepResult> {
     this.assertLive();
-    this.checkSize(batch);
-    const { labels, count, weight } = prepareLabels(batch.y, this.replica.loss, true);
+    const bound = this.replica.bind(batch);
+    const { labels, count, weight } = prepareLabels(batch.labels.data, this.replica.loss, true);
     if (count === 0) return { loss: 0, accuracy: 0, pixels: 0, applied: false };
     const t0 = performance.now();
-    const feeds = this.feeds(batch, labels, this.fed);
+    const feeds = this.feeds(bound, labels, this.fed);
     // With class weights the target holds w_c where a one-hot holds 1: the graph's -Σ target·log p and its
     // gradient (p·Σ_k target - target) are then w_y·CE and its gradient, and scale makes them a weighted mean.
     feeds[TRAINING_INPUTS.scale] = { data: Float32Array.of(1 / weight), dims: [] };
@@ -210,9 +216,9 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
 
   async evalStep(batch: Batch): Promise<EvalStepResult> {
     this.assertLive();
-    this.checkSize(batch);
-    const { labels, count, weight } = prepareLabels(batch.y, this.replica.loss);
-    const out = await this.evalRunner.run(this.feeds(batch, labels, this.evalFed));
+    const bound = this.replica.bind(batch);
+    const { labels, count, weight } = prepareLabels(batch.labels.data, this.replica.loss);
+    const out = await this.evalRunner.run(this.feeds(bound, labels, this.evalFed));
     const classes = this.graph.numClasses;
     const predicted = out[EVAL_OUTPUTS.predicted];
     const confusion = new Float64Array(classes * classes);
@@ -228,37 +234,31 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     };
   }
 
-  /** Images, one-hot labels and weights, each a fresh copy: the runner may transfer them to its thread. */
+  /**
+   * The inputs (bound by name, in the model's order, as the graph's inputs are), one-hot labels and weights,
+   * each a fresh copy: the runner may transfer them to its thread.
+   */
   private feeds(
-    batch: Batch,
+    bound: ReturnType<Replica['bind']>,
     labels: Int32Array,
     fed: readonly { input: string; variable: tf.LayerVariable }[],
   ): Record<string, PlainTensor> {
-    const { n, height, width } = batch;
+    const { n, height, width }: BatchSize = bound.size;
     const g = this.graph;
-    const feeds: Record<string, PlainTensor> = {
-      [TRAINING_INPUTS.x]: { data: batch.x.slice(), dims: [n, height, width, g.channels] },
-      [TRAINING_INPUTS.target]: {
-        data: oneHotNCHW(labels, n, g.numClasses, height * width, this.replica.loss.classWeights),
-        dims: [n, g.numClasses, height, width],
-      },
+    const feeds: Record<string, PlainTensor> = {};
+    g.inputs.forEach((input, i) => {
+      const t = bound.inputs[i];
+      feeds[input.input] = { data: t.data.slice(), dims: [...t.shape] };
+    });
+    feeds[TRAINING_INPUTS.target] = {
+      data: oneHotNCHW(labels, n, g.numClasses, height * width, this.replica.loss.classWeights),
+      dims: [n, g.numClasses, height, width],
     };
     for (const { input, variable } of fed) {
       const value = variable.read();
       feeds[input] = { data: Float32Array.from(value.dataSync() as Float32Array), dims: value.shape };
     }
     return feeds;
-  }
-
-  private checkSize(batch: Batch): void {
-    const channels = checkBatch(batch);
-    const g = this.graph;
-    if (batch.height !== g.height || batch.width !== g.width || channels !== g.channels) {
-      throw new Error(
-        `batch images are ${batch.height}x${batch.width}x${channels}, the network takes ` +
-          `${g.height}x${g.width}x${g.channels}`,
-      );
-    }
   }
 
   /** Writes the profile file when profiling was asked for. */

@@ -5,7 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { modelError } from '../../errors';
-import { checkBatch, prepareLabels } from './batch';
+import {
+  bindTensors,
+  formatShape,
+  modelSignature,
+  type Signature,
+  type Tensor,
+  type TensorNames,
+} from '../../network/tensors';
+import { checkBatch, prepareLabels, type BatchSize } from './batch';
 import { correctPixels, pixelCrossEntropy, trainingView, type OutputKind } from './loss';
 import { lossOptions, type Batch, type LossOptions } from './types';
 
@@ -37,12 +45,24 @@ export class Replica {
   readonly outputKind: OutputKind;
   readonly trainable: tf.Variable[];
   readonly loss: LossOptions;
+  /** The model's inputs and output by name: a batch's tensors are bound to them. */
+  readonly signature: Signature;
 
+  /** `names`: the plugin's names for the model's inputs and outputs (the model's layer names by default). */
   constructor(
     readonly model: tf.LayersModel,
     loss: LossOptions,
+    names?: TensorNames,
   ) {
     this.loss = lossOptions(loss);
+    this.signature = modelSignature(model, names);
+    if (model.outputs.length !== 1) {
+      throw modelError(
+        `the training engines score one output, the network has ${model.outputs.length} ` +
+          `[${this.signature.outputs.map((o) => o.name).join(', ')}]`,
+        { item: model.name },
+      );
+    }
     const view = trainingView(model);
     this.forward = view.forward;
     this.outputKind = view.kind;
@@ -58,13 +78,28 @@ export class Replica {
     }
   }
 
+  /** The batch's inputs in the model's order, checked by name and shape, with the labels' size checked too. */
+  bind(shard: Batch): { size: BatchSize; inputs: Tensor[] } {
+    const size = checkBatch(shard);
+    const { bound } = bindTensors(this.signature.inputs, shard.inputs);
+    const out = this.signature.outputs[0];
+    const [oh, ow] = out.shape;
+    if ((oh !== null && oh !== size.height) || (ow !== null && ow !== size.width)) {
+      throw modelError(
+        `labels of ${size.height}x${size.width} pixels, but the output "${out.name}" is ${formatShape(['n', ...out.shape])}`,
+        { item: this.model.name },
+      );
+    }
+    return { size, inputs: bound };
+  }
+
   trainShard(shard: Batch): ShardGradients {
-    const channels = checkBatch(shard);
-    const { labels, count, weight } = prepareLabels(shard.y, this.loss, true);
+    const { size, inputs } = this.bind(shard);
+    const { labels, count, weight } = prepareLabels(shard.labels.data, this.loss, true);
     if (count === 0) return { grads: null, loss: 0, correct: 0, count: 0, weight: 0 };
-    const { n, height: h, width: w } = shard;
+    const { n, height: h, width: w } = size;
     return tf.tidy(() => {
-      const x = tf.tensor4d(shard.x, [n, h, w, channels]);
+      const x = modelInput(inputs);
       const lab = tf.tensor3d(labels, [n, h, w], 'int32');
       const target = lossTarget(lab, this.loss);
       let correct: tf.Scalar | undefined;
@@ -86,12 +121,12 @@ export class Replica {
   }
 
   evalShard(shard: Batch): ShardEval {
-    const channels = checkBatch(shard);
-    const { labels, count, weight } = prepareLabels(shard.y, this.loss);
-    const { n, height: h, width: w } = shard;
+    const { size, inputs } = this.bind(shard);
+    const { labels, count, weight } = prepareLabels(shard.labels.data, this.loss);
+    const { n, height: h, width: w } = size;
     const { numClasses } = this.loss;
     const { lossSum, predicted } = tf.tidy(() => {
-      const x = tf.tensor4d(shard.x, [n, h, w, channels]);
+      const x = modelInput(inputs);
       const lab = tf.tensor3d(labels, [n, h, w], 'int32');
       const target = lossTarget(lab, this.loss);
       const out = this.forward.apply(x, { training: false }) as tf.Tensor4D;
@@ -123,6 +158,12 @@ export class Replica {
   writeNonTrainable(values: readonly Float32Array[]): void {
     writeVariables(this.model.nonTrainableWeights, values, this.model.name);
   }
+}
+
+/** What `apply` takes: the one input tensor, or the list in the model's input order. */
+function modelInput(inputs: readonly Tensor[]): tf.Tensor | tf.Tensor[] {
+  const xs = inputs.map((t) => tf.tensor(t.data, [...t.shape], 'float32'));
+  return xs.length === 1 ? xs[0] : xs;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { applyGradients, weightedGradientSum } from './combine';
+import type { Signature } from '../../network/tensors';
 import type { Replica, ShardGradients } from './replica';
 import type { TrainStepResult } from './types';
 
@@ -16,6 +17,10 @@ export abstract class AdamEngine {
 
   getModel(): tf.LayersModel {
     return this.replica.model;
+  }
+
+  get signature(): Signature {
+    return this.replica.signature;
   }
 
   getOptimizer(): tf.Optimizer {

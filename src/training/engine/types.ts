@@ -3,19 +3,20 @@
  * Numbers out, tensors in: nothing the loop receives is a tensor (house plan, habit 5).
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { NamedTensors, Signature, Tensor } from '../../network/tensors';
 
-/** One batch, as the data loader produces it. */
+/**
+ * One batch, as a task collates it: the network's inputs by name (bound to the model's inputs by the names its
+ * plugin declares) and the class index of each pixel of the scored output.
+ */
 export interface Batch {
-  /** NHWC float32 images, already normalised; length n * height * width * channels. */
-  x: Float32Array;
+  /** Each [n, ...the input's shape], float32, already normalised (an image input: NHWC). */
+  inputs: NamedTensors;
   /**
-   * Class index per pixel, NHW; length n * height * width. The ignore index (neutral class) and
+   * Class index per pixel, [n, height, width] of the output. The ignore index (neutral class) and
    * UNCOUNTED_LABEL (padding) are allowed.
    */
-  y: Int32Array;
-  n: number;
-  height: number;
-  width: number;
+  labels: Tensor<Int32Array>;
 }
 
 export interface TrainStepResult {
@@ -66,6 +67,8 @@ export interface TrainEngine {
   evalStep(batch: Batch): Promise<EvalStepResult>;
   /** The authoritative model (always up to date after a step): save it, read it, predict with it. */
   getModel(): tf.LayersModel;
+  /** The model's inputs and output by name: what a batch's tensors are bound to. */
+  readonly signature: Signature;
   /** The Adam optimizer (its weights are the moments, for saving and resuming). */
   getOptimizer(): tf.Optimizer;
   /** Changes the learning rate of the next steps (an LR schedule is a hook of the loop). */

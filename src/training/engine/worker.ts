@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/select';
 import { loadNetworkPlugin } from '../../network/load-plugin';
+import { networkTensorNames } from '../../network/types';
 import { serveChannel, transfer } from '../../threads/serve';
 import type { EngineProtocol } from './messages';
 import { copyData, Replica } from './replica';
@@ -20,7 +21,7 @@ serveChannel<EngineProtocol, Replica>({
   async start({ spec, loss, backend, weights }) {
     const chosen = await initBackend({ force: backend, env: {} });
     const network = loadNetworkPlugin(spec.pluginModule);
-    const replica = new Replica(network.build(spec.buildOptions), loss);
+    const replica = new Replica(network.build(spec.buildOptions), loss, networkTensorNames(network));
     replica.writeWeights(weights);
     return { state: replica, ready: { backend: chosen.name } };
   },

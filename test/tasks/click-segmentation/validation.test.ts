@@ -4,6 +4,7 @@
  * on all of them, handing the engines at most batch_size.val objects at a time. In process, tfjs on wasm, a tiny
  * untrained click network: this checks which objects are scored, not how well.
  */
+import { networkTensorNames } from '../../../src/network/types';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -147,11 +148,17 @@ describe('click validation on every object', () => {
       numClasses: 2,
       settings: network.parseSettings({ depth: 2, base_filters: 4, max_filters: 8 }),
     });
-    const engine = new InProcessEngine({ model, learningRate: 0.01, numClasses: 2, ignoreIndex: null });
+    const engine = new InProcessEngine({
+      model,
+      learningRate: 0.01,
+      numClasses: 2,
+      ignoreIndex: null,
+      tensorNames: networkTensorNames(network),
+    });
     const seen: number[] = [];
     const evalStep = engine.evalStep.bind(engine);
     engine.evalStep = (batch: Batch) => {
-      seen.push(batch.n);
+      seen.push(batch.labels.shape[0]);
       return evalStep(batch);
     };
     try {
