@@ -7,11 +7,14 @@
  *   the difference is the cost of the extra objects. A third arm follows 1 object without the spatial gate, the
  *   memory frames and the colour votes across time: their cost.
  * - Long run: LONG frames (default 2000) with 1 object; RSS at frame 500 and at the end.
+ * - Test-time adaptation: the time from the first frame to a tracker adapted to it (ADAPT_STEPS steps, default
+ *   20, on tfjs), and the adapted tracker's ms per frame.
  * - Decode included: trackVideo on an mp4 of the same frames (ffmpeg decoding and scaling to 240 in the pipe,
  *   index PNGs written), frames per second end to end.
  * Weights: CKPT (a tracker checkpoint folder), else the default settings seeded (speed does not depend on what
  * the weights learnt). Frames: a generated clip rendered once (FRAMES, default 48) and played back and forth.
- * Environment: CKPT, FRAMES, BLOCK (frames per A/B block, default 25), BLOCKS (per arm, default 6), LONG, THREADS.
+ * Environment: CKPT, FRAMES, BLOCK (frames per A/B block, default 25), BLOCKS (per arm, default 6), LONG, THREADS,
+ * ADAPT_STEPS.
  * The last line is one JSON object.
  */
 import { promises as fs } from 'node:fs';
@@ -20,7 +23,9 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { network } from '../plugin/tracker';
 import { withSeededRandom } from '../src/network/seeded-build';
+import { initBackend } from '../src/backend/select';
 import { loadOnnxRuntime } from '../src/onnx/runtime';
+import { adaptingTrackerFactory } from '../src/tasks/video-tracking/adapt';
 import { encodeIndexPng } from '../src/format/png-chunks';
 import { vocPalette } from '../src/format/palette';
 import type { Frame } from '../src/tasks/video-tracking/baselines';
@@ -126,6 +131,31 @@ async function main(): Promise<void> {
     const longFps = long / ((performance.now() - longStart) / 1000);
     const rssEnd = process.memoryUsage().rss;
 
+    // Test-time adaptation: its cost once per video, then the adapted tracker's speed.
+    const adaptSteps = Number(env.ADAPT_STEPS ?? 20);
+    await initBackend();
+    const adapting = await adaptingTrackerFactory(ckpt, {
+      engine: 'onnxruntime',
+      ort,
+      threads,
+      shortSide: SHORT_SIDE,
+      adapt: { steps: adaptSteps },
+    });
+    const adaptStart = performance.now();
+    const adapted = await adapting.make(frames[0], firstMask(1));
+    const adaptMs = performance.now() - adaptStart;
+    const adaptedTimes: number[] = [];
+    for (let t = 1; t <= block * 2; t++) {
+      const t0 = performance.now();
+      await adapted.next(frameAt(t));
+      adaptedTimes.push(performance.now() - t0);
+    }
+    await adapted.dispose?.();
+    await adapting.close();
+    console.log(
+      `adaptation: ${adaptSteps} steps in ${round(adaptMs / 1000, 1)} s, then ${round(median(adaptedTimes))} ms/frame`,
+    );
+
     // With decoding: an mp4 of the frames through trackVideo (ffmpeg scales to 240 in its pipe).
     const video = path.join(work, 'clip.mp4');
     const writer = openVideoWriter(video, { width: W, height: H, fps: 25 });
@@ -158,6 +188,9 @@ async function main(): Promise<void> {
         three_objects_ms_p50: round(ms3),
         ms_per_extra_object: round((ms3 - ms1) / 2),
         one_object_plain_ms_p50: round(msPlain),
+        adapt_steps: adaptSteps,
+        adapt_s: round(adaptMs / 1000, 2),
+        adapted_ms_p50: round(median(adaptedTimes)),
         long_frames: long,
         long_fps: round(longFps, 1),
         rss_mib_at_500: round(rss500 / 2 ** 20, 1),

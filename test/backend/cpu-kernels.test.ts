@@ -17,7 +17,12 @@ async function gradOn(backend: string): Promise<{ shape: number[]; values: Float
     Float32Array.from({ length: 2 * 9 * 25 * 3 }, (_, i) => Math.cos(i)),
     [2, 9, 25, 3],
   );
-  const g = tf.grad((v: tf.Tensor4D) => tf.image.resizeBilinear(v, [9, 25]).mul(w).sum())(x);
+  const g = tf.grad((v: tf.Tensor) =>
+    tf.image
+      .resizeBilinear(v as tf.Tensor4D, [9, 25])
+      .mul(w)
+      .sum(),
+  )(x);
   const out = { shape: g.shape, values: (await g.data()) as Float32Array };
   tf.dispose([x, w, g]);
   return out;
