@@ -104,8 +104,10 @@ export class MatchTracker implements FrameTracker {
   /** Predicted frames kept as references (see MatchTrackerOptions.memoryEvery). */
   private readonly memory: Reference[] = [];
   private frameIndex = 0;
-  /** The previous frame and its mask (ids), for the boundary's colour votes across time. */
-  private last: { frame: Frame; mask: Uint8Array } | null = null;
+  /** The previous frame and its mask as slots (0, or i + 1 for ids[i]), for the boundary's colour votes across time. */
+  private last: { frame: Frame; slots: Uint8Array } | null = null;
+  /** The slots merge() just decided, reused as `last` when no object was added on the frame. */
+  private merged: Uint8Array | null = null;
   /** The given frames packed for matching; rebuilt only when a frame is given, not every frame. */
   private global: References | null = null;
   private previous: { encoded: EncodedFrame; labels: Float32Array; shares: Float32Array } | null = null;
@@ -134,7 +136,7 @@ export class MatchTracker implements FrameTracker {
     const t = new MatchTracker(engine, opts, first, objectIds(firstMask));
     const encoded = await t.encode(first);
     t.remember(encoded, firstMask, true);
-    t.last = { frame: first, mask: firstMask };
+    t.last = { frame: first, slots: t.slotsOf(firstMask) };
     return t;
   }
 
@@ -163,7 +165,8 @@ export class MatchTracker implements FrameTracker {
       if (newObjects) this.ids = objectIds(Uint8Array.from(new Set([...this.ids, ...objectIds(added)])));
     }
     this.remember(encoded, mask, newObjects);
-    this.last = { frame, mask };
+    this.last = { frame, slots: newObjects || this.merged === null ? this.slotsOf(mask) : this.merged };
+    this.merged = null;
     return mask;
   }
 
@@ -311,20 +314,21 @@ export class MatchTracker implements FrameTracker {
         confidence,
         k,
         edgeCells(probs, k, w4, h4),
-        this.last === null || this.opts.refineAcrossTime === false
-          ? undefined
-          : { frame: this.last.frame, slots: this.slotsOf(this.last.mask) },
+        this.last === null || this.opts.refineAcrossTime === false ? undefined : this.last,
       );
     }
     for (let i = 0; i < out.length; i++) out[i] = slot[i] === 0 ? 0 : this.ids[slot[i] - 1];
+    this.merged = slot;
     return out;
   }
 
   /** A mask of ids as slots (0 background, i + 1 for ids[i]). */
   private slotsOf(mask: Uint8Array): Uint8Array {
-    const slot = new Uint8Array(256);
-    this.ids.forEach((id, i) => (slot[id] = i + 1));
-    return mask.map((id) => slot[id]);
+    const slotOf = new Uint8Array(256);
+    this.ids.forEach((id, i) => (slotOf[id] = i + 1));
+    const out = new Uint8Array(mask.length);
+    for (let i = 0; i < mask.length; i++) out[i] = slotOf[mask[i]];
+    return out;
   }
 }
 
@@ -335,6 +339,15 @@ const REFINE_RADIUS = 5;
 const REFINE_TEMPERATURE = 400;
 /** One neighbour about 60 RGB levels away (e^-9) is the least evidence that changes a label. */
 const MIN_VOTE = Math.exp(-9);
+/**
+ * exp(-d2 / REFINE_TEMPERATURE) for the integer squared distances that can matter, looked up (the refinement's
+ * hot loop called Math.exp per neighbour). Past the table the weight is below e^-20: 72 such votes stay far
+ * under MIN_VOTE, so leaving them out changes no label.
+ */
+const WEIGHTS = Float64Array.from({ length: 20 * REFINE_TEMPERATURE }, (_, d2) =>
+  Math.exp(-d2 / REFINE_TEMPERATURE),
+);
+const colourWeight = (d2: number): number => (d2 < WEIGHTS.length ? WEIGHTS[d2] : 0);
 
 /**
  * The stride-4 probabilities put boundaries within a few pixels; colour puts them on the edge. Each uncertain
@@ -377,7 +390,7 @@ export function refineBoundary(
           const dr = rgb[q] - rgb[p];
           const dg = rgb[q + 1] - rgb[p + 1];
           const db = rgb[q + 2] - rgb[p + 2];
-          votes[slot[j]] += Math.exp(-(dr * dr + dg * dg + db * db) / REFINE_TEMPERATURE);
+          votes[slot[j]] += colourWeight(dr * dr + dg * dg + db * db);
           any = true;
         }
       }
@@ -391,7 +404,7 @@ export function refineBoundary(
             const dr = rgb[q] - prgb[p];
             const dg = rgb[q + 1] - prgb[p + 1];
             const db = rgb[q + 2] - prgb[p + 2];
-            votes[previous.slots[j]] += Math.exp(-(dr * dr + dg * dg + db * db) / REFINE_TEMPERATURE);
+            votes[previous.slots[j]] += colourWeight(dr * dr + dg * dg + db * db);
             any = true;
           }
         }
