@@ -94,6 +94,7 @@ export async function runTraining(
   // The network and the task must belong together before anything is read or built.
   const network = loadNetworkPlugin(networkModule);
   checkNetworkFitsTask(network, task);
+  task.checkConfig?.(config);
   const backend = await initBackend(options.backend);
   logBackend(logger, backend);
 

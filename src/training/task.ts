@@ -42,6 +42,11 @@ export interface TrainingTask<S = unknown> {
    * network must declare the same. Its batches hold one tensor per network input, under the network's names.
    */
   readonly inputNames: readonly string[];
+  /**
+   * Refuses settings the task cannot honour (a config error naming the field), before any data is read;
+   * without it every setting is accepted.
+   */
+  checkConfig?(config: TrainConfig): void;
   /** The model's output classes and class map (logged by the task). Errors name the file and the field. */
   determineClasses(ctx: TaskRunContext): Promise<SegmentationClasses>;
   /** Items this task cannot learn from (e.g. images without objects) and why; undefined keeps them all. */

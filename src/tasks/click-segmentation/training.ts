@@ -114,6 +114,17 @@ function clickInputName(network: { name: string; inputs: readonly { name: string
 export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
   name: CLICK_SEGMENTATION,
   inputNames: CLICK_INPUT_NAMES,
+  checkConfig(config) {
+    // Clicks are simulated on the whole object at the input size; native windows would cut objects apart.
+    if (config.resolution.mode !== 'fit') {
+      throw configError(
+        `a click network trains on whole images resized to input_size ("fit"); "${config.resolution.mode}" ` +
+          'windows would cut the objects its clicks are simulated on. Use "fit" (and a larger input_size for ' +
+          'small objects)',
+        { file: 'task_config.json', field: 'resolution.mode' },
+      );
+    }
+  },
   async determineClasses(ctx) {
     const classes = clickClasses();
     ctx.logger.info(classes.modeMessage);

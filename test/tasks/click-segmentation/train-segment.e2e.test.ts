@@ -264,3 +264,25 @@ describe('inference.py with a click checkpoint', () => {
     }
   });
 });
+
+describe('train.py with a click network and native resolution', () => {
+  it('refuses it before reading any image, naming resolution.mode', async () => {
+    const task = await makeTask({
+      project: { ...PROJECT, datasets: [{ name: 'ds', count: 2 }] },
+      config: { ...CONFIG, resolution: { mode: 'native', scale: 1 } },
+    });
+    try {
+      const r = runLauncher(task);
+      expect(r.status).toBe(2);
+      const crash = events(r.lines, 'TASK_CRASHED');
+      expect(crash).toHaveLength(1);
+      expect(String(crash[0].fields.exc_str)).toMatch(
+        /resolution\.mode.*click network trains on whole images/,
+      );
+      expect(r.lines.some((l) => l.message === 'Data digest')).toBe(false);
+      expect(events(r.lines, 'CHECKPOINT')).toEqual([]);
+    } finally {
+      await removeTask(task);
+    }
+  });
+});
