@@ -1,14 +1,20 @@
 /**
- * The forward lowering of each tfjs layer kind to ONNX nodes, written once for both graphs that need it: the
- * exporter (layer-converters.ts: weights as initialisers, a BatchNorm maybe folded into its conv) and the
- * training graph (training-graph.ts: weights as graph inputs, its backward pass beside each call). A lowering
- * reads the layer's config, takes the names of its input tensors and of its weights (already in ONNX's
- * layout, see TFJS_KERNEL_TO_ONNX) and writes the output name it is given.
+ * Each tfjs layer kind's lowering to ONNX nodes, written once for both graphs that need it: the forward pass,
+ * called by the exporter (layer-converters.ts: weights as initialisers, a BatchNorm maybe folded into its
+ * conv) and by the training graph (training-graph.ts: weights as graph inputs), and beside it the layer's
+ * training form (`train*`): the same forward call plus its backward pass, written through a TrainingEmitter
+ * that the training graph implements. A lowering reads the layer's config, takes the names of its input
+ * tensors and of its weights (already in ONNX's layout, see TFJS_KERNEL_TO_ONNX) and writes the output name
+ * it is given.
  *
  * Inside both graphs every image tensor is NCHW (ONNX's Conv, ConvTranspose and MaxPool only take
  * channels-first); each transposes at its edges, so axes given in NHWC terms by tfjs configs are mapped here.
  * What differs between the two graphs stays with them: where weights come from and how a BatchNorm folds into
- * a conv (the exporter), BatchNorm on batch statistics and the restrictions of the backward pass (training).
+ * a conv (the exporter), walking the graph, summing the gradients and the loss (the training graph).
+ *
+ * The training forms support what our networks train with (Conv2D stride 1, Conv2DTranspose with kernel ==
+ * stride, BatchNormalization on channels, ReLU, MaxPooling2D with pool == stride, Concatenate); anything else
+ * is an `unsupported` error naming the layer, and the caller then trains with tfjs.
  */
 import {
   readActivation,
@@ -34,6 +40,46 @@ export const NCHW_TO_NHWC = [0, 2, 3, 1];
  * [kh, kw, co, ci] → ConvTranspose [ci, co, kh, kw], the same permutation.
  */
 export const TFJS_KERNEL_TO_ONNX = [3, 2, 0, 1];
+
+/** The axes a per-channel statistic reduces over in NCHW: batch, height and width. */
+const NCHW_SPATIAL = [0, 2, 3];
+
+/** Emits the backward nodes of one layer call given its output gradient; returns its inputs' gradients. */
+export type Backward = (gradOut: string) => (string | null)[];
+
+/** One layer call in the training graph: its output and, unless it has none (evaluation), its backward pass. */
+export interface TrainingCall {
+  readonly y: string;
+  readonly backward?: Backward;
+}
+
+/**
+ * What a layer's training form needs from the training graph, which implements it: weights as graph inputs
+ * with their gradients collected there, and helpers that give every node output a fresh name.
+ */
+export interface TrainingEmitter {
+  readonly builder: GraphBuilder;
+  /** A node of one output, named fresh from `base`; returns that name. */
+  op(opType: string, inputs: readonly string[], base: string, attrs?: Attrs): string;
+  /** An int64 constant (shapes, axes, slice bounds). */
+  ints(base: string, values: readonly number[]): string;
+  /** A float 0 scalar, one initialiser for the whole graph. */
+  zeroScalar(): string;
+  reduceSum(x: string, axes: readonly number[], keepdims: 0 | 1, base: string): string;
+  /** ReduceMean with keepdims. */
+  reduceMean(x: string, axes: readonly number[], base: string): string;
+  /** The layer's weight as a graph input `<layer>/<weight>` (tfjs layout), its gradient an output. */
+  weightInput(node: GraphNode, weight: string): string;
+  /** One part of a weight input's gradient (the parts are summed). */
+  weightGrad(input: string, grad: string): void;
+  /**
+   * Reserves a BatchNorm's graph outputs for its batch mean and variance, [channels] each, which the caller
+   * then writes: tfjs folds them into its moving averages.
+   */
+  batchStatistics(layerName: string, channels: number): { readonly mean: string; readonly variance: string };
+  /** Whether a layer output is one of the model's inputs, whose gradient nothing needs. */
+  isGraphInput(id: string): boolean;
+}
 
 /** An NHWC axis of a rank-4 tensor (negative allowed, as tfjs allows) → the same axis in NCHW. */
 export function nchwAxis(node: GraphNode, axis: number, field: string): number {
@@ -117,6 +163,53 @@ export function lowerActivation(
 
 function scalar(b: GraphBuilder, base: string, v: number): string {
   return b.floatConst(base, [], Float32Array.of(v));
+}
+
+/**
+ * A fresh name for the output of `activation` in the training graph (relu or linear, the ones with a backward
+ * pass): `<layer>/relu`, or `<layer>/<linearBase>` when linear.
+ */
+function trainedActivationOutput(
+  e: TrainingEmitter,
+  node: GraphNode,
+  activation: string,
+  linearBase: string,
+): string {
+  if (activation !== 'linear' && activation !== 'relu') {
+    throw unsupported(node, `activation "${activation}" is trained by the tfjs engine only`, 'activation');
+  }
+  return e.builder.fresh(`${node.layerName}/${activation === 'linear' ? linearBase : 'relu'}`);
+}
+
+/** The gradient before a relu/linear activation, given the gradient after it and its output. */
+function activationGrad(
+  e: TrainingEmitter,
+  node: GraphNode,
+  y: string,
+  gy: string,
+  activation: string,
+): string {
+  if (activation === 'linear') return gy;
+  const positive = e.op('Greater', [y, e.zeroScalar()], `${node.layerName}/relu_mask`);
+  return e.op('Where', [positive, gy, e.zeroScalar()], `${node.layerName}/relu_grad`);
+}
+
+/** An activation layer: `lower` writes `y` (the shared lowering); the backward is relu's or linear's. */
+function trainActivationCall(
+  e: TrainingEmitter,
+  node: GraphNode,
+  activation: string,
+  lower: (y: string) => void,
+): TrainingCall {
+  const y = trainedActivationOutput(e, node, activation, 'linear');
+  lower(y);
+  return { y, backward: (gy) => [activationGrad(e, node, y, gy, activation)] };
+}
+
+/** The Activation layer in the training graph (relu or linear). */
+export function trainActivation(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const activation = readActivation(node);
+  return trainActivationCall(e, node, activation, (y) => lowerActivation(e.builder, node, x, activation, y));
 }
 
 /** A conv's or pool's sliding window, as its tfjs config gives it. */
@@ -208,6 +301,110 @@ export function lowerConv2D(b: GraphBuilder, node: GraphNode, t: ConvTensors, ou
   if (activation !== 'linear') lowerActivation(b, node, convOut, activation, out);
 }
 
+/** A conv's bias gradient: the gradient before its activation, summed per channel. */
+function biasGrad(e: TrainingEmitter, node: GraphNode, bias: string | null, gz: string): void {
+  if (bias === null) return;
+  e.weightGrad(bias, e.reduceSum(gz, NCHW_SPATIAL, 0, `${node.layerName}/bias_grad`));
+}
+
+/**
+ * Conv2D in the training graph (stride 1, no dilation, relu or linear): the forward lowering on the kernel and
+ * bias as graph inputs, and its backward pass.
+ */
+export function trainConv2D(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const window = readConvWindow(node);
+  const [kh, kw] = window.kernel;
+  if (window.strides.some((s) => s !== 1) || window.dilation.some((d) => d !== 1)) {
+    throw unsupported(node, 'strided or dilated convolutions are trained by the tfjs engine only', 'strides');
+  }
+  if (window.pads === null) throw new Error('stride-1 padding never depends on the input size');
+  const pads = window.pads;
+  const [pt, pl, pb, pr] = pads;
+  const [, h, w, ci] = node.inputShapes[0];
+  const [, ho, wo, co] = node.outputShape;
+  if (h === null || w === null || ci === null || ho === null || wo === null || co === null) {
+    throw unsupported(node, 'the training engine needs fixed sizes');
+  }
+  const base = node.layerName;
+  const activation = readActivation(node);
+  const kernel = e.weightInput(node, 'kernel');
+  const bias = readBool(node, 'useBias', true) ? e.weightInput(node, 'bias') : null;
+  const weight = e.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [co,ci,kh,kw]
+  const y = trainedActivationOutput(e, node, activation, 'conv');
+  lowerConv2D(e.builder, node, { x, weight, bias }, y);
+  const needsInputGrad = !e.isGraphInput(node.inputs[0]);
+  return {
+    y,
+    backward: (gy) => {
+      const gz = activationGrad(e, node, y, gy, activation);
+      biasGrad(e, node, bias, gz);
+      // dW[a,b,c,o] = sum over n,i,j of xpad[n,c,i+a,j+b] dz[n,o,i,j]: per tap, one matrix product per image
+      // ([ci, h*w] x [h*w, co]) summed over the batch. The images stay channel-major as the convs left them, so
+      // only dz is transposed, once; measured faster than one GEMM per tap over all n*h*w positions.
+      const gzT = e.op(
+        'Transpose',
+        [e.op('Reshape', [gz, e.ints(`${base}/gz_rows`, [0, co, -1])], `${base}/gz_rows`)],
+        `${base}/gz_t`,
+        { perm: [0, 2, 1] },
+      ); // [n, h*w, co]
+      const xp = pads.some((p) => p !== 0)
+        ? e.op('Pad', [x, e.ints(`${base}/pads`, [0, 0, pt, pl, 0, 0, pb, pr])], `${base}/x_pad`)
+        : x;
+      const ciRows = e.ints(`${base}/ci_rows`, [0, ci, -1]);
+      const taps: string[] = [];
+      for (let a = 0; a < kh; a++) {
+        for (let c = 0; c < kw; c++) {
+          const tap =
+            kh === 1 && kw === 1 && xp === x
+              ? x
+              : e.op(
+                  'Slice',
+                  [
+                    xp,
+                    e.ints(`${base}/tap_start`, [a, c]),
+                    e.ints(`${base}/tap_end`, [a + ho, c + wo]),
+                    e.ints(`${base}/tap_axes`, [2, 3]),
+                  ],
+                  `${base}/tap`,
+                );
+          const rows = e.op('Reshape', [tap, ciRows], `${base}/tap_rows`); // [n, ci, h*w]
+          const perImage = e.op('MatMul', [rows, gzT], `${base}/tap_grads`); // [n, ci, co]
+          taps.push(e.reduceSum(perImage, [0], 1, `${base}/tap_grad`)); // [1, ci, co]
+        }
+      }
+      const stacked = taps.length === 1 ? taps[0] : e.op('Concat', taps, `${base}/taps`, { axis: 0 });
+      e.weightGrad(
+        kernel,
+        e.op('Reshape', [stacked, e.ints(`${base}/grid`, [kh, kw, ci, co])], `${base}/kernel_grad`),
+      );
+      if (!needsInputGrad) return [null];
+      // dx is the forward conv of dz with the filter flipped in space, channels swapped, padded by k-1-p: a
+      // plain Conv runs 2-3x faster than onnxruntime's ConvTranspose here.
+      const swapped = e.op('Transpose', [weight], `${base}/weight_t`, { perm: [1, 0, 2, 3] });
+      const flipped =
+        kh === 1 && kw === 1
+          ? swapped
+          : e.op(
+              'Slice',
+              [
+                swapped,
+                e.ints(`${base}/flip_start`, [-1, -1]),
+                e.ints(`${base}/flip_end`, [-(kh + 1), -(kw + 1)]),
+                e.ints(`${base}/flip_axes`, [2, 3]),
+                e.ints(`${base}/flip_steps`, [-1, -1]),
+              ],
+              `${base}/weight_flipped`,
+            );
+      return [
+        e.op('Conv', [gz, flipped], `${base}/x_grad`, {
+          kernel_shape: [kh, kw],
+          pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr],
+        }),
+      ];
+    },
+  };
+}
+
 /** Conv2DTranspose (no dilation) then its activation, writing `out`; its own output is `<layer>/deconv`. */
 export function lowerConv2DTranspose(b: GraphBuilder, node: GraphNode, t: ConvTensors, out: string): void {
   const { kernel, strides, dilation, padding } = readConvTransposeWindow(node);
@@ -224,6 +421,69 @@ export function lowerConv2DTranspose(b: GraphBuilder, node: GraphNode, t: ConvTe
     output_padding: [h.outputPadding, w.outputPadding],
   });
   if (activation !== 'linear') lowerActivation(b, node, convOut, activation, out);
+}
+
+/** Conv2DTranspose in the training graph (kernel == stride, relu or linear), with its backward pass. */
+export function trainConv2DTranspose(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const { kernel: size, strides, dilation } = readConvTransposeWindow(node);
+  const [kh, kw] = size;
+  if (kh !== strides[0] || kw !== strides[1] || dilation.some((d) => d !== 1)) {
+    throw unsupported(
+      node,
+      'transposed convolutions train on onnxruntime only with kernel == stride (no overlap)',
+      'kernelSize',
+    );
+  }
+  const [, h, w, ci] = node.inputShapes[0];
+  const co = node.outputShape[3];
+  if (h === null || w === null || ci === null || co === null) {
+    throw unsupported(node, 'the training engine needs fixed sizes');
+  }
+  const base = node.layerName;
+  const activation = readActivation(node);
+  const kernel = e.weightInput(node, 'kernel'); // tfjs [kh, kw, co, ci]
+  const bias = readBool(node, 'useBias', true) ? e.weightInput(node, 'bias') : null;
+  const weight = e.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [ci,co,kh,kw]
+  const y = trainedActivationOutput(e, node, activation, 'deconv');
+  lowerConv2DTranspose(e.builder, node, { x, weight, bias }, y);
+  return {
+    y,
+    backward: (gy) => {
+      const gz = activationGrad(e, node, y, gy, activation);
+      biasGrad(e, node, bias, gz);
+      // Each output pixel has exactly one tap: dW[a,b,o,c] = sum over n,i,j of dz[n,o,i*kh+a,j*kw+b] x[n,c,i,j].
+      const blocks = e.op(
+        'Reshape',
+        [gz, e.ints(`${base}/blocks`, [0, 0, h, kh, w, kw])],
+        `${base}/gz_blocks`,
+      );
+      const byTap = e.op(
+        'Reshape',
+        [
+          e.op('Transpose', [blocks], `${base}/gz_taps`, { perm: [3, 5, 1, 0, 2, 4] }),
+          e.ints(`${base}/tap_rows`, [kh * kw * co, -1]),
+        ],
+        `${base}/gz_tap_rows`,
+      );
+      const xRows = e.op(
+        'Reshape',
+        [e.op('Transpose', [x], `${base}/x_t`, { perm: [1, 0, 2, 3] }), e.ints(`${base}/ci_rows`, [ci, -1])],
+        `${base}/x_rows`,
+      );
+      const prod = e.op('Gemm', [byTap, xRows], `${base}/kernel_grad_rows`, { transB: 1 });
+      e.weightGrad(
+        kernel,
+        e.op('Reshape', [prod, e.ints(`${base}/kernel_shape`, [kh, kw, co, ci])], `${base}/kernel_grad`),
+      );
+      return [
+        e.op('Conv', [gz, weight], `${base}/x_grad`, {
+          kernel_shape: [kh, kw],
+          strides,
+          pads: [0, 0, 0, 0],
+        }),
+      ];
+    },
+  };
 }
 
 /** Inference-mode BatchNormalization on given statistics, each [channels]. */
@@ -247,10 +507,99 @@ export function lowerBatchNormalization(
   });
 }
 
+/** BatchNorm in the validation graph: the inference-mode lowering, the moving statistics as graph inputs too. */
+export function evalBatchNormalization(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const p = readBatchNorm(node); // checks the axis
+  const base = node.layerName;
+  const channels = p.movingMean.length;
+  const t = {
+    x,
+    gamma:
+      p.gamma !== null
+        ? e.weightInput(node, 'gamma')
+        : e.builder.floatConst(`${base}/gamma`, [channels], new Float32Array(channels).fill(1)),
+    beta:
+      p.beta !== null
+        ? e.weightInput(node, 'beta')
+        : e.builder.floatConst(`${base}/beta`, [channels], new Float32Array(channels)),
+    mean: e.weightInput(node, 'moving_mean'),
+    variance: e.weightInput(node, 'moving_variance'),
+  };
+  const y = e.builder.fresh(`${base}/bn`);
+  lowerBatchNormalization(e.builder, node, t, y);
+  return { y };
+}
+
+/**
+ * BatchNorm in the training graph normalises with the batch's statistics, written out here because its
+ * backward pass reads the pieces (xhat, 1/std) and its outputs give tfjs the batch's mean and variance.
+ */
+export function trainBatchNormalization(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const p = readBatchNorm(node); // checks the axis
+  const base = node.layerName;
+  const channels = p.movingMean.length;
+  const cshape = e.ints(`${base}/c_shape`, [1, channels, 1, 1]);
+  const gammaIn = p.gamma !== null ? e.weightInput(node, 'gamma') : null;
+  const betaIn = p.beta !== null ? e.weightInput(node, 'beta') : null;
+  const mean = e.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
+  const xc = e.op('Sub', [x, mean], `${base}/centred`);
+  const variance = e.reduceMean(e.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
+  const eps = e.builder.floatConst(`${base}/epsilon`, [], Float32Array.of(p.epsilon));
+  const inv = e.op(
+    'Reciprocal',
+    [e.op('Sqrt', [e.op('Add', [variance, eps], `${base}/var_eps`)], `${base}/std`)],
+    `${base}/inv_std`,
+  );
+  const xhat = e.op('Mul', [xc, inv], `${base}/xhat`);
+  const gamma = gammaIn !== null ? e.op('Reshape', [gammaIn, cshape], `${base}/gamma4`) : null;
+  const scaled = gamma !== null ? e.op('Mul', [xhat, gamma], `${base}/scaled`) : xhat;
+  const y =
+    betaIn !== null
+      ? e.op('Add', [scaled, e.op('Reshape', [betaIn, cshape], `${base}/beta4`)], `${base}/bn`)
+      : scaled;
+  const flat = e.ints(`${base}/flat`, [channels]);
+  const { mean: meanOut, variance: varOut } = e.batchStatistics(base, channels);
+  e.builder.node('Reshape', [mean, flat], [meanOut]);
+  e.builder.node('Reshape', [variance, flat], [varOut]);
+  return {
+    y,
+    backward: (gy) => {
+      // dx = gamma / std * (gy - mean(gy) - xhat * mean(gy * xhat)), means over n, h, w per channel.
+      const gyXhat = e.op('Mul', [gy, xhat], `${base}/gy_xhat`);
+      if (betaIn !== null) e.weightGrad(betaIn, e.reduceSum(gy, NCHW_SPATIAL, 0, `${base}/beta_grad`));
+      if (gammaIn !== null) {
+        e.weightGrad(gammaIn, e.reduceSum(gyXhat, NCHW_SPATIAL, 0, `${base}/gamma_grad`));
+      }
+      const centred = e.op(
+        'Sub',
+        [
+          e.op('Sub', [gy, e.reduceMean(gy, NCHW_SPATIAL, `${base}/gy_mean`)], `${base}/gy_c`),
+          e.op(
+            'Mul',
+            [xhat, e.reduceMean(gyXhat, NCHW_SPATIAL, `${base}/gy_xhat_mean`)],
+            `${base}/xhat_term`,
+          ),
+        ],
+        `${base}/gx_core`,
+      );
+      const factor = gamma !== null ? e.op('Mul', [gamma, inv], `${base}/gx_factor`) : inv;
+      return [e.op('Mul', [centred, factor], `${base}/x_grad`)];
+    },
+  };
+}
+
 export function lowerReLU(b: GraphBuilder, node: GraphNode, x: string, out: string): void {
   const max = readOptionalNumber(node, 'maxValue');
   if (max === null) return b.node('Relu', [x], [out]);
   b.node('Clip', [x, scalar(b, `${node.layerName}/zero`, 0), scalar(b, `${node.layerName}/max`, max)], [out]);
+}
+
+/** The ReLU layer in the training graph (uncapped). */
+export function trainReLU(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  if (readOptionalNumber(node, 'maxValue') !== null) {
+    throw unsupported(node, 'a capped ReLU is trained by the tfjs engine only', 'maxValue');
+  }
+  return trainActivationCall(e, node, 'relu', (y) => lowerReLU(e.builder, node, x, y));
 }
 
 export function lowerLeakyReLU(b: GraphBuilder, node: GraphNode, x: string, out: string): void {
@@ -302,6 +651,54 @@ export function lowerMaxPooling2D(
   });
 }
 
+/** MaxPooling2D in the training graph (pool == stride dividing the input), with its backward pass. */
+export function trainMaxPooling2D(e: TrainingEmitter, node: GraphNode, x: string): TrainingCall {
+  const { kernel: pool, strides } = readPoolWindow(node);
+  const [, h, w] = node.inputShapes[0];
+  if (
+    pool[0] !== strides[0] ||
+    pool[1] !== strides[1] ||
+    h === null ||
+    w === null ||
+    h % pool[0] !== 0 ||
+    w % pool[1] !== 0
+  ) {
+    throw unsupported(
+      node,
+      'max pooling trains on onnxruntime only with pool == stride dividing the input size',
+      'poolSize',
+    );
+  }
+  const base = node.layerName;
+  const y = e.builder.fresh(`${base}/pool`);
+  const indices = e.builder.fresh(`${base}/argmax`);
+  lowerMaxPooling2D(e.builder, node, x, [y, indices]);
+  return {
+    y,
+    backward: (gy) => {
+      // The gradient goes to the window's first maximum, as tfjs's MaxPoolGrad does; indices are flat NCHW.
+      const shape = e.op('Shape', [x], `${base}/x_shape`);
+      const all = e.ints(`${base}/all`, [-1]);
+      const zeros = e.op(
+        'Reshape',
+        [e.op('ConstantOfShape', [shape], `${base}/zeros`), all],
+        `${base}/zeros_flat`,
+      );
+      const scattered = e.op(
+        'ScatterElements',
+        [
+          zeros,
+          e.op('Reshape', [indices, all], `${base}/argmax_flat`),
+          e.op('Reshape', [gy, all], `${base}/gy_flat`),
+        ],
+        `${base}/scattered`,
+        { axis: 0 },
+      );
+      return [e.op('Reshape', [scattered, shape], `${base}/x_grad`)];
+    },
+  };
+}
+
 export function lowerUpSampling2D(b: GraphBuilder, node: GraphNode, x: string, out: string): void {
   requireChannelsLast(node);
   const [sh, sw] = readPair(node, 'size', [2, 2]);
@@ -323,6 +720,25 @@ export function concatAxis(node: GraphNode): number {
 
 export function lowerConcatenate(b: GraphBuilder, node: GraphNode, xs: readonly string[], out: string): void {
   b.node('Concat', xs, [out], { axis: concatAxis(node) });
+}
+
+/** Concatenate in the training graph (channels only): its backward splits the gradient. */
+export function trainConcatenate(e: TrainingEmitter, node: GraphNode, xs: readonly string[]): TrainingCall {
+  if (concatAxis(node) !== 1)
+    throw unsupported(node, 'only channel concatenation trains on onnxruntime', 'axis');
+  const sizes = node.inputShapes.map((s) => s[3]);
+  if (sizes.some((s) => s === null)) throw unsupported(node, 'the training engine needs fixed sizes');
+  const base = node.layerName;
+  const y = e.builder.fresh(`${base}/concat`);
+  lowerConcatenate(e.builder, node, xs, y);
+  return {
+    y,
+    backward: (gy) => {
+      const outs = node.inputs.map(() => e.builder.fresh(`${base}/x_grad`));
+      e.builder.node('Split', [gy, e.ints(`${base}/split`, sizes as number[])], outs, { axis: 1 });
+      return outs;
+    },
+  };
 }
 
 export function lowerAdd(b: GraphBuilder, xs: readonly string[], out: string): void {

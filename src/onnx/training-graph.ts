@@ -14,34 +14,31 @@
  * The same builder makes the validation graph (`mode: 'eval'`): the forward pass in inference mode, BatchNorm on
  * its moving statistics (inputs as well), with `loss_sum` and the arg-max class per pixel as outputs.
  *
- * Each layer's forward nodes come from the lowering the exporter uses too (lowering.ts), fed with the weights as
- * graph inputs; what is this file's own is the backward pass beside each call, BatchNorm on batch statistics,
- * and the loss.
- *
- * Supported: the layers our networks train with (Conv2D stride 1, Conv2DTranspose with kernel == stride,
- * BatchNormalization on channels, ReLU, MaxPooling2D with pool == stride, Concatenate) and a softmax output.
- * Anything else is an `unsupported` error naming the layer; the caller then trains with tfjs.
+ * Each layer's nodes, forward and backward, come from its training form in lowering.ts, beside the forward
+ * lowering the exporter uses too, written through the TrainingEmitter this builder implements (weights as graph
+ * inputs, their gradients collected here). What is this file's own: walking the layer graph, summing each
+ * tensor's gradients, the graph's inputs and outputs, and the loss on a channel softmax output. The layers that
+ * train here are listed in lowering.ts; anything else is an `unsupported` error naming the layer, and the caller
+ * then trains with tfjs.
  */
 import { onnx } from 'onnx-proto';
-import { readActivation, readBool, readOptionalNumber, requireWeight, unsupported } from './config-read';
-import { GraphBuilder } from './graph-builder';
+import { requireWeight, unsupported } from './config-read';
+import { GraphBuilder, type Attrs } from './graph-builder';
 import type { GraphNode, LayerGraph } from './layer-graph';
 import {
-  concatAxis,
+  evalBatchNormalization,
   isChannelSoftmax,
-  lowerActivation,
-  lowerBatchNormalization,
-  lowerConcatenate,
-  lowerConv2D,
-  lowerConv2DTranspose,
-  lowerMaxPooling2D,
-  lowerReLU,
   NHWC_TO_NCHW,
-  readBatchNorm,
-  readConvTransposeWindow,
-  readConvWindow,
-  readPoolWindow,
-  TFJS_KERNEL_TO_ONNX,
+  trainActivation,
+  trainBatchNormalization,
+  trainConcatenate,
+  trainConv2D,
+  trainConv2DTranspose,
+  trainMaxPooling2D,
+  trainReLU,
+  type Backward,
+  type TrainingCall,
+  type TrainingEmitter,
 } from './lowering';
 
 export interface TrainableInput {
@@ -93,13 +90,8 @@ export const EVAL_OUTPUTS = { lossSum: 'loss_sum', predicted: 'predicted' } as c
  */
 export type GraphMode = 'train' | 'eval';
 
-const NCHW_SPATIAL = [0, 2, 3];
-
-/** Emits the backward nodes of one layer call given its output gradient; returns its inputs' gradients. */
-type Backward = (gradOut: string) => (string | null)[];
-
-class TrainingGraphBuilder {
-  readonly b = new GraphBuilder();
+class TrainingGraphBuilder implements TrainingEmitter {
+  readonly builder = new GraphBuilder();
   private readonly names = new Map<string, string>();
   private readonly backward = new Map<string, Backward>();
   private readonly grads = new Map<string, string[]>();
@@ -161,11 +153,11 @@ class TrainingGraphBuilder {
     for (const w of this.weights) {
       const g2 = this.gradOf(`weight:${w.input}`);
       if (g2 === null) throw unsupported(last, `no gradient reaches ${w.input}`);
-      this.b.node('Identity', [g2], [this.b.reserve(w.grad)]);
+      this.builder.node('Identity', [g2], [this.builder.reserve(w.grad)]);
       this.outputs.push({ name: w.grad, dims: [...w.shape] });
     }
     const float = onnx.TensorProto.DataType.FLOAT;
-    const model = this.b.toModelProto({
+    const model = this.builder.toModelProto({
       graphName: 'training_step',
       docString: 'One training step (forward, loss, backward) of a tfjs layers model',
       inputs: [
@@ -205,12 +197,12 @@ class TrainingGraphBuilder {
     const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
       keepdims: 0,
     });
-    this.b.node('Neg', [total], [this.b.reserve(EVAL_OUTPUTS.lossSum)]);
+    this.builder.node('Neg', [total], [this.builder.reserve(EVAL_OUTPUTS.lossSum)]);
     const argmax = this.op('ArgMax', [logits], 'argmax', { axis: 1, keepdims: 0 });
-    this.b.node('Cast', [argmax], [this.b.reserve(EVAL_OUTPUTS.predicted)], {
+    this.builder.node('Cast', [argmax], [this.builder.reserve(EVAL_OUTPUTS.predicted)], {
       to: onnx.TensorProto.DataType.FLOAT,
     });
-    const model = this.b.toModelProto({
+    const model = this.builder.toModelProto({
       graphName: 'evaluation',
       docString: 'The forward pass in inference mode with the summed loss and the predicted classes',
       inputs: [
@@ -245,14 +237,16 @@ class TrainingGraphBuilder {
     const list = this.grads.get(id);
     if (list === undefined || list.length === 0) return null;
     if (list.length === 1) return list[0];
-    const out = this.b.fresh(`${id}/grad_sum`);
-    this.b.node('Sum', list, [out]);
+    const out = this.builder.fresh(`${id}/grad_sum`);
+    this.builder.node('Sum', list, [out]);
     return out;
   }
 
-  private weightInput(node: GraphNode, weight: string): string {
+  // ---- the TrainingEmitter the layers' training forms write through
+
+  weightInput(node: GraphNode, weight: string): string {
     const w = requireWeight(node, weight);
-    const input = this.b.reserve(`${node.layerName}/${weight}`);
+    const input = this.builder.reserve(`${node.layerName}/${weight}`);
     this.weights.push({
       input,
       grad: `grad:${input}`,
@@ -263,30 +257,42 @@ class TrainingGraphBuilder {
     return input;
   }
 
-  private weightGrad(input: string, grad: string): void {
+  weightGrad(input: string, grad: string): void {
     this.addGrad(`weight:${input}`, grad);
   }
 
-  private op(opType: string, inputs: readonly string[], base: string, attrs = {}): string {
-    const out = this.b.fresh(base);
-    this.b.node(opType, inputs, [out], attrs);
+  batchStatistics(layerName: string, channels: number): { mean: string; variance: string } {
+    const mean = this.builder.reserve(`${layerName}/batch_mean`);
+    const variance = this.builder.reserve(`${layerName}/batch_variance`);
+    this.outputs.push({ name: mean, dims: [channels] }, { name: variance, dims: [channels] });
+    this.batchNorms.push({ layerName, mean, variance });
+    return { mean, variance };
+  }
+
+  isGraphInput(id: string): boolean {
+    return this.graphInputs.has(id);
+  }
+
+  op(opType: string, inputs: readonly string[], base: string, attrs: Attrs = {}): string {
+    const out = this.builder.fresh(base);
+    this.builder.node(opType, inputs, [out], attrs);
     return out;
   }
 
-  private ints(base: string, values: readonly number[]): string {
-    return this.b.int64Const(base, values);
+  ints(base: string, values: readonly number[]): string {
+    return this.builder.int64Const(base, values);
   }
 
-  private zeroScalar(): string {
-    this.zero ??= this.b.floatConst('zero', [], Float32Array.of(0));
+  zeroScalar(): string {
+    this.zero ??= this.builder.floatConst('zero', [], Float32Array.of(0));
     return this.zero;
   }
 
-  private reduceSum(x: string, axes: readonly number[], keepdims: 0 | 1, base: string): string {
+  reduceSum(x: string, axes: readonly number[], keepdims: 0 | 1, base: string): string {
     return this.op('ReduceSum', [x, this.ints(`${base}/axes`, axes)], base, { keepdims });
   }
 
-  private reduceMean(x: string, axes: readonly number[], base: string): string {
+  reduceMean(x: string, axes: readonly number[], base: string): string {
     return this.op('ReduceMean', [x], base, { axes, keepdims: 1 });
   }
 
@@ -299,372 +305,38 @@ class TrainingGraphBuilder {
       this.names.set(node.id, this.op('Transpose', [input.input], base, { perm: NHWC_TO_NCHW }));
       return;
     }
+    const call = this.lower(node);
+    this.names.set(node.id, call.y);
+    if (call.backward !== undefined) this.backward.set(node.id, call.backward);
+  }
+
+  /** The layer's training form (lowering.ts): its forward nodes and its backward pass (unused in eval). */
+  private lower(node: GraphNode): TrainingCall {
+    const x = (): string => this.name(node.inputs[0]);
     switch (node.className) {
       case 'Conv2D':
-        return this.conv2d(node);
+        return trainConv2D(this, node, x());
       case 'Conv2DTranspose':
-        return this.conv2dTranspose(node);
+        return trainConv2DTranspose(this, node, x());
       case 'BatchNormalization':
-        return this.batchNorm(node);
-      case 'Activation': {
-        const activation = readActivation(node);
-        return this.activation(node, activation, (x, y) => lowerActivation(this.b, node, x, activation, y));
-      }
+        return this.mode === 'eval'
+          ? evalBatchNormalization(this, node, x())
+          : trainBatchNormalization(this, node, x());
+      case 'Activation':
+        return trainActivation(this, node, x());
       case 'ReLU':
-        if (readOptionalNumber(node, 'maxValue') !== null) {
-          throw unsupported(node, 'a capped ReLU is trained by the tfjs engine only', 'maxValue');
-        }
-        return this.activation(node, 'relu', (x, y) => lowerReLU(this.b, node, x, y));
+        return trainReLU(this, node, x());
       case 'MaxPooling2D':
-        return this.maxPool(node);
+        return trainMaxPooling2D(this, node, x());
       case 'Concatenate':
-        return this.concat(node);
+        return trainConcatenate(
+          this,
+          node,
+          node.inputs.map((i) => this.name(i)),
+        );
       default:
         throw unsupported(node, `the onnxruntime training engine has no ${node.className} layer`);
     }
-  }
-
-  /**
-   * A fresh name for the output of `activation` (relu or linear, the ones with a backward pass here):
-   * `<layer>/relu`, or `<layer>/<linearBase>` when linear.
-   */
-  private activated(node: GraphNode, activation: string, linearBase: string): string {
-    if (activation !== 'linear' && activation !== 'relu') {
-      throw unsupported(node, `activation "${activation}" is trained by the tfjs engine only`, 'activation');
-    }
-    return this.b.fresh(`${node.layerName}/${activation === 'linear' ? linearBase : 'relu'}`);
-  }
-
-  /** The gradient before a relu/linear activation, given the gradient after it and its output. */
-  private activationGrad(node: GraphNode, y: string, gy: string, activation: string): string {
-    if (activation === 'linear') return gy;
-    const positive = this.op('Greater', [y, this.zeroScalar()], `${node.layerName}/relu_mask`);
-    return this.op('Where', [positive, gy, this.zeroScalar()], `${node.layerName}/relu_grad`);
-  }
-
-  private biasGrad(node: GraphNode, bias: string | null, gz: string): void {
-    if (bias === null) return;
-    this.weightGrad(bias, this.reduceSum(gz, NCHW_SPATIAL, 0, `${node.layerName}/bias_grad`));
-  }
-
-  private conv2d(node: GraphNode): void {
-    const window = readConvWindow(node);
-    const [kh, kw] = window.kernel;
-    if (window.strides.some((s) => s !== 1) || window.dilation.some((d) => d !== 1)) {
-      throw unsupported(
-        node,
-        'strided or dilated convolutions are trained by the tfjs engine only',
-        'strides',
-      );
-    }
-    if (window.pads === null) throw new Error('stride-1 padding never depends on the input size');
-    const pads = window.pads;
-    const [pt, pl, pb, pr] = pads;
-    const [, h, w, ci] = node.inputShapes[0];
-    const [, ho, wo, co] = node.outputShape;
-    if (h === null || w === null || ci === null || ho === null || wo === null || co === null) {
-      throw unsupported(node, 'the training engine needs fixed sizes');
-    }
-    const base = node.layerName;
-    const activation = readActivation(node);
-    const kernel = this.weightInput(node, 'kernel');
-    const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
-    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [co,ci,kh,kw]
-    const x = this.name(node.inputs[0]);
-    const y = this.activated(node, activation, 'conv');
-    lowerConv2D(this.b, node, { x, weight, bias }, y);
-    this.names.set(node.id, y);
-    const needsInputGrad = !this.graphInputs.has(node.inputs[0]);
-    this.backward.set(node.id, (gy) => {
-      const gz = this.activationGrad(node, y, gy, activation);
-      this.biasGrad(node, bias, gz);
-      // dW[a,b,c,o] = sum over n,i,j of xpad[n,c,i+a,j+b] dz[n,o,i,j]: per tap, one matrix product per image
-      // ([ci, h*w] x [h*w, co]) summed over the batch. The images stay channel-major as the convs left them, so
-      // only dz is transposed, once; measured faster than one GEMM per tap over all n*h*w positions.
-      const gzT = this.op(
-        'Transpose',
-        [this.op('Reshape', [gz, this.ints(`${base}/gz_rows`, [0, co, -1])], `${base}/gz_rows`)],
-        `${base}/gz_t`,
-        { perm: [0, 2, 1] },
-      ); // [n, h*w, co]
-      const xp = pads.some((p) => p !== 0)
-        ? this.op('Pad', [x, this.ints(`${base}/pads`, [0, 0, pt, pl, 0, 0, pb, pr])], `${base}/x_pad`)
-        : x;
-      const ciRows = this.ints(`${base}/ci_rows`, [0, ci, -1]);
-      const taps: string[] = [];
-      for (let a = 0; a < kh; a++) {
-        for (let c = 0; c < kw; c++) {
-          const tap =
-            kh === 1 && kw === 1 && xp === x
-              ? x
-              : this.op(
-                  'Slice',
-                  [
-                    xp,
-                    this.ints(`${base}/tap_start`, [a, c]),
-                    this.ints(`${base}/tap_end`, [a + ho, c + wo]),
-                    this.ints(`${base}/tap_axes`, [2, 3]),
-                  ],
-                  `${base}/tap`,
-                );
-          const rows = this.op('Reshape', [tap, ciRows], `${base}/tap_rows`); // [n, ci, h*w]
-          const perImage = this.op('MatMul', [rows, gzT], `${base}/tap_grads`); // [n, ci, co]
-          taps.push(this.reduceSum(perImage, [0], 1, `${base}/tap_grad`)); // [1, ci, co]
-        }
-      }
-      const stacked = taps.length === 1 ? taps[0] : this.op('Concat', taps, `${base}/taps`, { axis: 0 });
-      this.weightGrad(
-        kernel,
-        this.op('Reshape', [stacked, this.ints(`${base}/grid`, [kh, kw, ci, co])], `${base}/kernel_grad`),
-      );
-      if (!needsInputGrad) return [null];
-      // dx is the forward conv of dz with the filter flipped in space, channels swapped, padded by k-1-p: a
-      // plain Conv runs 2-3x faster than onnxruntime's ConvTranspose here.
-      const swapped = this.op('Transpose', [weight], `${base}/weight_t`, { perm: [1, 0, 2, 3] });
-      const flipped =
-        kh === 1 && kw === 1
-          ? swapped
-          : this.op(
-              'Slice',
-              [
-                swapped,
-                this.ints(`${base}/flip_start`, [-1, -1]),
-                this.ints(`${base}/flip_end`, [-(kh + 1), -(kw + 1)]),
-                this.ints(`${base}/flip_axes`, [2, 3]),
-                this.ints(`${base}/flip_steps`, [-1, -1]),
-              ],
-              `${base}/weight_flipped`,
-            );
-      return [
-        this.op('Conv', [gz, flipped], `${base}/x_grad`, {
-          kernel_shape: [kh, kw],
-          pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr],
-        }),
-      ];
-    });
-  }
-
-  private conv2dTranspose(node: GraphNode): void {
-    const { kernel: size, strides, dilation } = readConvTransposeWindow(node);
-    const [kh, kw] = size;
-    if (kh !== strides[0] || kw !== strides[1] || dilation.some((d) => d !== 1)) {
-      throw unsupported(
-        node,
-        'transposed convolutions train on onnxruntime only with kernel == stride (no overlap)',
-        'kernelSize',
-      );
-    }
-    const [, h, w, ci] = node.inputShapes[0];
-    const co = node.outputShape[3];
-    if (h === null || w === null || ci === null || co === null) {
-      throw unsupported(node, 'the training engine needs fixed sizes');
-    }
-    const base = node.layerName;
-    const activation = readActivation(node);
-    const kernel = this.weightInput(node, 'kernel'); // tfjs [kh, kw, co, ci]
-    const bias = readBool(node, 'useBias', true) ? this.weightInput(node, 'bias') : null;
-    const weight = this.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [ci,co,kh,kw]
-    const x = this.name(node.inputs[0]);
-    const y = this.activated(node, activation, 'deconv');
-    lowerConv2DTranspose(this.b, node, { x, weight, bias }, y);
-    this.names.set(node.id, y);
-    this.backward.set(node.id, (gy) => {
-      const gz = this.activationGrad(node, y, gy, activation);
-      this.biasGrad(node, bias, gz);
-      // Each output pixel has exactly one tap: dW[a,b,o,c] = sum over n,i,j of dz[n,o,i*kh+a,j*kw+b] x[n,c,i,j].
-      const blocks = this.op(
-        'Reshape',
-        [gz, this.ints(`${base}/blocks`, [0, 0, h, kh, w, kw])],
-        `${base}/gz_blocks`,
-      );
-      const byTap = this.op(
-        'Reshape',
-        [
-          this.op('Transpose', [blocks], `${base}/gz_taps`, { perm: [3, 5, 1, 0, 2, 4] }),
-          this.ints(`${base}/tap_rows`, [kh * kw * co, -1]),
-        ],
-        `${base}/gz_tap_rows`,
-      );
-      const xRows = this.op(
-        'Reshape',
-        [
-          this.op('Transpose', [x], `${base}/x_t`, { perm: [1, 0, 2, 3] }),
-          this.ints(`${base}/ci_rows`, [ci, -1]),
-        ],
-        `${base}/x_rows`,
-      );
-      const prod = this.op('Gemm', [byTap, xRows], `${base}/kernel_grad_rows`, { transB: 1 });
-      this.weightGrad(
-        kernel,
-        this.op(
-          'Reshape',
-          [prod, this.ints(`${base}/kernel_shape`, [kh, kw, co, ci])],
-          `${base}/kernel_grad`,
-        ),
-      );
-      return [
-        this.op('Conv', [gz, weight], `${base}/x_grad`, {
-          kernel_shape: [kh, kw],
-          strides,
-          pads: [0, 0, 0, 0],
-        }),
-      ];
-    });
-  }
-
-  /**
-   * Evaluation normalises with the moving statistics: the exporter's inference-mode lowering, with the
-   * statistics as graph inputs too. Training normalises with the batch's statistics, written out here because
-   * its backward pass reads the pieces (xhat, 1/std) and its outputs give tfjs the batch's mean and variance.
-   */
-  private batchNorm(node: GraphNode): void {
-    const p = readBatchNorm(node); // checks the axis
-    const base = node.layerName;
-    const channels = p.movingMean.length;
-    if (this.mode === 'eval') {
-      const t = {
-        x: this.name(node.inputs[0]),
-        gamma:
-          p.gamma !== null
-            ? this.weightInput(node, 'gamma')
-            : this.b.floatConst(`${base}/gamma`, [channels], new Float32Array(channels).fill(1)),
-        beta:
-          p.beta !== null
-            ? this.weightInput(node, 'beta')
-            : this.b.floatConst(`${base}/beta`, [channels], new Float32Array(channels)),
-        mean: this.weightInput(node, 'moving_mean'),
-        variance: this.weightInput(node, 'moving_variance'),
-      };
-      const y = this.b.fresh(`${base}/bn`);
-      lowerBatchNormalization(this.b, node, t, y);
-      this.names.set(node.id, y);
-      return;
-    }
-    const cshape = this.ints(`${base}/c_shape`, [1, channels, 1, 1]);
-    const gammaIn = p.gamma !== null ? this.weightInput(node, 'gamma') : null;
-    const betaIn = p.beta !== null ? this.weightInput(node, 'beta') : null;
-    const x = this.name(node.inputs[0]);
-    const mean = this.reduceMean(x, NCHW_SPATIAL, `${base}/mean`);
-    const xc = this.op('Sub', [x, mean], `${base}/centred`);
-    const variance = this.reduceMean(this.op('Mul', [xc, xc], `${base}/sq`), NCHW_SPATIAL, `${base}/var`);
-    const eps = this.b.floatConst(`${base}/epsilon`, [], Float32Array.of(p.epsilon));
-    const inv = this.op(
-      'Reciprocal',
-      [this.op('Sqrt', [this.op('Add', [variance, eps], `${base}/var_eps`)], `${base}/std`)],
-      `${base}/inv_std`,
-    );
-    const xhat = this.op('Mul', [xc, inv], `${base}/xhat`);
-    const gamma = gammaIn !== null ? this.op('Reshape', [gammaIn, cshape], `${base}/gamma4`) : null;
-    const scaled = gamma !== null ? this.op('Mul', [xhat, gamma], `${base}/scaled`) : xhat;
-    const y =
-      betaIn !== null
-        ? this.op('Add', [scaled, this.op('Reshape', [betaIn, cshape], `${base}/beta4`)], `${base}/bn`)
-        : scaled;
-    this.names.set(node.id, y);
-    const flat = this.ints(`${base}/flat`, [channels]);
-    const meanOut = this.b.reserve(`${base}/batch_mean`);
-    const varOut = this.b.reserve(`${base}/batch_variance`);
-    this.b.node('Reshape', [mean, flat], [meanOut]);
-    this.b.node('Reshape', [variance, flat], [varOut]);
-    this.outputs.push({ name: meanOut, dims: [channels] }, { name: varOut, dims: [channels] });
-    this.batchNorms.push({ layerName: base, mean: meanOut, variance: varOut });
-    this.backward.set(node.id, (gy) => {
-      // dx = gamma / std * (gy - mean(gy) - xhat * mean(gy * xhat)), means over n, h, w per channel.
-      const gyXhat = this.op('Mul', [gy, xhat], `${base}/gy_xhat`);
-      if (betaIn !== null) this.weightGrad(betaIn, this.reduceSum(gy, NCHW_SPATIAL, 0, `${base}/beta_grad`));
-      if (gammaIn !== null) {
-        this.weightGrad(gammaIn, this.reduceSum(gyXhat, NCHW_SPATIAL, 0, `${base}/gamma_grad`));
-      }
-      const centred = this.op(
-        'Sub',
-        [
-          this.op('Sub', [gy, this.reduceMean(gy, NCHW_SPATIAL, `${base}/gy_mean`)], `${base}/gy_c`),
-          this.op(
-            'Mul',
-            [xhat, this.reduceMean(gyXhat, NCHW_SPATIAL, `${base}/gy_xhat_mean`)],
-            `${base}/xhat_term`,
-          ),
-        ],
-        `${base}/gx_core`,
-      );
-      const factor = gamma !== null ? this.op('Mul', [gamma, inv], `${base}/gx_factor`) : inv;
-      return [this.op('Mul', [centred, factor], `${base}/x_grad`)];
-    });
-  }
-
-  /** An activation layer: `lower` writes `y` from `x` (the shared lowering); the backward is relu's or linear's. */
-  private activation(node: GraphNode, activation: string, lower: (x: string, y: string) => void): void {
-    const y = this.activated(node, activation, 'linear');
-    lower(this.name(node.inputs[0]), y);
-    this.names.set(node.id, y);
-    this.backward.set(node.id, (gy) => [this.activationGrad(node, y, gy, activation)]);
-  }
-
-  private maxPool(node: GraphNode): void {
-    const { kernel: pool, strides } = readPoolWindow(node);
-    const [, h, w] = node.inputShapes[0];
-    if (
-      pool[0] !== strides[0] ||
-      pool[1] !== strides[1] ||
-      h === null ||
-      w === null ||
-      h % pool[0] !== 0 ||
-      w % pool[1] !== 0
-    ) {
-      throw unsupported(
-        node,
-        'max pooling trains on onnxruntime only with pool == stride dividing the input size',
-        'poolSize',
-      );
-    }
-    const base = node.layerName;
-    const x = this.name(node.inputs[0]);
-    const y = this.b.fresh(`${base}/pool`);
-    const indices = this.b.fresh(`${base}/argmax`);
-    lowerMaxPooling2D(this.b, node, x, [y, indices]);
-    this.names.set(node.id, y);
-    this.backward.set(node.id, (gy) => {
-      // The gradient goes to the window's first maximum, as tfjs's MaxPoolGrad does; indices are flat NCHW.
-      const shape = this.op('Shape', [x], `${base}/x_shape`);
-      const all = this.ints(`${base}/all`, [-1]);
-      const zeros = this.op(
-        'Reshape',
-        [this.op('ConstantOfShape', [shape], `${base}/zeros`), all],
-        `${base}/zeros_flat`,
-      );
-      const scattered = this.op(
-        'ScatterElements',
-        [
-          zeros,
-          this.op('Reshape', [indices, all], `${base}/argmax_flat`),
-          this.op('Reshape', [gy, all], `${base}/gy_flat`),
-        ],
-        `${base}/scattered`,
-        { axis: 0 },
-      );
-      return [this.op('Reshape', [scattered, shape], `${base}/x_grad`)];
-    });
-  }
-
-  private concat(node: GraphNode): void {
-    if (concatAxis(node) !== 1)
-      throw unsupported(node, 'only channel concatenation trains on onnxruntime', 'axis');
-    const sizes = node.inputShapes.map((s) => s[3]);
-    if (sizes.some((s) => s === null)) throw unsupported(node, 'the training engine needs fixed sizes');
-    const base = node.layerName;
-    const y = this.b.fresh(`${base}/concat`);
-    lowerConcatenate(
-      this.b,
-      node,
-      node.inputs.map((i) => this.name(i)),
-      y,
-    );
-    this.names.set(node.id, y);
-    this.backward.set(node.id, (gy) => {
-      const outs = node.inputs.map(() => this.b.fresh(`${base}/x_grad`));
-      this.b.node('Split', [gy, this.ints(`${base}/split`, sizes as number[])], outs, { axis: 1 });
-      return outs;
-    });
   }
 
   /** Softmax cross-entropy on the logits; returns the logits' gradient. */
@@ -675,7 +347,11 @@ class TrainingGraphBuilder {
     const total = this.op('ReduceSum', [this.op('Mul', [t, logp], 'target_log_probs')], 'log_likelihood', {
       keepdims: 0,
     });
-    this.b.node('Mul', [this.op('Neg', [total], 'neg_log_likelihood'), scale], [this.b.reserve('loss')]);
+    this.builder.node(
+      'Mul',
+      [this.op('Neg', [total], 'neg_log_likelihood'), scale],
+      [this.builder.reserve('loss')],
+    );
     // An ignored pixel's target column is all zero: it picks nothing and its mask is 0. A hit counts 1 whatever
     // the class's weight: train accuracy stays a plain pixel accuracy.
     const argmax = this.op('ArgMax', [logits], 'predicted', { axis: 1, keepdims: 1 });
@@ -683,7 +359,7 @@ class TrainingGraphBuilder {
     const hits = this.op('Cast', [this.op('Greater', [picked, this.zeroScalar()], 'is_hit')], 'hits', {
       to: onnx.TensorProto.DataType.FLOAT,
     });
-    this.b.node('ReduceSum', [hits], [this.b.reserve('correct')], { keepdims: 0 });
+    this.builder.node('ReduceSum', [hits], [this.builder.reserve('correct')], { keepdims: 0 });
     const probs = this.op('Softmax', [logits], 'probs', { axis: 1 });
     const mask = this.reduceSum(t, [1], 1, 'counted');
     return this.op(
