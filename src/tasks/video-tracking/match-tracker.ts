@@ -339,15 +339,8 @@ const REFINE_RADIUS = 5;
 const REFINE_TEMPERATURE = 400;
 /** One neighbour about 60 RGB levels away (e^-9) is the least evidence that changes a label. */
 const MIN_VOTE = Math.exp(-9);
-/**
- * exp(-d2 / REFINE_TEMPERATURE) for the integer squared distances that can matter, looked up (the refinement's
- * hot loop called Math.exp per neighbour). Past the table the weight is below e^-20: 72 such votes stay far
- * under MIN_VOTE, so leaving them out changes no label.
- */
-const WEIGHTS = Float64Array.from({ length: 20 * REFINE_TEMPERATURE }, (_, d2) =>
-  Math.exp(-d2 / REFINE_TEMPERATURE),
-);
-const colourWeight = (d2: number): number => (d2 < WEIGHTS.length ? WEIGHTS[d2] : 0);
+/** A neighbour's vote: its colour's closeness, as the colour baseline weighs it. */
+const colourWeight = (d2: number): number => Math.exp(-d2 / REFINE_TEMPERATURE);
 
 /**
  * The stride-4 probabilities put boundaries within a few pixels; colour puts them on the edge. Each uncertain
