@@ -18,6 +18,18 @@ export interface TaskConfigFile {
 }
 
 export async function readTaskConfig(paths: TaskPaths): Promise<TaskConfigFile> {
+  const found = await readTaskConfigIfPresent(paths);
+  if (found !== undefined) return found;
+  throw configError(
+    `neither task_config.json nor task_settings.json exists in the task folder ${paths.root}`,
+    {
+      file: 'task_config.json',
+    },
+  );
+}
+
+/** task_config.json, else task_settings.json, or undefined when the task folder has neither. */
+export async function readTaskConfigIfPresent(paths: TaskPaths): Promise<TaskConfigFile | undefined> {
   for (const [file, displayName] of [
     [paths.taskConfig, 'task_config.json'],
     [paths.legacyTaskSettings, 'task_settings.json'],
@@ -25,12 +37,7 @@ export async function readTaskConfig(paths: TaskPaths): Promise<TaskConfigFile> 
     const text = await readIfExists(file);
     if (text !== undefined) return { raw: parseConfigObject(text, displayName), file: displayName };
   }
-  throw configError(
-    `neither task_config.json nor task_settings.json exists in the task folder ${paths.root}`,
-    {
-      file: 'task_config.json',
-    },
-  );
+  return undefined;
 }
 
 /** Parse a config file's text; the top level must be an object. */

@@ -109,47 +109,27 @@ async function chooseTracker(v: Values, io: CliIo, fallback?: string): Promise<C
     if (!Number.isInteger(adaptSteps) || adaptSteps < 0) {
       throw new UsageError(`--adapt-steps must be a whole number of steps (got ${v['adapt-steps']})`);
     }
-    const { loadTracker } = await import('../../tasks/video-tracking/tracker-checkpoint');
-    const { MatchTracker } = await import('../../tasks/video-tracking/match-tracker');
-    if (adaptSteps > 0) {
-      const os = await import('node:os');
-      const { initBackend } = await import('../../backend/select');
-      const { loadOnnxRuntime } = await import('../../onnx/runtime');
-      const { adaptingTrackerFactory } = await import('../../tasks/video-tracking/adapt');
-      await initBackend(); // adaptation trains on tfjs
-      return adaptingTrackerFactory(v.checkpoint, {
-        engine,
-        ...(engine === 'onnxruntime' ? { ort: await loadOnnxRuntime() } : {}),
-        threads: os.cpus().length,
-        adapt: {
-          steps: adaptSteps,
-          // Seconds before the first frame: say so, at most every 5 steps.
-          onStep: (step, steps) => {
-            if (step % 5 === 0 || step === steps)
-              io.err(`adapting to the first frame: step ${step}/${steps}`);
-          },
-        },
-      });
-    }
-    let loaded;
-    if (engine === 'tfjs') {
+    const os = await import('node:os');
+    const { openCheckpointTracker } = await import('../../tasks/video-tracking/adapt');
+    if (engine === 'tfjs' || adaptSteps > 0) {
+      // tfjs runs the network, or trains the adaptation (onnxruntime alone never starts a tfjs backend).
       const { initBackend } = await import('../../backend/select');
       await initBackend();
-      loaded = await loadTracker(v.checkpoint, { engine });
-    } else {
-      const os = await import('node:os');
-      const { loadOnnxRuntime } = await import('../../onnx/runtime');
-      loaded = await loadTracker(v.checkpoint, {
-        engine,
-        ort: await loadOnnxRuntime(),
-        threads: os.cpus().length,
-      });
     }
-    const { engine: trackerEngine, options } = loaded;
-    return {
-      make: (first, mask) => MatchTracker.create(trackerEngine, first, mask, options),
-      close: () => trackerEngine.dispose(),
-    };
+    const ort =
+      engine === 'onnxruntime' ? await (await import('../../onnx/runtime')).loadOnnxRuntime() : undefined;
+    return openCheckpointTracker(v.checkpoint, {
+      engine,
+      ...(ort !== undefined ? { ort } : {}),
+      threads: os.cpus().length,
+      adapt: {
+        steps: adaptSteps,
+        // Seconds before the first frame: say so, at most every 5 steps.
+        onStep: (step, steps) => {
+          if (step % 5 === 0 || step === steps) io.err(`adapting to the first frame: step ${step}/${steps}`);
+        },
+      },
+    });
   }
   if (v.engine !== undefined) throw new UsageError('--engine goes with --checkpoint');
   if (v['adapt-steps'] !== undefined) throw new UsageError('--adapt-steps goes with --checkpoint');

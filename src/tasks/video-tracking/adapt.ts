@@ -13,7 +13,14 @@ import type { OrtModule } from '../../onnx/runtime';
 import type { Frame, FrameTracker, TrackerFactory } from './baselines';
 import { MatchTracker, type MatchTrackerOptions } from './match-tracker';
 import { pseudoClip, type ObjectsImage } from './project-clips';
-import { loadTrackerModels, readTrackerConfig, trackerOptions } from './tracker-checkpoint';
+import {
+  loadTracker,
+  loadTrackerModels,
+  readTrackerConfig,
+  trackerOptions,
+  type LoadedTracker,
+  type TrackerCheckpointConfig,
+} from './tracker-checkpoint';
 import { OrtTrackerEngine, TfjsTrackerEngine, type TrackerEngine } from './tracker-engines';
 import { trackerOptimizers, trainTracker, type TrackerModels } from './train-tracker';
 
@@ -90,6 +97,46 @@ export interface AdaptingTrackerOptions {
   adapt: AdaptOptions;
 }
 
+/** A checkpoint's trackers, one video after another, and what they were read from. */
+export interface CheckpointTracker {
+  make: TrackerFactory;
+  close: () => Promise<void>;
+  config: TrackerCheckpointConfig;
+  options: MatchTrackerOptions;
+}
+
+/**
+ * The trackers of a checkpoint: with `adapt.steps` > 0 an adapted copy per video (adaptingTrackerFactory), else
+ * one engine for every video. The tfjs backend must be up when the engine is tfjs or adaptation is asked for.
+ */
+export async function openCheckpointTracker(
+  dir: string,
+  opts: Omit<AdaptingTrackerOptions, 'adapt'> & { adapt?: AdaptOptions },
+): Promise<CheckpointTracker> {
+  if (opts.adapt !== undefined && opts.adapt.steps > 0) {
+    return adaptingTrackerFactory(dir, { ...opts, adapt: opts.adapt });
+  }
+  const shortSide = opts.shortSide === undefined ? {} : { shortSide: opts.shortSide };
+  let loaded: LoadedTracker;
+  if (opts.engine === 'onnxruntime') {
+    if (opts.ort === undefined) throw new Error('engine onnxruntime needs the onnxruntime module');
+    loaded = await loadTracker(dir, {
+      engine: 'onnxruntime',
+      ort: opts.ort,
+      threads: opts.threads ?? 1,
+      ...shortSide,
+    });
+  } else {
+    loaded = await loadTracker(dir, { engine: 'tfjs', ...shortSide });
+  }
+  return {
+    make: (first, mask) => MatchTracker.create(loaded.engine, first, mask, loaded.options),
+    close: () => loaded.engine.dispose(),
+    config: loaded.config,
+    options: loaded.options,
+  };
+}
+
 /**
  * A TrackerFactory over a checkpoint that adapts to each video's first frame before tracking it. One video at a
  * time (its models are the adapted copy): a second tracker while one is open is an error.
@@ -97,7 +144,7 @@ export interface AdaptingTrackerOptions {
 export async function adaptingTrackerFactory(
   dir: string,
   opts: AdaptingTrackerOptions,
-): Promise<{ make: TrackerFactory; close: () => Promise<void> }> {
+): Promise<CheckpointTracker> {
   const config = await readTrackerConfig(dir);
   const options = trackerOptions(config, opts.shortSide);
   const { encoder, decoder } = await loadTrackerModels(dir);
@@ -145,6 +192,8 @@ export async function adaptingTrackerFactory(
   };
   return {
     make,
+    config,
+    options,
     close: () => {
       tf.dispose([...original.encoder, ...original.decoder]);
       encoder.dispose();

@@ -5,7 +5,6 @@
  * results/<project name>, then "model applied" is printed. Progress per frame. The checkpoint runs on
  * onnxruntime when it loads, else on tfjs.
  */
-import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../backend/select';
@@ -16,13 +15,12 @@ import type { Logger } from '../../protocol/logger';
 import { Progress } from '../../protocol/progress';
 import type { TaskPaths } from '../../task/paths';
 import { readVideoFrames } from '../../video/reader';
-import { MatchTracker } from './match-tracker';
-import { loadTracker, type LoadedTracker } from './tracker-checkpoint';
 import { trackVideoProject } from './track-video-project';
 import { stopRequests } from '../../protocol/stop';
 import { configError } from '../../errors';
-import { readTaskConfig } from '../../task/task-config';
-import { adaptingTrackerFactory } from './adapt';
+import { isJsonObject } from '../../format/json-fields';
+import { readTaskConfigIfPresent } from '../../task/task-config';
+import { openCheckpointTracker } from './adapt';
 
 export const TRACKING_SUBTASK = 'Tracking frames: ';
 
@@ -34,38 +32,26 @@ export async function runTrackingInference(
   const project = await readSingleVideoProject(paths.data);
   const adaptSteps = await readAdaptSteps(paths);
   const ort = opts.engine === 'tfjs' ? null : await tryLoadOnnxRuntime(opts.loadOrt);
-  let loaded: LoadedTracker;
-  if (ort !== null && ort.ok) {
-    loaded = await loadTracker(paths.model, {
-      engine: 'onnxruntime',
-      ort: ort.ort,
-      threads: os.cpus().length,
-    });
-  } else {
-    await initBackend();
-    loaded = await loadTracker(paths.model, { engine: 'tfjs' });
-  }
+  const engine = ort !== null && ort.ok ? 'onnxruntime' : 'tfjs';
+  // tfjs runs the network without onnxruntime, and adaptation trains on it either way.
+  if (engine === 'tfjs' || adaptSteps > 0) await initBackend();
+  // With adaptation each video gets its own adapted copy of the models (adapt.ts); without, one engine serves all.
+  const tracker = await openCheckpointTracker(paths.model, {
+    engine,
+    ...(ort !== null && ort.ok ? { ort: ort.ort } : {}),
+    threads: os.cpus().length,
+    adapt: {
+      steps: adaptSteps,
+      onStep: (step, steps) => logger.debug('Adapting to the first frame', { step, steps }),
+    },
+  });
   logger.info('Tracker loaded.', {
-    engine: loaded.engine.name,
+    engine,
     ...(ort !== null && !ort.ok ? { onnxruntime: ort.reason } : {}),
-    short_side: loaded.options.shortSide,
-    trained_steps: loaded.config.tracker.steps,
+    short_side: tracker.options.shortSide,
+    trained_steps: tracker.config.tracker.steps,
     adapt_steps: adaptSteps,
   });
-  // With adaptation each video gets its own adapted copy of the models (adapt.ts); without, one engine serves all.
-  if (adaptSteps > 0 && loaded.engine.name === 'onnxruntime') await initBackend(); // adaptation trains on tfjs
-  const adapting =
-    adaptSteps > 0
-      ? await adaptingTrackerFactory(paths.model, {
-          engine: loaded.engine.name,
-          ...(ort !== null && ort.ok ? { ort: ort.ort } : {}),
-          threads: os.cpus().length,
-          adapt: {
-            steps: adaptSteps,
-            onStep: (step, steps) => logger.debug('Adapting to the first frame', { step, steps }),
-          },
-        })
-      : undefined;
   let progress: Progress | undefined;
   // A stop (SIGTERM) is seen between frames; the temporary results folder is then removed.
   const stopListening = stopRequests.listen(() => undefined);
@@ -73,8 +59,7 @@ export async function runTrackingInference(
     const summary = await trackVideoProject({
       projectDir: project.root,
       resultDir: path.join(paths.results, project.name),
-      makeTracker:
-        adapting?.make ?? ((first, mask) => MatchTracker.create(loaded.engine, first, mask, loaded.options)),
+      makeTracker: tracker.make,
       openFrames: (file) => readVideoFrames(file),
       logger,
       onProgress: (done, total) => {
@@ -85,8 +70,7 @@ export async function runTrackingInference(
     logger.info('Tracking finished.', { ...summary });
   } finally {
     stopListening();
-    await adapting?.close();
-    await loaded.engine.dispose();
+    await tracker.close();
   }
   reportModelApplied(logger);
 }
@@ -96,27 +80,21 @@ export async function runTrackingInference(
  * frame (adapt.ts). The only key a tracker's inference reads; no config file at all means the defaults.
  */
 async function readAdaptSteps(paths: TaskPaths): Promise<number> {
-  const present = async (f: string): Promise<boolean> =>
-    fsp.stat(f).then(
-      () => true,
-      () => false,
-    );
-  if (!(await present(paths.taskConfig)) && !(await present(paths.legacyTaskSettings))) return 0;
-  const { raw, file } = await readTaskConfig(paths);
-  const tracking = raw.tracking;
-  if (tracking === undefined) return 0;
-  if (typeof tracking !== 'object' || tracking === null || Array.isArray(tracking)) {
+  const found = await readTaskConfigIfPresent(paths);
+  const tracking = found?.raw.tracking;
+  if (found === undefined || tracking === undefined) return 0;
+  if (!isJsonObject(tracking)) {
     throw configError(`expected an object such as {"adapt_steps": 20}, got ${JSON.stringify(tracking)}`, {
-      file,
+      file: found.file,
       field: 'tracking',
     });
   }
-  const value = (tracking as Record<string, unknown>).adapt_steps;
+  const value = tracking.adapt_steps;
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
     throw configError(
       `expected an integer from 0 to 1000 (steps of adaptation to each video's first frame), got ${JSON.stringify(value)}`,
-      { file, field: 'tracking.adapt_steps' },
+      { file: found.file, field: 'tracking.adapt_steps' },
     );
   }
   return value;

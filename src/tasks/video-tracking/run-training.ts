@@ -259,7 +259,7 @@ export async function runTrackerTraining(
     ): Promise<TrainingClip> => {
       const pick = rand() * (weights.generated + weights.project + weights.video);
       if (pick < weights.video) {
-        // A video with too few annotated frames for a clip gives a generated clip instead (rare: checked below).
+        // decodeVideos kept only videos with clip_frames annotated frames, so a clip comes; a generated one otherwise.
         const video = videos.train[Math.floor(rand() * videos.train.length)];
         const clip = videoClip(video, rand, tracking.clip_frames, clipSize);
         if (clip !== null) return clip;
