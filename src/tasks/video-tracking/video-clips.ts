@@ -17,7 +17,7 @@ import {
   type VideoItem,
   type VideoProjectListing,
 } from '../../format/video-project-reader';
-import { resizeNearest } from '../../image/resize-nearest';
+import { nearestSourceIndex, resizeNearest } from '../../image/resize-nearest';
 import type { DatasetTags } from '../../training/folds';
 import type { Random } from '../../util/random';
 import type { Frame } from './baselines';
@@ -220,7 +220,10 @@ function windowAround(
   return [x0, y0];
 }
 
-/** Nearest-neighbour RGB resize (only for frames smaller than a training window: rare, and tiny). */
+/**
+ * Nearest-neighbour RGB resize (only for frames smaller than a training window: rare, and tiny), sampling the
+ * pixels resizeNearest samples for the frame's labels, so image and mask stay aligned.
+ */
 function stretchRgb(
   rgb: Uint8Array,
   from: { width: number; height: number },
@@ -228,13 +231,10 @@ function stretchRgb(
 ): Uint8Array {
   const out = new Uint8Array(to.width * to.height * 3);
   for (let y = 0; y < to.height; y++) {
-    const sy = Math.min(from.height - 1, Math.floor((y * from.height) / to.height));
+    const sy = nearestSourceIndex(y, from.height, to.height);
     for (let x = 0; x < to.width; x++) {
-      const sx = Math.min(from.width - 1, Math.floor((x * from.width) / to.width));
-      out.set(
-        rgb.subarray((sy * from.width + sx) * 3, (sy * from.width + sx) * 3 + 3),
-        (y * to.width + x) * 3,
-      );
+      const s = (sy * from.width + nearestSourceIndex(x, from.width, to.width)) * 3;
+      out.set(rgb.subarray(s, s + 3), (y * to.width + x) * 3);
     }
   }
   return out;

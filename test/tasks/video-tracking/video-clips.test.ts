@@ -69,8 +69,19 @@ describe('video clips', () => {
 
   it('gives none from too few frames, and stretches frames smaller than the window', () => {
     expect(videoClip(video(2), mulberry32(1), 3, { width: 16, height: 16 })).toBeNull();
-    const clip = videoClip(video(4, 10, 8), mulberry32(1), 3, { width: 16, height: 16 });
+    const small = video(4, 10, 14);
+    const clip = videoClip(small, mulberry32(1), 3, { width: 16, height: 16 });
     expect(clip?.rgb[0]).toHaveLength(16 * 16 * 3);
+    // Stretched alike: each pixel's label is that of the source pixel its colour names.
+    clip?.ids.forEach((ids, f) => {
+      const t = (clip.rgb[f][0] as number) / 10;
+      for (let i = 0; i < ids.length; i++) {
+        const x = clip.rgb[f][i * 3 + 1] / 5;
+        const y = clip.rgb[f][i * 3 + 2] / 8;
+        expect(ids[i]).toBe(small.frames[t].ids[y * 10 + x]);
+      }
+      expect(ids.some((id) => id !== 0)).toBe(true);
+    });
   });
 
   it('validation frames keep the objects of the first frame only', () => {
