@@ -4,12 +4,13 @@
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
-import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
+import type { NamedTensors, Tensor } from '../network/tensors';
 import type { RunBatch } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { initTfjsBackend, loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport, type NetworkThreadInit } from './network-thread';
+import { classScoresExpected, type ExpectedNetwork } from './model-shapes';
 import { reusableOnnx } from './onnx-reuse';
 
 export interface NetworkRunner {
@@ -43,8 +44,8 @@ export interface StartNetworkOptions {
    * `defaultNetworkThreads()`; always 0 when the compiled worker script is missing (ts-jest).
    */
   readonly threads?: number;
-  /** The network's names for its model's inputs and outputs (its plugin's); the model's own by default. */
-  readonly tensorNames?: TensorNames;
+  /** What the network must take and give, by its plugin's names; see LoadEngineOptions.network. */
+  readonly network?: ExpectedNetwork;
 }
 
 /**
@@ -73,13 +74,14 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     // Each thread loads the network itself. Whether the checkpoint's model.onnx can be used (a hash of every
     // weight) is checked once here, while the threads start; each thread is then given its own copy of the
     // bytes (transferred, see NetworkThread.create).
-    const onnx = opts.engine === 'tfjs' ? undefined : reusableOnnx(opts.modelDir, opts.checkpoint);
+    const expected = opts.network ?? classScoresExpected(opts.checkpoint.channels);
+    const onnx = opts.engine === 'tfjs' ? undefined : reusableOnnx(opts.modelDir, opts.checkpoint, expected);
     const base = {
       modelDir: opts.modelDir,
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
-      ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
+      ...(opts.network !== undefined ? { network: opts.network } : {}),
     };
     const init = onnx === undefined ? Promise.resolve(base) : onnx.then((r) => ({ ...base, onnx: r }));
     const ownCopy = (i: NetworkThreadInit): NetworkThreadInit =>
@@ -111,7 +113,7 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
     intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(0),
     initTfjs: () => initTfjsBackend(opts.backend),
-    ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
+    ...(opts.network !== undefined ? { network: opts.network } : {}),
   });
   return {
     engine: loaded.report,

@@ -16,7 +16,7 @@ serveChannel<NetworkProtocol, LoadedEngine>({
       ...(init.engine !== undefined ? { engine: init.engine } : {}),
       intraOpNumThreads: init.intraOpNumThreads,
       ...(init.onnx !== undefined ? { onnx: init.onnx } : {}),
-      ...(init.tensorNames !== undefined ? { tensorNames: init.tensorNames } : {}),
+      ...(init.network !== undefined ? { network: init.network } : {}),
       // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
       initTfjs: () => initTfjsBackend(init.backend),
     });

@@ -10,9 +10,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { WorkerChannel } from '../threads/channel';
-import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
+import type { NamedTensors, Tensor } from '../network/tensors';
 import type { BatchReuse } from './batcher';
 import type { EngineName } from './engine';
+import type { ExpectedNetwork } from './model-shapes';
 import type { OnnxReuse } from './onnx-reuse';
 
 /** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
@@ -33,8 +34,8 @@ export interface NetworkThreadInit {
    * main thread for every network thread; absent: the thread checks it itself.
    */
   readonly onnx?: OnnxReuse;
-  /** The network's names for its model's inputs and outputs (its plugin's); see LoadEngineOptions. */
-  readonly tensorNames?: TensorNames;
+  /** What the network must take and give, by its plugin's names; see LoadEngineOptions.network. */
+  readonly network?: ExpectedNetwork;
 }
 
 export interface EngineReport {

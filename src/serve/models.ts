@@ -90,6 +90,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
         ...(semantic.plugin.legacyPreprocessing !== undefined
           ? { assumedPreprocessing: semantic.plugin.legacyPreprocessing }
           : {}),
+        ...(semantic.plugin.signature !== undefined ? { signature: semantic.plugin.signature } : {}),
       });
       models.semantic = { ...semantic, model };
     }
