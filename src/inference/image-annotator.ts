@@ -13,7 +13,7 @@ import type { ChannelStats } from '../image/normalise';
 import type { ModeConfig } from '../task/config-types';
 import { annotateWithNetwork } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
-import { classScoresExpected } from './model-shapes';
+import { classScoresExpected, sampleLengths } from './model-shapes';
 import { checkpointPreprocessing, readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { startNetwork, type NetworkRunner } from './network-runner';
@@ -57,23 +57,22 @@ export class ImageAnnotator {
     const displayName = opts.displayName ?? opts.modelDir;
     const checkpoint = await readInferenceCheckpoint({ dir: opts.modelDir, displayName });
     const preprocessing = checkpointPreprocessing(checkpoint, opts.assumedPreprocessing).stats;
+    const expected = classScoresExpected(checkpoint.channels, opts.signature);
     const network = await startNetwork({
       checkpoint,
       modelDir: opts.modelDir,
-      network: classScoresExpected(checkpoint.channels, opts.signature),
+      network: expected,
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
       ...(opts.networkThreads !== undefined ? { threads: opts.networkThreads } : {}),
     });
     const batchSize = opts.batchSize ?? 8;
-    const { height, width } = checkpoint.inputSize;
     const listeners = new Set<(samples: number) => void>();
     const batcher = new MicroBatcher({
       run: (x, n, reuse) => network.run(x, n, reuse),
       batchSize,
       concurrency: Math.max(1, network.threads),
-      inputLength: height * width * 3,
-      outputLength: height * width * checkpoint.channels,
+      ...sampleLengths(expected, checkpoint.inputSize),
       onBatch: (n) => listeners.forEach((listener) => listener(n)),
       partialOnFreeThread: opts.partialOnFreeThread === true,
     });

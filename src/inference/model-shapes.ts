@@ -4,6 +4,7 @@
  * at the checkpoint's input size; the channels of each output are the task's to say (a semantic segmenter's
  * scores have the class map's channels, a click network's the two of its head). Tensor-library free.
  */
+import { modelError } from '../errors';
 import type { ImageSize } from '../format/model';
 import { formatShape } from '../network/tensors';
 import { IMAGE_INPUT, SCORES_OUTPUT, type NamedInput, type NetworkSignature } from '../network/types';
@@ -30,6 +31,25 @@ export function classScoresExpected(
 ): ExpectedNetwork {
   const why = `the class map needs ${channels} channels (max of class_title_to_idx + 1)`;
   return { inputs: signature.inputs, outputs: signature.outputs.map((name) => ({ name, channels, why })) };
+}
+
+/**
+ * Values per sample of each input and output (NHWC at the input size), by name: what the batcher carries. An
+ * output of any channels has no fixed length: a model error naming it.
+ */
+export function sampleLengths(
+  expected: ExpectedNetwork,
+  inputSize: ImageSize,
+): { inputs: Record<string, number>; outputs: Record<string, number> } {
+  const pixels = inputSize.height * inputSize.width;
+  const inputs: Record<string, number> = {};
+  for (const i of expected.inputs) inputs[i.name] = pixels * i.channels;
+  const outputs: Record<string, number> = {};
+  for (const o of expected.outputs) {
+    if (o.channels === null) throw modelError(`the output "${o.name}" has no known channel count to batch`);
+    outputs[o.name] = pixels * o.channels;
+  }
+  return { inputs, outputs };
 }
 
 /** One input or output as a model file records it: its own name, and its shape with the batch first. */

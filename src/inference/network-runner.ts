@@ -8,6 +8,7 @@ import type { NamedTensors, Tensor } from '../network/tensors';
 import type { RunBatch } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
+import { runFlat } from './engine/types';
 import { initTfjsBackend, loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport, type NetworkThreadInit } from './network-thread';
 import { classScoresExpected, type ExpectedNetwork } from './model-shapes';
@@ -18,8 +19,9 @@ export interface NetworkRunner {
   /** Network threads; 0 when the network runs on the main thread. */
   readonly threads: number;
   /**
-   * NHWC float32 inputs (ownership passes to the runner, which gives them back through `reuse.giveBack`) to NHWC
-   * scores (written into `reuse.out` where that saves a buffer); up to max(1, threads) at once.
+   * A batch of NHWC float32 inputs by name (ownership passes to the runner, which gives them back through
+   * `reuse.giveBack`) to its NHWC outputs by name (written into `reuse.out` where that saves a buffer); up to
+   * max(1, threads) at once.
    */
   run: RunBatch;
   /**
@@ -120,8 +122,8 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     threads: 0,
     // On this thread the engine's own output is as cheap as a copy into `out`; `x` is free again at once.
     run: async (x, n, reuse) => {
-      const y = await loaded.engine.run(x, n);
-      reuse?.giveBack?.(x);
+      const y = await runFlat(loaded.engine, x, n);
+      for (const [name, back] of Object.entries(x)) reuse?.giveBack?.(name, back);
       return y;
     },
     runNamed: (inputs) => loaded.engine.runNamed(inputs),

@@ -37,7 +37,7 @@ import { hiddenName, syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
 import { checkpointPreprocessing, readInferenceCheckpoint } from './checkpoint';
-import { classScoresExpected } from './model-shapes';
+import { classScoresExpected, sampleLengths } from './model-shapes';
 import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta } from './output-meta';
@@ -145,10 +145,11 @@ export async function runInference(
     model: { classes: checkpoint.classes, tagMetas: [] },
     mode: modeConfig,
   });
+  const expected = classScoresExpected(checkpoint.channels, options.signature);
   const network = await startNetwork({
     checkpoint,
     modelDir: paths.model,
-    network: classScoresExpected(checkpoint.channels, options.signature),
+    network: expected,
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
     ...(options.networkThreads !== undefined ? { threads: options.networkThreads } : {}),
@@ -188,8 +189,7 @@ export async function runInference(
           run: (x, n, reuse) => network.run(x, n, reuse),
           batchSize: modelConfig.batch_size,
           concurrency: Math.max(1, network.threads),
-          inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
-          outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
+          ...sampleLengths(expected, checkpoint.inputSize),
         });
         const classMapping = outClassMapping({
           classes: checkpoint.classes,
