@@ -25,7 +25,7 @@ import { mixSeed, mulberry32 } from '../../util/random';
 import type { TrainingTask } from '../../training/task';
 import { nextClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_NAMES, DEFAULT_CLICK_ENCODING, encodeClickInput, CLICK_INPUT_CHANNELS } from './encode';
-import { clickScoreRunner, clickTensorNames } from './network-io';
+import { CLICK_SCORES_OUTPUT, clickScoreRunner, clickTensorNames } from './network-io';
 import { clickMetrics, clickSeries, MAX_CLICKS } from './series';
 import { simulateClicks } from './simulate';
 import { CLICK_SEGMENTATION } from './task-name';
@@ -120,6 +120,8 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
     return classes;
   },
   unusableItem: (item) => (item.objectCount === 0 ? 'they have no object to click on' : undefined),
+  // The output inference reads (network-io.ts), whatever the network's order; unweighted.
+  loss: () => ({ output: CLICK_SCORES_OUTPUT }),
   samples(ctx, { fold }) {
     const { config, project, network } = ctx;
     const grid: Grid = config.input_size;
