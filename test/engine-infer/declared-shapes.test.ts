@@ -14,11 +14,10 @@ import { loadCheckpointModel, readInferenceCheckpoint } from '../../src/inferenc
 import { initTfjsBackend, loadEngine } from '../../src/inference/engine-loader';
 import { classScoresExpected, shapeMismatch, type ExpectedNetwork } from '../../src/inference/model-shapes';
 import { reusableOnnx } from '../../src/inference/onnx-reuse';
-import { writeModelConfig } from '../../src/model-state/config';
-import { saveModelToDir } from '../../src/network/io';
 import { loadNetworkPlugin } from '../../src/network/load-plugin';
 import { exportCheckpointToOnnx } from '../../src/onnx';
 import { twoInputBatch, writeTwoInputPlugin } from '../engine/two-input-plugin';
+import { writeModelCheckpoint } from '../helpers/model-checkpoint';
 
 const SIZE = 8;
 const CLASSES = 3;
@@ -39,16 +38,12 @@ beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'declared-shapes-'));
   dir = path.join(root, 'model');
   const model = plugin.build({ inputSize: { height: SIZE, width: SIZE }, numClasses: CLASSES, settings: {} });
-  await saveModelToDir(model, dir);
-  model.dispose();
-  const cls = (title: string) =>
-    ({ title, shape: 'bitmap', color: '#112233', geometry_config: {}, hotkey: '' }) as const;
-  await writeModelConfig(dir, {
-    settings: { input_size: { height: SIZE, width: SIZE }, network: 'two-input' },
-    outClasses: [cls('bg'), cls('a'), cls('b')],
-    classTitleToIdx: { bg: 0, a: 1, b: 2 },
+  await writeModelCheckpoint(dir, model, {
+    size: SIZE,
+    classes: ['bg', 'a', 'b'],
     extra: { network: 'two-input', preprocessing: plugin.preprocessing },
   });
+  model.dispose();
   await exportCheckpointToOnnx({ checkpointDir: dir, outFile: path.join(dir, 'model.onnx') });
 });
 
@@ -57,6 +52,16 @@ afterAll(async () => {
 });
 
 const checkpoint = () => readInferenceCheckpoint({ dir, displayName: 'model' });
+
+/** The checkpoint's engine from `modelDir` (onnxruntime when it loads), for the plugin's declaration. */
+const load = async (modelDir: string) =>
+  loadEngine({
+    checkpoint: await checkpoint(),
+    modelDir,
+    intraOpNumThreads: 1,
+    initTfjs: () => initTfjsBackend('cpu'),
+    network: declared(),
+  });
 
 describe("model.json against the network's declaration", () => {
   it('a checkpoint of a network of two inputs passes', async () => {
@@ -100,13 +105,7 @@ describe("model.json against the network's declaration", () => {
 describe("model.onnx against the network's declaration", () => {
   it('the model.onnx of a network of two inputs is reused, and runs by the declared names', async () => {
     expect(await reusableOnnx(dir, await checkpoint(), declared())).toHaveProperty('bytes');
-    const loaded = await loadEngine({
-      checkpoint: await checkpoint(),
-      modelDir: dir,
-      intraOpNumThreads: 1,
-      initTfjs: () => initTfjsBackend('cpu'),
-      network: declared(),
-    });
+    const loaded = await load(dir);
     try {
       expect(loaded.report.onnxSource).toMatch(/^model.onnx from the checkpoint/);
       const b = twoInputBatch({ n: 2, size: SIZE, labelMax: 2, seed: 3 });
@@ -133,13 +132,7 @@ describe("model.onnx against the network's declaration", () => {
         `but config.json says input_size ${SIZE}x${SIZE} and "hint" has 1 channel(s): [n, ${SIZE}, ${SIZE}, 1]`,
     });
     // The engine then exports the network from its layers, saying why.
-    const loaded = await loadEngine({
-      checkpoint: await checkpoint(),
-      modelDir: bad,
-      intraOpNumThreads: 1,
-      initTfjs: () => initTfjsBackend('cpu'),
-      network: declared(),
-    });
+    const loaded = await load(bad);
     expect(loaded.report.onnxSource).toMatch(/^exported in memory: model.onnx does not fit.*input "hint"/);
     await loaded.close();
   });

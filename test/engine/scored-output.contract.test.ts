@@ -16,12 +16,12 @@ import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../src/backend/select';
 import { loadNetworkPlugin } from '../../src/network/load-plugin';
 import { networkTensorNames } from '../../src/network/types';
-import { DataParallelEngine } from '../../src/training/engine/data-parallel';
 import { InProcessEngine } from '../../src/training/engine/in-process';
 import { OnnxTrainEngine } from '../../src/training/engine/onnx-engine';
-import type { Batch, TrainEngine } from '../../src/training/engine/types';
+import type { Batch } from '../../src/training/engine/types';
+import { agreesWithInProcess, dataParallelEngine, onnxruntimeEngine, type EngineSetup } from './agreement';
 import { ensureBuilt } from './built';
-import { maxRelativeDifference, weightsOf } from './tiny-model';
+import { maxRelativeDifference } from './tiny-model';
 
 const SIZE = 8;
 const CLASSES = 3;
@@ -127,48 +127,17 @@ describe('a loss that scores the second of two outputs', () => {
   });
 
   it.each([
-    [
-      'onnxruntime',
-      (model: tf.LayersModel) => OnnxTrainEngine.create({ ...common(), model, ort, threads: 1 }),
-      1e-3,
-    ],
-    [
-      'data-parallel',
-      (model: tf.LayersModel) =>
-        DataParallelEngine.create({
-          ...common(),
-          model,
-          replica: { pluginModule, buildOptions },
-          workers: 1,
-        }),
-      1e-5,
-    ],
-  ] as const)(
-    "the %s engine takes the tfjs engine's steps",
-    async (_name, make: (model: tf.LayersModel) => Promise<TrainEngine>, tolerance) => {
-      const [a, b] = [build(), build()];
-      b.setWeights(a.getWeights());
-      const engine = await make(a);
-      const reference = new InProcessEngine({ ...common(), model: b, microBatches: 2 });
-      try {
-        for (let step = 0; step < 3; step++) {
-          const [r1, r2] = [
-            await engine.trainStep(batch(10 + step)),
-            await reference.trainStep(batch(10 + step)),
-          ];
-          expect(Math.abs(r1.loss - r2.loss) / r2.loss).toBeLessThan(tolerance);
-        }
-        expect(maxRelativeDifference(weightsOf(a), weightsOf(b))).toBeLessThan(tolerance);
-        const [e1, e2] = [await engine.evalStep(batch(99)), await reference.evalStep(batch(99))];
-        expect(Math.abs(e1.loss - e2.loss) / e2.loss).toBeLessThan(tolerance);
-      } finally {
-        await engine.dispose();
-        await reference.dispose();
-        a.dispose();
-        b.dispose();
-      }
-    },
-  );
+    ['onnxruntime', (setup: EngineSetup) => onnxruntimeEngine(setup), 1e-3],
+    ['data-parallel', dataParallelEngine, 1e-5],
+  ] as const)("the %s engine takes the tfjs engine's steps", async (_name, make, tolerance) => {
+    const setup: EngineSetup = {
+      options: common,
+      replica: { pluginModule, buildOptions },
+      build,
+      batch: (seed) => batch(seed),
+    };
+    await agreesWithInProcess(setup, make(setup), tolerance);
+  });
 
   it('a loss naming an output the network does not have fails, naming it and the outputs, on every engine', async () => {
     const model = build();

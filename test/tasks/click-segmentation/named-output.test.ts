@@ -9,12 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CLICKS_INPUTS } from '../../../plugin/clicks/signature';
-import { writeModelConfig } from '../../../src/model-state/config';
-import { saveModelToDir } from '../../../src/network/io';
 import type { NetworkSignature } from '../../../src/network/types';
 import { encodeClickInput } from '../../../src/tasks/click-segmentation/encode';
 import { ClickSegmenter } from '../../../src/tasks/click-segmentation/segment';
 import { clickCheckpointRecord } from '../../../src/tasks/click-segmentation/training';
+import { writeModelCheckpoint } from '../../helpers/model-checkpoint';
 
 const S = 32;
 const PREPROCESSING = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } as const;
@@ -42,16 +41,12 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   dir = mkdtempSync(path.join(os.tmpdir(), 'click-named-output-'));
   const model = twoOutputClickNetwork();
-  await saveModelToDir(model, dir);
-  model.dispose();
-  const cls = (title: string) =>
-    ({ title, shape: 'bitmap', color: '#FF3366', geometry_config: {}, hotkey: '' }) as const;
-  await writeModelConfig(dir, {
-    settings: { input_size: { height: S, width: S }, network: 'two-outputs' },
-    outClasses: [cls('background'), cls('object')],
-    classTitleToIdx: { background: 0, object: 1 },
+  await writeModelCheckpoint(dir, model, {
+    size: S,
+    classes: ['background', 'object'],
     extra: { network: 'two-outputs', preprocessing: PREPROCESSING, ...clickCheckpointRecord() },
   });
+  model.dispose();
 });
 
 afterAll(async () => {
