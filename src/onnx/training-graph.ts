@@ -112,7 +112,9 @@ class TrainingGraphBuilder implements TrainingEmitter {
     const g = this.graph;
     const scoredId = g.outputs[this.output];
     if (scoredId === undefined) {
-      throw new Error(`training graph: the model has ${g.outputs.length} outputs, not an output ${this.output}`);
+      throw new Error(
+        `training graph: the model has ${g.outputs.length} outputs, not an output ${this.output}`,
+      );
     }
     // Only what leads to the scored output: a model of one output is all of it, in the same order.
     const nodes = ancestors(g, scoredId);

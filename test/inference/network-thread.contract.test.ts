@@ -209,7 +209,9 @@ describe('network in a worker thread (spec F.2)', () => {
   it('a batch of the wrong size fails that batch only', async () => {
     const thread = await tfjsThread();
     try {
-      await expect(thread.run({ image: new Float32Array(10) }, 1)).rejects.toThrow(/needs 3072 values, got 10/);
+      await expect(thread.run({ image: new Float32Array(10) }, 1)).rejects.toThrow(
+        /needs 3072 values, got 10/,
+      );
       const y = await thread.run({ image: new Float32Array(32 * 32 * 3 * 2) }, 2);
       expect(y.scores).toHaveLength(2 * 32 * 32 * 4);
     } finally {
