@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initBackend } from '../src/backend/select';
+import { networkSignature } from '../src/plugins';
 import { parseEngineChoice } from '../src/inference/engine/types';
 import type { Click } from '../src/tasks/click-segmentation/clicks';
 import { encodeClickInput } from '../src/tasks/click-segmentation/encode';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   try {
     await seededClickCheckpoint(dir, size);
     const segmenter = await ClickSegmenter.load(dir, {
+      signatureOf: networkSignature,
       engine,
       ...(threads === undefined ? {} : { threads }),
     });

@@ -721,7 +721,7 @@ async function networkThreadsThroughput(opts: {
     const lanes = Math.max(1, network.threads);
     const batches = Math.max(lanes, Math.ceil(opts.images / opts.batch));
     const lane = async (count: number): Promise<void> => {
-      for (let i = 0; i < count; i++) await network.run(x.slice(), opts.batch);
+      for (let i = 0; i < count; i++) await network.run({ image: x.slice() }, opts.batch);
     };
     await Promise.all(Array.from({ length: lanes }, () => lane(1))); // warm-up
     const started = performance.now();

@@ -77,6 +77,7 @@ async function main(): Promise<void> {
       ...(plugin.legacyPreprocessing !== undefined
         ? { assumedPreprocessing: plugin.legacyPreprocessing }
         : {}),
+      ...(plugin.signature !== undefined ? { signature: plugin.signature } : {}),
     },
   );
 }

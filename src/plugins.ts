@@ -8,10 +8,12 @@
  */
 import { configError } from './errors';
 import CLICKS_SETTINGS_SCHEMA from '../plugin/clicks/settings.schema.json';
+import { CLICKS_SIGNATURE } from '../plugin/clicks/signature';
 import TRACKER_SETTINGS_SCHEMA from '../plugin/tracker/settings.schema.json';
 import { UNET_DEFAULT_MODE } from '../plugin/unet/mode';
 import { IMAGENET_PREPROCESSING } from '../plugin/unet/preprocessing';
 import type { ChannelStats } from './image/normalise';
+import { IMAGE_INPUT, SCORES_OUTPUT, type NetworkSignature } from './network/types';
 import { UNET_SETTINGS_SCHEMA } from '../plugin/unet/settings';
 import type { ModeConfigInput } from './task/inference-config';
 import type { JsonSchema } from './task/schema-defaults';
@@ -26,6 +28,11 @@ export interface PluginEntry {
   readonly module: string;
   /** The JSON schema of its `custom_model_config`. */
   readonly settingsSchema: JsonSchema;
+  /**
+   * What an image network's model takes and gives (its module's `inputs` and `outputs`), known without loading
+   * the module: inference checks a checkpoint against it and feeds the network by these names.
+   */
+  readonly signature?: NetworkSignature;
   /** Inference through inference.py: the default mode (spec F.3, G.3); only networks the agent applies have it. */
   readonly defaultModeConfig?: ModeConfigInput;
   /** The input normalisation of this network's checkpoints from before checkpoints recorded it. */
@@ -40,6 +47,7 @@ export const PLUGINS: readonly PluginEntry[] = [
     task: 'semantic_segmentation',
     module: require.resolve('../plugin/unet'),
     settingsSchema: UNET_SETTINGS_SCHEMA,
+    signature: { inputs: IMAGE_INPUT, outputs: SCORES_OUTPUT },
     defaultModeConfig: UNET_DEFAULT_MODE,
     legacyPreprocessing: IMAGENET_PREPROCESSING,
   },
@@ -48,6 +56,7 @@ export const PLUGINS: readonly PluginEntry[] = [
     task: 'click_segmentation',
     module: require.resolve('../plugin/clicks'),
     settingsSchema: CLICKS_SETTINGS_SCHEMA,
+    signature: CLICKS_SIGNATURE,
   },
   {
     name: 'tracker',
@@ -86,6 +95,17 @@ export const customModelSchemaOf = (taskConfig: JsonObject): JsonSchema =>
 /** The plugin that made a checkpoint (config.json's `network`; `unet` for checkpoints that predate it). */
 export function pluginOfCheckpoint(extra: Readonly<Record<string, unknown>>, file: string): PluginEntry {
   return findPlugin(extra.network ?? DEFAULT_NETWORK, { file, field: 'network' });
+}
+
+/** The signature of the image network of that name (see PluginEntry.signature); a model error otherwise. */
+export function networkSignature(name: string): NetworkSignature {
+  const plugin = findPlugin(name, { field: 'network' });
+  if (plugin.signature === undefined) {
+    throw configError(`the "${name}" network (task ${plugin.task}) is not an image network`, {
+      field: 'network',
+    });
+  }
+  return plugin.signature;
 }
 
 /** The default plugin (`unet`), what earlier versions always used. */

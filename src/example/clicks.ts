@@ -7,6 +7,7 @@ import path from 'node:path';
 import { initBackend } from '../backend/select';
 import { projectItems, readItemAnnotation, readSingleProject } from '../format/project-reader';
 import { decodeImage } from '../image/decode';
+import { networkSignature } from '../plugins';
 import { nextClick } from '../tasks/click-segmentation/clicks';
 import { evaluateClicksOnProject } from '../tasks/click-segmentation/evaluate-project';
 import { writeMaskPng, writeOverlayPng } from '../tasks/click-segmentation/render';
@@ -62,7 +63,7 @@ export async function clickExample(opts: {
     ...SHAPES,
   });
   await initBackend();
-  const segmenter = await ClickSegmenter.load(checkpointDir);
+  const segmenter = await ClickSegmenter.load(checkpointDir, { signatureOf: networkSignature });
   try {
     console.log(
       `Clicking on every object of ${test.items.length} new images (${segmenter.engine.description}) ...`,

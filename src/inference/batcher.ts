@@ -5,34 +5,40 @@
  * threads (`concurrency`), up to that many batches run at once.
  */
 
+/** One batch's tensors by name: each name's values for the batch's samples, one after another. */
+export type BatchTensors = Readonly<Record<string, Float32Array>>;
+
 /**
- * Runs the network on `n` samples in `x` and resolves with their scores. `x` passes to the runner; it may hand it
- * back through `giveBack` once read, and may write the scores into `out` (and resolve with it) instead of a
- * buffer of its own: both spare the garbage collector megabytes per batch.
+ * Runs the network on `n` samples of each named input and resolves with each named output. The inputs pass to
+ * the runner; it may hand each back through `giveBack` once read, and may write an output into `out[name]` (and
+ * resolve with it) instead of a buffer of its own: both spare the garbage collector megabytes per batch.
  */
-export type RunBatch = (x: Float32Array, n: number, reuse?: BatchReuse) => Promise<Float32Array>;
+export type RunBatch = (x: BatchTensors, n: number, reuse?: BatchReuse) => Promise<BatchTensors>;
 
 export interface BatchReuse {
-  /** A buffer of the output's size that the scores may be written into. */
-  readonly out?: Float32Array;
-  /** Takes the input buffer back once the runner no longer reads it. */
-  readonly giveBack?: (x: Float32Array) => void;
+  /** Buffers of the outputs' sizes, by name, that the outputs may be written into. */
+  readonly out?: BatchTensors;
+  /** Takes an input buffer back once the runner no longer reads it. */
+  readonly giveBack?: (name: string, x: Float32Array) => void;
 }
 
 /**
  * One sample's input: its values, or a function that writes them into the batch buffer at `offset` when the
- * batch is assembled (so the caller never allocates a float copy of its own). A writer must write exactly
- * `inputLength` values; the data it reads must stay untouched until the request settles.
+ * batch is assembled (so the caller never allocates a float copy of its own). A writer must write exactly the
+ * input's length of values; the data it reads must stay untouched until the request settles.
  */
 export type SampleInput = Float32Array | ((x: Float32Array, offset: number) => void);
+
+/** One sample's inputs by name: one for every input of the batcher. */
+export type SampleInputs = Readonly<Record<string, SampleInput>>;
 
 export interface MicroBatcherOptions {
   readonly run: RunBatch;
   readonly batchSize: number;
-  /** Values per input sample (H * W * 3). */
-  readonly inputLength: number;
-  /** Values per output sample (H * W * channels). */
-  readonly outputLength: number;
+  /** Values per sample of each named input (an image: H * W * 3), in the network's order. */
+  readonly inputs: Readonly<Record<string, number>>;
+  /** Values per sample of each named output (class scores: H * W * channels), in the network's order. */
+  readonly outputs: Readonly<Record<string, number>>;
   /** Batches that may run at once (one per network thread); default 1. */
   readonly concurrency?: number;
   /** Called with its sample count after each batch the engine ran (a server's batch-size histogram). */
@@ -46,9 +52,9 @@ export interface MicroBatcherOptions {
 }
 
 interface Pending {
-  readonly input: SampleInput;
-  /** Takes the scores, a view on the batch's output; true when the view was used up (the buffer may be reused). */
-  readonly settle: (scores: Float32Array) => boolean;
+  readonly inputs: SampleInputs;
+  /** Takes the outputs, views on the batch's; true when the views were used up (the buffers may be reused). */
+  readonly settle: (outputs: Record<string, Float32Array>) => boolean;
   readonly reject: (e: unknown) => void;
 }
 
@@ -71,42 +77,79 @@ export class MicroBatcher {
   private busyMs = 0;
   private batches = 0;
   private samples = 0;
-  private readonly spareInputs: Float32Array[] = [];
-  private readonly spareOutputs: Float32Array[] = [];
+  /** Full-batch buffers kept for reuse, by tensor name. */
+  private readonly spareInputs = new Map<string, Float32Array[]>();
+  private readonly spareOutputs = new Map<string, Float32Array[]>();
+  private readonly inputNames: readonly string[];
+  private readonly outputNames: readonly string[];
 
   constructor(private readonly opts: MicroBatcherOptions) {
     if (opts.batchSize < 1) throw new RangeError(`batchSize must be >= 1, got ${opts.batchSize}`);
     if ((opts.concurrency ?? 1) < 1)
       throw new RangeError(`concurrency must be >= 1, got ${opts.concurrency}`);
+    this.inputNames = Object.keys(opts.inputs);
+    this.outputNames = Object.keys(opts.outputs);
+    if (this.inputNames.length === 0 || this.outputNames.length === 0) {
+      throw new RangeError('a batcher needs at least one input and one output');
+    }
+    for (const name of this.inputNames) this.spareInputs.set(name, []);
+    for (const name of this.outputNames) this.spareOutputs.set(name, []);
   }
 
   /**
-   * The network's scores for one input sample, through `use`, which gets a view on the batch's output that is
-   * valid only while it runs (the buffer is then reused for a later batch): `use` must copy what it keeps.
+   * The network's first output for one sample of its only input (a segmenter's scores for an image), through
+   * `use`, which gets a view on the batch's output that is valid only while it runs (the buffer is then reused
+   * for a later batch): `use` must copy what it keeps.
    */
   score<T>(input: SampleInput, use: (scores: Float32Array) => T): Promise<T>;
-  /** The network's scores for one input sample, as a view of its own (never reused). */
+  /** The network's first output for one sample of its only input, as a view of its own (never reused). */
   score(input: SampleInput): Promise<Float32Array>;
   score<T>(input: SampleInput, use?: (scores: Float32Array) => T): Promise<T | Float32Array> {
-    if (typeof input !== 'function' && input.length !== this.opts.inputLength) {
+    if (this.inputNames.length !== 1) {
       return Promise.reject(
-        new RangeError(`a network input needs ${this.opts.inputLength} values, got ${input.length}`),
+        new Error(`the network takes the inputs [${this.inputNames.join(', ')}]: score each by name`),
       );
     }
+    const inputs = { [this.inputNames[0]]: input };
+    const first = (outputs: Record<string, Float32Array>): Float32Array => outputs[this.outputNames[0]];
+    return use === undefined
+      ? this.request(inputs, first, false)
+      : this.request(inputs, (outputs) => use(first(outputs)), true);
+  }
+
+  /**
+   * Every output of the network for one sample, given each of its inputs by name, through `use` (views on the
+   * batch's outputs, valid only while it runs, as for `score`); without `use`, views of their own.
+   */
+  scoreNamed<T>(inputs: SampleInputs, use: (outputs: Record<string, Float32Array>) => T): Promise<T>;
+  scoreNamed(inputs: SampleInputs): Promise<Record<string, Float32Array>>;
+  scoreNamed<T>(
+    inputs: SampleInputs,
+    use?: (outputs: Record<string, Float32Array>) => T,
+  ): Promise<T | Record<string, Float32Array>> {
+    return use === undefined
+      ? this.request(inputs, (outputs) => outputs, false)
+      : this.request(inputs, use, true);
+  }
+
+  /** Queues one sample; `usesUp`: `take` copies what it keeps, so the batch's buffers may be reused after it. */
+  private request<T>(
+    inputs: SampleInputs,
+    take: (outputs: Record<string, Float32Array>) => T,
+    usesUp: boolean,
+  ): Promise<T> {
+    const wrong = this.inputProblem(inputs);
+    if (wrong !== null) return Promise.reject(new RangeError(wrong));
     return new Promise((resolve, reject) => {
-      const settle = (scores: Float32Array): boolean => {
-        if (use === undefined) {
-          resolve(scores);
-          return false;
-        }
+      const settle = (outputs: Record<string, Float32Array>): boolean => {
         try {
-          resolve(use(scores));
+          resolve(take(outputs));
         } catch (e) {
           reject(e);
         }
-        return true;
+        return usesUp;
       };
-      this.queue.push({ input, settle, reject });
+      this.queue.push({ inputs, settle, reject });
       this.kick();
     });
   }
@@ -114,6 +157,24 @@ export class MicroBatcher {
   /** Time during which at least one batch was in the engine, and how many batches and samples it ran. */
   get stats(): { networkMs: number; batches: number; samples: number } {
     return { networkMs: this.busyMs, batches: this.batches, samples: this.samples };
+  }
+
+  /** What is wrong with a sample's inputs (a missing or unknown name, a wrong length), or null. */
+  private inputProblem(inputs: SampleInputs): string | null {
+    const unknown = Object.keys(inputs).find((k) => !Object.hasOwn(this.opts.inputs, k));
+    if (unknown !== undefined) {
+      return `the network has no input "${unknown}"; its inputs are [${this.inputNames.join(', ')}]`;
+    }
+    for (const name of this.inputNames) {
+      const input = Object.hasOwn(inputs, name) ? inputs[name] : undefined;
+      if (input === undefined) return `the network's input "${name}" is missing`;
+      const length = this.opts.inputs[name];
+      if (typeof input !== 'function' && input.length !== length) {
+        const what = this.inputNames.length === 1 ? 'a network input' : `the network's input "${name}"`;
+        return `${what} needs ${length} values, got ${input.length}`;
+      }
+    }
+    return null;
   }
 
   private kick(): void {
@@ -141,15 +202,24 @@ export class MicroBatcher {
   private async flush(): Promise<void> {
     if (this.running++ === 0) this.busySince = performance.now();
     const queued = this.queue.splice(0, this.opts.batchSize);
-    const { inputLength, outputLength, batchSize } = this.opts;
+    const { batchSize } = this.opts;
     const full = queued.length === batchSize;
-    const x = (full ? this.spareInputs.pop() : undefined) ?? new Float32Array(queued.length * inputLength);
+    const x: Record<string, Float32Array> = {};
+    for (const name of this.inputNames) {
+      const length = this.opts.inputs[name];
+      x[name] =
+        (full ? this.spareInputs.get(name)!.pop() : undefined) ?? new Float32Array(queued.length * length);
+    }
     // A writer that fails rejects its own request only; the batch closes ranks over it.
     const take: Pending[] = [];
     for (const p of queued) {
       try {
-        if (typeof p.input === 'function') p.input(x, take.length * inputLength);
-        else x.set(p.input, take.length * inputLength);
+        for (const name of this.inputNames) {
+          const input = p.inputs[name];
+          const offset = take.length * this.opts.inputs[name];
+          if (typeof input === 'function') input(x[name], offset);
+          else x[name].set(input, offset);
+        }
         take.push(p);
       } catch (e) {
         p.reject(e);
@@ -157,29 +227,55 @@ export class MicroBatcher {
     }
     try {
       if (take.length === 0) return;
-      // Rare (a writer failed): a buffer of its own, as the engine may take the whole buffer over.
-      const batch = take.length === queued.length ? x : x.slice(0, take.length * inputLength);
-      const reusable = batch.length === batchSize * inputLength;
-      const out = reusable ? this.spareOutputs.pop() : undefined;
+      // Rare (a writer failed): buffers of their own, as the engine may take the whole buffer over.
+      const batch: Record<string, Float32Array> = {};
+      for (const name of this.inputNames) {
+        batch[name] =
+          take.length === queued.length ? x[name] : x[name].slice(0, take.length * this.opts.inputs[name]);
+      }
+      const reusable = take.length === batchSize;
+      const out: Record<string, Float32Array> = {};
+      if (reusable) {
+        for (const name of this.outputNames) {
+          const spare = this.spareOutputs.get(name)!.pop();
+          if (spare !== undefined) out[name] = spare;
+        }
+      }
       const y = await this.opts.run(batch, take.length, {
-        ...(out !== undefined ? { out } : {}),
-        giveBack: (back) => this.keep(this.spareInputs, back, batchSize * inputLength),
+        ...(Object.keys(out).length > 0 ? { out } : {}),
+        giveBack: (name, back) => {
+          const spares = this.spareInputs.get(name);
+          if (spares !== undefined) this.keep(spares, back, batchSize * this.opts.inputs[name]);
+        },
       });
       this.batches += 1;
       this.samples += take.length;
-      if (y.length !== take.length * outputLength) {
-        throw new Error(
-          `the engine returned ${y.length} values for ${take.length} samples of ${outputLength}`,
-        );
+      for (const name of this.outputNames) {
+        const length = this.opts.outputs[name];
+        const got = Object.hasOwn(y, name) ? y[name] : undefined;
+        if (got?.length !== take.length * length) {
+          throw new Error(
+            `the engine returned ${got?.length ?? 'no'} values of "${name}" for ${take.length} samples of ${length}`,
+          );
+        }
       }
-      // Views on the batch's output, not copies (one allocation and copy less per image). When every sample used
-      // its view up, the buffer serves a later batch; otherwise it lives until the last view is dropped.
+      // Views on the batch's outputs, not copies (one allocation and copy less per image). When every sample used
+      // its views up, the buffers serve a later batch; otherwise they live until the last view is dropped.
       let usedUp = true;
       take.forEach((p, i) => {
-        usedUp = p.settle(y.subarray(i * outputLength, (i + 1) * outputLength)) && usedUp;
+        const views: Record<string, Float32Array> = {};
+        for (const name of this.outputNames) {
+          const length = this.opts.outputs[name];
+          views[name] = y[name].subarray(i * length, (i + 1) * length);
+        }
+        usedUp = p.settle(views) && usedUp;
       });
-      if (usedUp) this.keep(this.spareOutputs, y, batchSize * outputLength);
-      if (out !== undefined && out !== y) this.keep(this.spareOutputs, out, batchSize * outputLength);
+      for (const name of this.outputNames) {
+        const spares = this.spareOutputs.get(name)!;
+        const length = batchSize * this.opts.outputs[name];
+        if (usedUp) this.keep(spares, y[name], length);
+        if (out[name] !== undefined && out[name] !== y[name]) this.keep(spares, out[name], length);
+      }
       // Once every request is settled, so a listener that throws fails none of them.
       this.opts.onBatch?.(take.length);
     } catch (e) {

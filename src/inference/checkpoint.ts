@@ -10,6 +10,7 @@ import { parseObjClass } from '../format/meta';
 import type { ImageSize, ObjClass } from '../format/model';
 import type { ChannelStats } from '../image/normalise';
 import { readModelConfig, type ModelConfig } from '../model-state/config';
+import { classScoresExpected, shapeMismatch, type ExpectedNetwork } from './model-shapes';
 
 export interface InferenceCheckpoint {
   readonly config: ModelConfig;
@@ -37,6 +38,14 @@ export interface LoadCheckpointOptions {
   readonly dir: string;
   /** How the folder is named in messages, e.g. "model". */
   readonly displayName: string;
+}
+
+/**
+ * What the checkpoint's network must take and give (model-shapes.ts): by default a segmenter's, the RGB image in
+ * and scores of the class map's channels out.
+ */
+export function expectedOf(checkpoint: InferenceCheckpoint, expected?: ExpectedNetwork): ExpectedNetwork {
+  return expected ?? classScoresExpected(checkpoint.channels);
 }
 
 /** Reads and checks config.json: everything but the network itself (cheap; no weights are read). */
@@ -83,10 +92,13 @@ export function checkpointPreprocessing(
   );
 }
 
-/** Loads the checkpoint's network and checks it against its config.json; the caller owns the model. */
+/**
+ * Loads the checkpoint's network and checks it against its config.json and `opts.expected` (see `expectedOf`);
+ * the caller owns the model.
+ */
 export async function loadCheckpointModel(
   checkpoint: InferenceCheckpoint,
-  opts: LoadCheckpointOptions,
+  opts: LoadCheckpointOptions & { readonly expected?: ExpectedNetwork },
 ): Promise<tf.LayersModel> {
   // Loaded here, not at the top: a network thread that runs the checkpoint's model.onnx never loads tfjs.
   const io = await import('../network/io');
@@ -99,7 +111,11 @@ export async function loadCheckpointModel(
     throw modelError(`cannot load the network: ${(e as Error).message}`, { file }, e);
   }
   try {
-    checkModelShapes(model, { inputSize: checkpoint.inputSize, channels: checkpoint.channels, file });
+    checkModelShapes(model, {
+      inputSize: checkpoint.inputSize,
+      expected: expectedOf(checkpoint, opts.expected),
+      file,
+    });
   } catch (e) {
     model.dispose();
     throw e;
@@ -158,33 +174,24 @@ function readPreprocessing(config: ModelConfig, file: string): ChannelStats | nu
   return { mean: p.mean, std: p.std };
 }
 
-/** The network must take [n, H, W, 3] at the trained input size and give [n, H, W, channels]. */
+/**
+ * The network must take each declared input at the trained input size and give each declared output with the
+ * channels its task expects. Errors name the file and the tensor, with the expected and the actual shape.
+ */
 export function checkModelShapes(
   model: tf.LayersModel,
-  expected: { inputSize: ImageSize; channels: number; file: string },
+  expected: { inputSize: ImageSize; expected: ExpectedNetwork; file: string },
 ): void {
-  const where = { file: expected.file };
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw modelError(
-      `expected a network with one input and one output, found ${model.inputs.length} and ${model.outputs.length}: ` +
-        'this checkpoint was not made by this plugin',
-      where,
-    );
-  }
-  const [, h, w, c] = model.inputs[0].shape;
-  if (h !== expected.inputSize.height || w !== expected.inputSize.width || c !== 3) {
-    throw modelError(
-      `the network takes [${model.inputs[0].shape.join(', ')}] but config.json says input_size ` +
-        `${expected.inputSize.width}x${expected.inputSize.height} (RGB): the weights and the config do not belong together`,
-      where,
-    );
-  }
-  const out = model.outputs[0].shape;
-  if (out.length !== 4 || out[3] !== expected.channels) {
-    throw modelError(
-      `the network outputs [${out.join(', ')}] but the class map needs ${expected.channels} channels ` +
-        '(max of class_title_to_idx + 1): the weights and the config do not belong together',
-      where,
-    );
-  }
+  // The model records its input and output layer names; the output tensors' own names are tfjs's.
+  const recorded = {
+    inputs: model.inputs.map((t, i) => ({ name: model.inputLayers[i].name, shape: t.shape })),
+    outputs: model.outputs.map((t, i) => ({ name: model.outputLayers[i].name, shape: t.shape })),
+  };
+  const mismatch = shapeMismatch(recorded, expected.expected, expected.inputSize);
+  if (mismatch === null) return;
+  const verdict =
+    mismatch.kind === 'count'
+      ? 'this checkpoint was not made by this plugin'
+      : 'the weights and the config do not belong together';
+  throw modelError(`${mismatch.message}: ${verdict}`, { file: expected.file });
 }

@@ -10,6 +10,7 @@
  */
 import type { TensorNames } from '../network/tensors';
 import type { InferenceCheckpoint } from './checkpoint';
+import { classScoresExpected, type ExpectedNetwork } from './model-shapes';
 import type { EngineName, SegmentationEngine } from './engine/types';
 import { loadOnnxRuntime, type OrtLoader } from '../onnx/runtime';
 import { OnnxEngine } from './engine/onnx-engine';
@@ -28,10 +29,11 @@ export interface LoadEngineOptions {
   /** `reusableOnnx`'s verdict on the checkpoint, when the caller has it already (checked once for all threads). */
   readonly onnx?: OnnxReuse;
   /**
-   * The network's names for its model's inputs and outputs (its plugin's), by which `runNamed` binds; by default
-   * the model's layer names.
+   * What the network must take and give (model-shapes.ts), by the names its plugin declares, by which `runNamed`
+   * binds; the model.json or model.onnx is checked against it. Default: a segmenter's (the image in, the class
+   * map's scores out).
    */
-  readonly tensorNames?: TensorNames;
+  readonly network?: ExpectedNetwork;
 }
 
 export interface LoadedEngine {
@@ -42,18 +44,15 @@ export interface LoadedEngine {
 }
 
 export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine> {
+  const expected = opts.network ?? classScoresExpected(opts.checkpoint.channels);
   let onnxSource: string | undefined;
   if (opts.engine !== 'tfjs') {
     // The ONNX reader is loaded only when the check was not made already (network threads get its verdict).
     const reuse =
-      opts.onnx ?? (await (await import('./onnx-reuse')).reusableOnnx(opts.modelDir, opts.checkpoint));
-    // The file's graph is taken for a network of one input, whose shape config.json gives; a network of more
-    // is loaded from its layers, which give every shape.
-    const several = (opts.tensorNames?.inputs.length ?? 1) > 1;
-    if ('bytes' in reuse && several) {
-      onnxSource = 'exported in memory: the network takes several inputs, whose shapes the layers give';
-    } else if ('bytes' in reuse) {
-      const engine = await onnxFromFile(opts, reuse.bytes);
+      opts.onnx ??
+      (await (await import('./onnx-reuse')).reusableOnnx(opts.modelDir, opts.checkpoint, expected));
+    if ('bytes' in reuse) {
+      const engine = await onnxFromFile(opts, expected, reuse.bytes);
       if (engine !== null) {
         return {
           engine,
@@ -80,7 +79,11 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
   // tfjs and the exporter are loaded only on this path.
   const { loadCheckpointModel } = await import('./checkpoint');
   const { chooseEngine } = await import('./engine/choose-engine');
-  const model = await loadCheckpointModel(opts.checkpoint, { dir: opts.modelDir, displayName: 'model' });
+  const model = await loadCheckpointModel(opts.checkpoint, {
+    dir: opts.modelDir,
+    displayName: 'model',
+    expected,
+  });
   let choice: Awaited<ReturnType<typeof chooseEngine>>;
   try {
     choice = await chooseEngine({
@@ -88,7 +91,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<LoadedEngine>
       ...(opts.engine !== undefined ? { force: opts.engine } : {}),
       ...(opts.loadOrt !== undefined ? { loadOrt: opts.loadOrt } : {}),
       intraOpNumThreads: opts.intraOpNumThreads,
-      tensorNames: opts.tensorNames ?? defaultNames(model),
+      tensorNames: namesOf(expected),
     });
   } catch (e) {
     model.dispose();
@@ -123,41 +126,33 @@ export async function initTfjsBackend(force?: string): Promise<TfjsBackendReport
   return { name: b.name, notUsed: b.reasons };
 }
 
-/**
- * Without the plugin's names, those the tfjs path gives a single-input segmenter (the U-Net's input layer, and
- * the ONNX export's output): either engine then answers `runNamed` under the same names.
- */
-const DEFAULT_INPUT_NAME = 'image';
-const DEFAULT_OUTPUT_NAME = 'scores';
-
-/** The default names for a model of one input and one output; its layer names for any other. */
-function defaultNames(model: {
-  inputs: readonly unknown[];
-  outputs: readonly unknown[];
-}): TensorNames | undefined {
-  return model.inputs.length === 1 && model.outputs.length === 1
-    ? { inputs: [DEFAULT_INPUT_NAME], outputs: [DEFAULT_OUTPUT_NAME] }
-    : undefined;
+/** The declared names, by which the engines bind (whatever the model calls its layers or graph tensors). */
+function namesOf(expected: ExpectedNetwork): TensorNames {
+  return { inputs: expected.inputs.map((i) => i.name), outputs: expected.outputs.map((o) => o.name) };
 }
 
-/** An onnxruntime engine on the file's bytes, or null when onnxruntime does not load or refuses the model. */
-async function onnxFromFile(opts: LoadEngineOptions, bytes: Uint8Array): Promise<OnnxEngine | null> {
+/**
+ * An onnxruntime engine on the file's bytes (checked against `expected`, so every input's shape is known), or
+ * null when onnxruntime does not load or refuses the model.
+ */
+async function onnxFromFile(
+  opts: LoadEngineOptions,
+  expected: ExpectedNetwork,
+  bytes: Uint8Array,
+): Promise<OnnxEngine | null> {
   try {
     const ort = await (opts.loadOrt ?? loadOnnxRuntime)();
     const { height, width } = opts.checkpoint.inputSize;
-    const inputShape = [height, width, 3] as const;
-    const channels = opts.checkpoint.channels;
-    const names = opts.tensorNames ?? { inputs: [DEFAULT_INPUT_NAME], outputs: [DEFAULT_OUTPUT_NAME] };
+    const inputs = expected.inputs.map((i) => ({ name: i.name, shape: [height, width, i.channels] }));
+    // An output the task does not read may have any channels: the engine reads its shape from the result.
+    const outputs = expected.outputs.map((o) => ({ name: o.name, shape: [height, width, o.channels] }));
     return await OnnxEngine.create({
       ort,
       model: bytes,
-      inputShape,
-      outputChannels: channels,
+      inputShape: [height, width, expected.inputs[0].channels],
+      outputChannels: expected.outputs[0].channels ?? opts.checkpoint.channels,
       intraOpNumThreads: opts.intraOpNumThreads,
-      signature: {
-        inputs: [{ name: names.inputs[0], shape: [...inputShape] }],
-        outputs: [{ name: names.outputs[0], shape: [height, width, channels] }],
-      },
+      signature: { inputs, outputs },
     });
   } catch {
     return null;

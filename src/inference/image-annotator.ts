@@ -5,6 +5,7 @@
  * batch runs, the requests that arrive meanwhile queue and go together into the next one (the wait for a
  * batch is bounded by the batch in flight, never by a timer).
  */
+import type { NetworkSignature } from '../network/types';
 import type { Annotation, ProjectMeta } from '../format/model';
 import { createProjectMeta } from '../format/meta';
 import { decodeImageBytes } from '../image/decode';
@@ -12,6 +13,7 @@ import type { ChannelStats } from '../image/normalise';
 import type { ModeConfig } from '../task/config-types';
 import { annotateWithNetwork } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
+import { classScoresExpected, sampleLengths } from './model-shapes';
 import { checkpointPreprocessing, readInferenceCheckpoint, type InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
 import { startNetwork, type NetworkRunner } from './network-runner';
@@ -32,6 +34,8 @@ export interface ImageAnnotatorOptions {
   readonly assumedPreprocessing?: ChannelStats;
   /** See MicroBatcherOptions.partialOnFreeThread. */
   readonly partialOnFreeThread?: boolean;
+  /** What the checkpoint's network declares it takes and gives; see RunInferenceOptions.signature. */
+  readonly signature?: NetworkSignature;
 }
 
 const EMPTY_META = createProjectMeta({ classes: [], tagMetas: [] });
@@ -53,22 +57,22 @@ export class ImageAnnotator {
     const displayName = opts.displayName ?? opts.modelDir;
     const checkpoint = await readInferenceCheckpoint({ dir: opts.modelDir, displayName });
     const preprocessing = checkpointPreprocessing(checkpoint, opts.assumedPreprocessing).stats;
+    const expected = classScoresExpected(checkpoint.channels, opts.signature);
     const network = await startNetwork({
       checkpoint,
       modelDir: opts.modelDir,
+      network: expected,
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
       ...(opts.networkThreads !== undefined ? { threads: opts.networkThreads } : {}),
     });
     const batchSize = opts.batchSize ?? 8;
-    const { height, width } = checkpoint.inputSize;
     const listeners = new Set<(samples: number) => void>();
     const batcher = new MicroBatcher({
       run: (x, n, reuse) => network.run(x, n, reuse),
       batchSize,
       concurrency: Math.max(1, network.threads),
-      inputLength: height * width * 3,
-      outputLength: height * width * checkpoint.channels,
+      ...sampleLengths(expected, checkpoint.inputSize),
       onBatch: (n) => listeners.forEach((listener) => listener(n)),
       partialOnFreeThread: opts.partialOnFreeThread === true,
     });

@@ -4,12 +4,14 @@
  * caller gets one `run(x, n)` and the engine choice to log.
  */
 import os from 'node:os';
-import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
+import type { NamedTensors, Tensor } from '../network/tensors';
 import type { RunBatch } from './batcher';
 import type { InferenceCheckpoint } from './checkpoint';
 import type { EngineName } from './engine';
+import { runFlat } from './engine/types';
 import { initTfjsBackend, loadEngine } from './engine-loader';
 import { NetworkThread, type EngineReport, type NetworkThreadInit } from './network-thread';
+import { classScoresExpected, type ExpectedNetwork } from './model-shapes';
 import { reusableOnnx } from './onnx-reuse';
 
 export interface NetworkRunner {
@@ -17,8 +19,9 @@ export interface NetworkRunner {
   /** Network threads; 0 when the network runs on the main thread. */
   readonly threads: number;
   /**
-   * NHWC float32 inputs (ownership passes to the runner, which gives them back through `reuse.giveBack`) to NHWC
-   * scores (written into `reuse.out` where that saves a buffer); up to max(1, threads) at once.
+   * A batch of NHWC float32 inputs by name (ownership passes to the runner, which gives them back through
+   * `reuse.giveBack`) to its NHWC outputs by name (written into `reuse.out` where that saves a buffer); up to
+   * max(1, threads) at once.
    */
   run: RunBatch;
   /**
@@ -43,8 +46,8 @@ export interface StartNetworkOptions {
    * `defaultNetworkThreads()`; always 0 when the compiled worker script is missing (ts-jest).
    */
   readonly threads?: number;
-  /** The network's names for its model's inputs and outputs (its plugin's); the model's own by default. */
-  readonly tensorNames?: TensorNames;
+  /** What the network must take and give, by its plugin's names; see LoadEngineOptions.network. */
+  readonly network?: ExpectedNetwork;
 }
 
 /**
@@ -73,13 +76,14 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     // Each thread loads the network itself. Whether the checkpoint's model.onnx can be used (a hash of every
     // weight) is checked once here, while the threads start; each thread is then given its own copy of the
     // bytes (transferred, see NetworkThread.create).
-    const onnx = opts.engine === 'tfjs' ? undefined : reusableOnnx(opts.modelDir, opts.checkpoint);
+    const expected = opts.network ?? classScoresExpected(opts.checkpoint.channels);
+    const onnx = opts.engine === 'tfjs' ? undefined : reusableOnnx(opts.modelDir, opts.checkpoint, expected);
     const base = {
       modelDir: opts.modelDir,
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
       intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(threads),
-      ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
+      ...(opts.network !== undefined ? { network: opts.network } : {}),
     };
     const init = onnx === undefined ? Promise.resolve(base) : onnx.then((r) => ({ ...base, onnx: r }));
     const ownCopy = (i: NetworkThreadInit): NetworkThreadInit =>
@@ -111,15 +115,15 @@ export async function startNetwork(opts: StartNetworkOptions): Promise<NetworkRu
     ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
     intraOpNumThreads: opts.intraOpNumThreads ?? defaultIntraOpThreads(0),
     initTfjs: () => initTfjsBackend(opts.backend),
-    ...(opts.tensorNames !== undefined ? { tensorNames: opts.tensorNames } : {}),
+    ...(opts.network !== undefined ? { network: opts.network } : {}),
   });
   return {
     engine: loaded.report,
     threads: 0,
     // On this thread the engine's own output is as cheap as a copy into `out`; `x` is free again at once.
     run: async (x, n, reuse) => {
-      const y = await loaded.engine.run(x, n);
-      reuse?.giveBack?.(x);
+      const y = await runFlat(loaded.engine, x, n);
+      for (const [name, back] of Object.entries(x)) reuse?.giveBack?.(name, back);
       return y;
     },
     runNamed: (inputs) => loaded.engine.runNamed(inputs),

@@ -4,7 +4,8 @@
  */
 import { readInferenceCheckpoint } from './checkpoint';
 import { initTfjsBackend, loadEngine, type LoadedEngine } from './engine-loader';
-import { tensorBuffers, type NetworkProtocol } from './network-thread';
+import { runFlat } from './engine/types';
+import { bufferList, tensorBuffers, type NetworkProtocol } from './network-thread';
 import { ownBuffer, serveChannel, transfer } from '../threads/serve';
 
 serveChannel<NetworkProtocol, LoadedEngine>({
@@ -16,7 +17,7 @@ serveChannel<NetworkProtocol, LoadedEngine>({
       ...(init.engine !== undefined ? { engine: init.engine } : {}),
       intraOpNumThreads: init.intraOpNumThreads,
       ...(init.onnx !== undefined ? { onnx: init.onnx } : {}),
-      ...(init.tensorNames !== undefined ? { tensorNames: init.tensorNames } : {}),
+      ...(init.network !== undefined ? { network: init.network } : {}),
       // tfjs is loaded only when needed (not when the checkpoint's model.onnx runs).
       initTfjs: () => initTfjsBackend(init.backend),
     });
@@ -24,14 +25,17 @@ serveChannel<NetworkProtocol, LoadedEngine>({
   },
   handlers: {
     async run(loaded, { x, n, out }) {
-      const scores = await loaded.engine.run(x, n);
-      let y: Float32Array;
-      if (out !== undefined && out.length === scores.length) {
-        // The caller's buffer goes back, and the engine's dies young here, in this thread's small heap.
-        out.set(scores);
-        y = out;
-      } else y = ownBuffer(scores);
-      return transfer({ y, x }, [y.buffer as ArrayBuffer, x.buffer as ArrayBuffer]);
+      const outputs = await runFlat(loaded.engine, x, n);
+      const y: Record<string, Float32Array> = {};
+      for (const [name, values] of Object.entries(outputs)) {
+        const into = out !== undefined && Object.hasOwn(out, name) ? out[name] : undefined;
+        if (into !== undefined && into.length === values.length) {
+          // The caller's buffer goes back, and the engine's dies young here, in this thread's small heap.
+          into.set(values);
+          y[name] = into;
+        } else y[name] = ownBuffer(values);
+      }
+      return transfer({ y, x }, [...bufferList(y), ...bufferList(x)]);
     },
     async 'run-named'(loaded, { inputs }) {
       const out = await loaded.engine.runNamed(inputs);

@@ -10,9 +10,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { WorkerChannel } from '../threads/channel';
-import type { NamedTensors, Tensor, TensorNames } from '../network/tensors';
-import type { BatchReuse } from './batcher';
+import type { NamedTensors, Tensor } from '../network/tensors';
+import type { BatchReuse, BatchTensors } from './batcher';
 import type { EngineName } from './engine';
+import type { ExpectedNetwork } from './model-shapes';
 import type { OnnxReuse } from './onnx-reuse';
 
 /** The compiled worker script; absent when running from TypeScript sources (ts-jest), see `available`. */
@@ -33,8 +34,8 @@ export interface NetworkThreadInit {
    * main thread for every network thread; absent: the thread checks it itself.
    */
   readonly onnx?: OnnxReuse;
-  /** The network's names for its model's inputs and outputs (its plugin's); see LoadEngineOptions. */
-  readonly tensorNames?: TensorNames;
+  /** What the network must take and give, by its plugin's names; see LoadEngineOptions.network. */
+  readonly network?: ExpectedNetwork;
 }
 
 export interface EngineReport {
@@ -61,13 +62,14 @@ export type NetworkProtocol = {
   readonly requests: {
     readonly run: {
       readonly request: {
-        readonly x: Float32Array;
+        /** Each input's values for the batch, by name. */
+        readonly x: BatchTensors;
         readonly n: number;
-        /** Where to write the scores, when it has their size (transferred there and back). */
-        readonly out?: Float32Array;
+        /** Where to write each output, when it has its size (transferred there and back). */
+        readonly out?: BatchTensors;
       };
-      /** The scores, and the input handed back for reuse. */
-      readonly reply: { readonly y: Float32Array; readonly x: Float32Array };
+      /** Each output by name, and the inputs handed back for reuse. */
+      readonly reply: { readonly y: BatchTensors; readonly x: BatchTensors };
     };
     /** Any network: named inputs (transferred) to every named output. */
     readonly 'run-named': {
@@ -113,14 +115,19 @@ export class NetworkThread {
   }
 
   /**
-   * Runs one batch. `x` (and `reuse.out`) are transferred, so unusable by the caller afterwards; the thread sends
-   * `x` back to `reuse.giveBack`, and writes the scores into `out` when it has their size.
+   * Runs one batch. The buffers of `x` (and `reuse.out`) are transferred, so unusable by the caller afterwards;
+   * the thread sends each input back to `reuse.giveBack`, and writes each output into `out` when it has its size.
    */
-  async run(x: Float32Array, n: number, reuse: BatchReuse = {}): Promise<Float32Array> {
-    const out = reuse.out !== undefined && reuse.out.buffer !== x.buffer ? reuse.out : undefined;
-    const transfer = [x.buffer as ArrayBuffer, ...(out ? [out.buffer as ArrayBuffer] : [])];
-    const reply = await this.channel.request('run', { x, n, ...(out ? { out } : {}) }, transfer);
-    reuse.giveBack?.(reply.x);
+  async run(x: BatchTensors, n: number, reuse: BatchReuse = {}): Promise<BatchTensors> {
+    const inputBuffers = new Set(Object.values(x).map((t) => t.buffer));
+    // An output buffer that is also an input's cannot be transferred twice.
+    const out = Object.fromEntries(
+      Object.entries(reuse.out ?? {}).filter(([, t]) => !inputBuffers.has(t.buffer)),
+    );
+    const some = Object.keys(out).length > 0;
+    const transfer = [...bufferList(x), ...(some ? bufferList(out) : [])];
+    const reply = await this.channel.request('run', { x, n, ...(some ? { out } : {}) }, transfer);
+    for (const [name, back] of Object.entries(reply.x)) reuse.giveBack?.(name, back);
     return reply.y;
   }
 
@@ -137,5 +144,10 @@ export class NetworkThread {
 
 /** The buffers of a set of tensors, each once (to transfer them). */
 export function tensorBuffers(tensors: NamedTensors): ArrayBuffer[] {
-  return [...new Set(Object.values(tensors).map((t) => t.data.buffer as ArrayBuffer))];
+  return bufferList(Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, t.data])));
+}
+
+/** The buffers of a set of arrays, each once (to transfer them). */
+export function bufferList(arrays: BatchTensors): ArrayBuffer[] {
+  return [...new Set(Object.values(arrays).map((a) => a.buffer as ArrayBuffer))];
 }

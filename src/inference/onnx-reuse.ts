@@ -1,7 +1,8 @@
 /**
  * The checkpoint's own model.onnx, when it can stand in for exporting the network again: its recorded weights
  * hash (src/onnx/weights-hash.ts) equals that of model.json + weights.bin, it was written by the current exporter
- * version, and its input and output are the sizes config.json says. Otherwise the reason, for the log; the caller then exports in memory.
+ * version, and its inputs and outputs are those the network declares, at the sizes config.json says (model-shapes.ts).
+ * Otherwise the reason, for the log; the caller then exports in memory.
  */
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
@@ -11,12 +12,14 @@ import { ONNX_FILE } from '../network/model-files';
 import { EXPORTER_VERSION, EXPORTER_VERSION_KEY } from '../onnx/export';
 import { checkpointWeightsHash, WEIGHTS_HASH_KEY } from '../onnx/weights-hash';
 import { readRegularFile } from '../util/regular-file';
+import { shapeMismatch, type ExpectedNetwork, type RecordedTensor } from './model-shapes';
 
 export type OnnxReuse = { readonly bytes: Uint8Array } | { readonly reason: string };
 
 export async function reusableOnnx(
   dir: string,
-  expected: { readonly inputSize: ImageSize; readonly channels: number },
+  checkpoint: { readonly inputSize: ImageSize },
+  expected: ExpectedNetwork,
 ): Promise<OnnxReuse> {
   let bytes: Buffer;
   try {
@@ -47,28 +50,21 @@ export async function reusableOnnx(
   if (actual !== recorded) {
     return { reason: 'model.onnx is stale: its weights hash differs from that of model.json + weights.bin' };
   }
-  const { height: h, width: w } = expected.inputSize;
-  const input = onlyDims(proto.graph?.input);
-  const output = onlyDims(proto.graph?.output);
-  if (!sameDims(input, [h, w, 3]) || !sameDims(output, [h, w, expected.channels])) {
-    return {
-      reason:
-        `model.onnx maps [${input?.join(', ')}] to [${output?.join(', ')}], but config.json says ` +
-        `[N, ${h}, ${w}, 3] to [N, ${h}, ${w}, ${expected.channels}]`,
-    };
-  }
+  const mismatch = shapeMismatch(
+    { inputs: graphTensors(proto.graph?.input), outputs: graphTensors(proto.graph?.output) },
+    expected,
+    checkpoint.inputSize,
+  );
+  if (mismatch !== null) return { reason: `model.onnx does not fit config.json: ${mismatch.message}` };
   return { bytes };
 }
 
-/** The dims of the one value in `values` (a number, or the symbol's name), or null when there is not one. */
-function onlyDims(values: onnx.IValueInfoProto[] | null | undefined): (number | string)[] | null {
-  if (values?.length !== 1) return null;
-  return (values[0].type?.tensorType?.shape?.dim ?? []).map((d) =>
-    typeof d.dimParam === 'string' && d.dimParam !== '' ? d.dimParam : Number(d.dimValue),
-  );
-}
-
-/** NHWC dims with any batch dimension and exactly `hwc` after it. */
-function sameDims(dims: (number | string)[] | null, hwc: readonly number[]): boolean {
-  return dims !== null && dims.length === 4 && hwc.every((v, i) => dims[i + 1] === v);
+/** A graph's inputs or outputs with their dims (a number, or the symbol's name). */
+function graphTensors(values: onnx.IValueInfoProto[] | null | undefined): RecordedTensor[] {
+  return (values ?? []).map((v) => ({
+    name: v.name ?? '',
+    shape: (v.type?.tensorType?.shape?.dim ?? []).map((d) =>
+      typeof d.dimParam === 'string' && d.dimParam !== '' ? d.dimParam : Number(d.dimValue),
+    ),
+  }));
 }

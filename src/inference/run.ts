@@ -26,6 +26,7 @@ import {
 import { ResultsProjectWriter } from '../format/project-writer';
 import { configureSharpForManyImages, decodeImage, type DecodedImage } from '../image/decode';
 import type { ChannelStats } from '../image/normalise';
+import type { NetworkSignature } from '../network/types';
 import { reportModelApplied } from '../protocol/events';
 import { stopRequests } from '../protocol/stop';
 import { Progress } from '../protocol/progress';
@@ -36,6 +37,7 @@ import { hiddenName, syncPath, writeAtomically } from '../util/atomic';
 import { annotateWithNetwork, type AnnotateWithNetworkOptions } from './annotate-with-network';
 import { MicroBatcher } from './batcher';
 import { checkpointPreprocessing, readInferenceCheckpoint } from './checkpoint';
+import { classScoresExpected, sampleLengths } from './model-shapes';
 import type { EngineName } from './engine';
 import { startNetwork } from './network-runner';
 import { buildOutputMeta } from './output-meta';
@@ -61,6 +63,8 @@ export interface RunInferenceOptions {
   readonly assumedPreprocessing?: ChannelStats;
   /** Apply the model to this shard's items only, and write them as a part (shards.ts); default: every item. */
   readonly shard?: Shard;
+  /** What the checkpoint's network declares it takes and gives (its plugin's); default: the RGB image, scores. */
+  readonly signature?: NetworkSignature;
 }
 
 /** What the run did, for tests and benchmarks. */
@@ -141,9 +145,11 @@ export async function runInference(
     model: { classes: checkpoint.classes, tagMetas: [] },
     mode: modeConfig,
   });
+  const expected = classScoresExpected(checkpoint.channels, options.signature);
   const network = await startNetwork({
     checkpoint,
     modelDir: paths.model,
+    network: expected,
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
     ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
     ...(options.networkThreads !== undefined ? { threads: options.networkThreads } : {}),
@@ -183,8 +189,7 @@ export async function runInference(
           run: (x, n, reuse) => network.run(x, n, reuse),
           batchSize: modelConfig.batch_size,
           concurrency: Math.max(1, network.threads),
-          inputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * 3,
-          outputLength: checkpoint.inputSize.height * checkpoint.inputSize.width * checkpoint.channels,
+          ...sampleLengths(expected, checkpoint.inputSize),
         });
         const classMapping = outClassMapping({
           classes: checkpoint.classes,

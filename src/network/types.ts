@@ -49,8 +49,11 @@ export function inputParts(inputs: readonly NamedInput[]): NamedInput[] {
   return inputs.flatMap((i) => i.parts ?? [i]);
 }
 
+/** What a network declares it takes and gives, by name, in the model's order. */
+export type NetworkSignature = Pick<SegmentationNetwork, 'inputs' | 'outputs'>;
+
 /** The names of a network's model inputs and outputs, in the model's order (see src/network/tensors.ts). */
-export function networkTensorNames(network: Pick<SegmentationNetwork, 'inputs' | 'outputs'>): {
+export function networkTensorNames(network: NetworkSignature): {
   inputs: string[];
   outputs: string[];
 } {

@@ -16,7 +16,8 @@
  *
  * Each layer's nodes, forward and backward, come from its training form in lowering.ts, beside the forward
  * lowering the exporter uses too, written through the TrainingEmitter this builder implements (weights as graph
- * inputs, their gradients collected here). What is this file's own: walking the layer graph, summing each
+ * inputs, their gradients collected here). What is this file's own: walking the layer graph (the part that leads
+ * to the output the loss scores), summing each
  * tensor's gradients, the graph's inputs and outputs, and the loss on a channel softmax output. The layers that
  * train here are listed in lowering.ts; anything else is an `unsupported` error naming the layer, and the caller
  * then trains with tfjs.
@@ -104,14 +105,20 @@ class TrainingGraphBuilder implements TrainingEmitter {
   constructor(
     private readonly graph: LayerGraph,
     private readonly mode: GraphMode,
+    private readonly output: number,
   ) {}
 
   build(): TrainingGraph {
     const g = this.graph;
-    if (g.outputs.length !== 1) {
-      throw unsupported(g.nodes[g.nodes.length - 1], 'the training engine needs one output');
+    const scoredId = g.outputs[this.output];
+    if (scoredId === undefined) {
+      throw new Error(
+        `training graph: the model has ${g.outputs.length} outputs, not an output ${this.output}`,
+      );
     }
-    const last = g.nodes[g.nodes.length - 1];
+    // Only what leads to the scored output: a model of one output is all of it, in the same order.
+    const nodes = ancestors(g, scoredId);
+    const last = nodes[nodes.length - 1];
     const logitsId = softmaxInput(last);
     for (const id of g.inputs) {
       const input = g.nodes.find((n) => n.id === id);
@@ -128,7 +135,7 @@ class TrainingGraphBuilder implements TrainingEmitter {
     if (height === null || width === null) {
       throw unsupported(last, 'the training engine needs a fixed output size', 'batchInputShape');
     }
-    for (const node of g.nodes) {
+    for (const node of nodes) {
       if (node === last) continue;
       if (node.config['trainable'] === false) {
         throw unsupported(node, 'frozen layers are trained by the tfjs engine only', 'trainable');
@@ -141,8 +148,8 @@ class TrainingGraphBuilder implements TrainingEmitter {
     const dims = { height, width, numClasses };
     if (this.mode === 'eval') return this.finishEval(logits, dims);
     this.addGrad(logitsId, this.loss(logits));
-    for (let i = g.nodes.length - 1; i >= 0; i--) {
-      const node = g.nodes[i];
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i];
       const back = this.backward.get(node.id);
       const gradOut = this.gradOf(node.id);
       if (back === undefined || gradOut === null) continue;
@@ -378,6 +385,23 @@ function softmaxInput(last: GraphNode): string {
   return last.inputs[0];
 }
 
-export function buildTrainingGraph(graph: LayerGraph, mode: GraphMode = 'train'): TrainingGraph {
-  return new TrainingGraphBuilder(graph, mode).build();
+/** The nodes `id` is computed from, itself last, in the graph's (topological) order. */
+function ancestors(graph: LayerGraph, id: string): GraphNode[] {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const needed = new Set<string>();
+  const visit = (at: string): void => {
+    if (needed.has(at)) return;
+    needed.add(at);
+    for (const input of byId.get(at)?.inputs ?? []) visit(input);
+  };
+  visit(id);
+  return graph.nodes.filter((n) => needed.has(n.id));
+}
+
+/**
+ * `output`: the position of the model output the loss scores (its labels are the target's); the graph computes
+ * only what leads to it, so the weights of other heads are neither inputs nor given a gradient.
+ */
+export function buildTrainingGraph(graph: LayerGraph, mode: GraphMode = 'train', output = 0): TrainingGraph {
+  return new TrainingGraphBuilder(graph, mode, output).build();
 }

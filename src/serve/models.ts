@@ -9,7 +9,7 @@ import { configError } from '../errors';
 import { ImageAnnotator } from '../inference/image-annotator';
 import type { EngineName } from '../inference/engine';
 import { readModelConfig } from '../model-state/config';
-import { pluginOfCheckpoint, type PluginEntry } from '../plugins';
+import { networkSignature, pluginOfCheckpoint, type PluginEntry } from '../plugins';
 import type { ClickSegmenter } from '../tasks/click-segmentation/segment';
 import type { LoadedTracker } from '../tasks/video-tracking/tracker-checkpoint';
 
@@ -90,6 +90,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
         ...(semantic.plugin.legacyPreprocessing !== undefined
           ? { assumedPreprocessing: semantic.plugin.legacyPreprocessing }
           : {}),
+        ...(semantic.plugin.signature !== undefined ? { signature: semantic.plugin.signature } : {}),
       });
       models.semantic = { ...semantic, model };
     }
@@ -99,6 +100,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
       const { initBackend } = await import('../backend/select');
       await initBackend();
       const model = await ClickSegmenter.load(clicks.dir, {
+        signatureOf: networkSignature,
         displayName: clicks.dir,
         ...(opts.engine !== undefined ? { engine: opts.engine } : {}),
         threads: 1,

@@ -35,6 +35,8 @@ export interface EngineRequest {
   ignoreIndex: number | null;
   /** Per-class loss weights (LossOptions.classWeights); absent: unweighted. */
   classWeights?: readonly number[];
+  /** The output the loss scores (LossOptions.output); absent: the network's first. */
+  output?: string;
   /** `train_engine` of the config, or the TRAIN_ENGINE override. */
   engine: TrainEngineSetting;
   /** `compute_workers` of the config (the tfjs engine's backend instances). */
@@ -157,8 +159,13 @@ function namesOf(request: EngineRequest): { tensorNames?: TensorNames } {
 }
 
 function lossOf(request: EngineRequest): LossOptions {
-  const { numClasses, ignoreIndex, classWeights } = request;
-  return classWeights === undefined ? { numClasses, ignoreIndex } : { numClasses, ignoreIndex, classWeights };
+  const { numClasses, ignoreIndex, classWeights, output } = request;
+  return {
+    numClasses,
+    ignoreIndex,
+    ...(classWeights === undefined ? {} : { classWeights }),
+    ...(output === undefined ? {} : { output }),
+  };
 }
 
 async function tfjsEngine(request: EngineRequest): Promise<TrainEngine> {

@@ -269,13 +269,14 @@ async function checkModelNetwork(paths: TaskPaths, network: AnyNetwork): Promise
   }
 }
 
-/** The task's part of the loss; `class_weights` chosen for a task that declares no loss is a warning. */
+/** The task's part of the loss; `class_weights` chosen for a task whose loss has no class weights is a warning. */
 function taskLoss(
   task: AnyTrainingTask,
   ctx: TaskRunContext,
   opts: { plan: TrainingPlan; classes: SegmentationClasses },
 ): TaskLoss {
-  if (task.loss !== undefined) return task.loss(ctx, opts);
+  const loss = task.loss?.(ctx, opts) ?? {};
+  if (loss.classWeights !== undefined) return loss;
   // The default ("enet") is the semantic task's; only a choice of the user's is worth a warning here.
   const chosen = ctx.config.class_weights;
   if (chosen !== 'none' && chosen !== defaultTrainConfig().class_weights) {
@@ -284,7 +285,7 @@ function taskLoss(
       field: 'class_weights',
     });
   }
-  return {};
+  return loss;
 }
 
 /** Drops the items the task cannot learn from, saying how many and why. */

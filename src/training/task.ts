@@ -31,8 +31,8 @@ export interface TaskRunContext {
   logger: Logger;
 }
 
-/** The part of the loss a task decides. */
-export type TaskLoss = Pick<LossOptions, 'classWeights'>;
+/** The part of the loss a task decides: class weights, and the output it scores (default: the first). */
+export type TaskLoss = Pick<LossOptions, 'classWeights' | 'output'>;
 
 export interface TrainingTask<S = unknown> {
   /** e.g. `semantic_segmentation`; a network declares the task it is built for (AnyNetwork.task). */
@@ -53,8 +53,9 @@ export interface TrainingTask<S = unknown> {
   unusableItem?(item: ScannedItem): string | undefined;
   /**
    * What the loss adds to plain cross-entropy (issue #13: the task declares its loss, the engines compute
-   * it), e.g. class weights from the train fold's pixel counts; the task logs what it chose. Without it, or
-   * with an empty answer, the loss is the unweighted cross-entropy.
+   * it), e.g. class weights from the train fold's pixel counts (the task logs what it chose), and which of the
+   * network's outputs it scores, by name. Without it, or with an empty answer, the loss is the unweighted
+   * cross-entropy of the network's first output; `class_weights` chosen then is a warning.
    */
   loss?(ctx: TaskRunContext, opts: { plan: TrainingPlan; classes: SegmentationClasses }): TaskLoss;
   /** The samples of one fold: train with the config's augmentations, val without. */

@@ -11,7 +11,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../src/backend/select';
 import { chooseEngine } from '../../src/inference/engine/choose-engine';
 import { TfjsEngine } from '../../src/inference/engine/tfjs-engine';
@@ -19,12 +18,16 @@ import { loadNetworkPlugin } from '../../src/network/load-plugin';
 import { networkTensorNames } from '../../src/network/types';
 import { readLayerGraph } from '../../src/onnx/layer-graph';
 import { buildTrainingGraph } from '../../src/onnx/training-graph';
-import { DataParallelEngine } from '../../src/training/engine/data-parallel';
-import { InProcessEngine } from '../../src/training/engine/in-process';
-import { OnnxTrainEngine } from '../../src/training/engine/onnx-engine';
-import type { Batch, TrainEngine } from '../../src/training/engine/types';
+import type { Batch } from '../../src/training/engine/types';
+import {
+  agreesWithInProcess,
+  dataParallelEngine,
+  onnxruntimeEngine,
+  type EngineSetup,
+  type MakeEngine,
+} from './agreement';
 import { ensureBuilt } from './built';
-import { maxRelativeDifference, weightsOf } from './tiny-model';
+import { maxRelativeDifference } from './tiny-model';
 import { twoInputBatch, writeTwoInputPlugin } from './two-input-plugin';
 
 const SIZE = 8;
@@ -35,6 +38,7 @@ let pluginModule: string;
 beforeAll(async () => {
   ensureBuilt();
   pluginModule = writeTwoInputPlugin(mkdtempSync(path.join(tmpdir(), 'named-contract-')));
+  setup.replica.pluginModule = pluginModule;
   await initBackend({ force: 'wasm', env: {} });
 });
 
@@ -49,34 +53,22 @@ const common = () => ({
   tensorNames: networkTensorNames(plugin()),
 });
 
+const setup: EngineSetup = {
+  options: common,
+  replica: { pluginModule: '', buildOptions },
+  build,
+  batch: (seed) => batch(seed),
+};
+
 /** Three steps of `engine` and of the in-process engine from the same weights: the same losses and weights. */
-async function agreesWithInProcess(make: (model: tf.LayersModel) => Promise<TrainEngine>, tolerance: number) {
-  const [a, b] = [build(), build()];
-  b.setWeights(a.getWeights());
-  const engine = await make(a);
-  const reference = new InProcessEngine({ ...common(), model: b, microBatches: 2 });
-  try {
-    for (let step = 0; step < 3; step++) {
-      const r1 = await engine.trainStep(batch(10 + step));
-      const r2 = await reference.trainStep(batch(10 + step));
-      expect(r1.applied).toBe(true);
-      expect(Math.abs(r1.loss - r2.loss) / r2.loss).toBeLessThan(tolerance);
-      expect(r1.pixels).toBe(r2.pixels);
-    }
-    expect(maxRelativeDifference(weightsOf(a), weightsOf(b))).toBeLessThan(tolerance);
-    const [e1, e2] = [await engine.evalStep(batch(99)), await reference.evalStep(batch(99))];
-    expect(Math.abs(e1.loss - e2.loss) / e2.loss).toBeLessThan(tolerance);
+function agrees(make: MakeEngine, tolerance: number) {
+  return agreesWithInProcess(setup, make, tolerance, async (engine) => {
     // The wrong shape under a right name fails here too, naming it.
     const b1 = batch(5, 2);
     await expect(
       engine.trainStep({ ...b1, inputs: { image: b1.inputs.image, hint: b1.inputs.image } }),
     ).rejects.toThrow(`input "hint": expected shape [n, ${SIZE}, ${SIZE}, 1], got [2, ${SIZE}, ${SIZE}, 3]`);
-  } finally {
-    await engine.dispose();
-    await reference.dispose();
-    a.dispose();
-    b.dispose();
-  }
+  });
 }
 
 describe('a network of two named inputs', () => {
@@ -93,24 +85,12 @@ describe('a network of two named inputs', () => {
   it.each([true, false])(
     'trains on the onnxruntime engine as on the tfjs one (session in its own thread: %s)',
     async (ownThread) => {
-      await agreesWithInProcess(
-        (model) => OnnxTrainEngine.create({ ...common(), model, ort, threads: 1, ownThread }),
-        1e-3,
-      );
+      await agrees(onnxruntimeEngine(setup, ownThread), 1e-3);
     },
   );
 
   it('trains on the data-parallel engine, the workers building it from the plugin, as in process', async () => {
-    await agreesWithInProcess(
-      (model) =>
-        DataParallelEngine.create({
-          ...common(),
-          model,
-          replica: { pluginModule, buildOptions },
-          workers: 1,
-        }),
-      1e-5,
-    );
+    await agrees(dataParallelEngine(setup), 1e-5);
   });
 
   it('runs through the onnxruntime inference engine by name, as tfjs does', async () => {

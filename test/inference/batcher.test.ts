@@ -1,6 +1,36 @@
-import { MicroBatcher, type RunBatch } from '../../src/inference/batcher';
+import {
+  MicroBatcher,
+  type BatchTensors,
+  type MicroBatcherOptions,
+  type RunBatch,
+} from '../../src/inference/batcher';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A runner of one input and one output, as a segmenter's: plain buffers, reuse of one of each. */
+type OneRun = (
+  x: Float32Array,
+  n: number,
+  reuse?: { out?: Float32Array; giveBack?: (x: Float32Array) => void },
+) => Promise<Float32Array>;
+
+/** A batcher of one input `x` and one output `y` over a runner of plain buffers. */
+function single(
+  opts: Omit<MicroBatcherOptions, 'run' | 'inputs' | 'outputs'> & {
+    run: OneRun;
+    inputLength: number;
+    outputLength: number;
+  },
+): MicroBatcher {
+  const { run, inputLength, outputLength, ...rest } = opts;
+  const named: RunBatch = async (xs, n, reuse) => ({
+    y: await run(xs.x, n, {
+      ...(reuse?.out?.y !== undefined ? { out: reuse.out.y } : {}),
+      giveBack: (b) => reuse?.giveBack?.('x', b),
+    }),
+  });
+  return new MicroBatcher({ ...rest, run: named, inputs: { x: inputLength }, outputs: { y: outputLength } });
+}
 
 /** A fake engine: output sample i is its input doubled, so results can be matched to requests. */
 function fakeEngine(calls: number[], delayMs = 5) {
@@ -14,7 +44,7 @@ function fakeEngine(calls: number[], delayMs = 5) {
 describe('MicroBatcher (inference batching across images)', () => {
   it('gives each request its own scores, in any arrival order', async () => {
     const calls: number[] = [];
-    const b = new MicroBatcher({ run: fakeEngine(calls), batchSize: 3, inputLength: 2, outputLength: 2 });
+    const b = single({ run: fakeEngine(calls), batchSize: 3, inputLength: 2, outputLength: 2 });
     const results = await Promise.all([1, 2, 3, 4, 5].map((v) => b.score(new Float32Array([v, -v]))));
     expect(results.map((r) => Array.from(r))).toEqual([1, 2, 3, 4, 5].map((v) => [2 * v, -2 * v]));
     expect(b.stats.samples).toBe(5);
@@ -22,7 +52,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
   it('fills batches up to batchSize while the engine is busy', async () => {
     const calls: number[] = [];
-    const b = new MicroBatcher({ run: fakeEngine(calls, 20), batchSize: 4, inputLength: 1, outputLength: 1 });
+    const b = single({ run: fakeEngine(calls, 20), batchSize: 4, inputLength: 1, outputLength: 1 });
     const first = b.score(new Float32Array([0]));
     await sleep(1); // the first (lone) request starts the engine
     const rest = Array.from({ length: 8 }, (_, i) => b.score(new Float32Array([i])));
@@ -35,7 +65,7 @@ describe('MicroBatcher (inference batching across images)', () => {
     let running = 0;
     let most = 0;
     const calls: number[] = [];
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x, n) => {
         calls.push(n);
         most = Math.max(most, ++running);
@@ -58,7 +88,7 @@ describe('MicroBatcher (inference batching across images)', () => {
   it('tells onBatch the size of each batch the engine ran, once its requests are settled', async () => {
     const seen: { n: number; settled: number }[] = [];
     let settled = 0;
-    const b = new MicroBatcher({
+    const b = single({
       run: fakeEngine([], 10),
       batchSize: 3,
       inputLength: 1,
@@ -74,7 +104,7 @@ describe('MicroBatcher (inference batching across images)', () => {
   });
 
   it('a throwing onBatch fails no request', async () => {
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x) => x,
       batchSize: 2,
       inputLength: 1,
@@ -91,7 +121,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
   it('does not call onBatch for a batch the engine failed', async () => {
     const seen: number[] = [];
-    const b = new MicroBatcher({
+    const b = single({
       run: async () => {
         throw new Error('engine broke');
       },
@@ -106,7 +136,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
   it('rejects every request of a failed batch, and keeps serving later ones', async () => {
     let fail = true;
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x) => {
         if (fail) throw new Error('engine broke');
         return x;
@@ -124,7 +154,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
   it('writes each input into the batch buffer when the batch is made, at its place', async () => {
     const batches: number[][] = [];
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x) => {
         batches.push(Array.from(x));
         return x.map((v) => 2 * v);
@@ -147,7 +177,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
   it('a writer that fails rejects its own request; the others run in a batch of their own', async () => {
     const calls: { n: number; x: number[] }[] = [];
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x, n) => {
         calls.push({ n, x: Array.from(x) });
         return x;
@@ -169,7 +199,7 @@ describe('MicroBatcher (inference batching across images)', () => {
   });
 
   it('refuses an input of the wrong size', async () => {
-    const b = new MicroBatcher({ run: async (x) => x, batchSize: 2, inputLength: 3, outputLength: 3 });
+    const b = single({ run: async (x) => x, batchSize: 2, inputLength: 3, outputLength: 3 });
     await expect(b.score(new Float32Array(2))).rejects.toThrow(/needs 3 values, got 2/);
   });
 
@@ -181,7 +211,7 @@ describe('MicroBatcher (inference batching across images)', () => {
      * `out` when given, and gives `x` back.
      */
     function recordingBatcher(log: Offered[]): MicroBatcher {
-      const run: RunBatch = async (x, _n, reuse) => {
+      const run: OneRun = async (x, _n, reuse) => {
         await sleep(1);
         const y = reuse?.out ?? new Float32Array(x.length);
         for (let i = 0; i < x.length; i++) y[i] = 10 * x[i];
@@ -189,7 +219,7 @@ describe('MicroBatcher (inference batching across images)', () => {
         reuse?.giveBack?.(x);
         return y;
       };
-      return new MicroBatcher({ run, batchSize: 2, inputLength: 1, outputLength: 1 });
+      return single({ run, batchSize: 2, inputLength: 1, outputLength: 1 });
     }
 
     it('reuses the input and output buffers of a batch whose scores were used up, with the right scores', async () => {
@@ -234,7 +264,7 @@ describe('MicroBatcher (inference batching across images)', () => {
 
     it('keeps no partial-batch buffer, and no buffer the runner left detached', async () => {
       const offered: (Float32Array | undefined)[] = [];
-      const b = new MicroBatcher({
+      const b = single({
         run: async (x, _n, reuse) => {
           offered.push(reuse?.out);
           const y = x.map((v) => v + 1);
@@ -261,7 +291,7 @@ describe('partialOnFreeThread (the model server)', () => {
     let running = 0;
     let most = 0;
     const calls: number[] = [];
-    const b = new MicroBatcher({
+    const b = single({
       run: async (x, n) => {
         calls.push(n);
         running += 1;
@@ -289,5 +319,81 @@ describe('partialOnFreeThread (the model server)', () => {
 
   it('without it, a partial batch waits until none runs (the inference task)', async () => {
     expect(await overlap(false)).toEqual({ calls: [1, 3], most: 1 });
+  });
+});
+
+describe('named inputs and outputs', () => {
+  /**
+   * A network of two inputs (`a`: 2 values a sample, `b`: 1) and two outputs (`sum`: a0 + a1 + b, 1 value;
+   * `pair`: [a0 * b, a1 * b], 2 values), writing into the offered buffers and giving the inputs back.
+   */
+  function twoByTwo(log: { x: BatchTensors; out?: BatchTensors; y: BatchTensors; back: string[] }[]) {
+    const run: RunBatch = async (x, n, reuse) => {
+      await sleep(1);
+      const sum = reuse?.out?.sum ?? new Float32Array(n);
+      const pair = reuse?.out?.pair ?? new Float32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        const [a0, a1, b] = [x.a[2 * i], x.a[2 * i + 1], x.b[i]];
+        sum[i] = a0 + a1 + b;
+        pair[2 * i] = a0 * b;
+        pair[2 * i + 1] = a1 * b;
+      }
+      const y = { sum, pair };
+      const back: string[] = [];
+      for (const [name, buffer] of Object.entries(x)) {
+        back.push(name);
+        reuse?.giveBack?.(name, buffer);
+      }
+      log.push({ x, ...(reuse?.out !== undefined ? { out: reuse.out } : {}), y, back });
+      return y;
+    };
+    return new MicroBatcher({ run, batchSize: 2, inputs: { a: 2, b: 1 }, outputs: { sum: 1, pair: 2 } });
+  }
+
+  it('gives each sample its own slice of every output, from its own inputs (values or writers)', async () => {
+    const b = twoByTwo([]);
+    const got = await Promise.all([
+      b.scoreNamed({ a: Float32Array.of(1, 2), b: Float32Array.of(10) }),
+      b.scoreNamed({ a: (x, o) => x.set([3, 4], o), b: Float32Array.of(100) }),
+      b.scoreNamed({ a: Float32Array.of(5, 6), b: (x, o) => (x[o] = -1) }),
+    ]);
+    expect(got.map((o) => ({ sum: Array.from(o.sum), pair: Array.from(o.pair) }))).toEqual([
+      { sum: [13], pair: [10, 20] },
+      { sum: [107], pair: [300, 400] },
+      { sum: [10], pair: [-5, -6] },
+    ]);
+    expect(b.stats).toMatchObject({ batches: 2, samples: 3 });
+  });
+
+  it("reuses each name's buffers for that name only", async () => {
+    const log: Parameters<typeof twoByTwo>[0] = [];
+    const b = twoByTwo(log);
+    for (const v of [1, 2]) {
+      await Promise.all(
+        [v, v + 10].map((k) =>
+          b.scoreNamed({ a: Float32Array.of(k, k), b: Float32Array.of(1) }, (o) => o.sum[0]),
+        ),
+      );
+    }
+    expect(log[0].back).toEqual(['a', 'b']);
+    expect(log[1].x.a).toBe(log[0].x.a);
+    expect(log[1].x.b).toBe(log[0].x.b);
+    expect(log[1].out?.sum).toBe(log[0].y.sum);
+    expect(log[1].out?.pair).toBe(log[0].y.pair);
+    expect(log[1].y.sum[1]).toBe(25); // 12 + 12 + 1, written into the reused buffer
+  });
+
+  it('refuses a missing or unknown input, naming it; `score` needs a network of one input', async () => {
+    const b = twoByTwo([]);
+    await expect(b.scoreNamed({ a: Float32Array.of(1, 2) })).rejects.toThrow(
+      `the network's input "b" is missing`,
+    );
+    await expect(
+      b.scoreNamed({ a: Float32Array.of(1, 2), b: Float32Array.of(1), c: Float32Array.of(1) }),
+    ).rejects.toThrow('the network has no input "c"; its inputs are [a, b]');
+    await expect(b.scoreNamed({ a: Float32Array.of(1), b: Float32Array.of(1) })).rejects.toThrow(
+      `the network's input "a" needs 2 values, got 1`,
+    );
+    await expect(b.score(Float32Array.of(1, 2))).rejects.toThrow('the network takes the inputs [a, b]');
   });
 });

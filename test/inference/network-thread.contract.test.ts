@@ -154,24 +154,26 @@ describe('network in a worker thread (spec F.2)', () => {
 
   it('a closed thread refuses batches instead of hanging', async () => {
     const thread = await tfjsThread();
-    const y = await thread.run(new Float32Array(32 * 32 * 3), 1);
-    expect(y).toHaveLength(32 * 32 * 4); // bg + 3 classes
+    const y = await thread.run({ image: new Float32Array(32 * 32 * 3) }, 1);
+    expect(y.scores).toHaveLength(32 * 32 * 4); // bg + 3 classes
     await thread.close();
-    await expect(thread.run(new Float32Array(32 * 32 * 3), 1)).rejects.toThrow(/exited/);
+    await expect(thread.run({ image: new Float32Array(32 * 32 * 3) }, 1)).rejects.toThrow(/exited/);
   });
 
   it('writes the scores into the buffer it is given and hands the input back, both intact', async () => {
     const thread = await tfjsThread();
     try {
       const input = new Float32Array(2 * 32 * 32 * 3).map((_, i) => Math.sin(i));
-      const expected = await thread.run(input.slice(), 2);
-      const back: Float32Array[] = [];
+      const expected = await thread.run({ image: input.slice() }, 2);
+      const back: [string, Float32Array][] = [];
       const out = new Float32Array(2 * 32 * 32 * 4).fill(-1);
-      const y = await thread.run(input.slice(), 2, { out, giveBack: (x) => back.push(x) });
-      expect(out.length).toBe(0); // transferred to the thread, and back as `y`
+      const y = await thread.run({ image: input.slice() }, 2, {
+        out: { scores: out },
+        giveBack: (name, x) => back.push([name, x]),
+      });
+      expect(out.length).toBe(0); // transferred to the thread, and back as `y.scores`
       expect(y).toEqual(expected);
-      expect(back).toHaveLength(1);
-      expect(back[0]).toEqual(input);
+      expect(back).toEqual([['image', input]]);
     } finally {
       await thread.close();
     }
@@ -189,7 +191,7 @@ describe('network in a worker thread (spec F.2)', () => {
         const network = await runner.startNetwork({ checkpoint, modelDir, engine, threads, backend: 'cpu' });
         try {
           expect(network.engine.name).toBe(engine);
-          const expected = await network.run(input.slice(), 2);
+          const expected = (await network.run({ image: input.slice() }, 2)).scores;
           const out = await network.runNamed({ image: { data: input.slice(), shape: [2, 32, 32, 3] } });
           expect(Object.keys(out)).toEqual(['scores']);
           expect(out.scores.shape).toEqual([2, 32, 32, 4]);
@@ -207,8 +209,11 @@ describe('network in a worker thread (spec F.2)', () => {
   it('a batch of the wrong size fails that batch only', async () => {
     const thread = await tfjsThread();
     try {
-      await expect(thread.run(new Float32Array(10), 1)).rejects.toThrow(/needs 3072 values, got 10/);
-      await expect(thread.run(new Float32Array(32 * 32 * 3 * 2), 2)).resolves.toHaveLength(2 * 32 * 32 * 4);
+      await expect(thread.run({ image: new Float32Array(10) }, 1)).rejects.toThrow(
+        /needs 3072 values, got 10/,
+      );
+      const y = await thread.run({ image: new Float32Array(32 * 32 * 3 * 2) }, 2);
+      expect(y.scores).toHaveLength(2 * 32 * 32 * 4);
     } finally {
       await thread.close();
     }
@@ -236,7 +241,7 @@ describe('errors crossing the thread boundary', () => {
       .thread()
       .NetworkThread.create({ modelDir, backend: 'cpu', engine: 'tfjs', intraOpNumThreads: 1 });
     try {
-      const e = await thread.run(new Float32Array(10), 1).catch((err: unknown) => err);
+      const e = await thread.run({ image: new Float32Array(10) }, 1).catch((err: unknown) => err);
       expect(e).not.toBeInstanceOf(built.errors().TaskError);
       expect((e as Error).message).toMatch(/^the network thread: .*needs 3072 values, got 10/);
     } finally {

@@ -9,6 +9,7 @@ import { TaskError } from '../../src/errors';
 import {
   customModelSchemaOf,
   DEFAULT_PLUGIN,
+  networkSignature,
   PLUGINS,
   pluginOfCheckpoint,
   pluginOfTrainConfig,
@@ -62,6 +63,9 @@ describe('the plugin registry', () => {
       expect(network.name).toBe(entry.name);
       expect(network.task).toBe(entry.task);
       expect(trainingTaskNamed(entry.task).inputNames).toEqual(inputParts(network.inputs).map((i) => i.name));
+      // Inference checks a checkpoint against, and feeds it by, the signature the registry names.
+      expect(entry.signature).toEqual({ inputs: network.inputs, outputs: network.outputs });
+      expect(networkSignature(entry.name)).toBe(entry.signature);
       // What old checkpoints are assumed to use is what the network normalises with.
       if (entry.legacyPreprocessing !== undefined)
         expect(entry.legacyPreprocessing).toEqual(network.preprocessing);

@@ -100,7 +100,9 @@ export const segmentCommand: CliCommand = {
     const previous =
       opts.previousMask === undefined ? undefined : await readPreviousMask(opts.previousMask, image);
     await initBackend();
+    const { networkSignature } = await import('../../plugins');
     const segmenter = await ClickSegmenter.load(opts.checkpoint, {
+      signatureOf: networkSignature,
       ...(opts.engine === undefined ? {} : { engine: opts.engine }),
     });
     try {

@@ -281,7 +281,8 @@ async function maskFromClicks(
   const { initBackend } = await import('../../backend/select');
   await initBackend();
   const { ClickSegmenter } = await import('../../tasks/click-segmentation/segment');
-  const segmenter = await ClickSegmenter.load(checkpoint);
+  const { networkSignature } = await import('../../plugins');
+  const segmenter = await ClickSegmenter.load(checkpoint, { signatureOf: networkSignature });
   let mask;
   try {
     mask = await segmenter.segmentFromClicks(

@@ -11,12 +11,25 @@ import { resizeNearest } from '../../image/resize-nearest';
 import type { EngineName, SegmentationEngine } from '../../inference/engine/types';
 import { argmaxOfResized } from '../../inference/score-resize';
 import { scoreMap } from '../../inference/stitch';
-import { checkpointPreprocessing, readInferenceCheckpoint } from '../../inference/checkpoint';
+import {
+  checkModelShapes,
+  checkpointPreprocessing,
+  readInferenceCheckpoint,
+} from '../../inference/checkpoint';
+import { networkTensorNames, type NetworkSignature } from '../../network/types';
 import { keepClickedComponents, scaleClick, type Click, type Grid } from './clicks';
-import { CLICK_INPUT_CHANNELS, encodeClickInput, type ClickEncoding } from './encode';
+import { encodeClickInput, type ClickEncoding } from './encode';
+import {
+  clickNetworkExpected,
+  clickScoreRunner,
+  clickTensorNames,
+  type ClickTensorNames,
+} from './network-io';
 import { CLICK_SEGMENTATION } from './task-name';
 
 export interface ClickCheckpoint {
+  /** The network that made it (config.json's `network`). */
+  readonly network: string;
   readonly inputSize: Grid;
   readonly preprocessing: ChannelStats;
   readonly encoding: ClickEncoding;
@@ -52,7 +65,7 @@ export async function readClickCheckpoint(dir: string, displayName = dir): Promi
   }
   // Click checkpoints always record their normalisation: none is assumed.
   const { stats } = checkpointPreprocessing(checkpoint, undefined, displayName);
-  return { inputSize: checkpoint.inputSize, preprocessing: stats, encoding: { radius } };
+  return { network, inputSize: checkpoint.inputSize, preprocessing: stats, encoding: { radius } };
 }
 
 /** Checks clicks against the image: inside it, at least one positive. Errors name the click. */
@@ -82,39 +95,53 @@ export function checkClicks(clicks: readonly Click[], image: Grid, file?: string
   }
 }
 
+export interface LoadClickOptions {
+  /**
+   * The declared inputs and outputs of the network of that name (the plugin registry's, which the task cannot
+   * import): the checkpoint is checked against them and the network fed and read by these names.
+   */
+  readonly signatureOf: (network: string) => NetworkSignature;
+  readonly engine?: EngineName;
+  readonly displayName?: string;
+  readonly threads?: number;
+}
+
 export class ClickSegmenter {
   private constructor(
     readonly checkpoint: ClickCheckpoint,
     readonly engine: SegmentationEngine,
+    private readonly names: ClickTensorNames,
     private readonly release: () => void,
   ) {}
 
   /** Loads a click checkpoint folder (config.json, model.json, weights.bin) onto an engine. */
-  static async load(
-    dir: string,
-    opts: { engine?: EngineName; displayName?: string; threads?: number } = {},
-  ): Promise<ClickSegmenter> {
-    const checkpoint = await readClickCheckpoint(dir, opts.displayName);
+  static async load(dir: string, opts: LoadClickOptions): Promise<ClickSegmenter> {
+    const displayName = opts.displayName ?? dir;
+    const checkpoint = await readClickCheckpoint(dir, displayName);
+    const signature = opts.signatureOf(checkpoint.network);
+    const names = clickTensorNames({ name: checkpoint.network, ...signature });
     const { loadModelFromDir } = await import('../../network/io');
     const { chooseEngine } = await import('../../inference/engine/choose-engine');
     const model = await loadModelFromDir(dir);
-    const [, h, w, c] = model.inputs[0].shape;
-    if (h !== checkpoint.inputSize.height || w !== checkpoint.inputSize.width || c !== CLICK_INPUT_CHANNELS) {
+    try {
+      checkModelShapes(model, {
+        inputSize: checkpoint.inputSize,
+        expected: clickNetworkExpected(signature),
+        file: `${displayName}/model.json`,
+      });
+    } catch (e) {
       model.dispose();
-      throw modelError(
-        `the network takes [${model.inputs[0].shape.join(', ')}], not ${checkpoint.inputSize.height}x` +
-          `${checkpoint.inputSize.width}x${CLICK_INPUT_CHANNELS}: the weights and the config do not belong together`,
-        { file: `${opts.displayName ?? dir}/model.json` },
-      );
+      throw e;
     }
     const choice = await chooseEngine({
       model,
       ...(opts.engine === undefined ? {} : { force: opts.engine }),
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
       cuda: 'never',
+      tensorNames: networkTensorNames(signature),
     });
     if (!choice.needsTfjsModel) model.dispose();
-    return new ClickSegmenter(checkpoint, choice.engine, () => {
+    return new ClickSegmenter(checkpoint, choice.engine, names, () => {
       if (choice.needsTfjsModel) model.dispose();
     });
   }
@@ -159,7 +186,7 @@ export class ClickSegmenter {
       previous: previousMask === undefined ? null : resizeNearest(previousMask, size, grid),
       encoding: this.checkpoint.encoding,
     });
-    const scores = await this.engine.run(x, 1);
+    const scores = await clickScoreRunner(this.engine, this.names, grid)(x, 1);
     const raw = argmaxOfResized(scoreMap(grid.height, grid.width, 2, scores), size);
     const mask = keepClickedComponents(
       raw instanceof Uint8Array ? raw : Uint8Array.from(raw),

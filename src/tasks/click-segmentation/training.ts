@@ -17,6 +17,7 @@ import { TfjsEngine } from '../../inference/engine/tfjs-engine';
 import { applyFlips } from '../../training/augment';
 import { batchLength, sliceBatch } from '../../training/engine/batch';
 import type { SegmentationClasses } from '../../model-state/class-map';
+import { networkTensorNames } from '../../network/types';
 import { BACKGROUND_COLOR } from '../../model-state/class-map';
 import { collateSamples, flipProbabilities, readItemAtSize, sampleFlips } from '../../training/data/sample';
 import { WeightedMean, type MetricValues } from '../../training/metrics';
@@ -24,6 +25,7 @@ import { mixSeed, mulberry32 } from '../../util/random';
 import type { TrainingTask } from '../../training/task';
 import { nextClick, type Click, type Grid } from './clicks';
 import { CLICK_INPUT_NAMES, DEFAULT_CLICK_ENCODING, encodeClickInput, CLICK_INPUT_CHANNELS } from './encode';
+import { CLICK_SCORES_OUTPUT, clickScoreRunner, clickTensorNames } from './network-io';
 import { clickMetrics, clickSeries, MAX_CLICKS } from './series';
 import { simulateClicks } from './simulate';
 import { CLICK_SEGMENTATION } from './task-name';
@@ -95,21 +97,6 @@ export function clickCheckpointRecord(): Record<string, unknown> {
   };
 }
 
-/**
- * The name of the one input tensor the click network packs its parts into (the run checked the parts' order
- * against the task's).
- */
-function clickInputName(network: { name: string; inputs: readonly { name: string }[] }): string {
-  if (network.inputs.length !== 1) {
-    throw configError(
-      `the click task packs its inputs into one tensor, the network "${network.name}" takes ` +
-        `${network.inputs.length} [${network.inputs.map((i) => i.name).join(', ')}]`,
-      { field: 'network' },
-    );
-  }
-  return network.inputs[0].name;
-}
-
 /** A sample is a list of objects of one image: one random object when training, every object for validation. */
 export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
   name: CLICK_SEGMENTATION,
@@ -133,13 +120,15 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
     return classes;
   },
   unusableItem: (item) => (item.objectCount === 0 ? 'they have no object to click on' : undefined),
+  // The output inference reads (network-io.ts), whatever the network's order; unweighted.
+  loss: () => ({ output: CLICK_SCORES_OUTPUT }),
   samples(ctx, { fold }) {
     const { config, project, network } = ctx;
     const grid: Grid = config.input_size;
     const training = fold.purpose === 'train';
     const flips = training ? flipProbabilities(config.augment) : undefined;
     const perImage = config.clicks.val_objects_per_image;
-    const inputName = clickInputName(network);
+    const inputName = clickTensorNames(network).input;
     return {
       async load(scanned, seed) {
         const item = scanned.item;
@@ -190,14 +179,18 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
     const { logger, config } = ctx;
     const grid: Grid = config.input_size;
     const pixels = grid.height * grid.width;
-    const runner = await TfjsEngine.create({ model: engine.getModel() });
+    const runner = await TfjsEngine.create({
+      model: engine.getModel(),
+      tensorNames: networkTensorNames(ctx.network),
+    });
     const loss = new WeightedMean();
     const series: number[][] = [];
     const valIters = valFold.batchesPerEpoch;
     logger.info('Validation in progress', { epoch: epochFloat, val_iters: valIters });
     let valIter = 0;
     try {
-      const inputName = clickInputName(ctx.network);
+      const names = clickTensorNames(ctx.network);
+      const run = clickScoreRunner(runner, names, grid);
       for await (const objects of valFold.epoch(0)) {
         // A batch holds every object of its images: the engines see at most a batch of them at a time.
         const total = batchLength(objects);
@@ -211,8 +204,8 @@ export const clickSegmentationTask: TrainingTask<ClickSample[]> = {
           );
           series.push(
             ...(await clickSeries({
-              run: (x, n) => runner.run(x, n),
-              x: batch.inputs[inputName].data,
+              run,
+              x: batch.inputs[names.input].data,
               gts,
               grid,
               encoding: DEFAULT_CLICK_ENCODING,

@@ -24,18 +24,23 @@ function isSoftmaxLayer(layer: tf.layers.Layer): boolean {
 }
 
 /**
- * The logits sub-model when the single output comes from a softmax layer; it shares the model's layers and
- * weights (never dispose it: that would dispose the shared weights).
+ * What trains the model's output `index` (the one the loss scores): the logits sub-model when that output comes
+ * from a softmax layer, else the sub-model of that output alone (the model itself when it has no other). Either
+ * shares the model's layers and weights (never dispose it: that would dispose the shared weights), and runs
+ * only what leads to the scored output.
  */
-export function trainingView(model: tf.LayersModel): TrainingView {
-  if (model.outputs.length === 1) {
-    const last = model.outputs[0].sourceLayer;
-    if (isSoftmaxLayer(last) && !Array.isArray(last.input)) {
-      const forward = tf.model({ inputs: model.inputs, outputs: last.input, name: `${model.name}_logits` });
-      return { forward, kind: 'logits' };
-    }
+export function trainingView(model: tf.LayersModel, index = 0): TrainingView {
+  const output = model.outputs[index];
+  const last = output.sourceLayer;
+  if (isSoftmaxLayer(last) && !Array.isArray(last.input)) {
+    const forward = tf.model({ inputs: model.inputs, outputs: last.input, name: `${model.name}_logits` });
+    return { forward, kind: 'logits' };
   }
-  return { forward: model, kind: 'probabilities' };
+  if (model.outputs.length === 1) return { forward: model, kind: 'probabilities' };
+  return {
+    forward: tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_${index}` }),
+    kind: 'probabilities',
+  };
 }
 
 /** Per-pixel cross-entropy [n,h,w]; pixels whose one-hot row is all zero (ignored) contribute 0. */

@@ -19,12 +19,13 @@ import {
   TRAINING_OUTPUTS,
   type TrainingGraph,
 } from '../../onnx/training-graph';
-import type { TensorNames } from '../../network/tensors';
+import { modelSignature, type TensorNames } from '../../network/tensors';
 import { prepareLabels, type BatchSize } from './batch';
 import { AdamEngine, finishTrainStep } from './step';
 import { Replica } from './replica';
 import {
   lossOptions,
+  scoredOutputIndex,
   type Batch,
   type EvalStepResult,
   type LossOptions,
@@ -104,8 +105,11 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
   /** For each graph weight input, the model variable it reads. */
   private readonly fed: { input: string; variable: tf.LayerVariable }[];
   private readonly evalFed: { input: string; variable: tf.LayerVariable }[];
-  /** The trainable variables in Replica order, with the graph output holding each one's gradient. */
-  private readonly gradOutputs: string[];
+  /**
+   * The trainable variables in Replica order, with the graph output holding each one's gradient (null: the
+   * variable does not lead to the scored output, its gradient is zero).
+   */
+  private readonly gradOutputs: (string | null)[];
   private readonly batchNorms: BatchNormUpdate[];
   private disposed = false;
 
@@ -127,8 +131,11 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     const gradOf = new Map(graph.weights.map((w) => [lookup(byKey, w.input).id, w.grad]));
     this.gradOutputs = opts.model.trainableWeights.map((v) => {
       const g = gradOf.get(v.id);
-      if (g === undefined) throw new Error(`the training graph computes no gradient for ${v.name}`);
-      return g;
+      // With several outputs, a weight that leads only to those the loss does not score is not in the graph.
+      if (g === undefined && opts.model.outputs.length === 1) {
+        throw new Error(`the training graph computes no gradient for ${v.name}`);
+      }
+      return g ?? null;
     });
     this.batchNorms = graph.batchNorms.map((bn) => {
       const layer = opts.model.getLayer(bn.layerName);
@@ -147,8 +154,14 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
   /** Builds the step graph and its session; throws (an `unsupported` TaskError) for layers it cannot train. */
   static async create(opts: OnnxTrainEngineOptions): Promise<OnnxTrainEngine> {
     const layers = readLayerGraph(opts.model);
-    const graph = buildTrainingGraph(layers, 'train');
-    const evalGraph = buildTrainingGraph(layers, 'eval');
+    const signature = modelSignature(opts.model, opts.tensorNames);
+    const scored = scoredOutputIndex(
+      signature.outputs.map((o) => o.name),
+      lossOptions(opts),
+      opts.model.name,
+    );
+    const graph = buildTrainingGraph(layers, 'train', scored);
+    const evalGraph = buildTrainingGraph(layers, 'eval', scored);
     if (graph.numClasses !== opts.numClasses) {
       throw new Error(
         `the network outputs ${graph.numClasses} channels but there are ${opts.numClasses} classes`,
@@ -192,7 +205,9 @@ export class OnnxTrainEngine extends AdamEngine implements TrainEngine {
     const out = await this.runner.run(feeds);
     const t1 = performance.now();
     const grads = this.gradOutputs.map((name, i) =>
-      tf.tensor(out[name], this.replica.trainable[i].shape, 'float32'),
+      name === null
+        ? tf.zerosLike(this.replica.trainable[i])
+        : tf.tensor(out[name], this.replica.trainable[i].shape, 'float32'),
     );
     try {
       for (const bn of this.batchNorms) {

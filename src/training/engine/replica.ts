@@ -15,7 +15,7 @@ import {
 } from '../../network/tensors';
 import { checkBatch, prepareLabels, type BatchSize } from './batch';
 import { correctPixels, pixelCrossEntropy, trainingView, type OutputKind } from './loss';
-import { lossOptions, type Batch, type LossOptions } from './types';
+import { lossOptions, scoredOutputIndex, type Batch, type LossOptions } from './types';
 
 /** Gradients of the shard's mean loss, one per trainable variable (in `Replica.trainable` order). */
 export interface ShardGradients {
@@ -45,8 +45,10 @@ export class Replica {
   readonly outputKind: OutputKind;
   readonly trainable: tf.Variable[];
   readonly loss: LossOptions;
-  /** The model's inputs and output by name: a batch's tensors are bound to them. */
+  /** The model's inputs and outputs by name: a batch's tensors are bound to them. */
   readonly signature: Signature;
+  /** The position of the output the loss scores (the labels are its). */
+  readonly scored: number;
 
   /** `names`: the plugin's names for the model's inputs and outputs (the model's layer names by default). */
   constructor(
@@ -56,18 +58,17 @@ export class Replica {
   ) {
     this.loss = lossOptions(loss);
     this.signature = modelSignature(model, names);
-    if (model.outputs.length !== 1) {
-      throw modelError(
-        `the training engines score one output, the network has ${model.outputs.length} ` +
-          `[${this.signature.outputs.map((o) => o.name).join(', ')}]`,
-        { item: model.name },
-      );
-    }
-    const view = trainingView(model);
+    this.scored = scoredOutputIndex(
+      this.signature.outputs.map((o) => o.name),
+      this.loss,
+      model.name,
+    );
+    const view = trainingView(model, this.scored);
     this.forward = view.forward;
     this.outputKind = view.kind;
     this.trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const outChannels = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+    const scoredShape = model.outputs[this.scored].shape;
+    const outChannels = scoredShape[scoredShape.length - 1];
     if (outChannels !== loss.numClasses) {
       throw modelError(
         `the network outputs ${outChannels} channels but there are ${loss.numClasses} classes`,
@@ -82,7 +83,7 @@ export class Replica {
   bind(shard: Batch): { size: BatchSize; inputs: Tensor[] } {
     const size = checkBatch(shard);
     const { bound } = bindTensors(this.signature.inputs, shard.inputs);
-    const out = this.signature.outputs[0];
+    const out = this.signature.outputs[this.scored];
     const [oh, ow] = out.shape;
     if ((oh !== null && oh !== size.height) || (ow !== null && ow !== size.width)) {
       throw modelError(
@@ -109,7 +110,8 @@ export class Replica {
         return tf.div(tf.sum(pixelCrossEntropy(out, target, this.outputKind)), weight) as tf.Scalar;
       }, this.trainable);
       const result = {
-        grads: this.trainable.map((v) => tf.keep(grads[v.name])),
+        // A weight that leads only to outputs the loss does not score gets no gradient: zero.
+        grads: this.trainable.map((v) => tf.keep(grads[v.name] ?? tf.zerosLike(v))),
         loss: value.dataSync()[0],
         correct: (correct as tf.Scalar).dataSync()[0],
         count,

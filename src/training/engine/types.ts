@@ -3,6 +3,7 @@
  * Numbers out, tensors in: nothing the loop receives is a tensor (house plan, habit 5).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { modelError } from '../../errors';
 import type { NamedTensors, Signature, Tensor } from '../../network/tensors';
 
 /**
@@ -96,16 +97,38 @@ export interface LossOptions {
    * loss nor the accuracy. Absent: every class weighs 1, and the step does no extra work.
    */
   classWeights?: readonly number[];
+  /**
+   * The network output the loss scores and the labels are of, by its declared name; the others are left out of
+   * the loss (and of the step: only what leads to this output runs). Absent: the first declared output.
+   */
+  output?: string;
 }
 
 /** The loss fields of an engine's options (which also hold the model and more), checked. */
 export function lossOptions(opts: LossOptions): LossOptions {
-  const { numClasses, ignoreIndex, classWeights } = opts;
-  if (classWeights === undefined) return { numClasses, ignoreIndex };
+  const { numClasses, ignoreIndex, classWeights, output } = opts;
+  const scored = output === undefined ? {} : { output };
+  if (classWeights === undefined) return { numClasses, ignoreIndex, ...scored };
   if (classWeights.length !== numClasses || !classWeights.every((w) => Number.isFinite(w) && w >= 0)) {
     throw new Error(
       `classWeights must be ${numClasses} finite non-negative numbers, got [${classWeights.join(', ')}]`,
     );
   }
-  return { numClasses, ignoreIndex, classWeights: [...classWeights] };
+  return { numClasses, ignoreIndex, classWeights: [...classWeights], ...scored };
+}
+
+/**
+ * The position of the output the loss scores among the network's outputs (`outputs`: their declared names, in
+ * the model's order); naming one the network does not have is a model error naming it and the outputs.
+ */
+export function scoredOutputIndex(outputs: readonly string[], loss: LossOptions, network: string): number {
+  if (loss.output === undefined) return 0;
+  const i = outputs.indexOf(loss.output);
+  if (i < 0) {
+    throw modelError(
+      `the loss scores the output "${loss.output}", but the network's outputs are [${outputs.join(', ')}]`,
+      { item: network },
+    );
+  }
+  return i;
 }

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '../../../src/backend/select';
 import { readSingleProject } from '../../../src/format/project-reader';
+import { networkSignature } from '../../../src/plugins';
 import { evaluateClicksOnProject } from '../../../src/tasks/click-segmentation/evaluate-project';
 import { ClickSegmenter } from '../../../src/tasks/click-segmentation/segment';
 import { builtFile } from '../../contract/built';
@@ -209,7 +210,7 @@ describe('sly-nn segment', () => {
 describe('evaluateClicksOnProject', () => {
   it('runs the protocol on every object of the project through segmentFromClicks', async () => {
     await initBackend({ force: 'wasm' });
-    const segmenter = await ClickSegmenter.load(checkpoint);
+    const segmenter = await ClickSegmenter.load(checkpoint, { signatureOf: networkSignature });
     try {
       const project = await readSingleProject(path.join(root, 'data'));
       const score = await evaluateClicksOnProject({ segmenter, project, maxClicks: 6 });
