@@ -11,7 +11,7 @@ import type { EngineName } from '../inference/engine';
 import { readModelConfig } from '../model-state/config';
 import { networkSignature, pluginOfCheckpoint, type PluginEntry } from '../plugins';
 import type { ClickSegmenter } from '../tasks/click-segmentation/segment';
-import type { LoadedTracker } from '../tasks/video-tracking/tracker-checkpoint';
+import type { CheckpointTracker } from '../tasks/video-tracking/adapt';
 
 export type ServedTask = 'semantic_segmentation' | 'click_segmentation' | 'video_tracking';
 
@@ -27,7 +27,7 @@ interface Served<T> {
 export interface ServedModels {
   readonly semantic?: Served<ImageAnnotator>;
   readonly clicks?: Served<ClickSegmenter>;
-  readonly tracker?: Served<LoadedTracker>;
+  readonly tracker?: Served<CheckpointTracker>;
 }
 
 export interface LoadModelsOptions {
@@ -42,6 +42,13 @@ export interface LoadModelsOptions {
    * trickle in, and with only one batch at a time the second thread would wait (bench:serve at concurrency 8).
    */
   readonly partialOnFreeThread?: boolean;
+  /**
+   * Test-time adaptation of the tracker (adapt.ts): this many training steps on each tracking's first frame and
+   * masks before it tracks (default 0, none). Better on objects only texture tells apart, seconds a tracking.
+   */
+  readonly trackerAdaptSteps?: number;
+  /** After each adaptation step (a server logs its progress). */
+  readonly onAdaptStep?: (step: number, steps: number) => void;
 }
 
 /** The task a checkpoint folder holds, and its plugin, from config.json alone (nothing heavy is loaded). */
@@ -75,7 +82,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
   const models: {
     semantic?: Served<ImageAnnotator>;
     clicks?: Served<ClickSegmenter>;
-    tracker?: Served<LoadedTracker>;
+    tracker?: Served<CheckpointTracker>;
   } = {};
   try {
     const semantic = byTask.get('semantic_segmentation');
@@ -109,20 +116,25 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
     }
     const tracker = byTask.get('video_tracking');
     if (tracker !== undefined) {
-      const { loadTracker } = await import('../tasks/video-tracking/tracker-checkpoint');
-      let model: LoadedTracker;
-      if (opts.engine === 'tfjs') {
+      const { openCheckpointTracker } = await import('../tasks/video-tracking/adapt');
+      const adaptSteps = opts.trackerAdaptSteps ?? 0;
+      if (opts.engine === 'tfjs' || adaptSteps > 0) {
+        // tfjs runs the network, or trains the adaptation (onnxruntime alone never starts a tfjs backend).
         const { initBackend } = await import('../backend/select');
         await initBackend();
-        model = await loadTracker(tracker.dir, { engine: 'tfjs' });
-      } else {
-        const { loadOnnxRuntime } = await import('../onnx/runtime');
-        model = await loadTracker(tracker.dir, {
-          engine: 'onnxruntime',
-          ort: await loadOnnxRuntime(),
-          threads: os.availableParallelism(),
-        });
       }
+      const ort =
+        opts.engine === 'tfjs' ? undefined : await (await import('../onnx/runtime')).loadOnnxRuntime();
+      // One tracking at a time holds the tracker (the server's tracking turn), as an adapted copy needs.
+      const model = await openCheckpointTracker(tracker.dir, {
+        engine: ort === undefined ? 'tfjs' : 'onnxruntime',
+        ...(ort !== undefined ? { ort } : {}),
+        threads: os.availableParallelism(),
+        adapt: {
+          steps: adaptSteps,
+          ...(opts.onAdaptStep !== undefined ? { onStep: opts.onAdaptStep } : {}),
+        },
+      });
       models.tracker = { ...tracker, model };
     }
   } catch (e) {
@@ -135,7 +147,7 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
 export async function closeServedModels(models: ServedModels): Promise<void> {
   await models.semantic?.model.close();
   await models.clicks?.model.dispose();
-  await models.tracker?.model.engine.dispose();
+  await models.tracker?.model.close();
 }
 
 /** A checkpoint's name for get_deploy_info: its folder's name. */

@@ -10,8 +10,7 @@ import { geometryToJson, parseGeometry } from '../format/geometry';
 import { classBitmapsFromMask, drawGeometry } from '../format/rasterise';
 import type { BitmapJson } from '../format/types';
 import { decodeImageBytes } from '../image/decode';
-import type { LoadedTracker } from '../tasks/video-tracking/tracker-checkpoint';
-import { MatchTracker } from '../tasks/video-tracking/match-tracker';
+import type { CheckpointTracker } from '../tasks/video-tracking/adapt';
 import { trackVideo, type TrackVideoResult } from '../tasks/video-tracking/track-video';
 import type { IndexImage } from '../format/png-mask-reader';
 import { badRequest } from './http-error';
@@ -70,7 +69,7 @@ export interface TrackFilesResult {
  * object its own mask the same way.
  */
 export async function trackFiles(opts: {
-  tracker: LoadedTracker;
+  tracker: Pick<CheckpointTracker, 'make'>;
   files: readonly Upload[];
   settings: Record<string, unknown>;
   signal?: AbortSignal;
@@ -98,7 +97,7 @@ export async function trackFiles(opts: {
   const first = await decode(0);
   const firstMask = new Uint8Array(first.width * first.height);
   geometries.forEach((g, i) => drawInputGeometry(firstMask, first, g, i, i + 1));
-  const tracker = await MatchTracker.create(opts.tracker.engine, first, firstMask, opts.tracker.options);
+  const tracker = await opts.tracker.make(first, firstMask);
   const idTitles = new Map(geometries.map((_, i) => [String(i + 1), i + 1]));
   const frames: TrackFilesResult['frames'] = [];
   try {
@@ -122,7 +121,7 @@ export async function trackFiles(opts: {
       frames.push(row);
     }
   } finally {
-    await tracker.dispose();
+    await tracker.dispose?.();
   }
   return { frames };
 }
@@ -136,7 +135,7 @@ export const OVERLAY_FILE = 'overlay.mp4';
  * reporting each frame; stops between frames when `signal` aborts (nothing is left under masks/ then).
  */
 export async function trackToFolder(opts: {
-  tracker: LoadedTracker;
+  tracker: Pick<CheckpointTracker, 'make'>;
   input: string;
   firstMask: IndexImage;
   dir: string;
@@ -146,13 +145,12 @@ export async function trackToFolder(opts: {
   onFrame?: (done: number, total: number | null) => void;
 }): Promise<TrackVideoResult> {
   await fsp.mkdir(opts.dir, { recursive: true });
-  const { engine, options } = opts.tracker;
   return trackVideo({
     input: opts.input,
     firstMaskFile: { name: 'mask', mask: opts.firstMask },
     outDir: path.join(opts.dir, MASKS_DIR),
     ...(opts.video ? { videoOut: path.join(opts.dir, OVERLAY_FILE) } : {}),
-    makeTracker: (first, mask) => MatchTracker.create(engine, first, mask, options),
+    makeTracker: opts.tracker.make,
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     ...(opts.onFrame !== undefined ? { onFrame: opts.onFrame } : {}),
   });

@@ -585,6 +585,42 @@ describe('tracking', () => {
     }
   });
 
+  it('sly-nn serve --adapt-steps: each tracking adapts the tracker to its own first frame, then tracks', async () => {
+    const adapting = await spawnServer(['--checkpoint', checkpoints.tracker, '--adapt-steps', '2']);
+    try {
+      const files = [...frameFiles, { field: 'mask', name: 'mask.png', bytes: maskPng }];
+      for (let round = 1; round <= 2; round++) {
+        const r = await postForm(`${adapting.base}/track_masks`, form(files));
+        expect(r.status).toBe(200);
+        expect(r.json).toEqual(expect.objectContaining({ frames: 6, objects: [1] }));
+        // The log's last step line of each tracking: every tracking adapts again, from the checkpoint.
+        const done = adapting
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('Adapting the tracker') && /"step":2\b/.test(l) && /"steps":2\b/.test(l));
+        expect(done).toHaveLength(round);
+      }
+    } finally {
+      adapting.process.kill('SIGTERM');
+      await adapting.exited;
+    }
+  });
+
+  it('sly-nn serve refuses --adapt-steps that is not a whole number, naming it', async () => {
+    const r = spawn(
+      process.execPath,
+      [builtFile('src/cli/main.ts'), 'serve', '--checkpoint', checkpoints.tracker, '--adapt-steps', 'many'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let err = '';
+    r.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => r.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toMatch(/--adapt-steps must be a whole number/);
+  });
+
   it('/track_masks with frames returns one index PNG a frame, the ids of the first mask', async () => {
     const r = await postForm(
       `${child.base}/track_masks`,
