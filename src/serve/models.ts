@@ -118,11 +118,6 @@ export async function loadServedModels(opts: LoadModelsOptions): Promise<ServedM
     if (tracker !== undefined) {
       const { openCheckpointTracker } = await import('../tasks/video-tracking/adapt');
       const adaptSteps = opts.trackerAdaptSteps ?? 0;
-      if (opts.engine === 'tfjs' || adaptSteps > 0) {
-        // tfjs runs the network, or trains the adaptation (onnxruntime alone never starts a tfjs backend).
-        const { initBackend } = await import('../backend/select');
-        await initBackend();
-      }
       const ort =
         opts.engine === 'tfjs' ? undefined : await (await import('../onnx/runtime')).loadOnnxRuntime();
       // One tracking at a time holds the tracker (the server's tracking turn), as an adapted copy needs.

@@ -111,11 +111,6 @@ async function chooseTracker(v: Values, io: CliIo, fallback?: string): Promise<C
     }
     const os = await import('node:os');
     const { openCheckpointTracker } = await import('../../tasks/video-tracking/adapt');
-    if (engine === 'tfjs' || adaptSteps > 0) {
-      // tfjs runs the network, or trains the adaptation (onnxruntime alone never starts a tfjs backend).
-      const { initBackend } = await import('../../backend/select');
-      await initBackend();
-    }
     const ort =
       engine === 'onnxruntime' ? await (await import('../../onnx/runtime')).loadOnnxRuntime() : undefined;
     return openCheckpointTracker(v.checkpoint, {

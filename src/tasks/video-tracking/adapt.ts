@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
+import { initBackend } from '../../backend/select';
 import { resizeNearest } from '../../image/resize-nearest';
 import type { OrtModule } from '../../onnx/runtime';
 import type { Frame, FrameTracker, TrackerFactory } from './baselines';
@@ -107,15 +108,16 @@ export interface CheckpointTracker {
 
 /**
  * The trackers of a checkpoint: with `adapt.steps` > 0 an adapted copy per video (adaptingTrackerFactory), else
- * one engine for every video. The tfjs backend must be up when the engine is tfjs or adaptation is asked for.
+ * one engine for every video. It brings the tfjs backend up when the engine is tfjs or adaptation is asked for
+ * (adaptation trains on tfjs); onnxruntime alone never starts one.
  */
 export async function openCheckpointTracker(
   dir: string,
   opts: Omit<AdaptingTrackerOptions, 'adapt'> & { adapt?: AdaptOptions },
 ): Promise<CheckpointTracker> {
-  if (opts.adapt !== undefined && opts.adapt.steps > 0) {
-    return adaptingTrackerFactory(dir, { ...opts, adapt: opts.adapt });
-  }
+  const adapt = opts.adapt !== undefined && opts.adapt.steps > 0 ? opts.adapt : undefined;
+  if (opts.engine === 'tfjs' || adapt !== undefined) await initBackend();
+  if (adapt !== undefined) return adaptingTrackerFactory(dir, { ...opts, adapt });
   const shortSide = opts.shortSide === undefined ? {} : { shortSide: opts.shortSide };
   let loaded: LoadedTracker;
   if (opts.engine === 'onnxruntime') {

@@ -7,7 +7,6 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../backend/select';
 import { readSingleVideoProject } from '../../format/video-project-reader';
 import { tryLoadOnnxRuntime, type OrtLoader } from '../../onnx/runtime';
 import { reportModelApplied } from '../../protocol/events';
@@ -33,8 +32,6 @@ export async function runTrackingInference(
   const adaptSteps = await readAdaptSteps(paths);
   const ort = opts.engine === 'tfjs' ? null : await tryLoadOnnxRuntime(opts.loadOrt);
   const engine = ort !== null && ort.ok ? 'onnxruntime' : 'tfjs';
-  // tfjs runs the network without onnxruntime, and adaptation trains on it either way.
-  if (engine === 'tfjs' || adaptSteps > 0) await initBackend();
   // With adaptation each video gets its own adapted copy of the models (adapt.ts); without, one engine serves all.
   const tracker = await openCheckpointTracker(paths.model, {
     engine,
