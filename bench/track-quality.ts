@@ -13,13 +13,12 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../src/backend/select';
 import { loadOnnxRuntime } from '../src/onnx/runtime';
 import { openCheckpointTracker } from '../src/tasks/video-tracking/adapt';
 import { makeBaseline, type TrackerFactory } from '../src/tasks/video-tracking/baselines';
 import { generateSyntheticClips, type SyntheticClip } from '../src/tasks/video-tracking/generated-clips';
 import { heldOutClipStyle } from '../src/tasks/video-tracking/run-training';
-import { scoreTracker, type TrackerScore } from '../src/tasks/video-tracking/track-davis';
+import { scoreByCamouflage, scoreTracker } from '../src/tasks/video-tracking/track-davis';
 
 const SIZE = { width: 192, height: 112 };
 
@@ -54,9 +53,7 @@ async function main(): Promise<void> {
   const out = process.env.OUT ?? path.join(os.tmpdir(), 'sly-track-quality');
   const davis = path.join(out, `held-out-${clips}-${seed}`);
   const set = await heldOutSet(davis, clips, seed);
-  const camouflaged = new Set(set.flatMap((c) => c.camouflaged.map((id) => `${c.name}/${id}`)));
 
-  await initBackend(); // adaptation trains on tfjs
   const ort = await loadOnnxRuntime();
   const plain = await openCheckpointTracker(checkpoint, { engine: 'onnxruntime', ort, threads });
   const adapted =
@@ -75,6 +72,7 @@ async function main(): Promise<void> {
     ...(adapted === null ? [] : [[`adapted-${adaptSteps}`, adapted.make] as [string, TrackerFactory]]),
   ];
   const scores: Record<string, { jf: number; camouflaged: number; plain: number; s: number }> = {};
+  let camouflagedObjects = 0;
   try {
     for (const [name, make] of contenders) {
       const started = Date.now();
@@ -83,11 +81,12 @@ async function main(): Promise<void> {
         outDir: path.join(out, `results-${name}`),
         makeTracker: make,
       });
-      const byKind = (wanted: boolean): number => meanOf(score, camouflaged, wanted);
+      const byKind = scoreByCamouflage(score, set);
+      camouflagedObjects = byKind.camouflagedObjects;
       scores[name] = {
         jf: round(score.jf),
-        camouflaged: round(byKind(true)),
-        plain: round(byKind(false)),
+        camouflaged: round(byKind.camouflaged),
+        plain: round(byKind.plain),
         s: Math.round((Date.now() - started) / 1000),
       };
       console.log(
@@ -111,18 +110,11 @@ async function main(): Promise<void> {
       clips,
       seed,
       objects,
-      camouflaged_objects: camouflaged.size,
+      camouflaged_objects: camouflagedObjects,
       scores,
       margin_over_better_baseline: margins,
     }),
   );
-}
-
-function meanOf(score: TrackerScore, camouflaged: Set<string>, wanted: boolean): number {
-  const jfs = score.objects
-    .filter((o) => camouflaged.has(`${o.sequence}/${o.object}`) === wanted)
-    .map((o) => o.jf);
-  return jfs.length === 0 ? Number.NaN : jfs.reduce((a, b) => a + b, 0) / jfs.length;
 }
 
 const round = (v: number): number => Math.round(v * 10000) / 10000;

@@ -19,7 +19,7 @@ import { generateSyntheticClips } from '../tasks/video-tracking/generated-clips'
 import { MatchTracker } from '../tasks/video-tracking/match-tracker';
 import { heldOutClipStyle } from '../tasks/video-tracking/run-training';
 import { loadTracker } from '../tasks/video-tracking/tracker-checkpoint';
-import { scoreTracker, type TrackerScore } from '../tasks/video-tracking/track-davis';
+import { scoreByCamouflage, scoreTracker, type TrackerScore } from '../tasks/video-tracking/track-davis';
 import { trackVideo } from '../tasks/video-tracking/track-video';
 import { writeTrainTaskFolder, type AgentLine } from './run-task';
 import { generateSyntheticProject } from './synthetic-project';
@@ -140,21 +140,15 @@ export async function trackerExample(opts: {
     );
   }
   // Objects in the background's colours: colour cannot tell them apart, only texture; where the figures part.
-  const camouflaged = new Set(heldOutClips.flatMap((c) => c.camouflaged.map((id) => `${c.name}/${id}`)));
-  const meanOf = (s: TrackerScore, wanted: boolean): string => {
-    const jfs = s.objects
-      .filter((o) => camouflaged.has(`${o.sequence}/${o.object}`) === wanted)
-      .map((o) => o.jf);
-    return jfs.length === 0 ? '-' : f3(jfs.reduce((a, b) => a + b, 0) / jfs.length);
-  };
-  const count = scores.tracker.objects.length;
-  const camouflagedCount = scores.tracker.objects.filter((o) =>
-    camouflaged.has(`${o.sequence}/${o.object}`),
-  ).length;
+  const shown = (v: number): string => (Number.isNaN(v) ? '-' : f3(v));
+  const byKind = Object.entries(scores).map(
+    ([name, s]) => [name, scoreByCamouflage(s, heldOutClips)] as const,
+  );
   console.log(
-    `  by object (${camouflagedCount} of ${count} in the background's colours): ` +
-      Object.entries(scores)
-        .map(([name, s]) => `${name} ${meanOf(s, true)} camouflaged / ${meanOf(s, false)} plain`)
+    `  by object (${byKind[0][1].camouflagedObjects} of ${scores.tracker.objects.length} in the background's ` +
+      'colours): ' +
+      byKind
+        .map(([name, k]) => `${name} ${shown(k.camouflaged)} camouflaged / ${shown(k.plain)} plain`)
         .join(', '),
   );
   const better = Math.max(scores.copy.jf, scores['colour-nn'].jf);

@@ -17,6 +17,7 @@ import { writeFolderAtomically } from '../../util/atomic';
 import { listFrameFiles } from '../../video/frame-folder';
 import type { Frame, TrackerFactory } from './baselines';
 import { davisSequences, evaluateDavis, readIndexFile, VOID_ID } from './davis-eval';
+import type { SyntheticClip } from './generated-clips';
 
 /** Palette entry i is grey i: a per-object mask's 0 and 255 show black and white. */
 const GREY = Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3));
@@ -131,6 +132,28 @@ export interface TrackerScore {
   fps: number;
   /** Each object's J&F (the mean of its J and F means), by sequence and object id. */
   objects: { sequence: string; object: number; jf: number }[];
+}
+
+/**
+ * Mean J&F of a score's camouflaged objects (drawn in the background's colours, as `clips` name them) and of the
+ * others (NaN for a kind with no object), and how many are camouflaged: where trackers and baselines part.
+ */
+export function scoreByCamouflage(
+  score: TrackerScore,
+  clips: readonly SyntheticClip[],
+): { camouflaged: number; plain: number; camouflagedObjects: number } {
+  const names = new Set(clips.flatMap((c) => c.camouflaged.map((id) => `${c.name}/${id}`)));
+  const sums = { camouflaged: [0, 0], plain: [0, 0] };
+  for (const o of score.objects) {
+    const kind = names.has(`${o.sequence}/${o.object}`) ? sums.camouflaged : sums.plain;
+    kind[0] += o.jf;
+    kind[1]++;
+  }
+  return {
+    camouflaged: sums.camouflaged[0] / sums.camouflaged[1],
+    plain: sums.plain[0] / sums.plain[1],
+    camouflagedObjects: sums.camouflaged[1],
+  };
 }
 
 /** Tracks the sequences into `outDir` and scores them as `sly-nn eval-davis` does. */

@@ -14,7 +14,7 @@ import { readIndexPng } from '../../../src/format/png-mask-reader';
 import { makeBaseline } from '../../../src/tasks/video-tracking/baselines';
 import { evaluateDavis } from '../../../src/tasks/video-tracking/davis-eval';
 import { parseShardSpec } from '../../../src/task/shard';
-import { trackDavis } from '../../../src/tasks/video-tracking/track-davis';
+import { scoreByCamouflage, trackDavis } from '../../../src/tasks/video-tracking/track-davis';
 
 let root: string;
 const davis = (): string => path.join(root, 'DAVIS');
@@ -123,6 +123,32 @@ describe('generated clips', () => {
     });
     expect(written.some((c) => c.camouflaged.length > 0)).toBe(true);
     expect(again.every((c) => c.camouflaged.length === 0)).toBe(true);
+  });
+});
+
+describe('scores by kind of object', () => {
+  it('averages the camouflaged objects the clips name apart from the others', () => {
+    const score = {
+      jf: 0,
+      j: 0,
+      f: 0,
+      fps: 0,
+      objects: [
+        { sequence: 'a', object: 1, jf: 0.2 },
+        { sequence: 'a', object: 2, jf: 0.9 },
+        { sequence: 'b', object: 1, jf: 0.8 },
+        { sequence: 'b', object: 2, jf: 0.4 },
+      ],
+    };
+    const clips = [
+      { name: 'a', objects: 2, camouflaged: [1] },
+      { name: 'b', objects: 2, camouflaged: [2] },
+    ];
+    const k = scoreByCamouflage(score, clips);
+    expect(k.camouflagedObjects).toBe(2);
+    expect(k.camouflaged).toBeCloseTo(0.3, 10);
+    expect(k.plain).toBeCloseTo(0.85, 10);
+    expect(Number.isNaN(scoreByCamouflage(score, []).camouflaged)).toBe(true);
   });
 });
 
