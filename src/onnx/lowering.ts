@@ -181,6 +181,26 @@ function trainedActivationOutput(
   return e.builder.fresh(`${node.layerName}/${activation === 'linear' ? linearBase : 'relu'}`);
 }
 
+/**
+ * The forward pass of a trained (transposed) convolution: its kernel and bias as graph inputs, the kernel
+ * transposed to ONNX's layout, lowered by `lower` into a fresh output. What its backward pass needs comes back.
+ */
+function trainedConvForward(
+  e: TrainingEmitter,
+  node: GraphNode,
+  x: string,
+  linearBase: 'conv' | 'deconv',
+  lower: (b: GraphBuilder, node: GraphNode, t: ConvTensors, out: string) => void,
+): { activation: string; kernel: string; bias: string | null; weight: string; y: string } {
+  const activation = readActivation(node);
+  const kernel = e.weightInput(node, 'kernel');
+  const bias = readBool(node, 'useBias', true) ? e.weightInput(node, 'bias') : null;
+  const weight = e.op('Transpose', [kernel], `${node.layerName}/weight`, { perm: TFJS_KERNEL_TO_ONNX });
+  const y = trainedActivationOutput(e, node, activation, linearBase);
+  lower(e.builder, node, { x, weight, bias }, y);
+  return { activation, kernel, bias, weight, y };
+}
+
 /** The gradient before a relu/linear activation, given the gradient after it and its output. */
 function activationGrad(
   e: TrainingEmitter,
@@ -326,12 +346,8 @@ export function trainConv2D(e: TrainingEmitter, node: GraphNode, x: string): Tra
     throw unsupported(node, 'the training engine needs fixed sizes');
   }
   const base = node.layerName;
-  const activation = readActivation(node);
-  const kernel = e.weightInput(node, 'kernel');
-  const bias = readBool(node, 'useBias', true) ? e.weightInput(node, 'bias') : null;
-  const weight = e.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [co,ci,kh,kw]
-  const y = trainedActivationOutput(e, node, activation, 'conv');
-  lowerConv2D(e.builder, node, { x, weight, bias }, y);
+  // The weight is [co, ci, kh, kw].
+  const { activation, kernel, bias, weight, y } = trainedConvForward(e, node, x, 'conv', lowerConv2D);
   const needsInputGrad = !e.isGraphInput(node.inputs[0]);
   return {
     y,
@@ -440,12 +456,14 @@ export function trainConv2DTranspose(e: TrainingEmitter, node: GraphNode, x: str
     throw unsupported(node, 'the training engine needs fixed sizes');
   }
   const base = node.layerName;
-  const activation = readActivation(node);
-  const kernel = e.weightInput(node, 'kernel'); // tfjs [kh, kw, co, ci]
-  const bias = readBool(node, 'useBias', true) ? e.weightInput(node, 'bias') : null;
-  const weight = e.op('Transpose', [kernel], `${base}/weight`, { perm: TFJS_KERNEL_TO_ONNX }); // [ci,co,kh,kw]
-  const y = trainedActivationOutput(e, node, activation, 'deconv');
-  lowerConv2DTranspose(e.builder, node, { x, weight, bias }, y);
+  // tfjs's kernel [kh, kw, co, ci] becomes the weight [ci, co, kh, kw].
+  const { activation, kernel, bias, weight, y } = trainedConvForward(
+    e,
+    node,
+    x,
+    'deconv',
+    lowerConv2DTranspose,
+  );
   return {
     y,
     backward: (gy) => {
