@@ -11,7 +11,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const DIST = path.join(REPO_ROOT, 'dist');
 
 const BUILD = '`npm run build`';
-/** The folders of tsconfig.build.json whose compiled code tests run (bench/ is not run by tests). */
+/** The folders of tsconfig.build.json whose compiled code tests run (of bench/, only track-quality, checked alone). */
 const SOURCE_FOLDERS = ['src', 'plugin'];
 /** Slack for file systems that round modification times. */
 const SLACK_MS = 1000;
