@@ -5,7 +5,7 @@
  * - A/B, alternating block by block in the same run: the tracker following 1 object and 3 objects on the same
  *   frames, timed per frame end to end (resize to 240, encode, match, decode, merge, upsample to 480x854, arg-max);
  *   the difference is the cost of the extra objects. A third arm follows 1 object without the spatial gate, the
- *   memory frames, the colour votes across time and the edge band: their cost.
+ *   memory frames, the colour votes across time, the edge band and the motion prior: their cost.
  * - Long run: LONG frames (default 2000) with 1 object; RSS at frame 500 and at the end.
  * - Test-time adaptation: the time from the first frame to a tracker adapted to it (ADAPT_STEPS steps, default
  *   20, on tfjs), and the adapted tracker's ms per frame.
@@ -90,7 +90,15 @@ async function main(): Promise<void> {
     const make = (objects: number, plain = false): Promise<MatchTracker> =>
       MatchTracker.create(loaded.engine, frames[0], firstMask(objects), {
         ...loaded.options,
-        ...(plain ? { gate: false, memoryEvery: 0, refineAcrossTime: false, refineNearEdges: false } : {}),
+        ...(plain
+          ? {
+              gate: false,
+              memoryEvery: 0,
+              refineAcrossTime: false,
+              refineNearEdges: false,
+              motionPrior: false,
+            }
+          : {}),
       });
 
     // A/B blocks: 1 object, 3 objects, 1 object plain, alternating, each continuing its own video.
