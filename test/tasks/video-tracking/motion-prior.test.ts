@@ -13,9 +13,10 @@ const W = 64;
 const H = 32;
 
 /** A mask with object `id` on the box [x0, x0 + w) x [y0, y0 + h). */
-function box(x0: number, y0: number, w: number, h: number, id = 1, into = new Uint8Array(W * H)): Uint8Array {
-  for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) into[y * W + x] = id;
-  return into;
+function box(x0: number, y0: number, w: number, h: number, id = 1, into?: Uint8Array<ArrayBuffer>) {
+  const mask = into ?? new Uint8Array(W * H);
+  for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) mask[y * W + x] = id;
+  return mask;
 }
 
 const columns = (mask: Uint8Array, id: number): number[] => {
@@ -91,7 +92,7 @@ const plainFrame = { width: W, height: H, rgb: new Uint8Array(W * H * 3).fill(12
 const trackerOpts = {
   shortSide: 240,
   localRadius: 2,
-  preprocessing: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  preprocessing: { mean: [0.5, 0.5, 0.5] as const, std: [0.5, 0.5, 0.5] as const },
   refine: false,
   gate: false,
 };
