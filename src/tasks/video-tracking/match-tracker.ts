@@ -143,7 +143,7 @@ export class MatchTracker implements FrameTracker {
     this.window = windowPenalty(this.h8, this.w8, opts.localRadius);
     this.ids = ids;
     this.gate = opts.gate === false ? null : new SpatialGate(this.w8, this.h8, GATE_RADIUS);
-    this.motion = opts.motionPrior === false ? null : new MotionPrior(size.width, size.height);
+    this.motion = opts.motionPrior === false ? null : new MotionPrior(this.w8, this.h8);
   }
 
   static async create(
@@ -229,11 +229,7 @@ export class MatchTracker implements FrameTracker {
       this.global = this.packGiven(this.ids.length);
     }
     if (this.previous !== null) this.engine.release(this.previous.encoded);
-    const moved = this.motion?.predict(mask, this.ids, given) ?? mask;
-    const prior =
-      moved === mask
-        ? shares
-        : cellShares(moved, this.size.width, this.size.height, this.w8, this.h8, this.ids);
+    const prior = this.motion?.predict(shares, this.ids.length, given) ?? shares;
     this.previous = { encoded, labels, prior };
   }
 

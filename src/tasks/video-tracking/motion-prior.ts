@@ -4,7 +4,8 @@
  * object by a frame's motion. The motion prior moves each object's previous mask by the object's last
  * displacement (the shift of its mask's centroid between the two frames before), a constant-velocity model as
  * classic trackers keep. Only the prior moves; the previous frame's labels for local matching stay where the
- * previous frame's pixels are.
+ * previous frame's pixels are. It works on the stride-8 cell shares the decoder reads (a fraction of a
+ * millisecond a frame), shifting them by a fraction of a cell where the motion is one.
  *
  * A displacement is trusted only when the mask kept its area (within AREA_RATIO): a centroid also moves when an
  * object is occluded, leaves the frame or comes back, and that is no motion. Measured on held-out generated clips
@@ -13,77 +14,86 @@
 
 /** Largest ratio of two masks' areas whose centroid shift counts as motion. */
 const AREA_RATIO = 1.4;
-/** A mask smaller than this (pixels) has too noisy a centroid to move anything. */
-const MIN_AREA = 20;
+/** A mask covering less than this (in cells) has too noisy a centroid to move anything. */
+const MIN_AREA = 0.3;
+/** Shifts smaller than this (cells) are no motion. */
+const MIN_SHIFT = 0.05;
 
 interface ObjectMotion {
   cx: number;
   cy: number;
   area: number;
-  dx: number;
-  dy: number;
 }
 
 export class MotionPrior {
-  private readonly motion = new Map<number, ObjectMotion>();
+  /** Per object slot, where its mask was on the last frame; null when it was not seen well enough. */
+  private last: (ObjectMotion | null)[] = [];
 
   constructor(
-    private readonly width: number,
-    private readonly height: number,
+    private readonly w: number,
+    private readonly h: number,
   ) {}
 
   /**
-   * Observes a frame's mask (ids) and returns it with each object `ids` names moved by its displacement, or the
-   * mask itself when nothing moves. `reset` (a frame that gave masks) starts the objects' motion afresh.
+   * Observes a frame's shares [k, h*w] (each object's share of each cell, objects in slot order) and returns
+   * them with each object moved by its displacement since the frame before, or `shares` itself when nothing
+   * moves. `reset` (a frame that gave masks) starts the objects' motion afresh.
    */
-  predict(mask: Uint8Array, ids: readonly number[], reset: boolean): Uint8Array {
-    const { width: W, height: H } = this;
-    const sums = new Map<number, { n: number; x: number; y: number }>();
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const id = mask[y * W + x];
-        if (id === 0) continue;
-        let s = sums.get(id);
-        if (s === undefined) sums.set(id, (s = { n: 0, x: 0, y: 0 }));
-        s.n++;
-        s.x += x;
-        s.y += y;
+  predict(shares: Float32Array, k: number, reset: boolean): Float32Array {
+    const { w, h } = this;
+    const cells = w * h;
+    let out: Float32Array | null = null;
+    for (let o = 0; o < k; o++) {
+      let area = 0;
+      let sx = 0;
+      let sy = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const v = shares[o * cells + y * w + x];
+          area += v;
+          sx += v * x;
+          sy += v * y;
+        }
       }
-    }
-    const shift = new Map<number, [number, number]>();
-    for (const id of ids) {
-      const s = sums.get(id);
-      if (s === undefined || s.n < MIN_AREA) {
-        // Not seen well enough: its motion is unknown from here on.
-        this.motion.delete(id);
+      const old = this.last[o] ?? null;
+      if (area < MIN_AREA) {
+        this.last[o] = null; // not seen well enough: its motion is unknown from here on
         continue;
       }
-      const cx = s.x / s.n;
-      const cy = s.y / s.n;
-      const old = this.motion.get(id);
-      const steady =
-        !reset && old !== undefined && s.n < AREA_RATIO * old.area && old.area < AREA_RATIO * s.n;
-      const dx = steady ? cx - old.cx : 0;
-      const dy = steady ? cy - old.cy : 0;
-      this.motion.set(id, { cx, cy, area: s.n, dx, dy });
-      const sx = Math.round(dx);
-      const sy = Math.round(dy);
-      if (sx !== 0 || sy !== 0) shift.set(id, [sx, sy]);
+      const now = { cx: sx / area, cy: sy / area, area };
+      this.last[o] = now;
+      if (reset || old === null || area > AREA_RATIO * old.area || old.area > AREA_RATIO * area) continue;
+      const dx = now.cx - old.cx;
+      const dy = now.cy - old.cy;
+      if (Math.abs(dx) < MIN_SHIFT && Math.abs(dy) < MIN_SHIFT) continue;
+      out ??= Float32Array.from(shares);
+      shiftInto(
+        shares.subarray(o * cells, (o + 1) * cells),
+        out.subarray(o * cells, (o + 1) * cells),
+        w,
+        h,
+        dx,
+        dy,
+      );
     }
-    if (shift.size === 0) return mask;
-    const moved = new Uint8Array(W * H);
-    // Unmoved objects first, then the moved ones over them: a moving object in front of a still one stays whole.
-    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0 && !shift.has(mask[i])) moved[i] = mask[i];
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const id = mask[y * W + x];
-        const d = id === 0 ? undefined : shift.get(id);
-        if (d === undefined) continue;
-        const xx = x + d[0];
-        const yy = y + d[1];
-        if (xx >= 0 && yy >= 0 && xx < W && yy < H) moved[yy * W + xx] = id;
-      }
+    return out ?? shares;
+  }
+}
+
+/** dst(x, y) = src(x - dx, y - dy), bilinear, 0 outside. */
+function shiftInto(src: Float32Array, dst: Float32Array, w: number, h: number, dx: number, dy: number): void {
+  const at = (x: number, y: number): number => (x < 0 || y < 0 || x >= w || y >= h ? 0 : src[y * w + x]);
+  for (let y = 0; y < h; y++) {
+    const fy = y - dy;
+    const y0 = Math.floor(fy);
+    const ty = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const fx = x - dx;
+      const x0 = Math.floor(fx);
+      const tx = fx - x0;
+      dst[y * w + x] =
+        (at(x0, y0) * (1 - tx) + at(x0 + 1, y0) * tx) * (1 - ty) +
+        (at(x0, y0 + 1) * (1 - tx) + at(x0 + 1, y0 + 1) * tx) * ty;
     }
-    return moved;
   }
 }

@@ -11,6 +11,8 @@ import { TRACKER_MATCH_CHANNELS } from '../../../src/network/types';
 
 const W = 64;
 const H = 32;
+const W8 = W / 8;
+const H8 = H / 8;
 
 /** A mask with object `id` on the box [x0, x0 + w) x [y0, y0 + h). */
 function box(x0: number, y0: number, w: number, h: number, id = 1, into?: Uint8Array<ArrayBuffer>) {
@@ -19,38 +21,51 @@ function box(x0: number, y0: number, w: number, h: number, id = 1, into?: Uint8A
   return mask;
 }
 
-const columns = (mask: Uint8Array, id: number): number[] => {
-  const xs = new Set<number>();
-  for (let i = 0; i < mask.length; i++) if (mask[i] === id) xs.add(i % W);
-  return [...xs].sort((a, b) => a - b);
+/** Shares [k, W8 * H8]: object o (slot order) fully on the cells of its box [x0, x0 + w) x [y0, y0 + h). */
+function cellsAt(...boxes: [number, number, number, number][]): Float32Array {
+  const cells = W8 * H8;
+  const s = new Float32Array(boxes.length * cells);
+  boxes.forEach(([x0, y0, w, h], o) => {
+    for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) s[o * cells + y * W8 + x] = 1;
+  });
+  return s;
+}
+
+/** Object o's cells at least half covered, as "x,y". */
+const covered = (shares: Float32Array, o: number): string[] => {
+  const cells = W8 * H8;
+  const out: string[] = [];
+  for (let p = 0; p < cells; p++)
+    if (shares[o * cells + p] >= 0.5) out.push(`${p % W8},${Math.floor(p / W8)}`);
+  return out;
 };
 
 describe('motion prior', () => {
   it('moves an object by its last displacement, once it has one', () => {
-    const prior = new MotionPrior(W, H);
-    expect(prior.predict(box(10, 8, 8, 8), [1], true)).toEqual(box(10, 8, 8, 8)); // no motion known yet
-    const moved = prior.predict(box(14, 8, 8, 8), [1], false);
-    expect(columns(moved, 1)).toEqual([18, 19, 20, 21, 22, 23, 24, 25]);
-    expect(moved.filter((v) => v === 1).length).toBe(64);
+    const prior = new MotionPrior(W8, H8);
+    const first = cellsAt([1, 1, 2, 2]);
+    expect(prior.predict(first, 1, true)).toBe(first); // no motion known yet
+    const moved = prior.predict(cellsAt([2, 1, 2, 2]), 1, false);
+    expect(covered(moved, 0)).toEqual(['3,1', '4,1', '3,2', '4,2']);
+    expect(moved.reduce((a, b) => a + b, 0)).toBeCloseTo(4, 5);
   });
 
   it('does not move an object whose area changed (occluded, leaving), nor across a frame that gave masks', () => {
-    const prior = new MotionPrior(W, H);
-    prior.predict(box(10, 8, 8, 8), [1], true);
-    const half = box(14, 8, 4, 8); // half hidden: its centroid moved by 2, the object perhaps not at all
-    expect(prior.predict(half, [1], false)).toBe(half);
-    prior.predict(box(20, 8, 4, 8), [1], false); // steady again: moves from here
-    const given = box(30, 8, 4, 8);
-    expect(prior.predict(given, [1], true)).toBe(given);
+    const prior = new MotionPrior(W8, H8);
+    prior.predict(cellsAt([1, 1, 2, 2]), 1, true);
+    const half = cellsAt([3, 1, 1, 2]); // half hidden: its centroid moved, the object perhaps not at all
+    expect(prior.predict(half, 1, false)).toBe(half);
+    prior.predict(cellsAt([4, 1, 1, 2]), 1, false); // steady again: it would move from here
+    const given = cellsAt([6, 1, 1, 2]);
+    expect(prior.predict(given, 1, true)).toBe(given);
   });
 
-  it('moves each object by its own motion; a still object stays, under a moving one', () => {
-    const prior = new MotionPrior(W, H);
-    prior.predict(box(40, 4, 6, 6, 2, box(10, 4, 6, 6, 1)), [1, 2], true);
-    const moved = prior.predict(box(40, 4, 6, 6, 2, box(13, 6, 6, 6, 1)), [1, 2], false);
-    expect(columns(moved, 1)).toEqual([16, 17, 18, 19, 20, 21]);
-    expect(moved[8 * W + 16]).toBe(1); // moved down by 2 as well
-    expect(columns(moved, 2)).toEqual([40, 41, 42, 43, 44, 45]);
+  it('moves each object by its own motion; a still object stays', () => {
+    const prior = new MotionPrior(W8, H8);
+    prior.predict(cellsAt([1, 0, 1, 1], [5, 2, 1, 1]), 2, true);
+    const moved = prior.predict(cellsAt([2, 1, 1, 1], [5, 2, 1, 1]), 2, false);
+    expect(covered(moved, 0)).toEqual(['3,2']); // one cell right and one down, again
+    expect(covered(moved, 1)).toEqual(['5,2']);
   });
 });
 
