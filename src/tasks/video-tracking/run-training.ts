@@ -10,6 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { initBackend, type InitBackendOptions } from '../../backend/select';
 import { configError, dataError, errorMessage } from '../../errors';
 import {
@@ -28,7 +29,9 @@ import { tryLoadOnnxRuntime, type OrtLoader } from '../../onnx/runtime';
 import { reportCheckpoint, reportMetrics } from '../../protocol/events';
 import { InterruptedError, stopRequests } from '../../protocol/stop';
 import { Progress } from '../../protocol/progress';
+import type { LrScheduleConfig } from '../../task/config-types';
 import type { TrainTaskContext } from '../../task/context';
+import { defaultTrainConfig } from '../../task/train-config';
 import { displayPath } from '../../task/paths';
 import { splitByTags } from '../../training/folds';
 import { scanProject } from '../../training/plan';
@@ -75,6 +78,7 @@ import {
 import { OrtTrackerEngine, TfjsTrackerEngine, type TrackerEngine } from './tracker-engines';
 import {
   TRACKER_RANDOM_STREAMS,
+  TRACKER_SCHEDULE,
   trackerOptimizers,
   trainTracker,
   type TrackerModels,
@@ -112,6 +116,18 @@ export function trainingClipStyle(
 /** Held-out generated clips: other texture families, faster motion, more camouflage. */
 export function heldOutClipStyle(size: { width: number; height: number }, frames: number): ClipStyle {
   return { ...size, frames, textures: HELD_OUT_TEXTURES, camouflage: 0.5, speed: 1.5 };
+}
+
+/**
+ * The learning-rate schedule the tracker trains with: the task config's `lr_schedule` when it differs from the
+ * training schema's default (constant, which suits the image networks' short runs), else the tracker's own,
+ * cosine to a tenth (TRACKER_SCHEDULE: how the bundled tracker was trained).
+ */
+export function trackerSchedule(configured: LrScheduleConfig): { schedule: LrScheduleConfig; from: string } {
+  const schemaDefault = (defaultTrainConfig() as unknown as { lr_schedule: LrScheduleConfig }).lr_schedule;
+  return isDeepStrictEqual(configured, schemaDefault)
+    ? { schedule: TRACKER_SCHEDULE, from: 'the tracker default' }
+    : { schedule: configured, from: 'lr_schedule' };
 }
 
 export interface TrackerTrainingOptions {
@@ -351,6 +367,8 @@ export async function runTrackerTraining(
     let iouSum = 0;
     let count = 0;
     const reportEvery = Math.max(1, Math.min(10, Math.floor(tracking.steps_per_epoch / 2)));
+    const { schedule, from } = trackerSchedule(config.lr_schedule);
+    logger.info('Tracker learning rate schedule.', { lr: config.lr, schedule, from });
     const done = await trainTracker({
       models,
       preprocessing: opts.network.preprocessing,
@@ -358,6 +376,7 @@ export async function runTrackerTraining(
       batchSize,
       clipSize: size,
       learningRate: config.lr,
+      schedule,
       localRadius: tracking.local_radius,
       seed: config.seed,
       nextClip,

@@ -66,6 +66,8 @@ export interface TrainTrackerOptions {
   /** Training clips' size (multiples of 8). */
   clipSize: { width: number; height: number };
   learningRate: number;
+  /** How the learning rate moves over the run (default TRACKER_SCHEDULE). */
+  schedule?: LrScheduleConfig;
   localRadius: number;
   seed: number;
   /** A training clip of that size, drawn with the given generator. */
@@ -81,7 +83,7 @@ export interface TrainTrackerOptions {
   shouldStop?: () => boolean;
 }
 
-/** Cosine decay from lr to lr/10 over the run, no warmup. */
+/** The tracker's default: cosine decay from lr to lr/10 over the run, no warmup (the bundled tracker's stages). */
 export const TRACKER_SCHEDULE: LrScheduleConfig = {
   name: 'cosine',
   warmup_steps: 0,
@@ -89,8 +91,13 @@ export const TRACKER_SCHEDULE: LrScheduleConfig = {
   power: 0.9,
 };
 
-export function learningRateAt(lr: number, step: number, steps: number): number {
-  return scheduledLearningRate(lr, TRACKER_SCHEDULE, step, steps);
+export function learningRateAt(
+  lr: number,
+  step: number,
+  steps: number,
+  schedule: LrScheduleConfig = TRACKER_SCHEDULE,
+): number {
+  return scheduledLearningRate(lr, schedule, step, steps);
 }
 
 export async function trainTracker(
@@ -124,7 +131,7 @@ export async function trainTracker(
         continue;
       }
       attempt = 0;
-      const lr = learningRateAt(opts.learningRate, step, opts.steps);
+      const lr = learningRateAt(opts.learningRate, step, opts.steps, opts.schedule);
       let iou = 0;
       const { value, grads } = tf.variableGrads(() => {
         const r = clipLoss(parts, batch, penalty, true);

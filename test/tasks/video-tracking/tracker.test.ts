@@ -35,7 +35,13 @@ import {
   OrtTrackerEngine,
   TfjsTrackerEngine,
 } from '../../../src/tasks/video-tracking/tracker-engines';
-import { trainTracker } from '../../../src/tasks/video-tracking/train-tracker';
+import {
+  TRACKER_SCHEDULE,
+  learningRateAt,
+  trainTracker,
+} from '../../../src/tasks/video-tracking/train-tracker';
+import { trackerSchedule } from '../../../src/tasks/video-tracking/run-training';
+import { resolveTrainConfig } from '../../../src/task/train-config';
 import { withSeededRandom } from '../../../src/network/seeded-build';
 import { mulberry32 } from '../../../src/util/random';
 
@@ -344,6 +350,38 @@ describe('training and checkpoints', () => {
       await fsp.rm(dir, { recursive: true, force: true });
     }
   });
+  it('steps at the rates of the schedule it is given, and the tracker default unless lr_schedule is set', async () => {
+    const { encoder, decoder } = build();
+    const poly = resolveTrainConfig({
+      network: 'tracker',
+      lr_schedule: { name: 'poly', power: 2 },
+    }).lr_schedule;
+    expect(trackerSchedule(poly)).toEqual({ schedule: poly, from: 'lr_schedule' });
+    const plain = resolveTrainConfig({ network: 'tracker' }).lr_schedule;
+    expect(trackerSchedule(plain)).toEqual({ schedule: TRACKER_SCHEDULE, from: 'the tracker default' });
+    for (const schedule of [poly, undefined]) {
+      const rates: number[] = [];
+      await trainTracker({
+        models: { encoder, decoder },
+        preprocessing: network.preprocessing,
+        steps: 3,
+        batchSize: 1,
+        clipSize: { width: 24, height: 24 },
+        learningRate: 1e-3,
+        ...(schedule === undefined ? {} : { schedule }),
+        localRadius: 2,
+        seed: 3,
+        nextClip: (rand, size) => generatedClip(size, Math.floor(rand() * 1e9), rand),
+        onStep: (s) => void rates.push(s.learningRate),
+      });
+      // poly with power 2 goes to 0; the tracker's cosine only to a tenth.
+      expect(rates).toEqual(
+        [0, 1, 2].map((step) => learningRateAt(1e-3, step, 3, schedule ?? TRACKER_SCHEDULE)),
+      );
+      expect(rates[2]).toBeCloseTo(schedule === undefined ? 1e-3 * 0.325 : 1e-3 / 9, 9);
+    }
+  });
+
   it('packs clips with one object each and skips clips without one', () => {
     const rand = mulberry32(1);
     const c = generatedClip({ width: 16, height: 16 }, 5, rand);
