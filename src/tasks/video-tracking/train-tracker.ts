@@ -13,6 +13,7 @@ import { applyCpuKernelFixes } from '../../backend/cpu-kernels';
 import type { Preprocessing } from '../../network/types';
 import type { LrScheduleConfig } from '../../task/config-types';
 import { scheduledLearningRate } from '../../training/lr-schedule';
+import { yieldToEventLoop } from '../../training/trainer';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 import { packClips, type TrainingClip } from './clip-batch';
 import { MATCH_STRIDE, windowPenalty } from './matching';
@@ -120,6 +121,9 @@ export async function trainTracker(
   let attempt = 0;
   try {
     while (step < opts.steps) {
+      // Generated clips come without I/O, so without this turn a SIGTERM's handler would wait for the next
+      // validation (minutes) and the agent's stop would not be heard.
+      await yieldToEventLoop();
       if (opts.shouldStop?.() === true) break;
       const started = Date.now();
       const rand = clipRandom(opts.seed, step, attempt);
