@@ -4,8 +4,8 @@
  * camouflaged and plain objects: the figures of the README's tracker table, from one command.
  * - The set: CLIPS clips (default 96) of FRAMES frames (default 24) at 192x112 from SEED (default 20261209, the
  *   test set of docs/benchmarks.md since session 11; 20261208 was session 10's; 20261207 with 48 clips, 4242 with
- *   96, 777 with 32 and 1234 with 8 give the sets the settings and checkpoints were chosen on), written once under OUT (default a folder in the system's temp dir) and
- *   reused.
+ *   96, 777 with 32 and 1234 with 8 give the sets the settings and checkpoints were chosen on), written once
+ *   under OUT (default a folder in the system's temp dir) and reused.
  * - The contenders: copy, colour-nn, the checkpoint (onnxruntime), and the checkpoint adapted ADAPT_STEPS steps
  *   (default 20; 0 leaves it out) to each clip's first frame.
  * Environment: CKPT (a tracker checkpoint folder; default models/tracker, the bundled one), CLIPS, FRAMES, SEED,

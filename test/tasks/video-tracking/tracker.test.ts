@@ -350,6 +350,7 @@ describe('training and checkpoints', () => {
       await fsp.rm(dir, { recursive: true, force: true });
     }
   });
+
   it('steps at the rates of the schedule it is given, and the tracker default unless lr_schedule is set', async () => {
     const { encoder, decoder } = build();
     const poly = resolveTrainConfig({
