@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const logger = defaultLogger();
   const paths = resolveTaskPaths(process.env);
   logger.info('Will init all required to train.', { task_dir: paths.root });
-  const config = await loadTrainConfig({
+  const { config, given } = await loadTrainConfig({
     paths,
     logger,
     customModelSchema: customModelSchemaOf,
@@ -39,14 +39,14 @@ async function main(): Promise<void> {
     // The tracker trains on clips through its own loop (src/tasks/video-tracking/run-training.ts).
     const { runTrackerTraining } = await import('./tasks/video-tracking/run-training');
     const { loadTrackerPlugin } = await import('./network/load-plugin');
-    await runTrackerTraining({ paths, config, logger }, { network: loadTrackerPlugin(plugin.module) });
+    await runTrackerTraining({ paths, config, given, logger }, { network: loadTrackerPlugin(plugin.module) });
     return;
   }
   const { runTraining } = await import('./training/run');
   const { parseTrainEngine, TRAIN_ENGINE_ENV_VAR } = await import('./training/engine-factory');
   const { trainingTaskNamed } = await import('./tasks');
   await runTraining(
-    { paths, config, logger },
+    { paths, config, given, logger },
     {
       networkModule: plugin.module,
       task: trainingTaskNamed(plugin.task),

@@ -62,17 +62,19 @@ export function resolveTrainConfig(taskConfig: unknown, options: TrainConfigOpti
   return config;
 }
 
-/** Read task_config.json, resolve it, and log it as the SDK does. */
+/**
+ * Read task_config.json, resolve it, and log it as the SDK does. `given` is the file as written.
+ */
 export async function loadTrainConfig(options: {
   paths: TaskPaths;
   logger: Logger;
   customModelSchema?: TrainConfigOptions['customModelSchema'];
-}): Promise<TrainConfig> {
+}): Promise<{ config: TrainConfig; given: JsonObject }> {
   const { raw, file } = await readTaskConfig(options.paths);
   options.logger.info('Input config', { config: raw });
   const config = resolveTrainConfig(raw, { file, customModelSchema: options.customModelSchema });
   options.logger.info('Full config', { config });
-  return config;
+  return { config, given: raw };
 }
 
 /** null switches a special class off; the typed config simply leaves it out. */

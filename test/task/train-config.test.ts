@@ -206,11 +206,12 @@ describe('loadTrainConfig (task folder)', () => {
   it('reads task_config.json and logs "Input config" and "Full config"', async () => {
     fs.writeFileSync(path.join(dir, 'task_config.json'), JSON.stringify({ epochs: 2 }));
     const mem = memorySink();
-    const config = await loadTrainConfig({
+    const { config, given } = await loadTrainConfig({
       paths: taskPathsAt(dir),
       logger: createLogger({ sink: mem.sink }),
     });
     expect(config.epochs).toBe(2);
+    expect(given).toEqual({ epochs: 2 });
     const lines = parseAgentOutput(mem.lines.join('\n'));
     expect(lines.map((l) => l.message)).toEqual(['Input config', 'Full config']);
     expect(lines[0].fields.config).toEqual({ epochs: 2 });
@@ -228,7 +229,7 @@ describe('loadTrainConfig (task folder)', () => {
   it('prefers task_config.json when both exist', async () => {
     fs.writeFileSync(path.join(dir, 'task_config.json'), '{"epochs": 4}');
     fs.writeFileSync(path.join(dir, 'task_settings.json'), '{"epochs": 5}');
-    const config = await loadTrainConfig({
+    const { config } = await loadTrainConfig({
       paths: taskPathsAt(dir),
       logger: createLogger({ sink: memorySink().sink }),
     });

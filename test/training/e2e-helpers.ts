@@ -13,6 +13,7 @@ import { trainingTaskNamed } from '../../src/tasks';
 import type { TrainConfig } from '../../src/task/config-types';
 import { taskPathsAt, type TaskPaths } from '../../src/task/paths';
 import { resolveTrainConfig } from '../../src/task/train-config';
+import type { JsonObject } from '../../src/task/update-recursively';
 import { runTraining, type RunTrainingOptions, type TrainingSummary } from '../../src/training/run';
 
 // The task folder itself is made by test/helpers/task-folder.ts (the image test makes its folders there too).
@@ -99,6 +100,7 @@ export interface InProcessRun {
 export async function inProcessTask(root: string): Promise<{
   paths: TaskPaths;
   config: TrainConfig;
+  given: JsonObject;
   logger: Logger;
   plugin: PluginEntry;
   lines: () => Line[];
@@ -106,21 +108,20 @@ export async function inProcessTask(root: string): Promise<{
   const mem = memorySink();
   const logger = createLogger({ sink: mem.sink, level: 'debug' });
   const paths = taskPathsAt(root);
-  const config = resolveTrainConfig(JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')), {
-    customModelSchema: customModelSchemaOf,
-  });
+  const given = JSON.parse(await fsp.readFile(paths.taskConfig, 'utf8')) as JsonObject;
+  const config = resolveTrainConfig(given, { customModelSchema: customModelSchemaOf });
   const plugin = findPlugin(config.network, { field: 'network' });
-  return { paths, config, logger, plugin, lines: () => mem.lines.map((l) => JSON.parse(l) as Line) };
+  return { paths, config, given, logger, plugin, lines: () => mem.lines.map((l) => JSON.parse(l) as Line) };
 }
 
 export async function runInProcess(
   root: string,
   options: Partial<RunTrainingOptions> = {},
 ): Promise<InProcessRun> {
-  const { paths, config, logger, plugin, lines } = await inProcessTask(root);
+  const { paths, config, given, logger, plugin, lines } = await inProcessTask(root);
   try {
     const summary = await runTraining(
-      { paths, config, logger },
+      { paths, config, given, logger },
       {
         backend: { force: 'wasm' },
         networkModule: plugin.module,

@@ -10,7 +10,6 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { initBackend, type InitBackendOptions } from '../../backend/select';
 import { configError, dataError, errorMessage } from '../../errors';
 import {
@@ -31,7 +30,7 @@ import { InterruptedError, stopRequests } from '../../protocol/stop';
 import { Progress } from '../../protocol/progress';
 import type { LrScheduleConfig } from '../../task/config-types';
 import type { TrainTaskContext } from '../../task/context';
-import { defaultTrainConfig } from '../../task/train-config';
+import type { JsonObject } from '../../task/update-recursively';
 import { displayPath } from '../../task/paths';
 import { splitByTags } from '../../training/folds';
 import { scanProject } from '../../training/plan';
@@ -119,15 +118,17 @@ export function heldOutClipStyle(size: { width: number; height: number }, frames
 }
 
 /**
- * The learning-rate schedule the tracker trains with: the task config's `lr_schedule` when it differs from the
- * training schema's default (constant, which suits the image networks' short runs), else the tracker's own,
- * cosine to a tenth (TRACKER_SCHEDULE: how the bundled tracker was trained).
+ * The learning-rate schedule the tracker trains with: the task config's `lr_schedule` when the task config sets
+ * it (`given`: the file as written), else the tracker's own, cosine to a tenth (TRACKER_SCHEDULE: how the
+ * bundled tracker was trained), not the schema's default (constant, which suits the image networks' short runs).
  */
-export function trackerSchedule(configured: LrScheduleConfig): { schedule: LrScheduleConfig; from: string } {
-  const schemaDefault = (defaultTrainConfig() as unknown as { lr_schedule: LrScheduleConfig }).lr_schedule;
-  return isDeepStrictEqual(configured, schemaDefault)
-    ? { schedule: TRACKER_SCHEDULE, from: 'the tracker default' }
-    : { schedule: configured, from: 'lr_schedule' };
+export function trackerSchedule(
+  configured: LrScheduleConfig,
+  given: JsonObject,
+): { schedule: LrScheduleConfig; from: string } {
+  return Object.hasOwn(given, 'lr_schedule')
+    ? { schedule: configured, from: 'lr_schedule' }
+    : { schedule: TRACKER_SCHEDULE, from: 'the tracker default' };
 }
 
 export interface TrackerTrainingOptions {
@@ -367,7 +368,7 @@ export async function runTrackerTraining(
     let iouSum = 0;
     let count = 0;
     const reportEvery = Math.max(1, Math.min(10, Math.floor(tracking.steps_per_epoch / 2)));
-    const { schedule, from } = trackerSchedule(config.lr_schedule);
+    const { schedule, from } = trackerSchedule(config.lr_schedule, ctx.given);
     logger.info('Tracker learning rate schedule.', { lr: config.lr, schedule, from });
     const done = await trainTracker({
       models,

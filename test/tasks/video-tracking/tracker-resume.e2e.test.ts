@@ -33,9 +33,9 @@ const CONFIG = {
 const task = tasksOn(TRACKER_PROJECT);
 
 async function train(root: string): Promise<Line[]> {
-  const { paths, config, logger, plugin, lines } = await inProcessTask(root);
+  const { paths, config, given, logger, plugin, lines } = await inProcessTask(root);
   await runTrackerTraining(
-    { paths, config, logger },
+    { paths, config, given, logger },
     { network: loadTrackerPlugin(plugin.module), backend: { force: 'wasm' } },
   );
   return lines();

@@ -353,13 +353,20 @@ describe('training and checkpoints', () => {
 
   it('steps at the rates of the schedule it is given, and the tracker default unless lr_schedule is set', async () => {
     const { encoder, decoder } = build();
-    const poly = resolveTrainConfig({
-      network: 'tracker',
-      lr_schedule: { name: 'poly', power: 2 },
-    }).lr_schedule;
-    expect(trackerSchedule(poly)).toEqual({ schedule: poly, from: 'lr_schedule' });
-    const plain = resolveTrainConfig({ network: 'tracker' }).lr_schedule;
-    expect(trackerSchedule(plain)).toEqual({ schedule: TRACKER_SCHEDULE, from: 'the tracker default' });
+    const polyGiven = { network: 'tracker', lr_schedule: { name: 'poly', power: 2 } };
+    const poly = resolveTrainConfig(polyGiven).lr_schedule;
+    expect(trackerSchedule(poly, polyGiven)).toEqual({ schedule: poly, from: 'lr_schedule' });
+    const plainGiven = { network: 'tracker' };
+    const plain = resolveTrainConfig(plainGiven).lr_schedule;
+    expect(trackerSchedule(plain, plainGiven)).toEqual({
+      schedule: TRACKER_SCHEDULE,
+      from: 'the tracker default',
+    });
+    // Set to the schema's default on purpose (constant): that is what it trains with.
+    const constantGiven = { network: 'tracker', lr_schedule: { name: 'constant' } };
+    const constant = resolveTrainConfig(constantGiven).lr_schedule;
+    expect(constant).toEqual(plain);
+    expect(trackerSchedule(constant, constantGiven)).toEqual({ schedule: constant, from: 'lr_schedule' });
     for (const schedule of [poly, undefined]) {
       const rates: number[] = [];
       await trainTracker({
