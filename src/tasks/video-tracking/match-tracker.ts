@@ -88,10 +88,14 @@ export function cellShares(
   const cells = cellsW * cellsH;
   const counts = new Float32Array(k * cells);
   const area = new Float32Array(cells);
+  // Each column's cell, once (a full-size mask is every pixel of the frame, each frame).
+  const column = Int32Array.from({ length: width }, (_, x) =>
+    Math.min(cellsW - 1, Math.floor((x * cellsW) / width)),
+  );
   for (let y = 0; y < height; y++) {
-    const cy = Math.min(cellsH - 1, Math.floor((y * cellsH) / height));
+    const row = Math.min(cellsH - 1, Math.floor((y * cellsH) / height)) * cellsW;
     for (let x = 0; x < width; x++) {
-      const cell = cy * cellsW + Math.min(cellsW - 1, Math.floor((x * cellsW) / width));
+      const cell = row + column[x];
       area[cell] += 1;
       const s = slot[mask[y * width + x]];
       if (s >= 0) counts[s * cells + cell] += 1;
