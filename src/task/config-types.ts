@@ -92,6 +92,8 @@ export interface TrackingConfig {
   local_radius: number;
   val_clips: number;
   val_frames: number;
+  /** Batches of precise BN before each validation (0: off). */
+  precise_bn_batches: number;
 }
 
 export interface InferenceModelConfig {

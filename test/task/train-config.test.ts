@@ -51,6 +51,7 @@ describe('training config defaults (spec A.2, E.2)', () => {
         local_radius: 4,
         val_clips: 8,
         val_frames: 20,
+        precise_bn_batches: 200,
       },
       clicks: { val_objects_per_image: 8 },
     });

@@ -30,7 +30,7 @@ export const TINY_TRACKER_CONFIG = {
   val_every: 1,
   lr: 0.002,
   custom_model_config: { encoder_filters: [8, 8, 16], key_channels: 8, decoder_filters: 16 },
-  tracking: { steps_per_epoch: 3, val_clips: 1, val_frames: 4 },
+  tracking: { steps_per_epoch: 3, val_clips: 1, val_frames: 4, precise_bn_batches: 2 },
 };
 
 /** The tracker tests' project: 8 small images of 1 or 2 objects (pseudo-clips), 6 of them train. */

@@ -79,6 +79,7 @@ import {
   TRACKER_RANDOM_STREAMS,
   TRACKER_SCHEDULE,
   trackerOptimizers,
+  trackerPreciseBn,
   trainTracker,
   type TrackerModels,
   type TrackerOptimizers,
@@ -405,6 +406,27 @@ export async function runTrackerTraining(
         }
       },
       onValidate: async (step) => {
+        if (tracking.precise_bn_batches > 0) {
+          const started = Date.now();
+          const bn = await trackerPreciseBn({
+            models,
+            preprocessing: opts.network.preprocessing,
+            batches: tracking.precise_bn_batches,
+            batchSize,
+            clipSize: size,
+            localRadius: tracking.local_radius,
+            seed: config.seed,
+            step,
+            nextClip,
+            shouldStop: () => stopSignal !== undefined,
+          });
+          logger.info('Precise batch norm: moving statistics averaged over training batches.', {
+            step,
+            layers: bn.layers,
+            batches: bn.batches,
+            seconds: Math.round((Date.now() - started) / 100) / 10,
+          });
+        }
         const engine: TrackerEngine = ort.ok
           ? await OrtTrackerEngine.create(
               ort.ort,

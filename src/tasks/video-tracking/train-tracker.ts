@@ -13,6 +13,7 @@ import { applyCpuKernelFixes } from '../../backend/cpu-kernels';
 import type { Preprocessing } from '../../network/types';
 import type { LrScheduleConfig } from '../../task/config-types';
 import { scheduledLearningRate } from '../../training/lr-schedule';
+import { preciseBatchNorm } from '../../training/precise-bn';
 import { yieldToEventLoop } from '../../training/trainer';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
 import { packClips, type TrainingClip } from './clip-batch';
@@ -47,7 +48,64 @@ export const TRACKER_RANDOM_STREAMS: Readonly<Record<string, string>> = {
   clips:
     'mulberry32(mixSeed(seed, 0x636c6970, step, attempt)): the clips of each step, their source and their ' +
     'damaged masks (video-tracking/train-tracker.ts)',
+  precise_bn:
+    'mulberry32(mixSeed(seed, 0x70626e, step, batch * 1000 + attempt)): the clips of precise BN before the ' +
+    'validation at step (video-tracking/train-tracker.ts)',
 };
+
+/** The clips of precise BN's batches before the validation at `step` (apart from the training stream). */
+export function preciseBnRandom(seed: number, step: number, batch: number): Random {
+  return mulberry32(mixSeed(seed, 0x70626e, step, batch));
+}
+
+/**
+ * Precise batch norm (training/precise-bn.ts) for the tracker before the validation at `step`: `batches` batches
+ * of training clips, forward only. The clips come from their own random stream (preciseBnRandom), so the training
+ * clips are the same with it or without, and a resumed run recomputes the same statistics. Returns the batch-norm
+ * layers set and the batches run.
+ */
+export async function trackerPreciseBn(opts: {
+  models: TrackerModels;
+  preprocessing: Preprocessing;
+  batches: number;
+  batchSize: number;
+  clipSize: { width: number; height: number };
+  localRadius: number;
+  seed: number;
+  step: number;
+  nextClip: TrainTrackerOptions['nextClip'];
+  shouldStop?: () => boolean;
+}): Promise<{ layers: number; batches: number }> {
+  const { width, height } = opts.clipSize;
+  const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
+  const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
+  const parts = { ...opts.models, localRadius: opts.localRadius };
+  try {
+    return await preciseBatchNorm(
+      [opts.models.encoder, opts.models.decoder],
+      opts.batches,
+      async (i) => {
+        // Drawn until a batch has an object to track, as a training step does (a few tries at most in practice).
+        for (let attempt = 0; ; attempt++) {
+          const rand = preciseBnRandom(opts.seed, opts.step, i * 1000 + attempt);
+          const clips: TrainingClip[] = [];
+          for (let c = 0; c < opts.batchSize; c++) clips.push(await opts.nextClip(rand, opts.clipSize));
+          const batch = packClips(clips, opts.preprocessing, rand);
+          if (batch === null && attempt < 999) continue;
+          if (batch !== null) {
+            tf.tidy(() => {
+              clipLoss(parts, batch, penalty, true);
+            });
+          }
+          return;
+        }
+      },
+      opts.shouldStop,
+    );
+  } finally {
+    penalty.dispose();
+  }
+}
 
 export interface TrackerStep {
   step: number;

@@ -37,7 +37,9 @@ import {
 } from '../../../src/tasks/video-tracking/tracker-engines';
 import {
   TRACKER_SCHEDULE,
+  clipRandom,
   learningRateAt,
+  trackerPreciseBn,
   trainTracker,
 } from '../../../src/tasks/video-tracking/train-tracker';
 import { trackerSchedule } from '../../../src/tasks/video-tracking/run-training';
@@ -388,6 +390,57 @@ describe('training and checkpoints', () => {
       );
       expect(rates[2]).toBeCloseTo(schedule === undefined ? 1e-3 * 0.325 : 1e-3 / 9, 9);
     }
+  });
+
+  it('precise BN sets the batch norms from training clips of its own stream, the same on every run', async () => {
+    const bnStats = (m: { encoder: tf.LayersModel; decoder: tf.LayersModel }): number[] =>
+      [m.encoder, m.decoder].flatMap((model) =>
+        model.layers
+          .filter((l) => l.getClassName() === 'BatchNormalization')
+          .flatMap((l) =>
+            l
+              .getWeights()
+              .slice(2)
+              .flatMap((w) => Array.from(w.dataSync())),
+          ),
+      );
+    const drawn: number[] = [];
+    const run = async (step: number) => {
+      const models = build();
+      const before = bnStats(models);
+      const result = await trackerPreciseBn({
+        models,
+        preprocessing: network.preprocessing,
+        batches: 3,
+        batchSize: 2,
+        clipSize: { width: 24, height: 24 },
+        localRadius: 2,
+        seed: 5,
+        step,
+        nextClip: (rand, size) => {
+          const seed = Math.floor(rand() * 1e9);
+          drawn.push(seed);
+          return generatedClip(size, seed, rand);
+        },
+      });
+      const after = bnStats(models);
+      models.encoder.dispose();
+      models.decoder.dispose();
+      return { result, before, after };
+    };
+    const tensors = tf.memory().numTensors;
+    const a = await run(10);
+    const b = await run(10);
+    const c = await run(20);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(a.result.layers).toBeGreaterThan(0);
+    expect(a.result.batches).toBe(3);
+    expect(a.after).not.toEqual(a.before);
+    expect(b.after).toEqual(a.after);
+    expect(c.after).not.toEqual(a.after);
+    // Its clips are not the training stream's (clipRandom) at that step.
+    const training = clipRandom(5, 10, 0);
+    expect(drawn.slice(0, 2)).not.toEqual([Math.floor(training() * 1e9), Math.floor(training() * 1e9)]);
   });
 
   it('packs clips with one object each and skips clips without one', () => {

@@ -55,6 +55,13 @@ describe('a tracker trained through train.py', () => {
       for (const v of Object.values(m)) expect(v).toBeGreaterThanOrEqual(0);
       expect(m['J&F']).toBeCloseTo((m.J + m.F) / 2, 6);
     }
+    // Precise BN before each validation: the config's batches, on every batch-norm layer of the tracker.
+    const preciseBn = run.lines.filter((l) => l.message.startsWith('Precise batch norm'));
+    expect(preciseBn.map((l) => [l.fields.step, l.fields.batches])).toEqual([
+      [3, CONFIG.tracking.precise_bn_batches],
+      [6, CONFIG.tracking.precise_bn_batches],
+    ]);
+    for (const l of preciseBn) expect(l.fields.layers).toBeGreaterThan(0);
     const ckpts = events(run.lines, 'CHECKPOINT');
     expect(ckpts.map((c) => c.fields.subdir)).toEqual(['00000000', '00000001']);
     for (const c of ckpts) {
