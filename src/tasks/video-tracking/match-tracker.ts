@@ -282,18 +282,18 @@ export class MatchTracker implements FrameTracker {
     const w4 = this.work.width / 4;
     const cells = h4 * w4;
     const probs = new Float32Array((k + 1) * cells); // channel 0: background
+    const odds = new Float64Array(k); // one buffer for every cell: no array per cell for the collector
     for (let p = 0; p < cells; p++) {
       let bg = 1;
-      const odds: number[] = [];
       for (let o = 0; o < k; o++) {
         const v = Math.min(1 - 1e-7, Math.max(1e-7, 1 / (1 + Math.exp(-logits[o * cells + p]))));
         bg *= 1 - v;
-        odds.push(v / (1 - v));
+        odds[o] = v / (1 - v);
       }
       const b = Math.min(1 - 1e-7, Math.max(1e-7, bg));
       // softmax of log-odds = odds / sum(odds)
       let total = b / (1 - b);
-      for (const v of odds) total += v;
+      for (let o = 0; o < k; o++) total += odds[o];
       probs[p] = b / (1 - b) / total;
       for (let o = 0; o < k; o++) probs[(o + 1) * cells + p] = odds[o] / total;
     }
@@ -406,12 +406,19 @@ export function refineBoundary(
 ): void {
   const { width: W, height: H, rgb } = frame;
   const r = REFINE_RADIUS;
+  // Only pixels of the coarse edge cells can change. The full-frame passes (the label edges, their dilation, the
+  // scan for the band) were most of this function's time, so they run in the box of those cells, widened by the
+  // vote radius (the voters' `near` is read) and again by the edge band (the marks that make `near`): every value
+  // read is the one a whole-frame pass gives.
+  const active = edges === undefined ? { x0: 0, y0: 0, x1: W - 1, y1: H - 1 } : edgeCellBox(edges, W, H);
+  if (active === null) return;
+  const voters = widen(active, r, W, H);
   const votes = new Float64Array(k + 1);
   const weight = colourWeightTable();
   const decided = Uint8Array.from(slot);
-  const near = nearLabelEdge(slot, W, H, edgeBand);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
+  const near = nearLabelEdge(slot, W, H, edgeBand, widen(voters, edgeBand, W, H));
+  for (let y = active.y0; y <= active.y1; y++) {
+    for (let x = active.x0; x <= active.x1; x++) {
       const i = y * W + x;
       const sure = confidence[i] >= BAND;
       if (sure && near[i] === 0) continue;
@@ -480,20 +487,82 @@ const EDGE_BAND = 2;
  */
 const DECISIVE = 0.7;
 
-/** Pixels within `r` (a square) of a pixel with another label. */
-function nearLabelEdge(slot: Uint8Array, W: number, H: number, r: number): Uint8Array {
+/** A box of pixels, bounds included. */
+interface PixelBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+const widen = (b: PixelBox, by: number, W: number, H: number): PixelBox => ({
+  x0: Math.max(0, b.x0 - by),
+  y0: Math.max(0, b.y0 - by),
+  x1: Math.min(W - 1, b.x1 + by),
+  y1: Math.min(H - 1, b.y1 + by),
+});
+
+/** The pixels (at W x H) of the marked cells of the coarse grid, as a box; null when no cell is marked. */
+function edgeCellBox(
+  edges: { cells: Uint8Array; w: number; h: number },
+  W: number,
+  H: number,
+): PixelBox | null {
+  let [cx0, cy0, cx1, cy1] = [edges.w, edges.h, -1, -1];
+  for (let cy = 0; cy < edges.h; cy++) {
+    for (let cx = 0; cx < edges.w; cx++) {
+      if (edges.cells[cy * edges.w + cx] === 0) continue;
+      cx0 = Math.min(cx0, cx);
+      cx1 = Math.max(cx1, cx);
+      cy0 = Math.min(cy0, cy);
+      cy1 = Math.max(cy1, cy);
+    }
+  }
+  if (cx1 < 0) return null;
+  // The pixel-to-cell map of the scan below: Math.min(w - 1, floor(x * w / W)).
+  const first = (c: number, n: number, cellsN: number): number => {
+    let p = 0;
+    while (p < n - 1 && Math.min(cellsN - 1, Math.floor((p * cellsN) / n)) < c) p++;
+    return p;
+  };
+  const last = (c: number, n: number, cellsN: number): number => {
+    let p = n - 1;
+    while (p > 0 && Math.min(cellsN - 1, Math.floor((p * cellsN) / n)) > c) p--;
+    return p;
+  };
+  return {
+    x0: first(cx0, W, edges.w),
+    y0: first(cy0, H, edges.h),
+    x1: last(cx1, W, edges.w),
+    y1: last(cy1, H, edges.h),
+  };
+}
+
+/**
+ * Pixels within `r` (a square) of a pixel with another label: exact inside `box` shrunk by `r` (marks outside the
+ * box are not looked for), 0 outside the box.
+ */
+function nearLabelEdge(
+  slot: Uint8Array,
+  W: number,
+  H: number,
+  r: number,
+  box: PixelBox = { x0: 0, y0: 0, x1: W - 1, y1: H - 1 },
+): Uint8Array {
   const edge = new Uint8Array(W * H);
   if (r <= 0) return edge;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
+  for (let y = box.y0; y <= box.y1; y++) {
+    for (let x = box.x0; x <= box.x1; x++) {
       const i = y * W + x;
       if ((x + 1 < W && slot[i + 1] !== slot[i]) || (y + 1 < H && slot[i + W] !== slot[i])) edge[i] = 1;
     }
   }
+  const bw = box.x1 - box.x0 + 1;
+  const bh = box.y1 - box.y0 + 1;
   const rows = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) dilateLine(edge, rows, y * W, 1, W, r);
+  for (let y = box.y0; y <= box.y1; y++) dilateLine(edge, rows, y * W + box.x0, 1, bw, r);
   const out = new Uint8Array(W * H);
-  for (let x = 0; x < W; x++) dilateLine(rows, out, x, W, H, r);
+  for (let x = box.x0; x <= box.x1; x++) dilateLine(rows, out, box.y0 * W + x, W, bh, r);
   return out;
 }
 
