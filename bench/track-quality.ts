@@ -80,12 +80,15 @@ async function main(): Promise<void> {
   ];
   const scores: Record<string, { jf: number; camouflaged: number; plain: number; s: number }> = {};
   let camouflagedObjects = 0;
+  // Each run's masks in a folder of its own (two runs sharing OUT, e.g. two seeds at once, wrote over each other's
+  // results-<name>), removed at the end: the figures are the output.
+  const masks = await fs.mkdtemp(path.join(out, 'masks-'));
   try {
     for (const [name, make] of contenders) {
       const started = Date.now();
       const score = await scoreTracker({
         davisRoot: davis,
-        outDir: path.join(out, `results-${name}`),
+        outDir: path.join(masks, name),
         makeTracker: make,
       });
       const byKind = scoreByCamouflage(score, set);
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
   } finally {
     await plain.close();
     await adapted?.close();
+    await fs.rm(masks, { recursive: true, force: true });
   }
   const baseline = Math.max(scores.copy.jf, scores['colour-nn'].jf);
   const margins = Object.fromEntries(
