@@ -420,7 +420,7 @@ export function refineBoundary(
   // scan for the band) were most of this function's time, so they run in the box of those cells, widened by the
   // vote radius (the voters' `near` is read) and again by the edge band (the marks that make `near`): every value
   // read is the one a whole-frame pass gives.
-  const active = edges === undefined ? { x0: 0, y0: 0, x1: W - 1, y1: H - 1 } : edgeCellBox(edges, W, H);
+  const active = edges === undefined ? wholeFrame(W, H) : edgeCellBox(edges, W, H);
   if (active === null) return;
   const voters = widen(active, r, W, H);
   const votes = new Float64Array(k + 1);
@@ -505,6 +505,8 @@ interface PixelBox {
   y1: number;
 }
 
+const wholeFrame = (W: number, H: number): PixelBox => ({ x0: 0, y0: 0, x1: W - 1, y1: H - 1 });
+
 const widen = (b: PixelBox, by: number, W: number, H: number): PixelBox => ({
   x0: Math.max(0, b.x0 - by),
   y0: Math.max(0, b.y0 - by),
@@ -557,7 +559,7 @@ function nearLabelEdge(
   W: number,
   H: number,
   r: number,
-  box: PixelBox = { x0: 0, y0: 0, x1: W - 1, y1: H - 1 },
+  box: PixelBox = wholeFrame(W, H),
 ): Uint8Array {
   const edge = new Uint8Array(W * H);
   if (r <= 0) return edge;

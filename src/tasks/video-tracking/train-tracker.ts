@@ -16,7 +16,7 @@ import { scheduledLearningRate } from '../../training/lr-schedule';
 import { preciseBatchNorm } from '../../training/precise-bn';
 import { yieldToEventLoop } from '../../training/trainer';
 import { mixSeed, mulberry32, type Random } from '../../util/random';
-import { packClips, type TrainingClip } from './clip-batch';
+import { packClips, type ClipBatch, type TrainingClip } from './clip-batch';
 import { MATCH_STRIDE, windowPenalty } from './matching';
 import { clipLoss } from './tracker-loss';
 
@@ -53,6 +53,22 @@ export const TRACKER_RANDOM_STREAMS: Readonly<Record<string, string>> = {
     'validation at step (video-tracking/train-tracker.ts)',
 };
 
+/** Local matching's window penalty for clips of that size, as a tensor (the caller disposes it). */
+function penaltyFor(clipSize: { width: number; height: number }, localRadius: number): tf.Tensor2D {
+  const [w8, h8] = [clipSize.width / MATCH_STRIDE, clipSize.height / MATCH_STRIDE];
+  return tf.tensor2d(windowPenalty(h8, w8, localRadius), [h8 * w8, h8 * w8]);
+}
+
+/** `batchSize` clips drawn with `rand`, packed; null when none has an object to track (draw again). */
+async function drawBatch(
+  rand: Random,
+  opts: Pick<TrainTrackerOptions, 'batchSize' | 'clipSize' | 'preprocessing' | 'nextClip'>,
+): Promise<ClipBatch | null> {
+  const clips: TrainingClip[] = [];
+  for (let i = 0; i < opts.batchSize; i++) clips.push(await opts.nextClip(rand, opts.clipSize));
+  return packClips(clips, opts.preprocessing, rand);
+}
+
 /** The clips of precise BN's batches before the validation at `step` (apart from the training stream). */
 export function preciseBnRandom(seed: number, step: number, batch: number): Random {
   return mulberry32(mixSeed(seed, 0x70626e, step, batch));
@@ -76,9 +92,7 @@ export async function trackerPreciseBn(opts: {
   nextClip: TrainTrackerOptions['nextClip'];
   shouldStop?: () => boolean;
 }): Promise<{ layers: number; batches: number }> {
-  const { width, height } = opts.clipSize;
-  const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
-  const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
+  const penalty = penaltyFor(opts.clipSize, opts.localRadius);
   const parts = { ...opts.models, localRadius: opts.localRadius };
   try {
     return await preciseBatchNorm(
@@ -87,10 +101,7 @@ export async function trackerPreciseBn(opts: {
       async (i) => {
         // Drawn until a batch has an object to track, as a training step does (a few tries at most in practice).
         for (let attempt = 0; ; attempt++) {
-          const rand = preciseBnRandom(opts.seed, opts.step, i * 1000 + attempt);
-          const clips: TrainingClip[] = [];
-          for (let c = 0; c < opts.batchSize; c++) clips.push(await opts.nextClip(rand, opts.clipSize));
-          const batch = packClips(clips, opts.preprocessing, rand);
+          const batch = await drawBatch(preciseBnRandom(opts.seed, opts.step, i * 1000 + attempt), opts);
           if (batch === null && attempt < 999) continue;
           if (batch !== null) {
             tf.tidy(() => {
@@ -166,9 +177,8 @@ export async function trainTracker(
   if (width % MATCH_STRIDE !== 0 || height % MATCH_STRIDE !== 0) {
     throw new Error(`clip size ${width}x${height} is not a multiple of ${MATCH_STRIDE}`);
   }
-  const [w8, h8] = [width / MATCH_STRIDE, height / MATCH_STRIDE];
   applyCpuKernelFixes(); // non-square clips on the cpu backend (cpu-kernels.ts)
-  const penalty = tf.tensor2d(windowPenalty(h8, w8, opts.localRadius), [h8 * w8, h8 * w8]);
+  const penalty = penaltyFor(opts.clipSize, opts.localRadius);
   const optimizers = opts.optimizers ?? trackerOptimizers(opts.learningRate);
   const parts = { ...opts.models, localRadius: opts.localRadius };
   // Each model's trainable variables, in its weights' order (the order its Adam's moments are kept in).
@@ -184,10 +194,7 @@ export async function trainTracker(
       await yieldToEventLoop();
       if (opts.shouldStop?.() === true) break;
       const started = Date.now();
-      const rand = clipRandom(opts.seed, step, attempt);
-      const clips: TrainingClip[] = [];
-      for (let i = 0; i < opts.batchSize; i++) clips.push(await opts.nextClip(rand, opts.clipSize));
-      const batch = packClips(clips, opts.preprocessing, rand);
+      const batch = await drawBatch(clipRandom(opts.seed, step, attempt), opts);
       if (batch === null) {
         attempt += 1;
         continue;
