@@ -9,7 +9,8 @@
  * - The contenders: copy, colour-nn, the checkpoint (onnxruntime), and the checkpoint adapted ADAPT_STEPS steps
  *   (default 20; 0 leaves it out) to each clip's first frame.
  * Environment: CKPT (a tracker checkpoint folder; default models/tracker, the bundled one), CLIPS, FRAMES, SEED,
- * ADAPT_STEPS, OUT, THREADS.
+ * ADAPT_STEPS, OUT, THREADS; BASELINES=0 leaves the two baselines out (a checkpoint scored alone on a set whose
+ * baselines are known: colour-nn takes minutes, the tracker under one).
  * The last line is one JSON object.
  */
 import { promises as fs } from 'node:fs';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   const adaptSteps = Number(process.env.ADAPT_STEPS ?? 20);
   const threads = Number(process.env.THREADS ?? os.cpus().length);
   const out = process.env.OUT ?? path.join(os.tmpdir(), 'sly-track-quality');
+  const baselines = process.env.BASELINES !== '0';
   const davis = path.join(out, `held-out-${clips}-${frames}-${seed}`);
   const set = await heldOutSet(davis, clips, frames, seed);
 
@@ -72,9 +74,12 @@ async function main(): Promise<void> {
           adapt: { steps: adaptSteps },
         })
       : null;
-  const contenders: [string, TrackerFactory][] = [
+  const baselineContenders: [string, TrackerFactory][] = [
     ['copy', async (f, m) => makeBaseline('copy', f, m)],
     ['colour-nn', async (f, m) => makeBaseline('colour-nn', f, m)],
+  ];
+  const contenders: [string, TrackerFactory][] = [
+    ...(baselines ? baselineContenders : []),
     ['tracker', plain.make],
     ...(adapted === null ? [] : [[`adapted-${adaptSteps}`, adapted.make] as [string, TrackerFactory]]),
   ];
@@ -109,10 +114,13 @@ async function main(): Promise<void> {
     await adapted?.close();
     await fs.rm(masks, { recursive: true, force: true });
   }
-  const baseline = Math.max(scores.copy.jf, scores['colour-nn'].jf);
-  const margins = Object.fromEntries(
-    contenders.slice(2).map(([name]) => [name, round(scores[name].jf - baseline)]),
-  );
+  const margins = baselines
+    ? Object.fromEntries(
+        contenders
+          .slice(2)
+          .map(([name]) => [name, round(scores[name].jf - Math.max(scores.copy.jf, scores['colour-nn'].jf))]),
+      )
+    : null;
   const objects = set.reduce((n, c) => n + c.objects, 0);
   console.log(
     JSON.stringify({
