@@ -74,14 +74,18 @@ async function main(): Promise<void> {
           adapt: { steps: adaptSteps },
         })
       : null;
-  const baselineContenders: [string, TrackerFactory][] = [
-    ['copy', async (f, m) => makeBaseline('copy', f, m)],
-    ['colour-nn', async (f, m) => makeBaseline('colour-nn', f, m)],
-  ];
-  const contenders: [string, TrackerFactory][] = [
-    ...(baselines ? baselineContenders : []),
+  const trackers: [string, TrackerFactory][] = [
     ['tracker', plain.make],
     ...(adapted === null ? [] : [[`adapted-${adaptSteps}`, adapted.make] as [string, TrackerFactory]]),
+  ];
+  const contenders: [string, TrackerFactory][] = [
+    ...(baselines
+      ? ([
+          ['copy', async (f, m) => makeBaseline('copy', f, m)],
+          ['colour-nn', async (f, m) => makeBaseline('colour-nn', f, m)],
+        ] as [string, TrackerFactory][])
+      : []),
+    ...trackers,
   ];
   const scores: Record<string, { jf: number; camouflaged: number; plain: number; s: number }> = {};
   let camouflagedObjects = 0;
@@ -114,13 +118,11 @@ async function main(): Promise<void> {
     await adapted?.close();
     await fs.rm(masks, { recursive: true, force: true });
   }
-  const margins = baselines
-    ? Object.fromEntries(
-        contenders
-          .slice(2)
-          .map(([name]) => [name, round(scores[name].jf - Math.max(scores.copy.jf, scores['colour-nn'].jf))]),
-      )
-    : null;
+  const better = baselines ? Math.max(scores.copy.jf, scores['colour-nn'].jf) : null;
+  const margins =
+    better === null
+      ? null
+      : Object.fromEntries(trackers.map(([name]) => [name, round(scores[name].jf - better)]));
   const objects = set.reduce((n, c) => n + c.objects, 0);
   console.log(
     JSON.stringify({
